@@ -1,0 +1,3 @@
+"""campaign-gitops: outreach campaigns as code."""
+
+__version__ = "0.1.0"

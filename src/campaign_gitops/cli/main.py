@@ -1,0 +1,66 @@
+"""The ``campaign-gitops`` command group: global options and the error boundary.
+
+Each command module under ``cli/`` defines its commands and a ``register(group)``
+function; this module only wires them together and turns operational errors into one
+line for the user (never a traceback for bad input).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from campaign_gitops import __version__
+from campaign_gitops.cli.common import Context
+from campaign_gitops.findings import CampaignGitopsError
+
+COMMAND_MODULES: tuple[str, ...] = (
+)
+
+
+class Group(click.Group):
+    """Turns CampaignGitopsError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CampaignGitopsError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            if exc.hint:
+                click.echo(f"  hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
+                                          "max_content_width": 100})
+@click.option("--dir", "directory", default="campaigns", show_default=True,
+              envvar="CAMPAIGN_GITOPS_DIR", help="Folder holding the resource YAML files.")
+@click.option("--db", default=None, envvar="CAMPAIGN_GITOPS_DB",
+              help="Database URL (default: sqlite:///.campaign-gitops/state.db at the repo root).")
+@click.version_option(__version__, prog_name="campaign-gitops")
+@click.pass_context
+def cli(ctx: click.Context, directory: str, db: str | None) -> None:
+    """Outreach campaigns as code: lint, plan, apply, reconcile.
+
+    \b
+    Example:
+      campaign-gitops lint                 # preflight every file under campaigns/
+      campaign-gitops plan                 # what apply would change in the database
+      campaign-gitops apply --auto-approve
+    """
+    ctx.obj = Context(dir=directory, db=db)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(cli)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="campaign-gitops")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

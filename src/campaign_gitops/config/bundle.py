@@ -1,0 +1,187 @@
+"""All resources of a repository, keyed by identity, with references resolved per client.
+
+``load_bundle`` is the one entry point from files to a Bundle: discover, load, validate,
+index. Problems are findings on the bundle; a file with any load or schema error is
+*failed*: its resources are unknown to plan (held at their last good state), never gone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from campaign_gitops.config.loader import (
+    MAX_FILE_BYTES,
+    Document,
+    FileResult,
+    discover,
+    load_file,
+    relative_name,
+)
+from campaign_gitops.config.models import (
+    CAMPAIGN_REFERENCES,
+    KIND_ORDER,
+    ClientSpec,
+    Resource,
+)
+from campaign_gitops.config.schema import validate_document
+from campaign_gitops.findings import Finding, Location, Severity
+
+
+class Key(NamedTuple):
+    client: str
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.client}/{self.kind}/{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> Key:
+        client, kind, name = text.split("/", 2)
+        return cls(client, kind, name)
+
+    def order(self) -> tuple[int, str, str]:
+        return (KIND_ORDER.get(self.kind, 99), self.client, self.name)
+
+
+@dataclass(eq=False, slots=True)
+class Entry:
+    """One valid resource and the document it came from."""
+
+    key: Key
+    resource: Resource
+    document: Document
+
+    @property
+    def file(self) -> str:
+        return self.document.file
+
+    def locate(self, path: tuple[str | int, ...] = (), *, value: bool = False) -> Location:
+        return self.document.locate(path, value=value)
+
+
+@dataclass(eq=False)
+class Bundle:
+    root: Path
+    resources_dir: Path
+    entries: dict[Key, Entry] = field(default_factory=dict)
+    files: dict[str, FileResult] = field(default_factory=dict)
+    failed_files: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+
+    def get(self, client: str, kind: str, name: str | None) -> Entry | None:
+        if name is None:
+            return None
+        return self.entries.get(Key(client, kind, name))
+
+    def of_kind(self, kind: str) -> list[Entry]:
+        return [e for k, e in self.entries.items() if k.kind == kind]
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries.values())
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def client_spec(self, client: str) -> ClientSpec | None:
+        entry = self.entries.get(Key(client, "Client", client))
+        return entry.resource.spec if entry else None  # type: ignore[no-any-return]
+
+    def is_held(self, entry: Entry) -> bool:
+        """Whether the entry's file failed to load: its resources must not change."""
+        return entry.file in self.failed_files
+
+    def ordered(self) -> list[Entry]:
+        return sorted(self.entries.values(), key=lambda e: e.key.order())
+
+    def reference(self, entry: Entry, field_name: str) -> Entry | None:
+        """Follow a campaign's reference field (goal, segment, ...) inside its client."""
+        kind = CAMPAIGN_REFERENCES[field_name]
+        return self.get(entry.key.client, kind, getattr(entry.resource.spec, field_name))
+
+
+def _key_of(resource: Resource) -> Key:
+    return Key(resource.client, resource.KIND, resource.name)
+
+
+def build_bundle(results: Iterable[FileResult], root: Path, resources_dir: Path) -> Bundle:
+    """Index validated documents into a Bundle; report duplicates and folder mismatches."""
+    bundle = Bundle(root=root, resources_dir=resources_dir)
+    seen: dict[Key, list[Entry]] = defaultdict(list)
+    for result in results:
+        bundle.files[result.file] = result
+        bundle.findings.extend(result.findings)
+        failed = bool(result.findings)
+        for doc in result.documents:
+            model, findings = validate_document(doc)
+            if findings:
+                bundle.findings.extend(findings)
+                failed = True
+            if model is not None:
+                entry = Entry(_key_of(model), model, doc)
+                seen[entry.key].append(entry)
+        if failed:
+            bundle.failed_files.add(result.file)
+
+    for key, entries in seen.items():
+        bundle.entries[key] = entries[0]
+        if len(entries) > 1:
+            places = [e.locate(("metadata", "name"), value=True) for e in entries]
+            for place in places:
+                others = ", ".join(str(p) for p in places if p is not place)
+                bundle.findings.append(Finding(
+                    "SCHEMA", Severity.ERROR, place,
+                    f"{key} is defined more than once (also at {others})",
+                    resource=str(key), hint="rename one of them or delete the copy",
+                    related=tuple(p for p in places if p is not place)))
+            bundle.failed_files.update(e.file for e in entries)
+    _check_client_folders(bundle)
+    return bundle
+
+
+def _client_folder(entry: Entry, prefix: str) -> str | None:
+    if prefix and not entry.file.startswith(prefix):
+        return None
+    rest = entry.file[len(prefix):]
+    return rest.split("/", 1)[0] if "/" in rest else None
+
+
+def _check_client_folders(bundle: Bundle) -> None:
+    """When every Client lives in ``<dir>/<client>/``, every resource must match its folder."""
+    prefix = relative_name(bundle.resources_dir, bundle.root).rstrip("/")
+    prefix = "" if prefix in ("", ".") else prefix + "/"
+    clients = bundle.of_kind("Client")
+    if not clients or any(_client_folder(c, prefix) != c.key.name for c in clients):
+        return
+    client_files = {c.key.name: c for c in clients}
+    for entry in list(bundle.entries.values()):
+        folder = _client_folder(entry, prefix)
+        if folder is None or folder not in client_files or folder == entry.key.client:
+            continue
+        here = entry.locate(("metadata", "client"), value=True)
+        owner = client_files[folder]
+        there = owner.locate(("metadata", "name"), value=True)
+        bundle.findings.append(Finding(
+            "SCHEMA", Severity.ERROR, here,
+            f"{entry.key} declares client {entry.key.client!r} but lives in the folder of "
+            f"client {folder!r}", resource=str(entry.key),
+            hint=f"move the file to {prefix}{entry.key.client}/ or set client: {folder}",
+            related=(there,)))
+        bundle.findings.append(Finding(
+            "SCHEMA", Severity.ERROR, there,
+            f"{entry.file} in this client's folder declares another client "
+            f"({entry.key.client!r})", resource=str(owner.key),
+            hint=f"move {entry.file} to the folder of {entry.key.client!r}", related=(here,)))
+        bundle.failed_files.add(entry.file)
+
+
+def load_bundle(resources_dir: Path, root: Path, paths: Iterable[Path] | None = None, *,
+                max_bytes: int = MAX_FILE_BYTES) -> Bundle:
+    """Discover, load and validate every resource file under ``resources_dir`` (or ``paths``)."""
+    files = discover(list(paths) if paths else [resources_dir])
+    results = [load_file(p, root, max_bytes=max_bytes) for p in files]
+    return build_bundle(results, root, resources_dir)

@@ -1,0 +1,359 @@
+"""YAML loading with positions, YAML 1.2 core scalars and safe bounds.
+
+Every problem becomes a Finding (rule ``SCHEMA``), never an exception: syntax errors
+with the parser's position, duplicate keys, tags that are not plain data, alias bombs,
+oversized files, bytes that are not UTF-8 and symlinks that leave the repository.
+
+Scalars resolve by YAML 1.2's core schema: only ``true``/``false`` are booleans,
+``17:00`` is a string and so is ``NO``. Composition uses PyYAML's C parser where it
+is installed; construction is ours, so positions are recorded in the same walk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from campaign_gitops.findings import Finding, Location, Severity
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES_PER_DOCUMENT = 100_000
+MAX_DEPTH = 64
+YAML_SUFFIXES = (".yaml", ".yml")
+
+_PLAIN = "tag:campaign-gitops,2026:plain"
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_CORE_SCALAR_TAGS = {
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+
+_ParserBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+HAVE_C_PARSER = _ParserBase is not yaml.SafeLoader
+
+
+class _Composer(_ParserBase):  # type: ignore[misc, valid-type]
+    """Composes nodes only; every implicit scalar keeps its text for our resolver."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            return _PLAIN if implicit and implicit[0] else _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_INT10 = re.compile(r"^[-+]?[0-9]+$")
+_INT8 = re.compile(r"^0o[0-7]+$")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(nan|NaN|NAN)$")
+
+
+def resolve_core_scalar(text: str) -> Any:
+    """Resolve a plain scalar as YAML 1.2's core schema does."""
+    if text in _NULL:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        if _INT10.match(text):
+            return int(text)
+        if _INT8.match(text):
+            return int(text[2:], 8)
+        if _INT16.match(text):
+            return int(text[2:], 16)
+        if _FLOAT.match(text):
+            return float(text)
+        if _INF.match(text):
+            return -math.inf if text[0] == "-" else math.inf
+        if _NAN.match(text):
+            return math.nan
+    return text
+
+
+def pointer(path: tuple[str | int, ...]) -> str:
+    """JSON pointer (RFC 6901) of a path."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+Position = tuple[int, int, int, int]  # key line, key column, value line, value column (1-based)
+
+
+@dataclass(eq=False, slots=True)
+class Document:
+    """One YAML document: plain data plus the position of every key and value."""
+
+    file: str
+    index: int
+    data: Any
+    line: int
+    column: int
+    positions: dict[tuple[str | int, ...], Position] = field(default_factory=dict)
+    text_hash: str = ""
+
+    def locate(self, path: tuple[str | int, ...] = (), *, value: bool = False) -> Location:
+        """The location of ``path``: its key (or value), else its nearest ancestor."""
+        probe = tuple(path)
+        while probe:
+            pos = self.positions.get(probe)
+            if pos is not None:
+                line, col = (pos[2], pos[3]) if value else (pos[0], pos[1])
+                return Location(self.file, line, col, pointer(path))
+            probe = probe[:-1]
+        return Location(self.file, self.line, self.column, pointer(path))
+
+
+@dataclass(slots=True)
+class FileResult:
+    """Everything one file yielded: its documents and the findings of loading it."""
+
+    file: str
+    sha256: str
+    documents: list[Document] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(f.is_error for f in self.findings)
+
+
+def _finding(file: str, line: int, column: int, message: str, hint: str = "",
+             path: str = "") -> Finding:
+    return Finding("SCHEMA", Severity.ERROR, Location(file, line, column, path), message,
+                   hint=hint)
+
+
+class _Problem(Exception):
+    def __init__(self, node: yaml.Node, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+        self.hint = hint
+
+
+class _Builder:
+    """Turns a composed node graph into plain data, recording positions."""
+
+    __slots__ = ("active", "budget", "positions", "record")
+
+    def __init__(self, record: bool) -> None:
+        self.positions: dict[tuple[str | int, ...], Position] = {}
+        self.record = record
+        self.budget = MAX_NODES_PER_DOCUMENT
+        self.active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: tuple[str | int, ...], depth: int) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _Problem(node, f"document expands to more than {MAX_NODES_PER_DOCUMENT} "
+                           "nodes (an alias bomb?)", "remove the anchors and aliases that "
+                           "multiply the document")
+        if depth > MAX_DEPTH:
+            raise _Problem(node, f"nesting deeper than {MAX_DEPTH} levels",
+                           "flatten the structure")
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _PLAIN:
+                return resolve_core_scalar(node.value)
+            if tag == _STR:
+                return node.value
+            if tag in _CORE_SCALAR_TAGS:
+                value = resolve_core_scalar(node.value)
+                expected = tag.rsplit(":", 1)[1]
+                kinds = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
+                if not isinstance(value, kinds[expected]) or (
+                    expected == "int" and isinstance(value, bool)
+                ):
+                    raise _Problem(node, f"{node.value!r} is not a valid !!{expected}",
+                                   "remove the tag or fix the value")
+                return float(value) if expected == "float" else value
+            raise self._bad_tag(node)
+        key = id(node)
+        if key in self.active:
+            raise _Problem(node, "recursive alias", "an anchor cannot contain an alias to itself")
+        self.active.add(key)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if tag != _SEQ:
+                    raise self._bad_tag(node)
+                items = []
+                for i, child in enumerate(node.value):
+                    child_path = (*path, i)
+                    if self.record:
+                        m = child.start_mark
+                        self.positions[child_path] = (m.line + 1, m.column + 1,
+                                                      m.line + 1, m.column + 1)
+                    items.append(self.build(child, child_path, depth + 1))
+                return items
+            if tag != _MAP:
+                raise self._bad_tag(node)
+            mapping: dict[str, Any] = {}
+            seen: dict[str, yaml.Node] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_PLAIN, _STR):
+                    raise _Problem(key_node, "mapping keys must be plain strings",
+                                   "use a simple name as the key")
+                name = key_node.value
+                if name in seen:
+                    first = seen[name].start_mark
+                    raise _Problem(key_node, f"duplicate key {name!r} (first defined at line "
+                                   f"{first.line + 1}, column {first.column + 1})",
+                                   "keep one of them")
+                seen[name] = key_node
+                child_path = (*path, name)
+                if self.record:
+                    km, vm = key_node.start_mark, value_node.start_mark
+                    self.positions[child_path] = (km.line + 1, km.column + 1,
+                                                  vm.line + 1, vm.column + 1)
+                mapping[name] = self.build(value_node, child_path, depth + 1)
+            return mapping
+        finally:
+            self.active.discard(key)
+
+    @staticmethod
+    def _bad_tag(node: yaml.Node) -> _Problem:
+        return _Problem(node, f"tag {node.tag!r} is not plain data",
+                        "remove the tag: only maps, lists, strings, numbers, booleans and "
+                        "null are allowed")
+
+
+def _line_col_of_offset(raw: bytes, offset: int) -> tuple[int, int]:
+    before = raw[:offset]
+    line = before.count(b"\n") + 1
+    col = offset - (before.rfind(b"\n") + 1) + 1
+    return line, col
+
+
+def parse_text(text: str, file: str, *, record_positions: bool = True,
+               sha256: str = "") -> FileResult:
+    """Parse one file's text into documents; problems become findings."""
+    result = FileResult(file=file, sha256=sha256)
+    try:
+        loader = _Composer(text)
+    except yaml.YAMLError as exc:  # pragma: no cover - the C parser fails lazily
+        result.findings.append(_finding(file, 1, 1, f"YAML error: {exc}"))
+        return result
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            builder = _Builder(record_positions)
+            mark = node.start_mark
+            try:
+                data = builder.build(node, (), 0)
+            except _Problem as problem:
+                m = problem.node.start_mark
+                result.findings.append(_finding(file, m.line + 1, m.column + 1,
+                                                problem.message, problem.hint))
+                index += 1
+                continue
+            if data is not None:  # an empty document (e.g. a trailing ---) is no resource
+                result.documents.append(Document(file, index, data, mark.line + 1,
+                                                 mark.column + 1, builder.positions, sha256))
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        result.findings.append(_finding(file, line, col, f"YAML syntax error: {what}",
+                                        "fix the indentation or quoting at this position"))
+    except yaml.YAMLError as exc:
+        result.findings.append(_finding(file, 1, 1, f"YAML error: {exc}"))
+    finally:
+        loader.dispose()
+    return result
+
+
+def load_bytes(raw: bytes, file: str, *, record_positions: bool = True,
+               max_bytes: int = MAX_FILE_BYTES) -> FileResult:
+    """Decode and parse one file's bytes."""
+    sha = hashlib.sha256(raw).hexdigest()
+    if len(raw) > max_bytes:
+        return FileResult(file, sha, findings=[_finding(
+            file, 1, 1, f"file is {len(raw)} bytes, over the limit of {max_bytes}",
+            "split it into smaller files")])
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col_of_offset(raw, exc.start)
+        return FileResult(file, sha, findings=[_finding(
+            file, line, col, f"file is not UTF-8 (byte 0x{raw[exc.start]:02x})",
+            "save the file as UTF-8")])
+    if "\x00" in text:
+        line, col = _line_col_of_offset(raw, raw.index(b"\x00"))
+        return FileResult(file, sha, findings=[_finding(
+            file, line, col, "file contains a NUL byte", "save the file as UTF-8 text")])
+    return parse_text(text, file, record_positions=record_positions, sha256=sha)
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """The repo-relative, slash-separated name of a path (absolute when outside the root)."""
+    try:
+        return path.absolute().relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_file(path: Path, root: Path, *, record_positions: bool = True,
+              max_bytes: int = MAX_FILE_BYTES) -> FileResult:
+    name = relative_name(path, root)
+    if path.is_symlink():
+        target = path.resolve()
+        try:
+            target.relative_to(root.resolve())
+        except ValueError:
+            return FileResult(name, "", findings=[_finding(
+                name, 1, 1, f"symlink points outside the repository ({target})",
+                "copy the file into the repository instead of linking it")])
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return FileResult(name, "", findings=[_finding(
+                name, 1, 1, f"file is {size} bytes, over the limit of {max_bytes}",
+                "split it into smaller files")])
+        raw = path.read_bytes()
+    except OSError as exc:
+        return FileResult(name, "", findings=[_finding(
+            name, 1, 1, f"cannot read file: {exc.strerror or exc}", "check its permissions")])
+    return load_bytes(raw, name, record_positions=record_positions, max_bytes=max_bytes)
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Every *.yaml / *.yml under the given files and folders, sorted, without duplicates."""
+    found: set[Path] = set()
+    for base in paths:
+        if base.is_file() or (base.is_symlink() and not base.is_dir()):
+            found.add(base)
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
+                    found.add(Path(dirpath, name))
+    return sorted(found)
+
+
+def iter_documents(results: Iterable[FileResult]) -> Iterator[Document]:
+    for result in results:
+        yield from result.documents

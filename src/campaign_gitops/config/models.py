@@ -1,0 +1,371 @@
+"""Typed models of every kind: the single source of the JSON Schemas in ``schemas/``.
+
+Normalisation happens here and only here: ``phone`` becomes ``voice``, a single
+``skipIf`` or ``emailStatus`` becomes a list, defaults are filled in. The canonical
+form of a resource is ``canonical(model)``: what plan compares and what is hashed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "campaign-gitops/v1"
+SCHEMA_BASE = "https://campaign-gitops.dev/schemas/v1"
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+
+KINDS = ("Client", "Goal", "Segment", "Template", "Writer", "Reviewer", "Sequence",
+         "Schedule", "Campaign")
+# Dependency order: what a campaign refers to comes first (plan/apply order).
+KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
+
+CHANNELS = ("email", "sms", "voice", "linkedin", "mail")
+CHANNEL_ALIASES = {"phone": "voice"}
+STATUSES = ("draft", "active", "paused", "completed")
+RUN_TYPES = ("test_run", "run", "schedule")
+TIERS = ("ignition", "velocity", "dominance")
+# Campaigns a tier allows: (ai_suggested, custom).
+TIER_LIMITS: dict[str, tuple[int, int]] = {
+    "ignition": (3, 2),
+    "velocity": (6, 4),
+    "dominance": (12, 8),
+}
+
+ANNOTATION_DISABLE = "campaign-gitops/disable"
+ANNOTATION_PROTECT = "campaign-gitops/protect"
+ANNOTATION_PREVIOUS_NAME = "campaign-gitops/previous-name"
+ANNOTATION_SUSPEND = "campaign-gitops/suspend"
+ANNOTATION_REASONING = "campaign-gitops/reasoning"
+
+
+def _channel(value: Any) -> Any:
+    if isinstance(value, str):
+        return CHANNEL_ALIASES.get(value, value)
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+Channel = Annotated[
+    Literal["email", "sms", "voice", "linkedin", "mail"],
+    BeforeValidator(_channel, json_schema_input_type=Literal[
+        "email", "sms", "voice", "linkedin", "mail", "phone"]),
+]
+HHMM = Annotated[str, Field(pattern=HHMM_PATTERN)]
+StrList = Annotated[list[str], BeforeValidator(_as_list, json_schema_input_type=list[str] | str)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        str_strip_whitespace=False,
+    )
+
+
+# ---------------------------------------------------------------- envelope
+
+
+class Metadata(Model):
+    name: Name
+    client: Name | None = Field(default=None, description="The tenant; every kind but Client.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- specs
+
+
+class ClientResources(Model):
+    email_domain: str | None = None
+    phone_number: str | None = None
+    linkedin_seat: str | None = None
+
+
+class Icp(Model):
+    industries: list[str] = Field(default_factory=list)
+    titles: list[str] = Field(default_factory=list)
+    company_sizes: list[str] = Field(default_factory=list)
+    locations: list[str] = Field(default_factory=list)
+    pain_points: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+
+
+class ClientSpec(Model):
+    tier: Literal["ignition", "velocity", "dominance"] = "ignition"
+    timezone: str = "UTC"
+    resources: ClientResources = Field(default_factory=ClientResources)
+    icp: Icp = Field(default_factory=Icp)
+
+    def channels_available(self) -> set[str]:
+        """The channels this client has a sending resource for."""
+        have: set[str] = {"mail"}
+        if self.resources.email_domain:
+            have.add("email")
+        if self.resources.phone_number:
+            have.update(("sms", "voice"))
+        if self.resources.linkedin_seat:
+            have.add("linkedin")
+        return have
+
+
+class GoalSpec(Model):
+    description: str = ""
+    outcome: Literal["meeting", "reply", "conversion", "awareness"]
+    target: float | None = Field(default=None, ge=0)
+
+
+class SegmentSpec(Model):
+    industries: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    employee_min: int | None = Field(default=None, ge=0)
+    employee_max: int | None = Field(default=None, ge=0)
+    seniorities: list[str] = Field(default_factory=list)
+    titles: list[str] = Field(default_factory=list)
+    technologies: list[str] = Field(default_factory=list)
+    email_status: StrList = Field(default_factory=lambda: ["verified"])
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> SegmentSpec:
+        if (self.employee_min is not None and self.employee_max is not None
+                and self.employee_min > self.employee_max):
+            raise ValueError("employeeMin is greater than employeeMax")
+        return self
+
+
+class TemplateSpec(Model):
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"channel": {"const": "email"}}},
+        "then": {"required": ["subject"]},
+    })
+
+    channel: Channel
+    subject: str | None = None
+    body: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _subject(self) -> TemplateSpec:
+        if self.channel == "email" and not self.subject:
+            raise ValueError("an email template needs a subject")
+        return self
+
+
+class WriterSpec(Model):
+    type: Literal["template", "anthropic"]
+    model: str | None = None
+    instructions: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=8192)
+
+    @model_validator(mode="after")
+    def _ai_only(self) -> WriterSpec:
+        if self.type == "template" and (self.model or self.instructions):
+            raise ValueError("model and instructions are for an anthropic writer")
+        return self
+
+
+class ReviewerSpec(Model):
+    type: Literal["rules", "human", "anthropic"]
+    banned_phrases: list[str] = Field(default_factory=list)
+    max_length: dict[Channel, int] = Field(default_factory=dict)
+    require_unsubscribe: bool = True
+    model: str | None = None
+    instructions: str | None = None
+
+
+SkipRule = Literal["phone_missing", "linkedin_url_missing"]
+
+
+class Step(Model):
+    channel: Channel
+    delay_days: int = Field(default=0, ge=0, le=365)
+    template: Name | None = None
+    purpose: str = "follow_up"
+    skip_if: Annotated[list[SkipRule], BeforeValidator(
+        _as_list, json_schema_input_type=list[SkipRule] | SkipRule)] = Field(default_factory=list)
+    skip_if_replied: bool = True
+    skip_if_bounced: bool = True
+
+
+class SequenceSpec(Model):
+    steps: list[Step] = Field(min_length=1, max_length=20)
+
+
+class WorkHours(Model):
+    start: HHMM = "09:00"
+    end: HHMM = "17:00"
+
+
+class ScheduleSpec(Model):
+    timezone: str = "UTC"
+    work_hours: WorkHours = Field(default_factory=WorkHours)
+    work_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    daily_limit: int = Field(default=50, ge=1, le=500)
+    start_at: dt.datetime | None = None
+    cron: str | None = None
+    skip_dates: list[dt.date] = Field(default_factory=list)
+
+
+class RunDecl(Model):
+    name: Name
+    type: Literal["test_run", "run", "schedule"]
+    at: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _at(self) -> RunDecl:
+        if self.at is not None and self.type != "schedule":
+            raise ValueError("'at' is only for a run of type schedule")
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("'at' needs a UTC offset, e.g. 2026-12-01T09:00:00+11:00")
+        return self
+
+
+class CampaignSpec(Model):
+    description: str = ""
+    status: Literal["draft", "active", "paused", "completed"] = "draft"
+    type: Literal["custom", "ai_suggested"] = "custom"
+    channel: Channel = "email"
+    allocation: dict[Channel, int] | None = None
+    goal: Name | None = None
+    segment: Name | None = None
+    writer: Name | None = None
+    reviewer: Name | None = None
+    template: Name | None = None
+    sequence: Name | None = None
+    schedule: Name | None = None
+    daily_limit: int | None = Field(default=None, ge=1, le=500)
+    lead_allocation_pct: int = Field(default=100, ge=1, le=100)
+    test_recipients: list[str] = Field(default_factory=list)
+    runs: list[RunDecl] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_runs(self) -> CampaignSpec:
+        seen: set[str] = set()
+        for run in self.runs:
+            if run.name in seen:
+                raise ValueError(f"run name {run.name!r} is declared twice")
+            seen.add(run.name)
+        return self
+
+    def channels(self) -> list[str]:
+        """The campaign's channels: its allocation's keys, or its one channel."""
+        if self.allocation:
+            return list(self.allocation)
+        return [self.channel]
+
+
+# ---------------------------------------------------------------- resources
+
+
+class Resource(Model):
+    """The envelope every document shares."""
+
+    api_version: Literal["campaign-gitops/v1"]
+    kind: str
+    metadata: Metadata
+    spec: Any
+
+    KIND: ClassVar[str] = ""
+    REFERENCES: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def client(self) -> str:
+        return self.metadata.client or self.metadata.name
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return self.metadata.annotations
+
+    def annotation_flag(self, key: str) -> bool:
+        return self.metadata.annotations.get(key, "").strip().lower() in ("true", "yes", "1")
+
+
+def _resource(kind: str, spec: type[Model], refs: tuple[str, ...] = ()) -> type[Resource]:
+    cls = type(
+        f"{kind}Resource",
+        (Resource,),
+        {
+            "__annotations__": {"kind": Literal[kind], "spec": spec},  # type: ignore[valid-type]
+            "__module__": __name__,
+            "__doc__": f"A {kind} resource.",
+            "KIND": kind,
+            "REFERENCES": refs,
+        },
+    )
+    return cls
+
+
+ClientResource = _resource("Client", ClientSpec)
+GoalResource = _resource("Goal", GoalSpec)
+SegmentResource = _resource("Segment", SegmentSpec)
+TemplateResource = _resource("Template", TemplateSpec)
+WriterResource = _resource("Writer", WriterSpec)
+ReviewerResource = _resource("Reviewer", ReviewerSpec)
+SequenceResource = _resource("Sequence", SequenceSpec)
+ScheduleResource = _resource("Schedule", ScheduleSpec)
+CampaignResource = _resource("Campaign", CampaignSpec)
+
+KIND_MODELS: dict[str, type[Resource]] = {
+    "Client": ClientResource,
+    "Goal": GoalResource,
+    "Segment": SegmentResource,
+    "Template": TemplateResource,
+    "Writer": WriterResource,
+    "Reviewer": ReviewerResource,
+    "Sequence": SequenceResource,
+    "Schedule": ScheduleResource,
+    "Campaign": CampaignResource,
+}
+SPEC_MODELS: dict[str, type[Model]] = {
+    "Client": ClientSpec,
+    "Goal": GoalSpec,
+    "Segment": SegmentSpec,
+    "Template": TemplateSpec,
+    "Writer": WriterSpec,
+    "Reviewer": ReviewerSpec,
+    "Sequence": SequenceSpec,
+    "Schedule": ScheduleSpec,
+    "Campaign": CampaignSpec,
+}
+
+# Campaign fields that name another resource of the same client, with its kind.
+CAMPAIGN_REFERENCES: dict[str, str] = {
+    "goal": "Goal",
+    "segment": "Segment",
+    "writer": "Writer",
+    "reviewer": "Reviewer",
+    "template": "Template",
+    "sequence": "Sequence",
+    "schedule": "Schedule",
+}
+
+
+def canonical_spec(spec: BaseModel) -> dict[str, Any]:
+    """The normalised JSON form of a spec: defaults filled, aliases as in the files."""
+    return spec.model_dump(mode="json", by_alias=True)
+
+
+def content_hash(data: Any) -> str:
+    """A stable hash of JSON data (sorted keys, no whitespace)."""
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def spec_from_canonical(kind: str, data: dict[str, Any]) -> Model:
+    """Rebuild a spec model from its canonical JSON (e.g. a database row)."""
+    return SPEC_MODELS[kind].model_validate(data)

@@ -1,0 +1,165 @@
+"""Engines, sessions and the backend specifics of SQLite and PostgreSQL.
+
+``open_database(url)`` is the one way in: it creates the engine, applies the Alembic
+migrations shipped in the package when the database is new or older than this code
+(serialised by an advisory lock on PostgreSQL), and hands out sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaign_gitops.findings import CampaignGitopsError
+
+ENV_DB = "CAMPAIGN_GITOPS_DB"
+DEFAULT_SQLITE = ".campaign-gitops/state.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+_UPGRADE_LOCK_ID = 0x6361_6D70  # "camp": serialises migrations on PostgreSQL
+
+
+def database_url(root: Path, explicit: str | None = None) -> str:
+    """``--db`` wins, then ``CAMPAIGN_GITOPS_DB``, then SQLite at the repo root."""
+    if explicit:
+        return explicit
+    env = os.environ.get(ENV_DB)
+    if env:
+        return env
+    return f"sqlite:///{(root / DEFAULT_SQLITE).as_posix()}"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise CampaignGitopsError(
+            f"invalid database URL {url!r}",
+            "use sqlite:///path/state.db or postgresql+psycopg://user@host/db") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # Let SQLAlchemy, not pysqlite, open transactions: BEGIN IMMEDIATE takes the
+        # write lock up front, so two writers queue instead of failing on upgrade.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+        @event.listens_for(engine, "connect")
+        def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    raise CampaignGitopsError(f"unsupported database {parsed.get_backend_name()!r}",
+                              "use SQLite or PostgreSQL")
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config(None))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to this code's head (idempotent, safe with concurrent callers)."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK_ID})
+        command.upgrade(_alembic_config(conn), "head")
+
+
+@dataclass
+class Database:
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_checked: set[str] = set()
+_checked_lock = threading.Lock()
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open (and, on first use, create or upgrade) the database at ``url``."""
+    engine = make_engine(url)
+    if migrate:
+        with _checked_lock:
+            if url not in _checked:
+                try:
+                    if current_revision(engine) != head_revision():
+                        upgrade(engine)
+                except OperationalError as exc:
+                    raise CampaignGitopsError(
+                        f"cannot open the database {redact(url)}: {exc.orig}",
+                        f"check --db or {ENV_DB}; is the server running?") from exc
+                _checked.add(url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    return Database(url, engine, sessions)
