@@ -18,6 +18,8 @@ from campaign_gitops.cli.common import Context
 from campaign_gitops.findings import CampaignGitopsError
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "campaign_gitops.cli.lint_cmd",
+    "campaign_gitops.cli.schema_cmd",
 )
 
 

@@ -180,8 +180,12 @@ def _check_client_folders(bundle: Bundle) -> None:
 
 
 def load_bundle(resources_dir: Path, root: Path, paths: Iterable[Path] | None = None, *,
-                max_bytes: int = MAX_FILE_BYTES) -> Bundle:
-    """Discover, load and validate every resource file under ``resources_dir`` (or ``paths``)."""
+                max_bytes: int = MAX_FILE_BYTES, cache_dir: Path | None = None,
+                workers: int | None = None) -> Bundle:
+    """Discover, load and validate every resource file under ``resources_dir`` (or ``paths``).
+
+    ``cache_dir`` and ``workers`` only make it faster; the result is the same.
+    """
     files = discover(list(paths) if paths else [resources_dir])
     results = [load_file(p, root, max_bytes=max_bytes) for p in files]
     return build_bundle(results, root, resources_dir)

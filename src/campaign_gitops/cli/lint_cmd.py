@@ -1,0 +1,145 @@
+"""``campaign-gitops lint``: schema + semantic + preflight checks, no database needed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.preflight.report import FORMAT_NAMES, Report, render, rule_infos
+
+ACTIONS = ("test_run", "run", "schedule")
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _all_rules() -> list[Any]:
+    try:
+        from campaign_gitops.preflight.registry import all_rules
+    except ImportError:  # TODO(issue 2): remove once the registry lands
+        return []
+    return list(all_rules())
+
+
+def _project_config(ctx: Context) -> Any:
+    """The project's campaign-gitops.yaml, when the config part provides a loader."""
+    try:
+        from campaign_gitops.config import project as project_mod
+    except ImportError:  # pragma: no cover
+        return None
+    loader = getattr(project_mod, "load_config", None)
+    return loader(ctx.project) if callable(loader) else None
+
+
+def _use_color(output: str | None) -> bool:
+    if output or os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _list_rules(fmt: str, output: str | None) -> int:
+    infos = rule_infos(_all_rules())
+    if fmt == "json":
+        import json
+
+        data = [{"id": r.id, "description": r.description,
+                 "severities": {a: s for a, s in r.severities}} for r in infos]
+        _emit(json.dumps({"rules": data}, indent=2) + "\n", output)
+        return EXIT_CLEAN
+    actions = ("lint", *ACTIONS)
+    rows = [("id", *actions, "description")]
+    rows += [(r.id, *((r.severity(a) or "-") for a in actions), r.description) for r in infos]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(actions) + 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+             for row in rows]
+    _emit("\n".join(line.rstrip() for line in lines) + "\n", output)
+    return EXIT_CLEAN
+
+
+def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str, strict: bool,
+             output: str | None, cache: bool) -> int:
+    from campaign_gitops.preflight.lint import lint, read_sources
+
+    project = ctx.project
+    if not project.resources_dir.is_dir():
+        raise CampaignGitopsError(f"no such folder: {ctx.dir}",
+                                  "pass --dir with the folder holding the resource files")
+    cache_dir = project.root / ".campaign-gitops" / "cache" if cache else None
+    result = lint(project.resources_dir, project.root, [Path(p) for p in paths], action=action,
+                  config=_project_config(ctx), cache_dir=cache_dir)
+    findings = result.findings
+    sources = read_sources(project.root, {f.location.file for f in findings}) \
+        if fmt == "text" else {}
+    report = Report(findings, result.files, result.resources, sources,
+                    rule_infos(_all_rules()) if fmt == "sarif" else (),
+                    root_uri=project.root.absolute().as_uri())
+    _emit(render(fmt, report, color=_use_color(output)), output)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary_file:
+        from campaign_gitops.preflight.report.github import step_summary
+
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(step_summary(report))
+    if report.errors or (strict and report.warnings):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--action", type=click.Choice(ACTIONS),
+              help="Check campaigns as if this action were requested.")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
+              show_default=True, help="Output format.")
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.option("--list-rules", is_flag=True, help="Print every rule with its severities and exit.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to FILE instead of standard output.")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse results of unchanged files (.campaign-gitops/cache/).")
+@pass_context
+def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
+                 strict: bool, list_rules: bool, output: str | None, cache: bool) -> None:
+    """Preflight the resource files: schema, references and every rule (PF001-PF019).
+
+    PATHS limit which files' findings are reported; the whole --dir is still loaded so
+    references resolve. Exit code: 0 clean or warnings only, 1 errors (or warnings with
+    --strict), 2 usage or internal error.
+
+    \b
+    Examples:
+      campaign-gitops lint
+      campaign-gitops lint campaigns/acme --action run --strict
+      campaign-gitops lint --format sarif --output lint.sarif
+      campaign-gitops lint --list-rules
+    """
+    if list_rules:
+        fmt_list = "json" if fmt == "json" else "text"
+        click.get_current_context().exit(_list_rules(fmt_list, output))
+    try:
+        code = run_lint(ctx, paths, action, fmt, strict, output, cache)
+    except (CampaignGitopsError, click.ClickException):
+        raise
+    except OSError as exc:
+        raise CampaignGitopsError(f"cannot write the report: {exc}") from exc
+    except Exception as exc:  # an internal error is exit 2, one line, never a traceback
+        if os.environ.get("CAMPAIGN_GITOPS_DEBUG"):
+            raise
+        raise CampaignGitopsError(f"internal error: {type(exc).__name__}: {exc}",
+                                  "set CAMPAIGN_GITOPS_DEBUG=1 for the traceback") from exc
+    click.get_current_context().exit(code)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(lint_command)

@@ -1,0 +1,124 @@
+"""Output formats of lint: each one function in one dict that also feeds ``--format``.
+
+Renderers never compute: the caller builds a :class:`Report` (findings, counts, the
+source lines of the files that have findings, rule metadata) and picks a renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from campaign_gitops import __version__
+from campaign_gitops.findings import Finding, Severity
+
+ACTIONS = ("lint", "test_run", "run", "schedule")
+SCHEMA_RULE_DESCRIPTION = "JSON Schema violation, duplicate key, unknown field, bad YAML"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """What a report says about a rule: id, one line, severity per action (None: not checked)."""
+
+    id: str
+    description: str
+    severities: tuple[tuple[str, str | None], ...] = ()
+
+    def severity(self, action: str) -> str | None:
+        return dict(self.severities).get(action)
+
+    @property
+    def default_level(self) -> str:
+        """The lint column's severity, else the strongest one of any action."""
+        lint = self.severity("lint")
+        if lint:
+            return lint
+        levels = {s for _, s in self.severities if s}
+        return "error" if "error" in levels or not levels else "warning"
+
+
+SCHEMA_RULE = RuleInfo("SCHEMA", SCHEMA_RULE_DESCRIPTION,
+                       tuple((a, "error") for a in ACTIONS))
+
+
+class _RuleLike(Protocol):
+    id: str
+    description: str
+
+
+def rule_info(rule: Any) -> RuleInfo:
+    """Adapt a registered rule (id, description, severities per action) to a RuleInfo."""
+    raw = getattr(rule, "severities", None) or {}
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    severities = tuple((str(action), None if sev is None else str(sev))
+                       for action, sev in items)
+    return RuleInfo(str(rule.id), str(getattr(rule, "description", "")), severities)
+
+
+def rule_infos(rules: Iterable[Any]) -> tuple[RuleInfo, ...]:
+    """RuleInfos of the registered rules plus SCHEMA, sorted by id, SCHEMA last."""
+    infos = {info.id: info for info in map(rule_info, rules)}
+    infos.setdefault("SCHEMA", SCHEMA_RULE)
+    return tuple(sorted(infos.values(), key=lambda r: (r.id == "SCHEMA", r.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a renderer needs; nothing it has to compute."""
+
+    findings: tuple[Finding, ...]
+    files: int
+    resources: int
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    rules: tuple[RuleInfo, ...] = (SCHEMA_RULE,)
+    root_uri: str = ""
+    tool_version: str = __version__
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.severity is Severity.WARNING)
+
+    def summary(self) -> dict[str, int]:
+        return {"files": self.files, "resources": self.resources,
+                "errors": self.errors, "warnings": self.warnings}
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def summary_line(report: Report) -> str:
+    """``N errors, M warnings in F files (R resources)``."""
+    return (f"{plural(report.errors, 'error')}, {plural(report.warnings, 'warning')} in "
+            f"{plural(report.files, 'file')} ({plural(report.resources, 'resource')})")
+
+
+class Renderer(Protocol):
+    def __call__(self, report: Report, *, color: bool = False) -> str: ...
+
+
+def _formats() -> dict[str, Renderer]:
+    from campaign_gitops.preflight.report.github import render_github
+    from campaign_gitops.preflight.report.machine import render_json
+    from campaign_gitops.preflight.report.sarif import render_sarif
+    from campaign_gitops.preflight.report.text import render_text
+
+    return {"text": render_text, "json": render_json, "github": render_github,
+            "sarif": render_sarif}
+
+
+FORMATS: dict[str, Renderer] = _formats()
+FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
+
+
+def render(fmt: str, report: Report, *, color: bool = False) -> str:
+    return FORMATS[fmt](report, color=color)
+
+
+__all__ = ["FORMATS", "FORMAT_NAMES", "SCHEMA_RULE", "Callable", "Renderer", "Report",
+           "RuleInfo", "plural", "render", "rule_info", "rule_infos", "summary_line"]
