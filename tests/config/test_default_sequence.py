@@ -45,3 +45,14 @@ def test_channels_without_a_client_resource_are_dropped() -> None:
 def test_unknown_client_filters_by_campaign_channels_only() -> None:
     campaign = CampaignSpec.model_validate({"channel": "sms"})
     assert _shape(default_sequence(campaign, None)) == [("sms", 12, "breakup", ["phone_missing"])]
+
+
+def test_step_template_falls_back_to_the_campaign_template_on_the_primary_channel() -> None:
+    from campaign_gitops.config.models import Step
+    from campaign_gitops.config.sequences import primary_channel, step_template
+
+    campaign = CampaignSpec.model_validate({"allocation": {"sms": 100}, "template": "t1"})
+    assert primary_channel(campaign) == "sms"  # channel defaults to email, not allocated
+    assert step_template(Step(channel="sms"), campaign) == "t1"
+    assert step_template(Step(channel="email"), campaign) is None
+    assert step_template(Step(channel="email", template="own"), campaign) == "own"

@@ -50,8 +50,22 @@ def default_sequence(campaign: CampaignSpec, client: ClientSpec | None) -> list[
     return steps
 
 
-def uses_default_sequence(entry: Entry) -> bool:
-    return getattr(entry.resource.spec, "sequence", None) is None
+def primary_channel(campaign: CampaignSpec) -> str:
+    """The campaign's primary channel: ``channel``, unless an allocation leaves it out
+    (then the allocation's first channel)."""
+    if campaign.allocation and campaign.channel not in campaign.allocation:
+        return next(iter(campaign.allocation))
+    return campaign.channel
+
+
+def step_template(step: Step, campaign: CampaignSpec) -> str | None:
+    """The Template a step is written from: its own, else the campaign's for steps of
+    the campaign's primary channel, else none (only an AI writer can write it)."""
+    if step.template is not None:
+        return step.template
+    if step.channel == primary_channel(campaign):
+        return campaign.template
+    return None
 
 
 def effective_steps(entry: Entry, bundle: Bundle) -> list[Step]:
