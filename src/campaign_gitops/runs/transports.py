@@ -1,0 +1,380 @@
+"""Delivery transports: how one channel's messages leave the building.
+
+Chosen per channel by ``transports:`` in campaign-gitops.yaml (``outbox`` by default):
+
+- ``outbox``: tick records the message in the database; with ``path`` it is also appended
+  as one JSON line to that file, at most once per idempotency key (across processes too).
+- ``smtp``: real SMTP (optionally STARTTLS and login with credentials read from the
+  environment variables the config names). The Message-ID is derived from the
+  idempotency key, so a resend after a crash carries the same id, and it is returned so
+  replies (``In-Reply-To``) can be matched.
+- ``webhook``: an HTTP POST of a JSON message, signed with
+  ``X-Campaign-Gitops-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` keyed by the
+  secret in ``secretEnv``, with an ``Idempotency-Key`` header.
+
+Every failure is a DeliveryError; ``permanent`` ones (refused recipient, 4xx) are not
+retried, the rest (timeouts, 5xx, 408/429, connection errors) are.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from campaign_gitops.config.project import ProjectConfig, TransportConfig
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
+
+SIGNATURE_HEADER = "X-Campaign-Gitops-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+EMAIL_IDEMPOTENCY_HEADER = "X-Campaign-Gitops-Idempotency-Key"
+# OutgoingMessage.metadata key tick fills with the recipient's unsubscribe link.
+UNSUBSCRIBE_METADATA = "unsubscribe_url"
+
+
+def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> Transport:
+    """The transport configured for ``channel`` (outbox when none is configured).
+
+    ``root`` resolves a relative outbox ``path`` (default: the current directory);
+    ``env`` is where credentials are read from (default: ``os.environ``).
+    Raises CampaignGitopsError for a configuration that cannot work.
+    """
+    settings = config.transports.get(channel, TransportConfig())
+    environ = os.environ if env is None else env
+    where = f"transports.{channel}"
+    if settings.type == "smtp":
+        if channel != "email":
+            raise CampaignGitopsError(f"{where}: smtp can only deliver email, not {channel}",
+                                      hint="use a webhook transport for this channel")
+        return SmtpTransport.from_config(settings, environ, where)
+    if settings.type == "webhook":
+        return WebhookTransport.from_config(settings, environ, where)
+    path = None
+    if settings.path:
+        path = Path(settings.path)
+        if not path.is_absolute():
+            path = (root or Path.cwd()) / path
+    return OutboxTransport(path)
+
+
+def signature(secret: str | bytes, body: bytes) -> str:
+    """The webhook signature header value: ``sha256=<hex HMAC-SHA256 of body>``."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str | bytes, body: bytes, header: str) -> bool:
+    """Check a received signature header in constant time (for receivers and tests)."""
+    return hmac.compare_digest(signature(secret, body), header)
+
+
+def message_json(message: OutgoingMessage) -> dict[str, Any]:
+    """The JSON form of a message (outbox lines, webhook bodies)."""
+    return {
+        "id": message.idempotency_key,
+        "channel": message.channel,
+        "recipient": message.recipient,
+        "subject": message.subject,
+        "body": message.body,
+        "client": message.client,
+        "campaign": message.campaign,
+        "headers": dict(message.headers),
+        "metadata": dict(message.metadata),
+    }
+
+
+# ---------------------------------------------------------------- outbox
+
+
+class OutboxTransport:
+    """Nothing leaves: tick's database row is the record; optionally a JSONL file too."""
+
+    name = "outbox"
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._seen: set[str] = set()
+        self._scanned = 0  # bytes of the file already read into _seen
+
+    def send(self, message: OutgoingMessage) -> str:
+        provider_id = f"outbox:{message.idempotency_key}"
+        if self.path is not None:
+            try:
+                self._append_once(message)
+            except OSError as exc:
+                raise DeliveryError(f"cannot write the outbox file {self.path}: {exc}") from exc
+        return provider_id
+
+    def _append_once(self, message: OutgoingMessage) -> None:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self._catch_up(handle)
+                if message.idempotency_key in self._seen:
+                    return
+                line = json.dumps(message_json(message), ensure_ascii=False, sort_keys=True)
+                handle.seek(0, os.SEEK_END)
+                if handle.tell() and not self._ends_with_newline(handle):
+                    handle.write(b"\n")  # a torn last line from a crash stays on its own line
+                handle.write(line.encode() + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                self._scanned = handle.tell()
+                self._seen.add(message.idempotency_key)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _catch_up(self, handle: Any) -> None:
+        """Read the keys other writers appended since this process last looked."""
+        size = handle.seek(0, os.SEEK_END)
+        if size < self._scanned:  # the file was truncated or replaced: start over
+            self._seen.clear()
+            self._scanned = 0
+        if size == self._scanned:
+            return
+        handle.seek(self._scanned)
+        for raw in handle.read().splitlines():
+            try:
+                key = json.loads(raw).get("id")
+            except (ValueError, AttributeError):
+                continue  # a torn line: its message is sent again, on a line of its own
+            if isinstance(key, str):
+                self._seen.add(key)
+        self._scanned = size
+
+    @staticmethod
+    def _ends_with_newline(handle: Any) -> bool:
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        return bool(last == b"\n")
+
+
+# ---------------------------------------------------------------- smtp
+
+
+class SmtpTransport:
+    """Email through a real SMTP server; one connection reused while it stays alive."""
+
+    name = "smtp"
+
+    def __init__(self, *, host: str, port: int, from_address: str, starttls: bool = False,
+                 username_env: str | None = None, password_env: str | None = None,
+                 timeout: float = 10.0, env: Mapping[str, str] | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.from_address = from_address
+        self.starttls = starttls
+        self.username_env = username_env
+        self.password_env = password_env
+        self.timeout = timeout
+        self._env = os.environ if env is None else env
+        self._conn: smtplib.SMTP | None = None
+
+    @classmethod
+    def from_config(cls, settings: TransportConfig, env: Mapping[str, str],
+                    where: str) -> SmtpTransport:
+        missing = [name for name, value in (("host", settings.host),
+                                            ("fromAddress", settings.from_address))
+                   if not value]
+        if missing:
+            raise CampaignGitopsError(
+                f"{where}: an smtp transport needs {' and '.join(missing)}",
+                hint="e.g. transports: {email: {type: smtp, host: smtp.example.com, "
+                     "port: 587, starttls: true, fromAddress: sales@example.com}}")
+        default_port = 587 if settings.starttls else 25
+        return cls(host=settings.host or "", port=settings.port or default_port,
+                   from_address=settings.from_address or "", starttls=settings.starttls,
+                   username_env=settings.username_env, password_env=settings.password_env,
+                   timeout=settings.timeout_seconds, env=env)
+
+    def send(self, message: OutgoingMessage) -> str:
+        email = self.build(message)
+        try:
+            conn = self._connection()
+            conn.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
+            raise DeliveryError(_refused_reason(exc), permanent=_all_permanent(exc)) from exc
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            text = exc.smtp_error.decode(errors="replace") if isinstance(
+                exc.smtp_error, bytes) else str(exc.smtp_error)
+            permanent = 500 <= exc.smtp_code < 600 and not isinstance(
+                exc, smtplib.SMTPAuthenticationError)
+            raise DeliveryError(f"SMTP {self.host}:{self.port} answered {exc.smtp_code} {text}",
+                                permanent=permanent) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise DeliveryError(f"SMTP {self.host}:{self.port} failed: {exc or type(exc).__name__}"
+                                ) from exc
+        return str(email["Message-ID"])
+
+    def build(self, message: OutgoingMessage) -> EmailMessage:
+        """The email as it goes on the wire (headers, body)."""
+        email = EmailMessage()
+        email["From"] = self.from_address
+        email["To"] = message.recipient
+        email["Subject"] = message.subject or ""
+        email["Date"] = formatdate(localtime=False, usegmt=True)
+        email["Message-ID"] = message_id(message.idempotency_key, self.from_address)
+        email[EMAIL_IDEMPOTENCY_HEADER] = message.idempotency_key
+        unsubscribe = str(message.metadata.get(UNSUBSCRIBE_METADATA) or "")
+        if unsubscribe:
+            email["List-Unsubscribe"] = f"<{unsubscribe}>"
+            if unsubscribe.startswith("https://"):
+                email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+        for key, value in message.headers.items():
+            if key in email:
+                del email[key]
+            email[key] = value
+        email.set_content(message.body)
+        return email
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is not None:
+            try:
+                if self._conn.noop()[0] == 250:
+                    return self._conn
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.close()
+        conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.starttls:
+                conn.starttls(context=ssl.create_default_context())
+            credentials = self._credentials()
+            if credentials:
+                conn.login(*credentials)
+        except BaseException:
+            _quietly_close(conn)
+            raise
+        self._conn = conn
+        return conn
+
+    def _credentials(self) -> tuple[str, str] | None:
+        if not self.username_env and not self.password_env:
+            return None
+        values = []
+        for variable in (self.username_env, self.password_env):
+            value = self._env.get(variable or "")
+            if not variable or value is None:
+                raise DeliveryError(
+                    f"SMTP credentials: environment variable {variable or '(not configured)'} "
+                    "is not set (transports usernameEnv/passwordEnv)")
+            values.append(value)
+        return values[0], values[1]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            _quietly_close(self._conn)
+            self._conn = None
+
+
+def message_id(idempotency_key: str, from_address: str) -> str:
+    """A Message-ID stable per idempotency key, in the sender's domain."""
+    domain = from_address.rpartition("@")[2].strip("> ") or "campaign-gitops.invalid"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def _quietly_close(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
+def _refused_reason(exc: smtplib.SMTPRecipientsRefused) -> str:
+    parts = []
+    for address, (code, text) in exc.recipients.items():
+        detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+        parts.append(f"{address}: {code} {detail}")
+    return "recipient refused: " + "; ".join(parts)
+
+
+def _all_permanent(exc: smtplib.SMTPRecipientsRefused) -> bool:
+    return all(500 <= code < 600 for code, _ in exc.recipients.values())
+
+
+# ---------------------------------------------------------------- webhook
+
+
+class WebhookTransport:
+    """An HTTP POST per message, signed with HMAC-SHA256 of the body."""
+
+    name = "webhook"
+
+    def __init__(self, *, url: str, secret_env: str | None = None, timeout: float = 10.0,
+                 env: Mapping[str, str] | None = None,
+                 http_client: httpx.Client | None = None) -> None:
+        self.url = url
+        self.secret_env = secret_env
+        self._env = os.environ if env is None else env
+        self._http = http_client or httpx.Client(timeout=timeout)
+
+    @classmethod
+    def from_config(cls, settings: TransportConfig, env: Mapping[str, str],
+                    where: str) -> WebhookTransport:
+        if not settings.url:
+            raise CampaignGitopsError(
+                f"{where}: a webhook transport needs a url",
+                hint="e.g. transports: {sms: {type: webhook, url: https://provider.example/send, "
+                     "secretEnv: SMS_WEBHOOK_SECRET}}")
+        return cls(url=settings.url, secret_env=settings.secret_env,
+                   timeout=settings.timeout_seconds, env=env)
+
+    def send(self, message: OutgoingMessage) -> str:
+        body = json.dumps(message_json(message), ensure_ascii=False, sort_keys=True,
+                          separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json",
+                   IDEMPOTENCY_HEADER: message.idempotency_key}
+        if self.secret_env:
+            secret = self._env.get(self.secret_env)
+            if not secret:
+                raise DeliveryError(f"webhook secret: environment variable {self.secret_env} "
+                                    "is not set (transports secretEnv)")
+            headers[SIGNATURE_HEADER] = signature(secret, body)
+        try:
+            response = self._http.post(self.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"webhook {self.url} timed out: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"webhook {self.url} failed: {exc or type(exc).__name__}") from exc
+        if 200 <= response.status_code < 300:
+            return _provider_id(response) or message.idempotency_key
+        status = response.status_code
+        permanent = status < 500 and status not in (408, 429)
+        snippet = response.text[:200].strip()
+        raise DeliveryError(f"webhook {self.url} answered {status}"
+                            + (f": {snippet}" if snippet else ""), permanent=permanent)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _provider_id(response: httpx.Response) -> str | None:
+    """The provider's id from a JSON answer's ``id`` or ``message_id``, if it has one."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        for key in ("id", "message_id", "messageId"):
+            if isinstance(data.get(key), str | int) and str(data[key]):
+                return str(data[key])
+    return None

@@ -1,0 +1,342 @@
+"""Transports against real parts: a JSONL file, a local aiosmtpd server, a local HTTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.transports import (
+    OutboxTransport,
+    SmtpTransport,
+    WebhookTransport,
+    make_transport,
+    verify_signature,
+)
+from campaign_gitops.runs.types import DeliveryError, OutgoingMessage
+
+
+def outgoing(key: str = "run1:enr7:step0", channel: str = "email", **kw: Any) -> OutgoingMessage:
+    values: dict[str, Any] = {
+        "idempotency_key": key, "channel": channel, "recipient": "ada@example.com",
+        "subject": "Quick question, Ada", "body": "Hi Ada,\n\nWorth a chat?\n\nUnsubscribe: "
+        "https://acme.example/u/abc", "client": "acme", "campaign": "cto-au-q1",
+        "metadata": {"unsubscribe_url": "https://acme.example/u/abc"},
+    }
+    values.update(kw)
+    return OutgoingMessage(**values)
+
+
+def config(transports: dict[str, Any]) -> ProjectConfig:
+    return ProjectConfig.model_validate({"transports": transports})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def test_default_transport_is_outbox_without_file() -> None:
+    transport = make_transport("sms", ProjectConfig())
+    assert transport.name == "outbox"
+    assert transport.send(outgoing(channel="sms")) == "outbox:run1:enr7:step0"
+
+
+def test_outbox_appends_each_key_once_even_across_instances(tmp_path: Path) -> None:
+    cfg = config({"email": {"type": "outbox", "path": "out/outbox.jsonl"}})
+    first = make_transport("email", cfg, root=tmp_path)
+    first.send(outgoing("k1"))
+    first.send(outgoing("k1"))
+    first.send(outgoing("k2"))
+    second = make_transport("email", cfg, root=tmp_path)  # another process, same file
+    second.send(outgoing("k2"))
+    second.send(outgoing("k3"))
+    first.send(outgoing("k3"))
+
+    lines = (tmp_path / "out/outbox.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["id"] for r in records] == ["k1", "k2", "k3"]
+    assert records[0]["recipient"] == "ada@example.com"
+    assert records[0]["subject"] == "Quick question, Ada"
+    assert records[0]["metadata"] == {"unsubscribe_url": "https://acme.example/u/abc"}
+
+
+def test_outbox_survives_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    path.write_text('{"id": "k1"}\n{"id": "k2", "bo')  # crash in the middle of a write
+    OutboxTransport(path).send(outgoing("k2"))
+    lines = path.read_text().splitlines()
+    assert lines[0] == '{"id": "k1"}'
+    assert json.loads(lines[-1])["id"] == "k2"
+
+
+def test_outbox_unwritable_path_is_a_delivery_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DeliveryError, match="cannot write the outbox file"):
+        OutboxTransport(blocker / "outbox.jsonl").send(outgoing())
+
+
+# ---------------------------------------------------------------- smtp
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted for delivery"
+
+
+def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                   auth_data: Any) -> AuthResult:
+    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"mailer"
+          and auth_data.password == b"s3cret")
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port,
+                            authenticator=_authenticator, auth_require_tls=False)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def test_smtp_delivers_a_real_email_with_unsubscribe_headers(
+        smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    cfg = config({"email": {"type": "smtp", "host": "127.0.0.1", "port": port,
+                            "usernameEnv": "SMTP_USER", "passwordEnv": "SMTP_PASS",
+                            "fromAddress": "Sam <sam@acme.example>"}})
+    transport = make_transport("email", cfg, env={"SMTP_USER": "mailer", "SMTP_PASS": "s3cret"})
+    assert transport.name == "smtp"
+
+    message_id = transport.send(outgoing())
+    transport.send(outgoing("run1:enr8:step0", recipient="bob@example.com"))  # reused connection
+
+    assert len(inbox.messages) == 2
+    mail_from, rcpt_tos, received = inbox.messages[0]
+    assert mail_from == "sam@acme.example"
+    assert rcpt_tos == ["ada@example.com"]
+    assert received["Subject"] == "Quick question, Ada"
+    assert received["Message-ID"] == message_id
+    assert message_id.startswith("<") and message_id.endswith("@acme.example>")
+    assert received["List-Unsubscribe"] == "<https://acme.example/u/abc>"
+    assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert received["X-Campaign-Gitops-Idempotency-Key"] == "run1:enr7:step0"
+    assert "Worth a chat?" in received.get_content()
+    assert inbox.messages[1][1] == ["bob@example.com"]
+    assert inbox.messages[1][2]["Message-ID"] != message_id
+
+
+def test_smtp_message_id_is_stable_per_idempotency_key(smtp_server: tuple[Inbox, int]) -> None:
+    _, port = smtp_server
+    transport = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example")
+    assert transport.send(outgoing("k1")) == transport.send(outgoing("k1"))
+    assert transport.send(outgoing("k1")) != transport.send(outgoing("k2"))
+
+
+def test_smtp_wrong_password_is_a_temporary_error(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    cfg = config({"email": {"type": "smtp", "host": "127.0.0.1", "port": port,
+                            "usernameEnv": "SMTP_USER", "passwordEnv": "SMTP_PASS",
+                            "fromAddress": "sam@acme.example"}})
+    transport = make_transport("email", cfg, env={"SMTP_USER": "mailer", "SMTP_PASS": "wrong"})
+    with pytest.raises(DeliveryError, match="535") as caught:
+        transport.send(outgoing())
+    assert not caught.value.permanent
+    assert inbox.messages == []
+
+
+def test_smtp_missing_credential_variable_names_it(smtp_server: tuple[Inbox, int]) -> None:
+    _, port = smtp_server
+    cfg = config({"email": {"type": "smtp", "host": "127.0.0.1", "port": port,
+                            "usernameEnv": "SMTP_USER", "passwordEnv": "SMTP_PASS",
+                            "fromAddress": "sam@acme.example"}})
+    transport = make_transport("email", cfg, env={"SMTP_USER": "mailer"})
+    with pytest.raises(DeliveryError, match="SMTP_PASS is not set"):
+        transport.send(outgoing())
+
+
+def test_smtp_refused_recipient_is_permanent(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    inbox.refuse.add("ghost@example.com")
+    transport = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example")
+    with pytest.raises(DeliveryError, match="550") as caught:
+        transport.send(outgoing(recipient="ghost@example.com"))
+    assert caught.value.permanent
+    transport.send(outgoing("k2"))  # the transport recovers for the next message
+    assert [m[1] for m in inbox.messages] == [["ada@example.com"]]
+
+
+def test_smtp_server_down_is_temporary_then_recovers() -> None:
+    port = free_port()
+    transport = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example",
+                              timeout=5)
+    with pytest.raises(DeliveryError, match="failed") as caught:
+        transport.send(outgoing())
+    assert not caught.value.permanent
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        transport.send(outgoing())
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
+
+
+def test_smtp_config_errors_are_clear() -> None:
+    with pytest.raises(CampaignGitopsError, match="needs host and fromAddress"):
+        make_transport("email", config({"email": {"type": "smtp"}}))
+    with pytest.raises(CampaignGitopsError, match="smtp can only deliver email"):
+        make_transport("sms", config({"sms": {"type": "smtp", "host": "h",
+                                              "fromAddress": "a@b.c"}}))
+
+
+# ---------------------------------------------------------------- webhook
+
+
+class Provider:
+    """A local HTTP server answering with scripted statuses and keeping what it got."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []  # popped per request; 200 when empty
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                provider.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                status = provider.statuses.pop(0) if provider.statuses else 200
+                answer = (json.dumps({"id": f"prov-{len(provider.requests)}"}) if status == 200
+                          else "upstream unavailable").encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    server = Provider()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+
+
+def webhook(provider: Provider, **extra: Any) -> Any:
+    cfg = config({"sms": {"type": "webhook", "url": provider.url, "secretEnv": "SMS_SECRET",
+                          **extra}})
+    return make_transport("sms", cfg, env={"SMS_SECRET": "whsec-123"})
+
+
+def test_webhook_posts_signed_json(provider: Provider) -> None:
+    transport = webhook(provider)
+    assert transport.name == "webhook"
+    provider_id = transport.send(outgoing(channel="sms", subject=None, body="Hi Ada, quick one?"))
+
+    assert provider_id == "prov-1"
+    headers, body = provider.requests[0]
+    assert headers["idempotency-key"] == "run1:enr7:step0"
+    assert headers["content-type"] == "application/json"
+    assert verify_signature("whsec-123", body, headers["x-campaign-gitops-signature"])
+    assert not verify_signature("other-secret", body, headers["x-campaign-gitops-signature"])
+    payload = json.loads(body)
+    assert payload["id"] == "run1:enr7:step0"
+    assert payload["channel"] == "sms"
+    assert payload["recipient"] == "ada@example.com"
+    assert payload["body"] == "Hi Ada, quick one?"
+
+
+def test_webhook_fails_with_500_then_recovers_without_duplicates(provider: Provider) -> None:
+    provider.statuses = [500]
+    transport = webhook(provider)
+    message = outgoing(channel="sms")
+    with pytest.raises(DeliveryError, match="answered 500") as caught:
+        transport.send(message)
+    assert not caught.value.permanent
+    assert transport.send(message) == "prov-2"  # the retry on a later tick
+    keys = [headers["idempotency-key"] for headers, _ in provider.requests]
+    assert keys == ["run1:enr7:step0", "run1:enr7:step0"]  # same key: the provider dedupes
+    assert provider.requests[0][1] == provider.requests[1][1]  # and the same signed body
+
+
+@pytest.mark.parametrize(("status", "permanent"),
+                         [(400, True), (401, True), (404, True), (408, False), (429, False),
+                          (502, False), (503, False)])
+def test_webhook_status_classification(provider: Provider, status: int, permanent: bool) -> None:
+    provider.statuses = [status]
+    with pytest.raises(DeliveryError, match=f"answered {status}") as caught:
+        webhook(provider).send(outgoing(channel="sms"))
+    assert caught.value.permanent is permanent
+
+
+def test_webhook_timeout_is_temporary() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts the connection, never answers
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/send"
+        transport = WebhookTransport(url=url, timeout=0.2)
+        with pytest.raises(DeliveryError, match="timed out") as caught:
+            transport.send(outgoing(channel="sms"))
+        assert not caught.value.permanent
+    finally:
+        listener.close()
+
+
+def test_webhook_missing_secret_or_url(provider: Provider) -> None:
+    cfg = config({"voice": {"type": "webhook", "url": provider.url, "secretEnv": "VOICE_SECRET"}})
+    with pytest.raises(DeliveryError, match="VOICE_SECRET is not set"):
+        make_transport("voice", cfg, env={}).send(outgoing(channel="voice"))
+    assert provider.requests == []  # nothing unsigned left the building
+    with pytest.raises(CampaignGitopsError, match="needs a url"):
+        make_transport("voice", config({"voice": {"type": "webhook"}}))
