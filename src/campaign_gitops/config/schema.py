@@ -54,21 +54,35 @@ def resource_schema(kind: str) -> dict[str, Any]:
 
 @functools.cache
 def any_resource_schema() -> dict[str, Any]:
-    """One schema for any document: dispatches on ``kind`` (for editors)."""
+    """One self-contained schema for any document, dispatching on ``kind``.
+
+    Every kind's schema is inlined under ``$defs`` (no remote ``$ref``), so editors
+    (the ``yaml-language-server`` modeline) and other validators work offline.
+    """
+    defs: dict[str, Any] = {}
+    branches = []
+    for kind in KINDS:
+        body = dict(resource_schema(kind))
+        for name, definition in body.pop("$defs", {}).items():
+            if defs.setdefault(name, definition) != definition:  # pragma: no cover
+                raise AssertionError(f"two different definitions named {name}")
+        for key in ("$schema", "$id"):
+            body.pop(key)
+        defs[f"{kind}Resource"] = body
+        branches.append({
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {"$ref": f"#/$defs/{kind}Resource"},
+        })
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"{SCHEMA_BASE}/resource.json",
         "title": "campaign-gitops resource",
+        "description": "Any campaign-gitops resource; the kind decides the shape.",
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "properties": {"kind": {"enum": list(KINDS)}},
-        "allOf": [
-            {
-                "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-                "then": {"$ref": schema_id(kind)},
-            }
-            for kind in KINDS
-        ],
+        "allOf": branches,
+        "$defs": defs,
     }
 
 
