@@ -7,15 +7,12 @@ unknown fields computed from the generated schema.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from campaign_gitops.config.loader import Document, pointer
+from campaign_gitops.config.loader import Document
 from campaign_gitops.config.models import (
     API_VERSION,
     KIND_MODELS,
@@ -23,6 +20,7 @@ from campaign_gitops.config.models import (
     SCHEMA_BASE,
     Resource,
 )
+from campaign_gitops.config.validate import describe, did_you_mean, fields_at, validate_model
 from campaign_gitops.findings import Finding, Severity
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -110,64 +108,12 @@ def write_schemas(out_dir: Path) -> list[Path]:
 # ---------------------------------------------------------------- did you mean
 
 
-def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        ref = schema["$ref"]
-        schema = root["$defs"][ref.rsplit("/", 1)[1]]
-    return schema
-
-
-def _object_branch(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any] | None:
-    schema = _resolve(schema, root)
-    if "properties" in schema or "additionalProperties" in schema:
-        return schema
-    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
-        found = _object_branch(branch, root)
-        if found is not None:
-            return found
-    return None
-
-
 def known_fields(kind: str, loc: tuple[str | int, ...]) -> list[str]:
     """The field names the schema allows in the mapping at ``loc``."""
-    root = resource_schema(kind)
-    node: dict[str, Any] | None = root
-    for part in loc:
-        if node is None:
-            return []
-        node = _resolve(node, root)
-        if isinstance(part, int):
-            node = next((b.get("items") for b in [node, *node.get("anyOf", [])]
-                         if isinstance(b, dict) and "items" in b), None)
-            continue
-        branch = _object_branch(node, root)
-        if branch is None:
-            return []
-        props = branch.get("properties", {})
-        node = props.get(part) if part in props else (
-            branch.get("additionalProperties") if isinstance(
-                branch.get("additionalProperties"), dict) else None)
-    if node is None:
-        return []
-    branch = _object_branch(node, root)
-    return sorted(branch.get("properties", {})) if branch else []
-
-
-def did_you_mean(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in candidates}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
-    return f"did you mean {close[0]!r}?" if close else ""
+    return fields_at(resource_schema(kind), loc)
 
 
 # ---------------------------------------------------------------- validation
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _resource_name(data: Any) -> str:
@@ -180,36 +126,6 @@ def _resource_name(data: Any) -> str:
     if kind == "Client":
         client = name
     return f"{client or '?'}/{kind}/{name}"
-
-
-def _error_finding(doc: Document, kind: str, error: Any, resource: str) -> Finding:
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    etype = error["type"]
-    hint = ""
-    if etype == "extra_forbidden":
-        field_name = str(loc[-1])
-        location = doc.locate(loc)
-        message = f"unknown field {field_name!r}"
-        hint = did_you_mean(field_name, known_fields(kind, loc[:-1]))
-        if not hint:
-            allowed = known_fields(kind, loc[:-1])
-            hint = f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
-    elif etype == "missing":
-        location = doc.locate(loc[:-1])
-        location = type(location)(location.file, location.line, location.column, pointer(loc))
-        message = f"missing required field {str(loc[-1])!r}"
-        if loc[:-1]:
-            message += f" in {'.'.join(str(p) for p in loc[:-1])}"
-    else:
-        location = doc.locate(loc, value=True)
-        where = ".".join(str(p) for p in loc) or "document"
-        msg = error["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        message = f"{where}: {msg}"
-        if etype not in ("value_error", "assertion_error") and "input" in error:
-            message += f" (got {_describe(error['input'])})"
-    return Finding("SCHEMA", Severity.ERROR, location, message, resource=resource, hint=hint)
 
 
 def validate_document(doc: Document) -> tuple[Resource | None, list[Finding]]:
@@ -225,20 +141,18 @@ def validate_document(doc: Document) -> tuple[Resource | None, list[Finding]]:
         if kind is None:
             message, hint = "missing required field 'kind'", f"one of: {', '.join(KINDS)}"
         else:
-            message = f"unknown kind {_describe(kind)}"
+            message = f"unknown kind {describe(kind)}"
             hint = did_you_mean(str(kind), list(KINDS)) or f"one of: {', '.join(KINDS)}"
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("kind",), value=True),
                               message, resource=resource, hint=hint)]
     if data.get("apiVersion") != API_VERSION:
         got = data.get("apiVersion")
         message = ("missing required field 'apiVersion'" if got is None
-                   else f"unsupported apiVersion {_describe(got)}")
+                   else f"unsupported apiVersion {describe(got)}")
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("apiVersion",), value=True),
                               message, resource=resource, hint=f"use apiVersion: {API_VERSION}")]
-    try:
-        model = KIND_MODELS[kind].model_validate(data)
-    except ValidationError as exc:
-        findings = [_error_finding(doc, kind, err, resource) for err in exc.errors()]
+    model, findings = validate_model(doc, KIND_MODELS[kind], resource_schema(kind), resource)
+    if model is None:
         return None, findings
     if kind != "Client" and model.metadata.client is None:
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("metadata",)),
