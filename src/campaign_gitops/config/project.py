@@ -109,3 +109,43 @@ class ProjectConfig(_Cfg):
     client_defaults: ClientDefaults = Field(default_factory=ClientDefaults)
     failure_threshold: float = Field(default=0.2, ge=0, le=1,
                                      description="Pause a run when this share of deliveries fails.")
+
+
+# ---------------------------------------------------------------- freeze windows
+
+import datetime as _dt  # noqa: E402
+import re as _re  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+_DURATION = _re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> _dt.timedelta:
+    """``2h``, ``30m``, ``1d``, ``1h30m`` -> a timedelta; ValueError when malformed."""
+    compact = text.replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 2h, 1d, 1h30m)")
+    return _dt.timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+def window_start(window: FreezeWindow, now: _dt.datetime) -> _dt.datetime | None:
+    """The start of the occurrence of ``window`` that ``now`` lies in, else None."""
+    from croniter import croniter
+
+    local = now.astimezone(ZoneInfo(window.timezone))
+    # The latest cron fire at or before now (cron counts in whole minutes).
+    base = local.replace(second=0, microsecond=0) + _dt.timedelta(minutes=1)
+    start = croniter(window.cron, base).get_prev(_dt.datetime)
+    if start <= local < start + parse_duration(window.duration):
+        return start  # type: ignore[no-any-return]
+    return None
+
+
+def is_frozen(config: ProjectConfig, now: _dt.datetime) -> FreezeWindow | None:
+    """The freeze window ``now`` lies in (no activation, no run start), else None."""
+    for window in config.freeze_windows:
+        if window_start(window, now) is not None:
+            return window
+    return None
