@@ -1,0 +1,195 @@
+"""Run the preflight rules over a bundle for an action and turn hits into findings.
+
+Severity per action (SPEC section 4):
+
+* ``run_preflight(bundle, action="run")``: every rule uses that action's column, for
+  campaigns and for the other kinds a rule applies to.
+* ``run_preflight(bundle)`` (``lint``): every rule uses the ``lint`` column, and for a
+  campaign also the column of each action its declared ``runs`` need (a run of type
+  ``schedule`` needs the ``schedule`` column); the strictest cell wins.
+
+Afterwards, in this order:
+
+1. ``campaign-gitops.yaml`` ``rules: {PF015: error}`` raises a rule's warnings to errors.
+   ``warning`` there changes nothing: an error is never lowered.
+2. ``metadata.annotations["campaign-gitops/disable"]: "PF015,PF006"`` silences the
+   *warnings* of those rules on that resource (for a finding located in another
+   resource, e.g. a campaign's template, either resource's annotation counts). Errors
+   are never silenced; they get a hint saying so.
+3. Unused suppressions, like sqlfluff's: an annotation naming an unknown rule id is
+   reported as a ``DISABLE`` warning (rule id ``DISABLE``, listed by ``all_rules()``),
+   at the annotation's value. In ``lint`` (no action) so is an id that silenced no
+   warning on that resource; with an action it is not, since a rule's column differs
+   per action (PF006 is not checked for test_run).
+
+The result: the bundle's load/schema findings plus the rule findings, exact duplicates
+dropped (a template shared by many campaigns reports once), sorted by
+(file, line, column, rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+
+from campaign_gitops.config.bundle import Bundle, Entry, Key
+from campaign_gitops.config.models import ANNOTATION_DISABLE, CAMPAIGN_REFERENCES
+from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.config.sequences import step_template
+from campaign_gitops.findings import CampaignGitopsError, Finding, Severity
+from campaign_gitops.preflight.context import RuleContext, context_for
+from campaign_gitops.preflight.registry import Hit, Rule, all_rules
+
+RUN_ACTIONS = ("test_run", "run", "schedule")
+DISABLE_RULE = "DISABLE"
+
+__all__ = ["RUN_ACTIONS", "all_rules", "check_campaign_for_action", "run_preflight"]
+
+
+def run_preflight(bundle: Bundle, *, action: str | None = None,
+                  config: ProjectConfig | None = None) -> list[Finding]:
+    """Load/schema findings plus every rule's findings, sorted by position."""
+    _check_action(action)
+    ctx = context_for(bundle, config)
+    findings = list(bundle.findings)
+    findings.extend(_check(bundle.entries.values(), ctx, action, report_unused=True))
+    return _finish(findings)
+
+
+def check_campaign_for_action(bundle: Bundle, key: Key, action: str, *,
+                              config: ProjectConfig | None = None) -> list[Finding]:
+    """Preflight one campaign as if ``action`` were requested (plan/apply, before a run).
+
+    Checks the campaign and what it uses (client, goal, segment, writer, reviewer,
+    templates, sequence, schedule). Returns warnings too; only errors should block.
+    """
+    _check_action(action)
+    if action is None:
+        raise CampaignGitopsError("check_campaign_for_action needs an action")
+    entry = bundle.entries.get(key)
+    if entry is None or key.kind != "Campaign":
+        raise CampaignGitopsError(f"no campaign {key} in the files",
+                                  hint="check the name and the client")
+    ctx = context_for(bundle, config)
+    return _finish(_check(_with_dependencies(entry, ctx), ctx, action, report_unused=False))
+
+
+def _check_action(action: str | None) -> None:
+    if action is not None and action not in RUN_ACTIONS:
+        raise CampaignGitopsError(f"unknown action {action!r}",
+                                  hint=f"one of: {', '.join(RUN_ACTIONS)}")
+
+
+def _with_dependencies(entry: Entry, ctx: RuleContext) -> list[Entry]:
+    bundle, spec, client = ctx.bundle, entry.resource.spec, entry.key.client
+    found: dict[Key, Entry] = {entry.key: entry}
+    deps = [bundle.get(client, "Client", client)]
+    deps += [bundle.get(client, kind, getattr(spec, f)) for f, kind in CAMPAIGN_REFERENCES.items()]
+    deps += [bundle.get(client, "Template", step_template(s, spec)) for s in ctx.steps(entry)]
+    for dep in deps:
+        if dep is not None:
+            found.setdefault(dep.key, dep)
+    return list(found.values())
+
+
+@cache
+def _rules_by_kind() -> dict[str, tuple[Rule, ...]]:
+    by_kind: dict[str, list[Rule]] = {}
+    for r in all_rules():
+        for kind in r.kinds:
+            by_kind.setdefault(kind, []).append(r)
+    return {kind: tuple(rules) for kind, rules in by_kind.items()}
+
+
+def _actions(entry: Entry, action: str | None) -> tuple[str, ...]:
+    if action is not None:
+        return (action,)
+    if entry.key.kind != "Campaign" or not entry.resource.spec.runs:
+        return ("lint",)
+    return ("lint", *sorted({run.type for run in entry.resource.spec.runs}))
+
+
+def _severity(r: Rule, actions: tuple[str, ...], entry: Entry,
+              config: ProjectConfig) -> Severity | None:
+    worst: Severity | None = None
+    for action in actions:
+        sev = r.severity(action, entry)
+        if sev is not None and (worst is None or sev.rank > worst.rank):
+            worst = sev
+    if worst is Severity.WARNING and config.rules.get(r.id) == "error":
+        return Severity.ERROR
+    return worst
+
+
+@cache
+def _parse_disable(value: str) -> frozenset[str]:
+    return frozenset(p.strip().upper() for p in value.replace(" ", ",").split(",") if p.strip())
+
+
+def _disabled(entry: Entry) -> frozenset[str]:
+    value = entry.resource.metadata.annotations.get(ANNOTATION_DISABLE)
+    return _parse_disable(value) if value else frozenset()
+
+
+def _as_hit(hit: Hit | tuple[object, ...]) -> Hit:
+    return hit if isinstance(hit, Hit) else Hit(*hit)  # type: ignore[arg-type]
+
+
+def _check(entries: Iterable[Entry], ctx: RuleContext, action: str | None, *,
+           report_unused: bool) -> list[Finding]:
+    rules_by_kind = _rules_by_kind()
+    out: list[Finding] = []
+    used: dict[Key, set[str]] = {}
+    annotated: list[Entry] = []
+    for entry in entries:
+        disabled = _disabled(entry)
+        if disabled:
+            annotated.append(entry)
+        actions = _actions(entry, action)
+        for r in rules_by_kind.get(entry.key.kind, ()):
+            severity = _severity(r, actions, entry, ctx.config)
+            if severity is None:
+                continue
+            for raw in r.check(entry, ctx):
+                hit = _as_hit(raw)
+                target = hit.entry or entry
+                silenced_by = [e for e in (entry, target)
+                               if r.id in _disabled(e) and severity is Severity.WARNING]
+                if silenced_by:
+                    for e in silenced_by:
+                        used.setdefault(e.key, set()).add(r.id)
+                    continue
+                hint = hit.hint
+                if r.id in disabled or r.id in _disabled(target):
+                    hint = f"{hint}; errors cannot be disabled" if hint else \
+                        "errors cannot be disabled"
+                location = hit.location or target.locate(hit.path, value=hit.value)
+                out.append(Finding(r.id, severity, location, hit.message,
+                                   resource=str(target.key), hint=hint))
+    out.extend(_unused_disables(annotated, used, report_unused))
+    return out
+
+
+def _unused_disables(entries: list[Entry], used: dict[Key, set[str]],
+                     report_unused: bool) -> list[Finding]:
+    from campaign_gitops.preflight.rules import RULES
+
+    out: list[Finding] = []
+    for entry in entries:
+        where = entry.locate(("metadata", "annotations", ANNOTATION_DISABLE), value=True)
+        for rule_id in sorted(_disabled(entry)):
+            if rule_id not in RULES:
+                message = f"disable names {rule_id}, which is no rule"
+                hint = "rule ids look like PF015; see lint --list-rules"
+            elif report_unused and rule_id not in used.get(entry.key, ()):
+                message = f"disable names {rule_id}, which reported no warning here"
+                hint = "remove it from the annotation (errors cannot be disabled)"
+            else:
+                continue
+            out.append(Finding(DISABLE_RULE, Severity.WARNING, where, message,
+                               resource=str(entry.key), hint=hint))
+    return out
+
+
+def _finish(findings: list[Finding]) -> list[Finding]:
+    return sorted(dict.fromkeys(findings), key=Finding.sort_key)

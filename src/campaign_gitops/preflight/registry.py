@@ -1,0 +1,125 @@
+"""The rule registry: ``@rule`` registers a small check with its id, kinds and severities.
+
+A rule never knows its own severity: it yields *hits* (``(message, path)``,
+``(message, path, hint)`` or a ``Hit``) for one resource, and the engine attaches the
+location, the severity for the requested action and the resource key.
+
+Severities are given per action (``lint``, ``test_run``, ``run``, ``schedule``) as a
+``Severity``, ``None`` (not checked for that action) or a ``Conditional`` that decides
+from the resource (PF004: "warning if the campaign is active, else error").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+
+from campaign_gitops.config.bundle import Entry
+from campaign_gitops.config.models import KINDS
+from campaign_gitops.findings import Location, Severity
+
+if TYPE_CHECKING:
+    from campaign_gitops.preflight.context import RuleContext
+
+ACTIONS = ("lint", "test_run", "run", "schedule")
+ALL_KINDS = KINDS
+
+
+class Hit(NamedTuple):
+    """What a rule reports: a message at a JSON path of the resource.
+
+    ``value`` points at the value instead of the key; ``location`` overrides the path's
+    location (a placeholder inside a template body); ``entry`` names the resource the
+    location belongs to when it is not the one being checked (a campaign's template).
+    """
+
+    message: str
+    path: tuple[str | int, ...] = ()
+    hint: str = ""
+    value: bool = False
+    location: Location | None = None
+    entry: Entry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """A severity decided per resource, with the label ``--list-rules`` shows."""
+
+    label: str
+    decide: Callable[[Entry], Severity]
+
+
+SeverityCell: TypeAlias = Severity | Conditional | None
+RuleFn: TypeAlias = Callable[[Entry, "RuleContext"], Iterable[Hit | tuple[Any, ...]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    kinds: tuple[str, ...]
+    severities: Mapping[str, SeverityCell]
+    description: str
+    check: RuleFn = field(compare=False)
+
+    def severity(self, action: str, entry: Entry) -> Severity | None:
+        cell = self.severities.get(action)
+        if isinstance(cell, Conditional):
+            return cell.decide(entry)
+        return cell
+
+    def severity_label(self, action: str) -> str:
+        """``error``, ``warning``, ``—`` (not checked) or the conditional's label."""
+        cell = self.severities.get(action)
+        if cell is None:
+            return "—"
+        return cell.label if isinstance(cell, Conditional) else str(cell)
+
+    @property
+    def doc(self) -> str:
+        """The rule's long documentation: its function's docstring."""
+        return (self.check.__doc__ or self.description).strip()
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+
+def always(severity: Severity) -> dict[str, SeverityCell]:
+    return dict.fromkeys(ACTIONS, severity)
+
+
+def rule(id: str, kinds: Iterable[str], severities: Mapping[str, SeverityCell], *,
+         description: str) -> Callable[[RuleFn], Rule]:
+    """Turn a check function into a Rule (listed explicitly in ``rules/__init__.py``)."""
+    unknown = set(severities) - set(ACTIONS)
+    if unknown:
+        raise ValueError(f"{id}: unknown actions {sorted(unknown)}")
+    kinds = tuple(kinds)
+
+    def wrap(fn: RuleFn) -> Rule:
+        return Rule(id, kinds, {a: severities.get(a) for a in ACTIONS}, description, fn)
+
+    return wrap
+
+
+def meta_rule(id: str, severities: Mapping[str, SeverityCell], description: str,
+              doc: str) -> Rule:
+    """A rule whose findings come from elsewhere (the loader, the engine)."""
+    def check(entry: Entry, ctx: RuleContext) -> Iterable[Hit]:
+        return ()
+
+    check.__doc__ = doc
+    return Rule(id, (), {a: severities.get(a) for a in ACTIONS}, description, check)
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, sorted by id (``lint --list-rules``, SARIF rule metadata)."""
+    from campaign_gitops.preflight.rules import RULES
+
+    return sorted(RULES.values(), key=lambda r: r.id)
+
+
+def get_rule(rule_id: str) -> Rule | None:
+    from campaign_gitops.preflight.rules import RULES
+
+    return RULES.get(rule_id)
