@@ -1,0 +1,156 @@
+"""Allocation: hand leads from the pool to a client, exclusively, best first.
+
+A Segment's criteria become one SQL filter (industries, countries, employee range,
+seniorities, titles as case-insensitive substrings, technologies overlap, email
+status), over leads that are in the pool (``client IS NULL``) and not suppressed for
+the client, ordered by ``enrichment_confidence`` (best first).
+
+Exclusive: on PostgreSQL the chosen rows are locked with ``FOR UPDATE SKIP LOCKED`` and
+assigned in the same statement, so concurrent allocators never take the same lead; on
+SQLite the transaction already holds the write lock (``BEGIN IMMEDIATE`` in state/db.py)
+and the update re-checks ``client IS NULL``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from campaign_gitops.state.tables import Lead, Suppression
+
+leads = Lead.__table__
+suppressions = Suppression.__table__
+_UPDATE_CHUNK = 900  # stays under SQLite's bound-parameter limit
+
+
+def _lower_list(values: Any) -> list[str]:
+    return [str(v).strip().lower() for v in values or () if str(v).strip()]
+
+
+def _technologies_overlap(techs: list[str], dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        elem = func.json_array_elements_text(leads.c.company_technologies).table_valued(
+            "value").alias("tech")
+    else:
+        elem = func.json_each(leads.c.company_technologies).table_valued("value").alias("tech")
+    return exists(select(literal_column("1")).select_from(elem)
+                  .where(func.lower(elem.c.value).in_(techs)))
+
+
+def segment_filter(segment: dict[str, Any] | None, client: str,
+                   dialect: str) -> list[ColumnElement[bool]]:
+    """SQL conditions for leads of the pool matching ``segment`` (a canonical Segment spec)."""
+    seg = segment or {}
+    conds: list[ColumnElement[bool]] = [leads.c.client.is_(None)]
+    statuses = _lower_list(seg.get("emailStatus") or ["verified"])
+    conds.append(func.lower(leads.c.email_status).in_(statuses))
+    for key, column in (("industries", leads.c.company_industry),
+                        ("countries", leads.c.company_country),
+                        ("seniorities", leads.c.seniority)):
+        wanted = _lower_list(seg.get(key))
+        if wanted:
+            conds.append(func.lower(column).in_(wanted))
+    if seg.get("employeeMin") is not None:
+        conds.append(leads.c.company_employee_count >= seg["employeeMin"])
+    if seg.get("employeeMax") is not None:
+        conds.append(leads.c.company_employee_count <= seg["employeeMax"])
+    titles = _lower_list(seg.get("titles"))
+    if titles:
+        conds.append(or_(*(func.lower(leads.c.title).contains(t, autoescape=True)
+                           for t in titles)))
+    techs = _lower_list(seg.get("technologies"))
+    if techs:
+        conds.append(_technologies_overlap(techs, dialect))
+    conds.append(~exists().where(and_(
+        suppressions.c.client == client,
+        or_(suppressions.c.contact == func.lower(leads.c.email),
+            suppressions.c.contact == leads.c.phone))))
+    return conds
+
+
+def count_matching(session: Session, segment: dict[str, Any] | None, client: str) -> int:
+    dialect = session.get_bind().dialect.name
+    query = select(func.count()).select_from(leads).where(*segment_filter(segment, client,
+                                                                          dialect))
+    return int(session.execute(query).scalar_one())
+
+
+def wanted_count(matching: int, pct: int, limit: int | None) -> int:
+    """How many leads a run takes: ``leadAllocationPct`` of the match, capped by ``limit``."""
+    count = math.ceil(matching * pct / 100) if matching else 0
+    return min(count, limit) if limit is not None else count
+
+
+def matching_ids(session: Session, segment: dict[str, Any] | None, client: str,
+                 count: int) -> list[tuple[int, str | None]]:
+    """Up to ``count`` matching pool leads (id, timezone), best first, without taking them."""
+    dialect = session.get_bind().dialect.name
+    query = (select(leads.c.id, leads.c.timezone).where(*segment_filter(segment, client, dialect))
+             .order_by(leads.c.enrichment_confidence.desc(), leads.c.id).limit(count))
+    return [(r[0], r[1]) for r in session.execute(query)]
+
+
+def allocate(session: Session, segment: dict[str, Any] | None, client: str, count: int,
+             *, now: dt.datetime) -> list[tuple[int, str | None]]:
+    """Assign up to ``count`` matching pool leads to ``client``.
+
+    Returns ``(id, timezone)`` of each lead taken, best first.
+    """
+    if count <= 0:
+        return []
+    dialect = session.get_bind().dialect.name
+    chosen = (select(leads.c.id, leads.c.timezone)
+              .where(*segment_filter(segment, client, dialect))
+              .order_by(leads.c.enrichment_confidence.desc(), leads.c.id).limit(count))
+    if dialect == "postgresql":
+        picked = chosen.with_for_update(skip_locked=True).cte("picked")
+        stmt = (update(leads).where(leads.c.id == picked.c.id)
+                .values(client=client, assigned_at=now, updated_at=now)
+                .returning(leads.c.id, leads.c.timezone, leads.c.enrichment_confidence))
+        rows = session.execute(stmt).all()
+        rows.sort(key=lambda r: (-r[2], r[0]))
+        return [(r[0], r[1]) for r in rows]
+    rows = [(r[0], r[1]) for r in session.execute(chosen)]
+    taken: list[tuple[int, str | None]] = []
+    for start in range(0, len(rows), _UPDATE_CHUNK):
+        chunk = rows[start:start + _UPDATE_CHUNK]
+        ids = [r[0] for r in chunk]
+        result = session.execute(
+            update(leads).where(leads.c.id.in_(ids), leads.c.client.is_(None))
+            .values(client=client, assigned_at=now, updated_at=now))
+        if result.rowcount == len(chunk):
+            taken.extend(chunk)
+        else:  # someone else took some: keep only ours
+            mine = set(session.execute(select(leads.c.id).where(
+                leads.c.id.in_(ids), leads.c.client == client,
+                leads.c.assigned_at == now)).scalars())
+            taken.extend(r for r in chunk if r[0] in mine)
+    return taken
+
+
+def allocate_for_run(session: Session, config: dict[str, Any], *,
+                     now: dt.datetime) -> list[tuple[int, str | None]]:
+    """The leads (id, timezone) a run of the resolved campaign ``config`` takes from the pool."""
+    client = config["campaign"]["client"]
+    spec = config["campaign"]["spec"]
+    segment = config.get("segment")
+    pct = int(spec.get("leadAllocationPct") or 100)
+    limit = (segment or {}).get("limit")
+    if pct >= 100:
+        count = limit if limit is not None else count_matching(session, segment, client)
+    else:
+        count = wanted_count(count_matching(session, segment, client), pct, limit)
+    return allocate(session, segment, client, count, now=now)

@@ -1,0 +1,203 @@
+"""The lead pool: CSV import with per-row validation, upsert by email, in batches.
+
+Columns (header row, any order; only ``email`` is required):
+email, phone, linkedin_url, first_name, last_name, title, seniority, company,
+company_industry, company_country, company_employee_count, company_technologies
+(``;``-separated), email_status, enrichment_confidence (0–1), timezone (IANA).
+
+A bad row is reported with its line number and reason; by default nothing is imported
+when any row is bad (``skip_invalid`` imports the good rows). Re-importing a lead
+updates it by email (case-insensitive) and never duplicates it; who it is allocated to
+and whether it converted are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.calendar import zone
+from campaign_gitops.state.tables import Lead
+
+COLUMNS = ("email", "phone", "linkedin_url", "first_name", "last_name", "title", "seniority",
+           "company", "company_industry", "company_country", "company_employee_count",
+           "company_technologies", "email_status", "enrichment_confidence", "timezone")
+EMAIL_STATUSES = ("verified", "unverified", "unknown", "catch_all", "risky", "invalid")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE_JUNK = re.compile(r"[\s().-]")
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_BATCH = 2000
+_UPDATED = [c for c in COLUMNS if c != "email"] + ["updated_at"]
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    rows: int
+    imported: int
+    errors: tuple[RowError, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "imported": self.imported,
+                "errors": [{"line": e.line, "reason": e.reason} for e in self.errors]}
+
+
+def normalize_phone(value: str) -> str:
+    """Spaces, dots, dashes and brackets removed (``+61 2 9999-0000`` → ``+61299990000``)."""
+    return _PHONE_JUNK.sub("", value)
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def parse_row(raw: dict[str, str | None], now: dt.datetime) -> dict[str, Any]:
+    """One CSV row as a ``leads`` row; raises ValueError with the reason."""
+    email = (_text(raw.get("email")) or "").lower()
+    if not email:
+        raise ValueError("email is empty")
+    if not _EMAIL.match(email):
+        raise ValueError(f"email {email!r} is not an email address")
+    row: dict[str, Any] = {c: _text(raw.get(c)) for c in COLUMNS}
+    row["email"] = email
+    if row["phone"]:
+        phone = normalize_phone(row["phone"])
+        if not _PHONE.match(phone):
+            raise ValueError(f"phone {row['phone']!r} is not a phone number")
+        row["phone"] = phone
+    url = row["linkedin_url"]
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"linkedin_url {url!r} must start with https://")
+    row["company_employee_count"] = _int(row["company_employee_count"])
+    row["enrichment_confidence"] = _confidence(row["enrichment_confidence"])
+    status = (row["email_status"] or "unknown").lower()
+    if status not in EMAIL_STATUSES:
+        raise ValueError(f"email_status {status!r} is not one of {', '.join(EMAIL_STATUSES)}")
+    row["email_status"] = status
+    if row["timezone"] and zone(row["timezone"]) is None:
+        raise ValueError(f"timezone {row['timezone']!r} is not an IANA timezone")
+    techs = row["company_technologies"] or ""
+    row["company_technologies"] = [t.strip() for t in techs.split(";") if t.strip()]
+    row["created_at"] = now
+    row["updated_at"] = now
+    return row
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise ValueError(f"company_employee_count {value!r} is not a whole number") from None
+    if number < 0:
+        raise ValueError("company_employee_count is negative")
+    return number
+
+
+def _confidence(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"enrichment_confidence {value!r} is not a number") from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"enrichment_confidence {value!r} is not between 0 and 1")
+    return number
+
+
+def read_csv(path: Path, now: dt.datetime) -> tuple[list[dict[str, Any]], list[RowError], int]:
+    """Parse the file: good rows, bad rows (line, reason), and how many rows it has."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CampaignGitopsError(f"cannot read {path}: {exc.strerror}") from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in reader.fieldnames or ()]
+        reader.fieldnames = header
+        _check_header(path, header)
+        return _parse_rows(reader, now)
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    if "email" not in header:
+        raise CampaignGitopsError(f"{path}:1: the header has no 'email' column",
+                                  hint="columns: " + ", ".join(COLUMNS))
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise CampaignGitopsError(f"{path}:1: unknown column(s): {', '.join(unknown)}",
+                                  hint="columns: " + ", ".join(COLUMNS))
+
+
+def _parse_rows(reader: csv.DictReader[str],
+                now: dt.datetime) -> tuple[list[dict[str, Any]], list[RowError], int]:
+    good: list[dict[str, Any]] = []
+    bad: list[RowError] = []
+    first_line: dict[str, int] = {}
+    count = 0
+    for raw in reader:
+        count += 1
+        line = reader.line_num
+        if None in raw:
+            bad.append(RowError(line, "more values than columns"))
+            continue
+        try:
+            row = parse_row(raw, now)
+        except ValueError as exc:
+            bad.append(RowError(line, str(exc)))
+            continue
+        if row["email"] in first_line:
+            bad.append(RowError(line, f"duplicate of line {first_line[row['email']]} "
+                                      f"({row['email']})"))
+            continue
+        first_line[row["email"]] = line
+        good.append(row)
+    return good, bad, count
+
+
+def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def upsert_leads(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert or update (by email) lead rows in batches; how many were written."""
+    table = Lead.__table__
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    written = 0
+    for batch in _batches(list(rows), _BATCH):
+        stmt = module.insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.email],
+            set_={c: getattr(stmt.excluded, c) for c in _UPDATED})
+        session.execute(stmt, batch)
+        written += len(batch)
+    return written
+
+
+def import_csv(session: Session, path: Path, *, skip_invalid: bool = False,
+               now: dt.datetime | None = None) -> ImportReport:
+    """Import a lead CSV into the pool (nothing at all when a row is bad, unless skipping)."""
+    now = now or dt.datetime.now(dt.UTC)
+    good, bad, count = read_csv(path, now)
+    if bad and not skip_invalid:
+        return ImportReport(rows=count, imported=0, errors=tuple(bad))
+    return ImportReport(rows=count, imported=upsert_leads(session, good), errors=tuple(bad))
