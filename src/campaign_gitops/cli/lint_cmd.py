@@ -18,10 +18,8 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def _all_rules() -> list[Any]:
-    try:
-        from campaign_gitops.preflight.registry import all_rules
-    except ImportError:  # TODO(issue 2): remove once the registry lands
-        return []
+    from campaign_gitops.preflight.registry import all_rules
+
     return list(all_rules())
 
 

@@ -243,14 +243,70 @@ def _line_col_of_offset(raw: bytes, offset: int) -> tuple[int, int]:
     return line, col
 
 
+# PyYAML's composer recurses once per nesting level (in C with the C parser, where a few
+# ten thousand levels overflow the stack). A document can only nest as deep as it has
+# lines plus flow brackets, dashes and question marks; above this bound the nesting is
+# measured on the (iterative) event stream before composing.
+_CHEAP_DEPTH_BOUND = 2000
+
+
+def _nesting_bound(text: str) -> int:
+    return (text.count("\n") + text.count("[") + text.count("{") + text.count("-")
+            + text.count("?"))
+
+
+def _too_deep(text: str) -> yaml.Mark | None:
+    """The start of the first collection nested deeper than MAX_DEPTH, if any."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_ParserBase):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH + 1:
+                return event.start_mark  # type: ignore[no-any-return]
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _offset_line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _syntax_finding(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = f"YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
+    if exc.context and exc.problem:
+        message += f" ({exc.context}"
+        ctx = exc.context_mark
+        if ctx is not None and (ctx.line, ctx.column) != (line - 1, col - 1):
+            message += f" started at line {ctx.line + 1}, column {ctx.column + 1}"
+        message += ")"
+    hint = "fix the indentation or quoting at this position"
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        hint = "YAML does not allow tabs for indentation: use spaces"
+    return _finding(file, line, col, message, hint)
+
+
 def parse_text(text: str, file: str, *, record_positions: bool = True,
                sha256: str = "") -> FileResult:
     """Parse one file's text into documents; problems become findings."""
     result = FileResult(file=file, sha256=sha256)
     try:
+        if _nesting_bound(text) > _CHEAP_DEPTH_BOUND:
+            deep = _too_deep(text)
+            if deep is not None:
+                result.findings.append(_finding(
+                    file, deep.line + 1, deep.column + 1,
+                    f"nesting deeper than {MAX_DEPTH} levels", "flatten the structure"))
+                return result
         loader = _Composer(text)
-    except yaml.YAMLError as exc:  # pragma: no cover - the C parser fails lazily
-        result.findings.append(_finding(file, 1, 1, f"YAML error: {exc}"))
+    except yaml.MarkedYAMLError as exc:
+        result.findings.append(_syntax_finding(file, text, exc))
+        return result
+    except yaml.YAMLError as exc:
+        result.findings.append(_reader_finding(file, text, exc))
         return result
     index = 0
     try:
@@ -271,16 +327,29 @@ def parse_text(text: str, file: str, *, record_positions: bool = True,
                                                  mark.column + 1, builder.positions, sha256))
             index += 1
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        result.findings.append(_finding(file, line, col, f"YAML syntax error: {what}",
-                                        "fix the indentation or quoting at this position"))
+        result.findings.append(_syntax_finding(file, text, exc))
     except yaml.YAMLError as exc:
-        result.findings.append(_finding(file, 1, 1, f"YAML error: {exc}"))
+        result.findings.append(_reader_finding(file, text, exc))
+    except RecursionError:  # the pure-Python composer on a deep document
+        result.findings.append(_finding(file, 1, 1, f"nesting deeper than {MAX_DEPTH} levels",
+                                        "flatten the structure"))
     finally:
         loader.dispose()
     return result
+
+
+def _reader_finding(file: str, text: str, exc: yaml.YAMLError) -> Finding:
+    """A reader error (a control character, ...) at its character position."""
+    position = getattr(exc, "position", None)
+    if isinstance(position, int):
+        line, col = _offset_line_col(text, position)
+        char = getattr(exc, "character", None)
+        code = ord(char) if isinstance(char, str) else char
+        what = (f"character U+{code:04X} is not allowed in YAML" if isinstance(code, int)
+                else "invalid character")
+        return _finding(file, line, col, f"YAML error: {what}",
+                        "remove the control character or quote it as an escape")
+    return _finding(file, 1, 1, f"YAML error: {exc}")
 
 
 def load_bytes(raw: bytes, file: str, *, record_positions: bool = True,

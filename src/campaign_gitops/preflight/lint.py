@@ -32,22 +32,9 @@ def in_scope(file: str, scopes: Sequence[str]) -> bool:
 
 
 def _preflight(bundle: Bundle, action: str | None, config: Any) -> list[Finding]:
-    try:
-        from campaign_gitops.preflight.engine import run_preflight
-    except ImportError:  # TODO(issue 2): remove once the engine lands
-        return []
+    from campaign_gitops.preflight.engine import run_preflight
+
     return list(run_preflight(bundle, action=action, config=config))
-
-
-def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
-    seen: set[tuple[object, ...]] = set()
-    out = []
-    for f in findings:
-        key = (f.rule, f.severity, f.location, f.message, f.resource)
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return out
 
 
 def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
@@ -57,7 +44,7 @@ def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
     extra = [p.absolute() for p in paths]
     bundle = load_bundle(resources_dir, root, [resources_dir.absolute(), *extra],
                          cache_dir=cache_dir, workers=workers)
-    findings = _dedupe([*bundle.findings, *_preflight(bundle, action, config)])
+    findings = _preflight(bundle, action, config)  # includes the bundle's load findings
     scopes = [relative_name(p, root) for p in extra]
     kept = sorted((f for f in findings if in_scope(f.location.file, scopes)),
                   key=Finding.sort_key)

@@ -32,10 +32,10 @@ class RuleInfo:
     def default_level(self) -> str:
         """The lint column's severity, else the strongest one of any action."""
         lint = self.severity("lint")
-        if lint:
+        if lint in ("error", "warning"):
             return lint
         levels = {s for _, s in self.severities if s}
-        return "error" if "error" in levels or not levels else "warning"
+        return "warning" if levels == {"warning"} else "error"
 
 
 SCHEMA_RULE = RuleInfo("SCHEMA", SCHEMA_RULE_DESCRIPTION,
@@ -49,10 +49,14 @@ class _RuleLike(Protocol):
 
 def rule_info(rule: Any) -> RuleInfo:
     """Adapt a registered rule (id, description, severities per action) to a RuleInfo."""
-    raw = getattr(rule, "severities", None) or {}
-    items = raw.items() if isinstance(raw, Mapping) else raw
-    severities = tuple((str(action), None if sev is None else str(sev))
-                       for action, sev in items)
+    label = getattr(rule, "severity_label", None)
+    if callable(label):
+        cells = [(a, str(label(a))) for a in ACTIONS]
+        severities = tuple((a, None if c in ("—", "-", "None") else c) for a, c in cells)
+    else:
+        raw = getattr(rule, "severities", None) or {}
+        items = raw.items() if isinstance(raw, Mapping) else raw
+        severities = tuple((str(a), None if s is None else str(s)) for a, s in items)
     return RuleInfo(str(rule.id), str(getattr(rule, "description", "")), severities)
 
 
