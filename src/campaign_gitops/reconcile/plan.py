@@ -1,0 +1,362 @@
+"""Bundle + Snapshot -> Plan. Pure: no database session, no printing.
+
+Set arithmetic on identities (alembic's compare): desired - actual = create,
+actual - desired = orphan (archived only with ``prune``), both = update when the
+field diff of the canonical forms is not empty. A campaign's lifecycle status is
+compared apart from its definition (a transition, checked by ``lifecycle``), and
+every declared run the database has not started becomes a ``run`` change.
+
+A resource whose file failed to load is *held*: nothing of it changes, and a
+database resource that came from such a file (or whose identity appears in it) is
+*unknown*, never an orphan. One resource's error never blocks the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from campaign_gitops.config.bundle import Bundle, Entry, Key
+from campaign_gitops.config.models import (
+    ANNOTATION_PREVIOUS_NAME,
+    ANNOTATION_PROTECT,
+    ANNOTATION_SUSPEND,
+    KIND_ORDER,
+    canonical_spec,
+)
+from campaign_gitops.config.project import ProjectConfig, is_frozen
+from campaign_gitops.findings import Finding
+from campaign_gitops.reconcile.diff import FieldDiff, diff
+from campaign_gitops.reconcile.lifecycle import check_transition
+from campaign_gitops.state.snapshot import ResourceState, Snapshot
+
+ACTIONS = ("create", "update", "transition", "run", "archive", "noop", "error")
+CHANGING = frozenset({"create", "update", "transition", "run", "archive"})
+RUN_ACTIONS = {"test_run": "test_run", "run": "run", "schedule": "schedule"}
+ACTIVATABLE = frozenset({"active", "trialing"})
+
+# Tags of noop changes: why a resource is left alone.
+HELD = "held"          # its file failed to load: kept at its last applied state
+UNKNOWN = "unknown"    # in the database, and its file failed to load
+ORPHAN = "orphan"      # in the database, no file defines it any more
+SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    action: str
+    key: Key
+    from_: Any = None
+    to: Any = None
+    fields: tuple[FieldDiff, ...] = ()
+    reason: str = ""
+    rules: tuple[str, ...] = ()
+    tag: str = ""  # noop: held/unknown/orphan/suspended; error: the action it replaced
+
+    @property
+    def resource(self) -> str:
+        return str(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    changes: tuple[Change, ...]
+    base_serial: int = 0
+    file_hashes: Mapping[str, str] = field(default_factory=dict)
+    prune: bool = False
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(c.action for c in self.changes)
+        return {action: counts.get(action, 0) for action in ACTIONS}
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action in CHANGING for c in self.changes)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(c.action == "error" for c in self.changes)
+
+    def for_key(self, key: Key) -> list[Change]:
+        return [c for c in self.changes if c.key == key]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    prune: bool = False
+    now: dt.datetime | None = None  # for freeze windows; None: no window applies
+    config: ProjectConfig = field(default_factory=ProjectConfig)
+
+
+# ---------------------------------------------------------------- preflight
+
+
+def _preflight_errors(bundle: Bundle, config: ProjectConfig) -> dict[str, list[Finding]]:
+    """Error findings of the lint preflight, by resource (``client/Kind/name``)."""
+    try:
+        from campaign_gitops.preflight.engine import run_preflight
+    except ImportError:  # preflight not installed in this build: schema findings only
+        findings: Iterable[Finding] = bundle.findings
+    else:
+        findings = _findings_of(run_preflight(bundle, config=config))
+    by_resource: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        if finding.is_error and finding.resource:
+            by_resource[finding.resource].append(finding)
+    return by_resource
+
+
+def _findings_of(result: Any) -> Iterable[Finding]:
+    """The engine's result is a list of findings or an object carrying them."""
+    return result.findings if hasattr(result, "findings") else result
+
+
+def _run_errors(bundle: Bundle, key: Key, action: str,
+                config: ProjectConfig) -> list[Finding]:
+    try:
+        from campaign_gitops.preflight.engine import check_campaign_for_action
+    except ImportError:
+        return []
+    found = _findings_of(check_campaign_for_action(bundle, key, action, config=config))
+    return [f for f in found if f.is_error]
+
+
+def _error_reason(findings: list[Finding]) -> tuple[str, tuple[str, ...]]:
+    rules = tuple(sorted({f.rule for f in findings}))
+    first = sorted(findings, key=lambda f: f.sort_key())
+    shown = "; ".join(f"{f.rule} {f.message} ({f.location})" for f in first[:3])
+    more = f"; and {len(first) - 3} more" if len(first) > 3 else ""
+    return f"preflight failed: {shown}{more}", rules
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def desired_spec(entry: Entry) -> dict[str, Any]:
+    return canonical_spec(entry.resource.spec)
+
+
+def definition(kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What an update compares: a campaign's status is a transition, not an update."""
+    if kind == "Campaign":
+        return {k: v for k, v in spec.items() if k != "status"}
+    return dict(spec)
+
+
+def _held_identities(bundle: Bundle) -> set[Key]:
+    """Identities named by documents of failed files, even when they did not validate."""
+    keys: set[Key] = set()
+    for name in bundle.failed_files:
+        result = bundle.files.get(name)
+        for doc in result.documents if result else ():
+            data = doc.data if isinstance(doc.data, dict) else {}
+            meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+            kind, rname = data.get("kind"), meta.get("name")
+            if isinstance(kind, str) and isinstance(rname, str):
+                client = meta.get("client") if kind != "Client" else rname
+                keys.add(Key(str(client or rname), kind, rname))
+    return keys
+
+
+def _frozen(options: PlanOptions) -> str | None:
+    if options.now is None or not options.config.freeze_windows:
+        return None
+    window = is_frozen(options.config, options.now)
+    if window is None:
+        return None
+    return f"inside freeze window {window.name!r} ({window.cron}, {window.duration})"
+
+
+@dataclass
+class _Planner:
+    bundle: Bundle
+    snapshot: Snapshot
+    options: PlanOptions
+    errors: dict[str, list[Finding]]
+    changes: list[Change] = field(default_factory=list)
+    transitions: list[Change] = field(default_factory=list)
+    runs: list[Change] = field(default_factory=list)
+    renamed_from: set[Key] = field(default_factory=set)
+
+    # -------------------------------------------------- resources
+
+    def existing(self, entry: Entry) -> tuple[ResourceState | None, Key | None]:
+        state = self.snapshot.resources.get(entry.key)
+        if state is not None:
+            return state, None
+        old_name = entry.resource.annotations.get(ANNOTATION_PREVIOUS_NAME, "").strip()
+        if old_name and entry.key.kind != "Client":
+            old = Key(entry.key.client, entry.key.kind, old_name)
+            if old in self.snapshot.resources and old not in self.bundle.entries:
+                self.renamed_from.add(old)
+                return self.snapshot.resources[old], old
+        return None, None
+
+    def resource(self, entry: Entry) -> None:
+        key = entry.key
+        if self.bundle.is_held(entry):
+            self.changes.append(Change("noop", key, reason=(
+                f"held: {entry.file} failed to load; kept at its last applied state"),
+                tag=HELD))
+            return
+        if entry.resource.annotation_flag(ANNOTATION_SUSPEND):
+            self.changes.append(Change("noop", key, reason=(
+                f"suspended ({ANNOTATION_SUSPEND}: \"true\"): reconcile leaves it alone"),
+                tag=SUSPENDED))
+            return
+        state, old_key = self.existing(entry)
+        if str(key) in self.errors:
+            reason, rules = _error_reason(self.errors[str(key)])
+            self.changes.append(Change("error", key, reason=reason, rules=rules,
+                                       tag="create" if state is None else "update"))
+            return
+        spec = desired_spec(entry)
+        if state is None:
+            self.create(entry, spec)
+        else:
+            self.update(entry, spec, state, old_key)
+        if key.kind == "Campaign":
+            self.campaign(entry, spec, state)
+
+    def create(self, entry: Entry, spec: dict[str, Any]) -> None:
+        shown = definition(entry.key.kind, spec)
+        fields = tuple(FieldDiff(f"spec.{k}", None, v) for k, v in shown.items()
+                       if v not in (None, [], {}, ""))
+        reason = ("restores the archived resource" if entry.key in self.snapshot.archived
+                  else "")
+        self.changes.append(Change("create", entry.key, fields=fields, reason=reason))
+
+    def update(self, entry: Entry, spec: dict[str, Any], state: ResourceState,
+               old_key: Key | None) -> None:
+        kind = entry.key.kind
+        meta = entry.resource.metadata
+        fields: tuple[FieldDiff, ...] = ()
+        if old_key is not None:
+            fields += (FieldDiff("metadata.name", old_key.name, entry.key.name),)
+        fields += diff(definition(kind, state.spec), definition(kind, spec), ("spec",))
+        fields += diff(dict(state.labels), dict(meta.labels), ("metadata", "labels"))
+        fields += diff(dict(state.annotations), dict(meta.annotations),
+                       ("metadata", "annotations"))
+        if state.source_file != entry.file:
+            fields += (FieldDiff("file", state.source_file, entry.file),)
+        if not fields:
+            return
+        if old_key is not None:
+            self.changes.append(Change(
+                "update", entry.key, from_=old_key.name, to=entry.key.name, fields=fields,
+                reason=f"renamed from {old_key.name}: history, revisions and runs stay"))
+            return
+        only_file = all(f.path == "file" for f in fields)
+        reason = "moved to another file" if only_file else ""
+        self.changes.append(Change("update", entry.key, fields=fields, reason=reason))
+
+    # -------------------------------------------------- campaigns
+
+    def campaign(self, entry: Entry, spec: dict[str, Any], state: ResourceState | None) -> None:
+        current = state.status if state is not None and state.status else "draft"
+        desired = spec.get("status", "draft")
+        will_be_active = current == "active"
+        if desired != current:
+            change = self.transition(entry, current, desired)
+            self.transitions.append(change)
+            will_be_active = desired == "active" and change.action == "transition"
+        started = set(state.runs) if state is not None else set()
+        archived = self.snapshot.archived.get(entry.key)
+        if archived is not None:
+            started |= archived.runs
+        for run in entry.resource.spec.runs:
+            if run.name not in started:
+                self.runs.append(self.run(entry, run, will_be_active))
+
+    def transition(self, entry: Entry, current: str, desired: str) -> Change:
+        key = entry.key
+        problem = check_transition(current, desired)
+        if problem is None and desired == "active":
+            problem = self.activation_problem(key.client) or _frozen(self.options)
+        if problem is not None:
+            return Change("error", key, from_=current, to=desired, reason=problem,
+                          tag="transition")
+        return Change("transition", key, from_=current, to=desired)
+
+    def activation_problem(self, client: str) -> str | None:
+        state = self.snapshot.clients.get(client)
+        defaults = self.options.config.client_defaults
+        subscription = state.subscription if state else defaults.subscription
+        credits = state.credits if state else defaults.credits
+        hint = f"campaign-gitops client set {client}"
+        if subscription not in ACTIVATABLE:
+            return (f"cannot activate: client {client}'s subscription is {subscription} "
+                    f"(needs active or trialing; {hint} --subscription active)")
+        if credits <= 0:
+            return (f"cannot activate: client {client} has {credits} credits "
+                    f"({hint} --credits N)")
+        return None
+
+    def run(self, entry: Entry, run: Any, will_be_active: bool) -> Change:
+        key = entry.key
+        action = RUN_ACTIONS[run.type]
+        when = f" at {run.at.isoformat()}" if run.at is not None else ""
+        reason = f"{run.type}{when}"
+        findings = _run_errors(self.bundle, key, action, self.options.config)
+        if findings:
+            why, rules = _error_reason(findings)
+            return Change("error", key, to=run.name, reason=f"run {run.name}: {why}",
+                          rules=rules, tag="run")
+        if action != "test_run" and not will_be_active:
+            return Change("error", key, to=run.name, tag="run", rules=("PF006",), reason=(
+                f"run {run.name} ({run.type}) needs the campaign active; it will not be"))
+        frozen = _frozen(self.options)
+        if frozen is not None and action != "test_run":
+            return Change("noop", key, to=run.name, reason=f"run {run.name} waits: {frozen}")
+        return Change("run", key, to=run.name, reason=reason)
+
+    # -------------------------------------------------- orphans
+
+    def orphans(self) -> list[Change]:
+        held = _held_identities(self.bundle)
+        failed = self.bundle.failed_files
+        out: list[Change] = []
+        for key, state in self.snapshot.resources.items():
+            if key in self.bundle.entries or key in self.renamed_from:
+                continue
+            if key in held or (state.source_file in failed):
+                out.append(Change("noop", key, tag=UNKNOWN, reason=(
+                    f"unknown: {state.source_file or 'its file'} failed to load; "
+                    "not an orphan, nothing of it changes")))
+            elif not self.options.prune:
+                out.append(Change("noop", key, tag=ORPHAN, reason=(
+                    f"orphan: no file defines it any more (was {state.source_file}); "
+                    "--prune archives it")))
+            elif state.protected:
+                out.append(Change("error", key, tag="archive", reason=(
+                    f"protected ({ANNOTATION_PROTECT}): prune refuses to archive it; "
+                    "restore its file with the annotation removed to release it")))
+            else:
+                note = " (active: completed first)" if state.status == "active" else ""
+                out.append(Change("archive", key, from_=state.status, to="archived",
+                                  reason=f"no file defines it any more{note}"))
+        out.sort(key=lambda c: (-KIND_ORDER.get(c.key.kind, 99), c.key.client, c.key.name))
+        return out
+
+
+def build_plan(bundle: Bundle, snapshot: Snapshot, options: PlanOptions | None = None,
+               *, preflight_errors: dict[str, list[Finding]] | None = None) -> Plan:
+    """The changes that make the database match the files, in dependency order."""
+    options = options or PlanOptions()
+    errors = (preflight_errors if preflight_errors is not None
+              else _preflight_errors(bundle, options.config))
+    planner = _Planner(bundle, snapshot, options, errors)
+    for entry in bundle.ordered():
+        planner.resource(entry)
+    orphans = planner.orphans()
+    archives = [c for c in orphans if c.action != "noop" or c.tag != ORPHAN]
+    noops = [c for c in orphans if c.action == "noop" and c.tag == ORPHAN]
+    changes = (*planner.changes, *planner.transitions, *planner.runs, *archives, *noops)
+    hashes = {name: result.sha256 for name, result in sorted(bundle.files.items())}
+    return Plan(changes=tuple(changes), base_serial=snapshot.base_serial,
+                file_hashes=MappingProxyType(hashes), prune=options.prune)

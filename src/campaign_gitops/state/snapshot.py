@@ -1,0 +1,91 @@
+"""The database as plan sees it: one query per table, plain frozen values.
+
+``load_snapshot(session)`` reads every resource (archived ones too, marked), the
+campaigns' lifecycle status, the clients' operational state, the names of the runs
+each campaign has started, and the apply log's last serial (what a saved plan is
+pinned to). Plan compares this with the bundle; nothing here knows about files.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaign_gitops.config.bundle import Key
+from campaign_gitops.state import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceState:
+    id: int
+    key: Key
+    spec: Mapping[str, Any]
+    spec_hash: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    protected: bool
+    source_file: str | None
+    deleted: bool = False
+    status: str | None = None  # campaigns: the lifecycle status in the database
+    runs: frozenset[str] = frozenset()  # campaigns: names of runs already started
+
+
+@dataclass(frozen=True, slots=True)
+class ClientState:
+    name: str
+    subscription: str
+    credits: int
+    halted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    resources: Mapping[Key, ResourceState] = field(default_factory=dict)  # not deleted
+    archived: Mapping[Key, ResourceState] = field(default_factory=dict)
+    clients: Mapping[str, ClientState] = field(default_factory=dict)
+    base_serial: int = 0
+    halted_globally: bool = False
+
+
+def max_serial(session: Session) -> int:
+    return int(session.scalar(select(func.max(t.ApplyLog.serial))) or 0)
+
+
+def load_snapshot(session: Session) -> Snapshot:
+    statuses = dict(session.execute(select(t.Campaign.resource_id, t.Campaign.status)).all())
+    runs: dict[int, set[str]] = defaultdict(set)
+    for campaign_id, name in session.execute(
+            select(t.CampaignRun.campaign_id, t.CampaignRun.name)).all():
+        runs[campaign_id].add(name)
+    live: dict[Key, ResourceState] = {}
+    archived: dict[Key, ResourceState] = {}
+    columns = (t.Resource.id, t.Resource.client, t.Resource.kind, t.Resource.name,
+               t.Resource.spec, t.Resource.spec_hash, t.Resource.labels,
+               t.Resource.annotations, t.Resource.protected, t.Resource.source_file,
+               t.Resource.deleted_at)
+    for row in session.execute(select(*columns)).all():
+        rid, client, kind, name, spec, spec_hash, labels, annotations, protected, source, gone \
+            = row
+        key = Key(client, kind, name)
+        state = ResourceState(
+            id=rid, key=key, spec=spec or {}, spec_hash=spec_hash, labels=labels or {},
+            annotations=annotations or {}, protected=bool(protected), source_file=source,
+            deleted=gone is not None, status=statuses.get(rid),
+            runs=frozenset(runs.get(rid, ())))
+        (archived if gone is not None else live)[key] = state
+    clients = {
+        name: ClientState(name, subscription, int(credits), bool(halted))
+        for name, subscription, credits, halted in session.execute(select(
+            t.Client.name, t.Client.subscription, t.Client.credits, t.Client.halted)).all()
+    }
+    halt = session.get(t.KeyValue, "halt:global")
+    return Snapshot(
+        resources=MappingProxyType(live), archived=MappingProxyType(archived),
+        clients=MappingProxyType(clients), base_serial=max_serial(session),
+        halted_globally=bool(halt and (halt.value or {}).get("halted")))
