@@ -1,12 +1,21 @@
-"""The project: where the repo root is, where resources live, which database to use.
-
-Extended by the project configuration file (``campaign-gitops.yaml`` at the repo root).
+"""The project: where the repo root is, where resources live, and the shape of
+``campaign-gitops.yaml`` (its loading is ``config/project_file.py``, precedence of
+flags, file, environment and defaults is ``config/settings.py``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from campaign_gitops.config.models import CHANNEL_ALIASES, TIERS
 
 CONFIG_FILE = "campaign-gitops.yaml"
 
@@ -40,13 +49,7 @@ class Project:
 
 
 # ---------------------------------------------------------------- configuration file
-# The shape of campaign-gitops.yaml. Loading, validation with positions, precedence
-# (flags > file > environment > defaults) and `campaign-gitops config` build on these.
-
-from typing import Literal  # noqa: E402
-
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
-from pydantic.alias_generators import to_camel  # noqa: E402
+# The shape of campaign-gitops.yaml; schemas/project.json is generated from it.
 
 
 class _Cfg(BaseModel):
@@ -54,9 +57,29 @@ class _Cfg(BaseModel):
                               frozen=True)
 
 
+_SECRET_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:]*:[^/@]+@", re.IGNORECASE)
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
 class DatabaseConfig(_Cfg):
-    url: str | None = None
-    url_env: str | None = Field(default=None, description="Read the URL from this variable.")
+    """Where state lives: a URL without a password, or the variable holding the URL."""
+
+    url: str | None = Field(default=None, description="e.g. sqlite:///.campaign-gitops/state.db")
+    url_env: EnvName | None = Field(default=None, description="Read the URL from this variable.")
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value and _SECRET_IN_URL.match(value):
+            raise ValueError("a password in database.url would be committed to git; "
+                             "put the URL in a variable and name it in database.urlEnv")
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DatabaseConfig:
+        if self.url and self.url_env:
+            raise ValueError("give database.url or database.urlEnv, not both")
+        return self
 
 
 class TransportConfig(_Cfg):
@@ -67,83 +90,149 @@ class TransportConfig(_Cfg):
     path: str | None = Field(default=None, description="Append each message to this JSONL file.")
     # smtp
     host: str | None = None
-    port: int | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
     starttls: bool = False
-    username_env: str | None = None
-    password_env: str | None = None
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
     from_address: str | None = None
     # webhook
     url: str | None = None
-    secret_env: str | None = Field(default=None, description="HMAC-SHA256 key for the signature.")
-    timeout_seconds: float = 10.0
+    secret_env: EnvName | None = Field(default=None,
+                                       description="HMAC-SHA256 key for the signature.")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+
+TransportChannel = Annotated[
+    Literal["email", "sms", "voice", "linkedin", "mail"],
+    Field(description="A channel (phone is an alias of voice)."),
+]
 
 
 class FreezeWindow(_Cfg):
-    """Like Argo CD's sync windows: no activation and no run start inside."""
+    """Like Argo CD's sync windows: no activation and no run start inside.
+
+    A window opens at every fire time of ``cron`` (in ``timezone``) and stays open for
+    ``duration``.
+    """
 
     name: str = "freeze"
-    cron: str
-    duration: str = Field(description="e.g. 2h, 30m, 1d")
+    cron: str = Field(description="Five-field cron: when the window opens, e.g. 0 22 * * 5")
+    duration: str = Field(description="How long it stays open: 30m, 2h, 1d, 2d10h",
+                          json_schema_extra={"pattern": r"^\s*(\d+\s*[smhdw]\s*)+$"})
     timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"invalid cron expression {value!r} "
+                             "(five fields: minute hour day-of-month month day-of-week)")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration(value) <= dt.timedelta(0):
+            raise ValueError("a freeze window lasts longer than 0")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (an IANA name such as "
+                             "Europe/Berlin)") from None
+        return value
 
 
 class TierLimit(_Cfg):
-    ai: int = Field(ge=0)
-    custom: int = Field(ge=0)
+    ai: int = Field(ge=0, description="ai_suggested campaigns a client of this tier may have")
+    custom: int = Field(ge=0, description="custom campaigns a client of this tier may have")
 
 
 class ClientDefaults(_Cfg):
+    """Operational state of a client first seen in the files (kept in the database)."""
+
     subscription: Literal["active", "trialing", "past_due", "canceled"] = "trialing"
     credits: int = Field(default=1000, ge=0)
 
 
+def _channel_keys(value: object) -> object:
+    if isinstance(value, dict):
+        return {CHANNEL_ALIASES.get(k, k) if isinstance(k, str) else k: v
+                for k, v in value.items()}
+    return value
+
+
 class ProjectConfig(_Cfg):
-    resources_dir: str = "campaigns"
+    """campaign-gitops.yaml: every field optional; flags and environment are in settings.py."""
+
+    resources_dir: str = Field(default="campaigns",
+                               description="Folder of the resource files, relative to this file.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
-    prune: bool = False
-    transports: dict[str, TransportConfig] = Field(default_factory=dict)
+    prune: bool = Field(default=False, description="plan/apply/reconcile archive orphans.")
+    transports: dict[TransportChannel, TransportConfig] = Field(
+        default_factory=dict, description="Delivery per channel (default: outbox).")
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
     # Rule id -> "error": a warning raised to an error (an error is never lowered).
-    rules: dict[str, Literal["error", "warning"]] = Field(default_factory=dict)
-    tiers: dict[str, TierLimit] = Field(default_factory=dict)
+    rules: dict[Annotated[str, Field(pattern=r"^(PF[0-9]{3}|SCHEMA)$")],
+                Literal["error", "warning"]] = Field(
+        default_factory=dict, description="Raise a rule's warnings to errors: {PF015: error}.")
+    tiers: dict[Literal["ignition", "velocity", "dominance"], TierLimit] = Field(
+        default_factory=dict, description="Campaigns per tier, where a team's table differs.")
     client_defaults: ClientDefaults = Field(default_factory=ClientDefaults)
     failure_threshold: float = Field(default=0.2, ge=0, le=1,
                                      description="Pause a run when this share of deliveries fails.")
 
+    @field_validator("transports", mode="before")
+    @classmethod
+    def _aliases(cls, value: object) -> object:
+        return _channel_keys(value)
+
+
+assert set(TIERS) == {"ignition", "velocity", "dominance"}
+
+
+def load_config(project: Project) -> ProjectConfig:
+    """The root's campaign-gitops.yaml (defaults when absent); ProjectConfigError if invalid."""
+    from campaign_gitops.config.project_file import load_project_file
+
+    return load_project_file(project.root).require()
+
 
 # ---------------------------------------------------------------- freeze windows
 
-import datetime as _dt  # noqa: E402
-import re as _re  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-_DURATION = _re.compile(r"(\d+)\s*([smhdw])")
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(text: str) -> _dt.timedelta:
+def parse_duration(text: str) -> dt.timedelta:
     """``2h``, ``30m``, ``1d``, ``1h30m`` -> a timedelta; ValueError when malformed."""
     compact = text.replace(" ", "")
     parts = _DURATION.findall(compact)
     if not parts or "".join(n + u for n, u in parts) != compact:
         raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 2h, 1d, 1h30m)")
-    return _dt.timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    return dt.timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
 
 
-def window_start(window: FreezeWindow, now: _dt.datetime) -> _dt.datetime | None:
+def window_start(window: FreezeWindow, now: dt.datetime) -> dt.datetime | None:
     """The start of the occurrence of ``window`` that ``now`` lies in, else None."""
     from croniter import croniter
 
     local = now.astimezone(ZoneInfo(window.timezone))
     # The latest cron fire at or before now (cron counts in whole minutes).
-    base = local.replace(second=0, microsecond=0) + _dt.timedelta(minutes=1)
-    start = croniter(window.cron, base).get_prev(_dt.datetime)
+    base = local.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    start = croniter(window.cron, base).get_prev(dt.datetime)
     if start <= local < start + parse_duration(window.duration):
         return start  # type: ignore[no-any-return]
     return None
 
 
-def is_frozen(config: ProjectConfig, now: _dt.datetime) -> FreezeWindow | None:
+def is_frozen(config: ProjectConfig, now: dt.datetime) -> FreezeWindow | None:
     """The freeze window ``now`` lies in (no activation, no run start), else None."""
     for window in config.freeze_windows:
         if window_start(window, now) is not None:

@@ -20,6 +20,8 @@ from campaign_gitops.config.models import (
     SCHEMA_BASE,
     Resource,
 )
+from campaign_gitops.config.project_file import SCHEMA_FILE as PROJECT_SCHEMA_FILE
+from campaign_gitops.config.project_file import project_schema
 from campaign_gitops.config.validate import describe, did_you_mean, fields_at, validate_model
 from campaign_gitops.findings import Finding, Severity
 
@@ -88,6 +90,7 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     """File name -> schema, for every kind plus the dispatching one."""
     out = {schema_filename(kind): resource_schema(kind) for kind in KINDS}
     out["resource.json"] = any_resource_schema()
+    out[PROJECT_SCHEMA_FILE] = project_schema()  # campaign-gitops.yaml
     return out
 
 

@@ -94,7 +94,10 @@ def error_finding(doc: Document, schema: dict[str, Any], error: Any,
         key = str(loc[-1]) if loc else ""
         message = f"{'.'.join(str(p) for p in loc[:-1])}: unknown key {key!r}"
         choices = _choices(error)
-        hint = did_you_mean(key, choices) or (f"one of: {', '.join(choices)}" if choices else "")
+        pattern = (error.get("ctx") or {}).get("pattern")
+        hint = did_you_mean(key, choices) or (
+            f"one of: {', '.join(choices)}" if choices
+            else f"a key matches {pattern}" if pattern else "")
     elif etype == "extra_forbidden":
         field_name = str(loc[-1])
         location = doc.locate(loc)
