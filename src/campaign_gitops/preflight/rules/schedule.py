@@ -1,0 +1,102 @@
+"""Rules on sending windows: valid schedules and quiet hours for SMS and voice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from campaign_gitops.config.bundle import Entry
+from campaign_gitops.config.models import CampaignSpec, ScheduleSpec
+from campaign_gitops.preflight.context import RuleContext
+from campaign_gitops.preflight.registry import E, Hit, always, rule
+
+QUIET_END, QUIET_START = "08:00", "21:00"  # SMS and voice only between these
+PHONE_CHANNELS = {"sms", "voice"}
+
+
+@lru_cache(maxsize=1024)
+def valid_timezone(name: str) -> bool:
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=1024)
+def valid_cron(expression: str) -> bool:
+    try:
+        return bool(croniter.is_valid(expression))
+    except Exception:  # croniter raises assorted errors on odd input
+        return False
+
+
+def _timezone(name: str) -> Iterator[Hit]:
+    if not valid_timezone(name):
+        yield Hit(f"unknown timezone {name!r}", ("spec", "timezone"),
+                  "use an IANA name such as Europe/Oslo or Australia/Sydney", value=True)
+
+
+@rule("PF017", ("Schedule", "Client"), always(E),
+      description="schedule: invalid timezone, workHours.start >= end, bad workDays, bad cron")
+def invalid_schedule(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
+    """A Schedule has an IANA timezone, ``workHours.start`` before ``end``, ``workDays``
+    that are ISO weekdays 1-7 (at least one, none twice) and, if set, a valid ``cron``.
+    A Client's ``timezone`` is checked too."""
+    yield from _timezone(entry.resource.spec.timezone)
+    if entry.key.kind != "Schedule":
+        return
+    spec: ScheduleSpec = entry.resource.spec
+    hours = spec.work_hours
+    if hours.start >= hours.end:
+        yield Hit(f"workHours start {hours.start} is not before end {hours.end}",
+                  ("spec", "workHours"), "the window is one day: start < end, e.g. 09:00-17:00")
+    if not spec.work_days:
+        yield Hit("workDays is empty: the schedule never sends", ("spec", "workDays"),
+                  "list ISO weekdays, 1 (Monday) to 7 (Sunday)", value=True)
+    seen: set[int] = set()
+    for i, day in enumerate(spec.work_days):
+        if not 1 <= day <= 7:
+            yield Hit(f"workDays has {day}, not an ISO weekday", ("spec", "workDays", i),
+                      "1 is Monday, 7 is Sunday", value=True)
+        elif day in seen:
+            yield Hit(f"workDays lists {day} twice", ("spec", "workDays", i),
+                      "remove the duplicate", value=True)
+        seen.add(day)
+    if spec.cron is not None and not valid_cron(spec.cron):
+        yield Hit(f"invalid cron expression {spec.cron!r}", ("spec", "cron"),
+                  "five fields: minute hour day-of-month month day-of-week, e.g. 0 9 * * 1",
+                  value=True)
+
+
+@rule("PF018", ("Campaign",), always(E),
+      description="SMS or voice sending window outside 08:00-21:00 (quiet hours)")
+def quiet_hours(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
+    """A campaign that sends SMS or voice (its channels or its steps') may only use a
+    Schedule whose ``workHours`` lie within 08:00-21:00. Reported at the Schedule."""
+    spec: CampaignSpec = entry.resource.spec
+    schedule = ctx.bundle.get(entry.key.client, "Schedule", spec.schedule)
+    if schedule is None:
+        return  # no schedule: the default 09:00-17:00; or PF008
+    hours = schedule.resource.spec.work_hours
+    if hours.start >= QUIET_END and hours.end <= QUIET_START:
+        return
+    channels = set(spec.channels()) | {s.channel for s in ctx.steps(entry)}
+    if not channels & PHONE_CHANNELS:
+        return
+    name = schedule.key.name
+    if hours.start < QUIET_END:
+        yield Hit(f"schedule {name!r} sends SMS/voice from {hours.start}, before quiet hours "
+                  f"end at {QUIET_END} (recipient's local time)",
+                  ("spec", "workHours", "start"), f"start at {QUIET_END} or later, or use "
+                  "another schedule for SMS and voice campaigns", value=True, entry=schedule)
+    if hours.end > QUIET_START:
+        yield Hit(f"schedule {name!r} sends SMS/voice until {hours.end}, after quiet hours "
+                  f"begin at {QUIET_START} (recipient's local time)",
+                  ("spec", "workHours", "end"), f"end at {QUIET_START} or earlier, or use "
+                  "another schedule for SMS and voice campaigns", value=True, entry=schedule)
