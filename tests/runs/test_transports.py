@@ -5,7 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -218,6 +221,48 @@ def test_smtp_server_down_is_temporary_then_recovers() -> None:
     finally:
         controller.stop()
     assert len(inbox.messages) == 1
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made by the openssl CLI."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_smtp_starttls_then_login(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_tls,
+                            require_starttls=True, authenticator=_authenticator)
+    controller.start()
+    try:
+        env = {"SMTP_USER": "mailer", "SMTP_PASS": "s3cret"}
+        plain = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example",
+                              username_env="SMTP_USER", password_env="SMTP_PASS", env=env)
+        with pytest.raises(DeliveryError):  # the server insists on STARTTLS first
+            plain.send(outgoing())
+        secure = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example",
+                               starttls=True, username_env="SMTP_USER",
+                               password_env="SMTP_PASS", env=env,
+                               tls_context=ssl.create_default_context(cafile=str(cert)))
+        secure.send(outgoing(subject="Grüße, Ada", body="Ça va? Unsubscribe: https://x/u"))
+        secure.close()
+    finally:
+        controller.stop()
+    [(_, _, received)] = inbox.messages
+    assert received["Subject"] == "Grüße, Ada"
+    assert received.get_content().strip() == "Ça va? Unsubscribe: https://x/u"
 
 
 def test_smtp_config_errors_are_clear() -> None:

@@ -4,10 +4,10 @@ Chosen per channel by ``transports:`` in campaign-gitops.yaml (``outbox`` by def
 
 - ``outbox``: tick records the message in the database; with ``path`` it is also appended
   as one JSON line to that file, at most once per idempotency key (across processes too).
-- ``smtp``: real SMTP (optionally STARTTLS and login with credentials read from the
-  environment variables the config names). The Message-ID is derived from the
-  idempotency key, so a resend after a crash carries the same id, and it is returned so
-  replies (``In-Reply-To``) can be matched.
+- ``smtp``: real SMTP (STARTTLS with ``starttls: true``, implicit TLS on port 465, login
+  with credentials read from the environment variables the config names). The
+  Message-ID is derived from the idempotency key, so a resend after a crash carries the
+  same id, and it is returned so replies (``In-Reply-To``) can be matched.
 - ``webhook``: an HTTP POST of a JSON message, signed with
   ``X-Campaign-Gitops-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` keyed by the
   secret in ``secretEnv``, with an ``Idempotency-Key`` header.
@@ -42,6 +42,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 EMAIL_IDEMPOTENCY_HEADER = "X-Campaign-Gitops-Idempotency-Key"
 # OutgoingMessage.metadata key tick fills with the recipient's unsubscribe link.
 UNSUBSCRIBE_METADATA = "unsubscribe_url"
+SMTPS_PORT = 465
 
 
 def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = None,
@@ -174,7 +175,8 @@ class SmtpTransport:
 
     def __init__(self, *, host: str, port: int, from_address: str, starttls: bool = False,
                  username_env: str | None = None, password_env: str | None = None,
-                 timeout: float = 10.0, env: Mapping[str, str] | None = None) -> None:
+                 timeout: float = 10.0, env: Mapping[str, str] | None = None,
+                 tls_context: ssl.SSLContext | None = None) -> None:
         self.host = host
         self.port = port
         self.from_address = from_address
@@ -183,6 +185,8 @@ class SmtpTransport:
         self.password_env = password_env
         self.timeout = timeout
         self._env = os.environ if env is None else env
+        # Verifies the server's certificate against the system CAs (or SSL_CERT_FILE).
+        self.tls_context = tls_context or ssl.create_default_context()
         self._conn: smtplib.SMTP | None = None
 
     @classmethod
@@ -253,10 +257,14 @@ class SmtpTransport:
             except (smtplib.SMTPException, OSError):
                 pass
             self.close()
-        conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.port == SMTPS_PORT:  # implicit TLS from the first byte
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                                  context=self.tls_context)
+        else:
+            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         try:
-            if self.starttls:
-                conn.starttls(context=ssl.create_default_context())
+            if self.starttls and self.port != SMTPS_PORT:
+                conn.starttls(context=self.tls_context)
             credentials = self._credentials()
             if credentials:
                 conn.login(*credentials)
