@@ -1,0 +1,129 @@
+"""``campaign-gitops reconcile``: the daemon that keeps the database converged with the repo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+from typing import Any
+
+import click
+
+from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.reconcile.daemon import Options, Reconciler
+from campaign_gitops.reconcile.events import EventLog
+from campaign_gitops.reconcile.health import Health, HealthServer, Metrics
+from campaign_gitops.reconcile.leader import leadership_for
+from campaign_gitops.reconcile.runner import LoopOptions, Runner
+from campaign_gitops.reconcile.sources import GitSource, WorktreeSource
+from campaign_gitops.state.db import open_database, redact
+
+
+def _tick_function(db: Any, config: Any, log: EventLog) -> Any:
+    try:
+        from campaign_gitops.runs.tick import tick
+    except ImportError:
+        log("tick-disabled", "runs.tick is not available in this build")
+        return None
+
+    def run(now: dt.datetime) -> Any:
+        return tick(db, now=now, config=config)
+
+    return run
+
+
+@click.command("reconcile")
+@click.option("--once", is_flag=True, help="Reconcile (and tick) once, then exit; 1 if "
+              "anything failed.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds between full resyncs (catches drift in the database).")
+@click.option("--tick-interval", type=click.FloatRange(min=0), default=60.0,
+              show_default=True, help="Seconds between ticks of due sequence steps (0: off).")
+@click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@click.option("--health-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve /healthz, /readyz and /metrics on this port (127.0.0.1).")
+@click.option("--health-host", default="127.0.0.1", show_default=True,
+              help="Address the health endpoints listen on.")
+@click.option("--source", type=click.Choice(["worktree", "git"]), default="worktree",
+              show_default=True, help="Follow the files as saved, or only what is committed.")
+@click.option("--ref", default="main", show_default=True, help="The ref --source git follows.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--debounce-ms", type=click.IntRange(0, 60000), default=50, show_default=True,
+              help="Quiet time that ends a burst of file events.")
+@pass_context
+def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: float, prune: bool,
+                  health_port: int | None, health_host: str, source: str, ref: str,
+                  log_format: str, debounce_ms: int) -> None:
+    """Watch the repo and keep the database converged with it.
+
+    \b
+    Full reconcile at start, then incremental on each change (debounced), a full resync
+    every --interval, ticks on --tick-interval. A file that fails to load or lint keeps
+    its resources at their last good state. One leader per PostgreSQL database
+    (advisory lock); one daemon per SQLite file. SIGTERM/SIGINT: clean exit 0.
+
+    \b
+    Example:
+      campaign-gitops reconcile --health-port 9464
+      campaign-gitops reconcile --source git --ref main --log-format json
+      campaign-gitops reconcile --once          # for cron and CI
+    """
+    raise SystemExit(run_daemon(ctx, once=once, interval=interval, tick_interval=tick_interval,
+                                prune=prune, health_port=health_port, health_host=health_host,
+                                source=source, ref=ref, log_format=log_format,
+                                debounce_ms=debounce_ms))
+
+
+def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: float, prune: bool,
+               health_port: int | None, health_host: str, source: str, ref: str,
+               log_format: str, debounce_ms: int) -> int:
+    project = ctx.project
+    config = ctx.config
+    log = EventLog(log_format)
+    if source == "worktree" and not project.resources_dir.is_dir():
+        raise CampaignGitopsError(
+            f"no resources folder at {project.resources_dir}",
+            "run from the repo root or pass --dir (a missing folder is never read as "
+            "'everything deleted')")
+    reader = (GitSource(project.root, project.resources_dir, ref) if source == "git"
+              else WorktreeSource(project.root, project.resources_dir))
+    if isinstance(reader, GitSource):
+        reader.resolve()  # a bad ref fails now, with git's message
+    url = ctx.db
+    leader = leadership_for(url)
+    leader.try_acquire() if leader.kind == "sqlite" else None  # refuse a second daemon early
+    db = open_database(url)
+    metrics, health = Metrics(), Health()
+    reconciler = Reconciler(project, db, reader, config=config, options=Options(prune=prune),
+                            log=log, metrics=metrics, health=health)
+    tick = _tick_function(db, config, log) if once or tick_interval > 0 else None
+    runner = Runner(reconciler, leader, LoopOptions(
+        interval=interval, tick_interval=tick_interval, debounce=debounce_ms / 1000.0,
+        max_wait=max(1.0, debounce_ms / 1000.0 * 4)), tick=tick)
+    log("starting", f"database {redact(url)}", source=source,
+        ref=ref if source == "git" else None, dir=str(project.resources_dir), prune=prune)
+    if once:
+        try:
+            return runner.once()
+        finally:
+            leader.release()
+            db.dispose()
+    server = None
+    if health_port is not None:
+        server = HealthServer(health, metrics, health_port, health_host).start()
+        log("health", f"listening on http://{health_host}:{server.port}", port=server.port)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: runner.request_stop(
+            signal.Signals(signum).name))
+    try:
+        return runner.serve()
+    finally:
+        if server is not None:
+            server.stop()
+        db.dispose()
+        log("stopped", "clean shutdown")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(reconcile_cmd)

@@ -1,0 +1,244 @@
+"""The daemon's loop: watch, debounce, reconcile as leader, resync, tick, shut down cleanly.
+
+One thread watches the files (or ``.git`` for the git source) with watchfiles and
+queues changed paths; the main loop debounces them and runs ``reconcile_once`` while
+it holds the lead, a full resync every ``interval`` seconds and retries when a
+resource's backoff is due. Ticks run in a thread of their own on their own interval,
+on every replica (tick claims its work safely). A stop request (SIGTERM/SIGINT) lets
+the change in flight finish, releases the lock and ends the loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult
+from campaign_gitops.reconcile.debounce import Debouncer
+from campaign_gitops.reconcile.leader import FileLeader, PgLeader
+from campaign_gitops.reconcile.sources import GitSource, git_dir
+from campaign_gitops.state import tables as t
+
+_WAKE = "\0wake"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOptions:
+    interval: float = 60.0  # full resync
+    tick_interval: float = 60.0  # 0: no tick
+    debounce: float = 0.05  # quiet time that ends a burst of file events
+    max_wait: float = 1.0  # a burst never delays a reconcile longer than this
+    leader_retry: float = 1.0  # how often a follower tries to take the lead
+
+
+@dataclass
+class Runner:
+    reconciler: Reconciler
+    leader: PgLeader | FileLeader
+    options: LoopOptions = field(default_factory=LoopOptions)
+    tick: Callable[[dt.datetime], Any] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    events: queue.Queue[str] = field(default_factory=queue.Queue)
+    failures: int = 0
+
+    @property
+    def log(self) -> Any:
+        return self.reconciler.log
+
+    def request_stop(self, reason: str = "") -> None:
+        if not self.stop.is_set():
+            self.log("stopping", reason)
+        self.stop.set()
+        self.events.put(_WAKE)
+
+    # -------------------------------------------------- once
+
+    def once(self) -> int:
+        """``--once``: take the lead, reconcile fully, tick, exit 1 when anything failed."""
+        if not self.leader.try_acquire():
+            self.log("follower", "another daemon holds the lead; nothing reconciled")
+            return 1
+        try:
+            result = self.reconciler.reconcile_once(None)
+        finally:
+            self.leader.release()
+        ok = result.ok
+        if self.tick is not None:
+            ok = self._tick() and ok
+        return 0 if ok else 1
+
+    # -------------------------------------------------- forever
+
+    def serve(self) -> int:
+        watcher = threading.Thread(target=self._watch, name="watch", daemon=True)
+        watcher.start()
+        ticker = None
+        if self.tick is not None and self.options.tick_interval > 0:
+            ticker = threading.Thread(target=self._tick_loop, name="tick", daemon=True)
+            ticker.start()
+        try:
+            self._loop()
+        finally:
+            self.stop.set()
+            self.leader.release()
+            self.reconciler.metrics.leader.set(0)
+            self.log("released", "leader lock released")
+            if ticker is not None:
+                ticker.join(timeout=30)
+        return 0
+
+    def _loop(self) -> None:
+        o = self.options
+        debouncer = Debouncer(quiet=o.debounce, max_wait=o.max_wait)
+        is_leader = False
+        next_full = 0.0
+        next_try = 0.0
+        while not self.stop.is_set():
+            clock = time.monotonic()
+            if is_leader and not self.leader.still_held():
+                is_leader = False
+                self._role("follower", "lost the lead (lock connection gone)")
+            if not is_leader and clock >= next_try:
+                next_try = clock + o.leader_retry
+                if self.leader.try_acquire():
+                    is_leader = True
+                    next_full = clock
+                    self._role("leader", "took the lead")
+                elif self.reconciler.health.role != "follower":
+                    self._role("follower", "another daemon holds the lead")
+            if is_leader:
+                if clock >= next_full:
+                    debouncer.take()
+                    self._pass(None)
+                    next_full = time.monotonic() + o.interval
+                elif debouncer.ready(clock):
+                    self._pass(debouncer.take())
+                elif self._retry_due(clock):
+                    self._pass(set())
+            self._wait(debouncer, is_leader, next_full, next_try)
+
+    def _wait(self, debouncer: Debouncer, is_leader: bool, next_full: float,
+              next_try: float) -> None:
+        clock = time.monotonic()
+        deadlines = [next_full if is_leader else next_try]
+        if is_leader:
+            deadlines.append(clock + 1.0)  # re-check the lock connection every second
+            due = debouncer.due_at()
+            if due is not None:
+                deadlines.append(due)
+            retry = self.reconciler.backoff.next_due()
+            if retry is not None:
+                deadlines.append(retry)
+        timeout = max(0.0, min(deadlines) - clock)
+        try:
+            item = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        batch = [item]
+        while True:
+            try:
+                batch.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        now = time.monotonic()
+        debouncer.add((p for p in batch if p != _WAKE), now)
+
+    def _retry_due(self, clock: float) -> bool:
+        due = self.reconciler.backoff.next_due()
+        return due is not None and due <= clock
+
+    def _pass(self, paths: set[str] | None) -> ReconcileResult | None:
+        try:
+            return self.reconciler.reconcile_once(paths)
+        except Exception as exc:  # the database is down, git failed: log, keep serving
+            self.failures += 1
+            self.reconciler.health.update(last_ok=False)
+            self.reconciler.metrics.reconciles.labels("failed").inc()
+            self.log("reconcile-failed", f"{type(exc).__name__}: {exc}".splitlines()[0],
+                     level="error")
+            return None
+
+    def _role(self, role: str, message: str) -> None:
+        self.reconciler.health.update(role=role)
+        self.reconciler.metrics.leader.set(1 if role == "leader" else 0)
+        self.log(role, message)
+
+    # -------------------------------------------------- watching
+
+    def _watch(self) -> None:
+        from watchfiles import DefaultFilter, watch
+
+        source = self.reconciler.source
+        if isinstance(source, GitSource):
+            target: Path = git_dir(source.root)
+            watch_filter: Any = _git_filter
+        else:
+            target = source.resources_dir
+            watch_filter = DefaultFilter()
+        try:
+            for changes in watch(target, watch_filter=watch_filter, stop_event=self.stop,
+                                 step=10, debounce=200, rust_timeout=500,
+                                 yield_on_timeout=False, raise_interrupt=False):
+                for _change, path in changes:
+                    self.events.put(path)
+        except Exception as exc:  # the folder vanished: resync on the interval instead
+            if not self.stop.is_set():
+                self.log("watch-failed", str(exc), level="error")
+
+    # -------------------------------------------------- tick
+
+    def _tick_loop(self) -> None:
+        while not self.stop.wait(self.options.tick_interval):
+            self._tick()
+
+    def _tick(self) -> bool:
+        assert self.tick is not None
+        now = dt.datetime.now(dt.UTC)
+        try:
+            outcome = self.tick(now)
+        except Exception as exc:  # a failed tick is retried on the next interval
+            self.log("tick-failed", f"{type(exc).__name__}: {exc}".splitlines()[0],
+                     level="error")
+            return False
+        self.log("ticked", _describe(outcome))
+        self._message_metrics()
+        return True
+
+    def _message_metrics(self) -> None:
+        db = self.reconciler.db
+        try:
+            with db.session() as session:
+                rows = session.execute(select(t.Message.channel, t.Message.status,
+                                              func.count()).group_by(
+                    t.Message.channel, t.Message.status)).tuples().all()
+        except Exception:  # metrics are best effort
+            return
+        for channel, status, count in rows:
+            self.reconciler.metrics.messages.labels(channel, status).set(count)
+
+
+def _git_filter(_change: Any, path: str) -> bool:
+    """Ref moves: HEAD, refs/, packed-refs (objects are written before the ref moves)."""
+    name = path.replace("\\", "/")
+    return ("/refs/" in name or name.endswith(("/HEAD", "/packed-refs"))) \
+        and not name.endswith(".lock")
+
+
+def _describe(outcome: Any) -> str:
+    if outcome is None:
+        return ""
+    for attr in ("summary", "counts"):
+        value = getattr(outcome, attr, None)
+        if callable(value):
+            value = value()
+        if value is not None:
+            return str(value)
+    return str(outcome)
