@@ -378,6 +378,15 @@ def test_webhook_timeout_is_temporary() -> None:
         listener.close()
 
 
+def test_phone_is_an_alias_of_voice(provider: Provider) -> None:
+    cfg = config({"phone": {"type": "webhook", "url": provider.url}})
+    transport = make_transport("voice", cfg)
+    assert transport.name == "webhook"
+    transport.send(outgoing(channel="voice"))
+    headers, _ = provider.requests[0]
+    assert "x-campaign-gitops-signature" not in headers  # no secretEnv: unsigned
+
+
 def test_webhook_missing_secret_or_url(provider: Provider) -> None:
     cfg = config({"voice": {"type": "webhook", "url": provider.url, "secretEnv": "VOICE_SECRET"}})
     with pytest.raises(DeliveryError, match="VOICE_SECRET is not set"):

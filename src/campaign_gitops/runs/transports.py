@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from campaign_gitops.config.models import CHANNEL_ALIASES
 from campaign_gitops.config.project import ProjectConfig, TransportConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
@@ -53,7 +54,7 @@ def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = N
     ``env`` is where credentials are read from (default: ``os.environ``).
     Raises CampaignGitopsError for a configuration that cannot work.
     """
-    settings = config.transports.get(channel, TransportConfig())
+    settings = _settings_for(channel, config)
     environ = os.environ if env is None else env
     where = f"transports.{channel}"
     if settings.type == "smtp":
@@ -69,6 +70,16 @@ def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = N
         if not path.is_absolute():
             path = (root or Path.cwd()) / path
     return OutboxTransport(path)
+
+
+def _settings_for(channel: str, config: ProjectConfig) -> TransportConfig:
+    """The channel's transport settings; ``phone:`` is accepted for ``voice``."""
+    if channel in config.transports:
+        return config.transports[channel]
+    for alias, target in CHANNEL_ALIASES.items():
+        if target == channel and alias in config.transports:
+            return config.transports[alias]
+    return TransportConfig()
 
 
 def signature(secret: str | bytes, body: bytes) -> str:
