@@ -20,6 +20,7 @@ from campaign_gitops.findings import CampaignGitopsError
 COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.lint_cmd",
     "campaign_gitops.cli.schema_cmd",
+    "campaign_gitops.cli.suggest_cmd",
     "campaign_gitops.cli.daemon_cmd",
 )
 
