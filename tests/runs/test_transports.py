@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
@@ -79,6 +80,13 @@ def test_outbox_appends_each_key_once_even_across_instances(tmp_path: Path) -> N
     assert records[0]["recipient"] == "ada@example.com"
     assert records[0]["subject"] == "Quick question, Ada"
     assert records[0]["metadata"] == {"unsubscribe_url": "https://acme.example/u/abc"}
+
+
+def test_outbox_writes_non_json_metadata_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    OutboxTransport(path).send(outgoing(metadata={"scheduled_for": at}))
+    assert json.loads(path.read_text())["metadata"] == {"scheduled_for": str(at)}
 
 
 def test_outbox_survives_a_torn_last_line(tmp_path: Path) -> None:
@@ -263,6 +271,15 @@ def test_smtp_starttls_then_login(certificate: tuple[Path, Path]) -> None:
     [(_, _, received)] = inbox.messages
     assert received["Subject"] == "Grüße, Ada"
     assert received.get_content().strip() == "Ça va? Unsubscribe: https://x/u"
+
+
+def test_smtp_refuses_header_injection(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    transport = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example")
+    with pytest.raises(DeliveryError, match="cannot build the email") as caught:
+        transport.send(outgoing(subject="Hi\r\nBcc: everyone@example.com"))
+    assert caught.value.permanent
+    assert inbox.messages == []
 
 
 def test_smtp_config_errors_are_clear() -> None:

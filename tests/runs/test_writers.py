@@ -71,6 +71,15 @@ def test_template_writer_missing_sender_name_fails() -> None:
         make_writer({"type": "template"}).write(context(sender_name=""))
 
 
+def test_subject_stays_on_one_line() -> None:
+    lead = {**ADA, "first_name": "Ada\r\nBcc: everyone@example.com"}
+    written = make_writer({"type": "template"}).write(context(lead=lead))
+    assert written.subject == "Ada Bcc: everyone@example.com, a question"
+    fake = FakeAnthropic(tool_answer(WRITE_TOOL, {"subject": "Two\nlines", "body": "Hi"}))
+    assert make_writer(WRITER, client=fake.client()).write(
+        context(template=None)).subject == "Two lines"
+
+
 def test_template_writer_without_template_fails() -> None:
     with pytest.raises(WriteError, match="has no template"):
         make_writer({"type": "template"}).write(context(template=None))

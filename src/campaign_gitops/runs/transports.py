@@ -139,7 +139,8 @@ class OutboxTransport:
                 self._catch_up(handle)
                 if message.idempotency_key in self._seen:
                     return
-                line = json.dumps(message_json(message), ensure_ascii=False, sort_keys=True)
+                line = json.dumps(message_json(message), ensure_ascii=False, sort_keys=True,
+                                  default=str)
                 handle.seek(0, os.SEEK_END)
                 if handle.tell() and not self._ends_with_newline(handle):
                     handle.write(b"\n")  # a torn last line from a crash stays on its own line
@@ -218,7 +219,10 @@ class SmtpTransport:
                    timeout=settings.timeout_seconds, env=env)
 
     def send(self, message: OutgoingMessage) -> str:
-        email = self.build(message)
+        try:
+            email = self.build(message)
+        except (ValueError, TypeError) as exc:  # e.g. a line break in a header: no injection
+            raise DeliveryError(f"cannot build the email: {exc}", permanent=True) from exc
         try:
             conn = self._connection()
             conn.send_message(email)
@@ -359,7 +363,7 @@ class WebhookTransport:
 
     def send(self, message: OutgoingMessage) -> str:
         body = json.dumps(message_json(message), ensure_ascii=False, sort_keys=True,
-                          separators=(",", ":")).encode()
+                          separators=(",", ":"), default=str).encode()
         headers = {"Content-Type": "application/json",
                    IDEMPOTENCY_HEADER: message.idempotency_key}
         if self.secret_env:

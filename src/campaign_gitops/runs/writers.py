@@ -119,7 +119,7 @@ class AnthropicWriter:
         answer = self._ask(ctx, shown, fields)
         filled = {marks["SMART_PROMPT"]: answer.get("smart_prompt", ""),
                   marks["SMART_PROMPT_SUBJECT"]: answer.get("smart_prompt_subject", "")}
-        subject = _replace(framed.subject, filled)
+        subject = one_line(_replace(framed.subject, filled))
         return WrittenMessage(subject=subject, body=_replace(framed.body, filled) or "")
 
     def _write_whole(self, ctx: MessageContext) -> WrittenMessage:
@@ -129,7 +129,7 @@ class AnthropicWriter:
         body = answer["body"]
         if ctx.channel == "email" and ctx.unsubscribe_url and ctx.unsubscribe_url not in body:
             body = f"{body}\n\n--\nUnsubscribe: {ctx.unsubscribe_url}"
-        return WrittenMessage(subject=answer.get("subject"), body=body)
+        return WrittenMessage(subject=one_line(answer.get("subject")), body=body)
 
     def _ask(self, ctx: MessageContext, frame: Mapping[str, str] | None,
              fields: Mapping[str, str]) -> dict[str, str]:
@@ -190,7 +190,12 @@ def _render_template(ctx: MessageContext, template: Mapping[str, Any],
         except MissingPlaceholderValue as exc:
             raise WriteError(f"{describe_step(ctx)}: {part}: {exc.message} "
                              f"({exc.hint})") from exc
-    return WrittenMessage(subject=rendered["subject"], body=rendered["body"] or "")
+    return WrittenMessage(subject=one_line(rendered["subject"]), body=rendered["body"] or "")
+
+
+def one_line(subject: str | None) -> str | None:
+    """A subject on one line: line breaks (from a value or Claude) never reach a header."""
+    return " ".join(subject.split()) if subject is not None else None
 
 
 def _unmark(text: str, marks: Mapping[str, str]) -> str:
