@@ -40,8 +40,9 @@ Target = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]],
 
 
 class Suggestion(BaseModel):
-    """One proposed campaign, as Claude answers it (the tool's item schema, camelCase)."""
+    """One proposed campaign: its segment, its share of the client's leads and why."""
 
+    # The docstrings of Suggestion and SuggestionSet are the tool schema's descriptions.
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
                               populate_by_name=True)
 
@@ -77,8 +78,10 @@ class Suggestion(BaseModel):
 
 
 class SuggestionSet(BaseModel):
-    """The whole answer; rules needing the request travel in the validation context."""
+    """The proposed campaigns; their leadAllocationPct values add up to 100."""
 
+    # Rules that need the request (count, free slots, taken names) travel in the
+    # validation context.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     suggestions: list[Suggestion] = Field(min_length=1, max_length=20)
