@@ -81,7 +81,8 @@ def not_active(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     status = entry.resource.spec.status
     if status != "active":
         yield Hit(f"campaign {entry.key.name!r} is {status}, not active", ("spec", "status"),
-                  "set status: active to start its runs", value=True)
+                  "set status: active to start its runs",
+                  value="status" in entry.resource.spec.model_fields_set)
 
 
 @rule("PF007", CAMPAIGN, always(E), description="allocation does not sum to 100")

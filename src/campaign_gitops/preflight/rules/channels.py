@@ -38,7 +38,8 @@ def channel_without_resource(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
                 yield Hit(f"client {name!r} has no {CHANNEL_RESOURCE[channel]}, so the default "
                           f"sequence drops every {channel} step of this campaign", path,
                           f"add resources.{CHANNEL_RESOURCE[channel]} to client {name!r} or "
-                          f"remove {channel} from the campaign", value=not spec.allocation)
+                          f"remove {channel} from the campaign",
+                          value=not spec.allocation and "channel" in spec.model_fields_set)
         return
     sequence = ctx.bundle.get(name, "Sequence", spec.sequence)
     if sequence is None:

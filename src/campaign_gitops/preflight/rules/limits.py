@@ -48,4 +48,4 @@ def tier_limit(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     message = over.get(entry.key)
     if message:
         yield Hit(message, ("spec", "type"), "complete or remove a campaign, or move the "
-                  "client to a higher tier", value=True)
+                  "client to a higher tier", value="type" in entry.resource.spec.model_fields_set)
