@@ -173,6 +173,18 @@ def test_smtp_delivers_a_real_email_with_unsubscribe_headers(
     assert inbox.messages[1][2]["Message-ID"] != message_id
 
 
+def test_smtp_finds_the_unsubscribe_link_in_the_body(smtp_server: tuple[Inbox, int]) -> None:
+    inbox, port = smtp_server
+    transport = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example")
+    body = "Hi,\nhttps://acme.example/pricing\nStop: http://acme.example/unsubscribe/t0k."
+    transport.send(outgoing("k1", metadata={}, body=body))
+    transport.send(outgoing("k2", metadata={}, body="no link here"))
+    first, second = (m[2] for m in inbox.messages)
+    assert first["List-Unsubscribe"] == "<http://acme.example/unsubscribe/t0k.>"
+    assert first["List-Unsubscribe-Post"] is None  # one-click needs https
+    assert second["List-Unsubscribe"] is None
+
+
 def test_smtp_message_id_is_stable_per_idempotency_key(smtp_server: tuple[Inbox, int]) -> None:
     _, port = smtp_server
     transport = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example")

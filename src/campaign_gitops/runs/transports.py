@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ EMAIL_IDEMPOTENCY_HEADER = "X-Campaign-Gitops-Idempotency-Key"
 # OutgoingMessage.metadata key tick fills with the recipient's unsubscribe link.
 UNSUBSCRIBE_METADATA = "unsubscribe_url"
 SMTPS_PORT = 465
+_UNSUBSCRIBE_LINK = re.compile(
+    r"(?:https?://|mailto:)[^\s<>\"')\]]*(?:unsubscribe|opt-?out)[^\s<>\"')\]]*", re.IGNORECASE)
 
 
 def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = None,
@@ -252,7 +255,7 @@ class SmtpTransport:
         email["Date"] = formatdate(localtime=False, usegmt=True)
         email["Message-ID"] = message_id(message.idempotency_key, self.from_address)
         email[EMAIL_IDEMPOTENCY_HEADER] = message.idempotency_key
-        unsubscribe = str(message.metadata.get(UNSUBSCRIBE_METADATA) or "")
+        unsubscribe = unsubscribe_link(message)
         if unsubscribe:
             email["List-Unsubscribe"] = f"<{unsubscribe}>"
             if unsubscribe.startswith("https://"):
@@ -306,6 +309,15 @@ class SmtpTransport:
         if self._conn is not None:
             _quietly_close(self._conn)
             self._conn = None
+
+
+def unsubscribe_link(message: OutgoingMessage) -> str:
+    """``metadata['unsubscribe_url']``, else the body's first link that says unsubscribe."""
+    given = str(message.metadata.get(UNSUBSCRIBE_METADATA) or "")
+    if given:
+        return given
+    found = _UNSUBSCRIBE_LINK.search(message.body)
+    return found.group(0) if found else ""
 
 
 def message_id(idempotency_key: str, from_address: str) -> str:
