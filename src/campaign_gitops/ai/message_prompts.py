@@ -103,10 +103,13 @@ def writer_prompt(*, channel: str, purpose: str, step_number: int,
         parts.append(f"Sender: {sender_name}.")
     parts.append("Recipient:\n" + json.dumps(lead_context(lead), indent=2, ensure_ascii=False))
     if frame is not None:
-        frame_text = "\n".join(f"{key}: {value}" for key, value in frame.items() if value)
-        parts.append("The message template (your text goes where the SMART_PROMPT "
-                     "placeholders are; the other placeholders are filled in later):\n"
-                     + frame_text)
+        frame_text = "\n".join(f"<{key}>\n{value}\n</{key}>" for key, value in frame.items()
+                               if value)
+        parts.append("The message is already written around the SMART_PROMPT placeholders; "
+                     "write only the parts asked for, so that they read naturally in place "
+                     "(no greeting, sign-off or unsubscribe line of your own):\n" + frame_text)
+    elif channel == "email":
+        parts.append("An unsubscribe line is added below your body; do not write one.")
     parts.append("Produce: " + "; ".join(f"{name} ({what})" for name, what in fields.items()))
     return "\n\n".join(parts)
 
