@@ -20,6 +20,8 @@ from campaign_gitops.findings import CampaignGitopsError
 COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.lint_cmd",
     "campaign_gitops.cli.schema_cmd",
+    "campaign_gitops.cli.config_cmd",
+    "campaign_gitops.cli.init_cmd",
     "campaign_gitops.cli.suggest_cmd",
     "campaign_gitops.cli.daemon_cmd",
 )
@@ -41,9 +43,13 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
                                           "max_content_width": 100})
 @click.option("--dir", "directory", default="campaigns", show_default=True,
-              envvar="CAMPAIGN_GITOPS_DIR", help="Folder holding the resource YAML files.")
+              envvar="CAMPAIGN_GITOPS_DIR",
+              help="Folder holding the resource YAML files (over resourcesDir in "
+                   "campaign-gitops.yaml, over $CAMPAIGN_GITOPS_DIR).")
 @click.option("--db", default=None, envvar="CAMPAIGN_GITOPS_DB",
-              help="Database URL (default: sqlite:///.campaign-gitops/state.db at the repo root).")
+              help="Database URL (over database.url in campaign-gitops.yaml, over "
+                   "$CAMPAIGN_GITOPS_DB; default: sqlite:///.campaign-gitops/state.db at the "
+                   "repo root).")
 @click.version_option(__version__, prog_name="campaign-gitops")
 @click.pass_context
 def cli(ctx: click.Context, directory: str, db: str | None) -> None:
@@ -55,7 +61,11 @@ def cli(ctx: click.Context, directory: str, db: str | None) -> None:
       campaign-gitops plan                 # what apply would change in the database
       campaign-gitops apply --auto-approve
     """
-    ctx.obj = Context(dir=directory, db=db)
+    # Only values given on the command line outrank campaign-gitops.yaml; what click read
+    # from CAMPAIGN_GITOPS_DIR/_DB ranks below the file (config/settings.py).
+    flag = click.core.ParameterSource.COMMANDLINE
+    ctx.obj = Context(dir=directory if ctx.get_parameter_source("directory") == flag else None,
+                      db=db if ctx.get_parameter_source("db") == flag else None)
 
 
 for _name in COMMAND_MODULES:
