@@ -49,3 +49,12 @@ def iter_diff(old: Any, new: Any, path: tuple[str | int, ...] = ()) -> Iterator[
 
 def diff(old: Any, new: Any, prefix: tuple[str | int, ...] = ()) -> tuple[FieldDiff, ...]:
     return tuple(iter_diff(old, new, prefix))
+
+
+def leaves(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[FieldDiff]:
+    """What a create sets: every non-empty leaf (lists whole), as ``None -> value``."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from leaves(inner, (*path, key))
+    elif value not in (None, [], "", {}):
+        yield FieldDiff(field_path(path), None, value)

@@ -30,7 +30,7 @@ from campaign_gitops.config.models import (
 )
 from campaign_gitops.config.project import ProjectConfig, is_frozen
 from campaign_gitops.findings import Finding
-from campaign_gitops.reconcile.diff import FieldDiff, diff
+from campaign_gitops.reconcile.diff import FieldDiff, diff, leaves
 from campaign_gitops.reconcile.lifecycle import check_transition
 from campaign_gitops.state.snapshot import ResourceState, Snapshot
 
@@ -68,6 +68,7 @@ class Plan:
     base_serial: int = 0
     file_hashes: Mapping[str, str] = field(default_factory=dict)
     prune: bool = False
+    failed_files: tuple[str, ...] = ()  # held back: they failed to load
 
     @property
     def summary(self) -> dict[str, int]:
@@ -224,9 +225,7 @@ class _Planner:
             self.campaign(entry, spec, state)
 
     def create(self, entry: Entry, spec: dict[str, Any]) -> None:
-        shown = definition(entry.key.kind, spec)
-        fields = tuple(FieldDiff(f"spec.{k}", None, v) for k, v in shown.items()
-                       if v not in (None, [], {}, ""))
+        fields = tuple(leaves(definition(entry.key.kind, spec), ("spec",)))
         reason = ("restores the archived resource" if entry.key in self.snapshot.archived
                   else "")
         self.changes.append(Change("create", entry.key, fields=fields, reason=reason))
@@ -359,4 +358,5 @@ def build_plan(bundle: Bundle, snapshot: Snapshot, options: PlanOptions | None =
     changes = (*planner.changes, *planner.transitions, *planner.runs, *archives, *noops)
     hashes = {name: result.sha256 for name, result in sorted(bundle.files.items())}
     return Plan(changes=tuple(changes), base_serial=snapshot.base_serial,
-                file_hashes=MappingProxyType(hashes), prune=options.prune)
+                file_hashes=MappingProxyType(hashes), prune=options.prune,
+                failed_files=tuple(sorted(bundle.failed_files)))

@@ -21,17 +21,12 @@ __all__ = ["ApplyResult", "apply_plan", "load_project_bundle", "plan_repo", "pro
 
 
 def project_config(project: Project) -> ProjectConfig:
-    """campaign-gitops.yaml when the config part provides a loader, else the defaults."""
-    from campaign_gitops.config import project as project_mod
-
-    loader = getattr(project_mod, "load_config", None)
-    if callable(loader):
-        loaded: Any = loader(project)
-        if isinstance(loaded, ProjectConfig):
-            return loaded
-        if isinstance(loaded, tuple) and loaded and isinstance(loaded[0], ProjectConfig):
-            return loaded[0]
-    return ProjectConfig()
+    """The root's campaign-gitops.yaml (its errors raise), else the defaults."""
+    try:
+        from campaign_gitops.config.project_file import load_project_file
+    except ImportError:  # the configuration file part is not installed
+        return ProjectConfig()
+    return load_project_file(project.root).require()
 
 
 def load_project_bundle(project: Project) -> Bundle:

@@ -1,0 +1,161 @@
+"""``plan``, ``apply``, ``history`` and ``export``: the files against the database.
+
+Exit codes (SPEC section 5): plan 0 no changes, 1 error, 2 changes (with
+``--detailed-exitcode``; else 0); apply 0 applied, 1 error (a stale saved plan, a
+refused confirmation, or any change that could not be made).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.reconcile.plan import Change, Plan
+from campaign_gitops.reconcile.render import RENDERERS, SYMBOLS, render_text
+from campaign_gitops.state.db import Database, database_url, open_database
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+VERBS = {"create": "created", "update": "updated", "transition": "moved", "run": "started",
+         "archive": "archived"}
+
+
+class RefusedError(CampaignGitopsError):
+    exit_code = 1
+
+
+def open_db(ctx: Context) -> Database:
+    return open_database(database_url(ctx.project.root, ctx.db))
+
+
+def config_of(ctx: Context) -> ProjectConfig:
+    """The effective campaign-gitops.yaml (from the context when it resolves it)."""
+    from campaign_gitops.reconcile.service import project_config
+
+    config = getattr(ctx, "config", None)
+    return config if isinstance(config, ProjectConfig) else project_config(ctx.project)
+
+
+def use_color() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
+
+
+def plan_exit_code(plan: Plan, detailed: bool) -> int:
+    if plan.has_errors:
+        return EXIT_ERROR
+    if plan.has_changes and detailed:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+@click.command("plan")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan to FILE for `apply FILE` (refused later if stale).")
+@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text",
+              show_default=True)
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 no changes, 1 error, 2 changes.")
+@click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@pass_context
+def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bool,
+                 prune: bool) -> None:
+    """Show how the database differs from the files (nothing is changed)."""
+    from campaign_gitops.reconcile.planfile import save_plan
+    from campaign_gitops.reconcile.service import plan_repo
+
+    project = ctx.project
+    config = config_of(ctx)
+    db = open_db(ctx)
+    try:
+        _, plan = plan_repo(project, db, prune=prune or config.prune, config=config)
+    finally:
+        db.dispose()
+    click.echo(RENDERERS[fmt](plan, color=fmt == "text" and use_color()), nl=False)
+    if out is not None:
+        save_plan(plan, out)
+        if fmt == "text":
+            click.echo(f"\nSaved the plan to {out}. Apply exactly it with: "
+                       f"campaign-gitops apply {out}")
+    sys.exit(plan_exit_code(plan, detailed_exitcode))
+
+
+def _progress(change: Change, outcome: str, reason: str) -> None:
+    symbol = SYMBOLS[change.action]
+    what = change.resource + (f" run {change.to}" if change.action == "run" else "")
+    if outcome == "applied":
+        click.echo(f"  {symbol:>2} {what}: {VERBS.get(change.action, change.action)}")
+    elif outcome == "skipped":
+        click.echo(f"  {symbol:>2} {what}: already done ({reason})")
+    else:
+        click.secho(f"   ! {what}: {reason}", fg="red", err=False)
+
+
+def _confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise RefusedError("refusing to apply without confirmation: no terminal to ask on",
+                           "pass --auto-approve (CI), or review `plan --out FILE` and "
+                           "apply FILE")
+    if not click.confirm("Apply these changes?", default=False):
+        raise RefusedError("apply cancelled", "nothing was changed")
+
+
+@click.command("apply")
+@click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False,
+                                                             path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@pass_context
+def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
+                  prune: bool) -> None:
+    """Make the database match the files (or apply exactly a saved plan)."""
+    from campaign_gitops.reconcile import planfile as pf
+    from campaign_gitops.reconcile.service import (
+        apply_plan,
+        load_project_bundle,
+        plan_repo,
+        snapshot_of,
+    )
+
+    project = ctx.project
+    config = config_of(ctx)
+    db = open_db(ctx)
+    try:
+        if planfile is not None:
+            plan = pf.load_plan(planfile)
+            bundle = load_project_bundle(project)
+            hashes = {name: r.sha256 for name, r in bundle.files.items()}
+            pf.check_fresh(plan, snapshot_of(db).base_serial, hashes)
+        else:
+            bundle, plan = plan_repo(project, db, prune=prune or config.prune, config=config)
+        click.echo(render_text(plan, color=use_color()), nl=False)
+        if not plan.has_changes:
+            sys.exit(EXIT_ERROR if plan.has_errors else EXIT_OK)
+        if planfile is None:
+            _confirm(auto_approve)
+        click.echo("")
+        result = apply_plan(db, plan, bundle, project=project, config=config,
+                            on_change=_progress)
+    finally:
+        db.dispose()
+    counts = result.counts()
+    skipped = f", {len(result.skipped)} already done" if result.skipped else ""
+    errors = len(result.errors)
+    click.echo(f"\nApply complete: {counts['create']} created, {counts['update']} updated, "
+               f"{counts['transition']} moved, {counts['run']} runs started, "
+               f"{counts['archive']} archived{skipped}, {errors} "
+               f"error{'' if errors == 1 else 's'}.")
+    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(plan_command)
+    group.add_command(apply_command)

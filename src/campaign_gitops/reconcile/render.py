@@ -1,0 +1,172 @@
+"""Plan -> text, json or markdown. Renderers only format; they never compute.
+
+``RENDERERS`` maps each format to one function and feeds the CLI's ``--format``
+choices. The JSON shape (SPEC section 5)::
+
+    {"changes": [{"action", "resource", "from", "to", "fields": {path: {"old", "new"}},
+                  "reason", "rules", "tag"}],
+     "summary": {"create", "update", "transition", "run", "archive", "noop", "error"},
+     "base_serial": N}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from campaign_gitops.reconcile.plan import Change, Plan
+
+SYMBOLS = {"create": "+", "update": "~", "transition": "->", "run": "▶", "archive": "-",
+           "error": "!", "noop": "#"}
+COLOURS = {"create": "green", "update": "yellow", "transition": "cyan", "run": "blue",
+           "archive": "red", "error": "red", "noop": "bright_black"}
+MAX_VALUE = 80
+
+
+def change_dict(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action,
+        "resource": change.resource,
+        "from": change.from_,
+        "to": change.to,
+        "fields": {f.path: {"old": f.old, "new": f.new} for f in change.fields},
+        "reason": change.reason,
+        "rules": list(change.rules),
+        "tag": change.tag,
+    }
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    return {"changes": [change_dict(c) for c in plan.changes], "summary": plan.summary,
+            "base_serial": plan.base_serial, "failed_files": list(plan.failed_files)}
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    return (f"Plan: {s['create']} to create, {s['update']} to update, "
+            f"{_count(s['transition'], 'transition')}, {_count(s['run'], 'run')}, "
+            f"{s['archive']} to archive, {_count(s['error'], 'error')}.")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def value(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_VALUE else text[:MAX_VALUE - 1] + "…"
+
+
+# ---------------------------------------------------------------- text
+
+
+def _headline(change: Change) -> str:
+    action = change.action
+    if action == "transition":
+        return f"{change.resource}: {change.from_} → {change.to}"
+    if action == "run":
+        return f"{change.resource}: start run {change.to} ({change.reason})"
+    if action == "archive":
+        return f"{change.resource}: archive ({change.reason})"
+    if action == "error":
+        rules = f" [{', '.join(change.rules)}]" if change.rules else ""
+        return f"{change.resource}: {change.reason}{rules}"
+    if action == "noop":
+        return f"{change.resource}: {change.reason}"
+    note = f"  ({change.reason})" if change.reason else ""
+    return f"{change.resource}{note}"
+
+
+def _field_lines(change: Change) -> list[str]:
+    if change.action == "create":
+        return [f"      {f.path}: {value(f.new)}" for f in change.fields]
+    if change.action == "update":
+        return [f"      {f.path}: {value(f.old)} → {value(f.new)}" for f in change.fields]
+    return []
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    def paint(text: str, action: str) -> str:
+        return click.style(text, fg=COLOURS[action], bold=action == "error") if color else text
+
+    lines: list[str] = []
+    shown = [c for c in plan.changes if c.action != "noop"]
+    noops = [c for c in plan.changes if c.action == "noop"]
+    if shown:
+        lines.append("campaign-gitops will perform the following actions:")
+        lines.append("")
+    for change in shown:
+        symbol = SYMBOLS[change.action]
+        lines.append(paint(f"  {symbol:>2} {_headline(change)}", change.action))
+        lines.extend(_field_lines(change))
+    if noops:
+        lines.append("")
+        lines.append("Left alone:")
+        lines.extend(paint(f"   # {_headline(c)}", "noop") for c in noops)
+    if plan.failed_files:
+        lines.append("")
+        lines.append(paint("Held back (failed to load; `campaign-gitops lint` shows why):",
+                           "error"))
+        lines.extend(f"   {name}" for name in plan.failed_files)
+    if not plan.has_changes and not plan.has_errors:
+        lines.append("")
+        lines.append("No changes. The database matches the files.")
+    lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------- json
+
+
+def render_json(plan: Plan, *, color: bool = False) -> str:
+    return json.dumps(plan_dict(plan), indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_details(change: Change) -> str:
+    if change.action in ("create", "update") and change.fields:
+        parts = []
+        for f in change.fields:
+            old = "" if change.action == "create" else f"`{_md(value(f.old))}` → "
+            parts.append(f"`{f.path}`: {old}`{_md(value(f.new))}`")
+        extra = f" ({_md(change.reason)})" if change.reason else ""
+        return "<br>".join(parts) + extra
+    if change.action == "transition":
+        return f"`{change.from_}` → `{change.to}`"
+    if change.action == "run":
+        return f"run `{change.to}` ({_md(change.reason)})"
+    rules = f" ({', '.join(change.rules)})" if change.rules else ""
+    return _md(change.reason) + rules
+
+
+def render_markdown(plan: Plan, *, color: bool = False) -> str:
+    lines = ["### campaign-gitops plan", "", f"**{summary_line(plan)}**", ""]
+    if plan.failed_files:
+        names = ", ".join(f"`{n}`" for n in plan.failed_files)
+        lines += [f"Held back (failed to load): {names}", ""]
+    if not plan.changes:
+        lines.append("No changes. The database matches the files.")
+        return "\n".join(lines) + "\n"
+    lines += ["| | resource | action | details |", "|---|---|---|---|"]
+    for change in plan.changes:
+        symbol = SYMBOLS[change.action].replace("-", "\\-").replace("~", "\\~")
+        lines.append(f"| {symbol} | `{change.resource}` | {change.action} | "
+                     f"{_md_details(change)} |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "text": render_text,
+    "json": render_json,
+    "markdown": render_markdown,
+}
