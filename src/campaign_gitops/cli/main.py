@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.init_cmd",
     "campaign_gitops.cli.suggest_cmd",
     "campaign_gitops.cli.daemon_cmd",
+    "campaign_gitops.cli.plan_cmd",
 )
 
 
