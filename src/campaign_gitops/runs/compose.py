@@ -1,0 +1,122 @@
+"""One due (enrollment, step) becomes an outcome: skipped, written and reviewed, or failed.
+
+No database here: tick hands in the lead, the run's plan, its writer and reviewer and
+the client's suppressions, and gets back what to record and whether to deliver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.runs.types import (
+    MessageContext,
+    Reviewer,
+    WriteError,
+    Writer,
+)
+
+# Outcome statuses: "queued" wants delivery; the rest are final for this step
+# (pending_review waits for a human).
+DELIVER = "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A claimed enrollment with its next step due."""
+
+    enrollment_id: int
+    run_id: int
+    lead_id: int | None
+    lead: dict[str, Any]
+    step_index: int
+    due: dt.datetime | None
+    replied: bool = False
+    bounced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    work: Work
+    channel: str
+    recipient: str
+    status: str  # queued, skipped, rejected, pending_review, failed
+    reason: str | None = None
+    subject: str | None = None
+    body: str = ""
+
+    @property
+    def wants_delivery(self) -> bool:
+        return self.status == DELIVER
+
+
+def unsubscribe_url(plan: RunPlan, lead: dict[str, Any]) -> str:
+    domain = ((plan.config.get("client") or {}).get("resources") or {}).get("emailDomain")
+    token = hashlib.sha256(f"{plan.client}:{lead.get('email', '')}".encode()).hexdigest()[:20]
+    return f"https://{domain or 'unsubscribe.invalid'}/unsubscribe/{token}"
+
+
+def context(plan: RunPlan, work: Work, step: dict[str, Any]) -> MessageContext:
+    return MessageContext(
+        client=plan.client, campaign=plan.campaign, run=plan.run_name,
+        step_index=work.step_index, step=step, channel=step["channel"], lead=work.lead,
+        template=plan.template_for(step), goal=plan.config.get("goal"),
+        writer=plan.config.get("writer") or {"type": "template"},
+        client_spec=plan.config.get("client") or {},
+        sender_name=plan.client.replace("-", " ").title(),
+        unsubscribe_url=unsubscribe_url(plan, work.lead),
+    )
+
+
+def _stop_reason(plan: RunPlan, step: dict[str, Any], work: Work) -> str | None:
+    reason = plan.skip_reason(step, work.lead)
+    if reason:
+        return reason
+    if work.replied and step.get("skipIfReplied", True):
+        return "replied"
+    if work.bounced and step.get("skipIfBounced", True):
+        return "bounced"
+    return None
+
+
+def precheck(plan: RunPlan, work: Work,
+             suppressed: frozenset[str] | set[str]) -> Outcome | None:
+    """The step's outcome when it is skipped (cheap, nothing written), else None."""
+    step = plan.steps[work.step_index]
+    channel = step["channel"]
+    recipients = plan.recipients(channel, work.lead)
+    recipient = ", ".join(recipients)
+    reason = _stop_reason(plan, step, work)
+    if reason:
+        return Outcome(work, channel, recipient, "skipped", reason)
+    if not recipients:
+        who = "no testRecipients for" if plan.is_test else "the lead has no contact for"
+        return Outcome(work, channel, "", "skipped", f"{who} {channel}")
+    if any(r.lower() in suppressed for r in recipients):
+        return Outcome(work, channel, recipient, "skipped", "suppressed")
+    return None
+
+
+def write(plan: RunPlan, work: Work, writer: Writer, reviewer: Reviewer) -> Outcome:
+    """Write and review one step for one lead (after ``precheck`` let it through)."""
+    step = plan.steps[work.step_index]
+    channel = step["channel"]
+    recipient = ", ".join(plan.recipients(channel, work.lead))
+    ctx = context(plan, work, step)
+    try:
+        written = writer.write(ctx)
+    except WriteError as exc:
+        return Outcome(work, channel, recipient, "failed", f"write failed: {exc}")
+    decision = reviewer.review(written, ctx)
+    status = {"approved": DELIVER}.get(decision.status, decision.status)
+    return Outcome(work, channel, recipient, status, decision.reason or None,
+                   written.subject, written.body)
+
+
+def compose(plan: RunPlan, work: Work, writer: Writer, reviewer: Reviewer,
+            suppressed: frozenset[str] | set[str]) -> Outcome:
+    """Decide, write and review one step for one lead."""
+    return precheck(plan, work, suppressed) or write(plan, work, writer, reviewer)

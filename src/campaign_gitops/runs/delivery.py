@@ -1,0 +1,175 @@
+"""Handing queued messages to the transports and recording what happened.
+
+A message is inserted as ``queued`` (and committed) before it is sent, with its
+idempotency key ``<enrollment>:<step>``; the transport dedupes on that key, so a crash
+between sending and recording never sends a step twice. A failed delivery is retried
+with backoff on later ticks; a permanent failure (or the last attempt) refunds the
+credit. A run whose failures pass ``failure_threshold`` pauses itself and says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.gate import refund
+from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
+from campaign_gitops.state.tables import CampaignRun, Message
+
+messages = Message.__table__
+runs = CampaignRun.__table__
+BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(minutes=30), dt.timedelta(hours=2),
+           dt.timedelta(hours=12))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+MIN_FAILURES_TO_PAUSE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A committed ``queued`` message, ready to hand to its transport."""
+
+    message_id: int
+    run_id: int
+    client: str
+    campaign: str
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+    idempotency_key: str
+    attempts: int
+    is_test: bool
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    queued: Queued
+    transport: str
+    provider_id: str | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
+class Transports:
+    """One transport per channel for the whole tick, built on first use."""
+
+    def __init__(self, config: ProjectConfig, root: Path | None,
+                 factory: Callable[..., Transport] | None = None) -> None:
+        self.config = config
+        self.root = root
+        self._made: dict[str, Transport | CampaignGitopsError] = {}
+        self._factory = factory
+
+    def get(self, channel: str) -> Transport | CampaignGitopsError:
+        if channel not in self._made:
+            factory = self._factory
+            if factory is None:
+                from campaign_gitops.runs.transports import make_transport
+
+                factory = make_transport
+            try:
+                self._made[channel] = factory(channel, self.config, root=self.root)
+            except CampaignGitopsError as exc:
+                self._made[channel] = exc
+        return self._made[channel]
+
+    def close(self) -> None:
+        for transport in self._made.values():
+            close = getattr(transport, "close", None)
+            if callable(close):
+                close()
+
+
+def _outgoing(q: Queued, recipient: str, key: str) -> OutgoingMessage:
+    return OutgoingMessage(idempotency_key=key, channel=q.channel, recipient=recipient,
+                           subject=q.subject, body=q.body, client=q.client,
+                           campaign=q.campaign, metadata=dict(q.metadata))
+
+
+def send_one(q: Queued, transports: Transports) -> Result:
+    transport = transports.get(q.channel)
+    if isinstance(transport, CampaignGitopsError):
+        return Result(q, "config", error=f"transport for {q.channel}: {transport.message}")
+    recipients = [r.strip() for r in q.recipient.split(",") if r.strip()]
+    if not q.is_test:
+        recipients = [q.recipient]
+    ids: list[str] = []
+    try:
+        for i, recipient in enumerate(recipients):
+            key = q.idempotency_key if i == 0 else f"{q.idempotency_key}#{i}"
+            ids.append(transport.send(_outgoing(q, recipient, key)))
+    except DeliveryError as exc:
+        return Result(q, transport.name, error=exc.reason, permanent=exc.permanent)
+    return Result(q, transport.name, provider_id=",".join(ids))
+
+
+def send_all(queued: list[Queued], transports: Transports) -> list[Result]:
+    return [send_one(q, transports) for q in queued]
+
+
+def record(session: Session, results: list[Result], now: dt.datetime,
+           threshold: float) -> list[str]:
+    """Write the outcome of each send; refund lost credits; pause failing runs (notes)."""
+    sent = [r for r in results if r.error is None]
+    failed = [r for r in results if r.error is not None]
+    if sent:
+        session.execute(
+            update(messages).where(messages.c.id == bindparam("m_id")).values(
+                status="sent", sent_at=now, updated_at=now, status_reason=None,
+                transport=bindparam("m_transport"),
+                transport_message_id=bindparam("m_provider"),
+                attempts=messages.c.attempts + 1, next_attempt_at=None),
+            [{"m_id": r.queued.message_id, "m_transport": r.transport,
+              "m_provider": r.provider_id} for r in sent])
+    if not failed:
+        return []
+    rows = []
+    lost: Counter[str] = Counter()
+    for r in failed:
+        attempts = r.queued.attempts + 1
+        final = r.permanent or attempts >= MAX_ATTEMPTS
+        if final and not r.queued.is_test:
+            lost[r.queued.client] += 1
+        retry = None if final else now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+        reason = r.error if not final or r.permanent else f"{r.error} (gave up after " \
+                                                           f"{attempts} attempts)"
+        rows.append({"m_id": r.queued.message_id, "m_transport": r.transport,
+                     "m_reason": reason, "m_next": retry})
+    session.execute(
+        update(messages).where(messages.c.id == bindparam("m_id")).values(
+            status="failed", updated_at=now, transport=bindparam("m_transport"),
+            status_reason=bindparam("m_reason"), attempts=messages.c.attempts + 1,
+            next_attempt_at=bindparam("m_next")), rows)
+    refund(session, lost)
+    return _pause_failing_runs(session, {r.queued.run_id for r in failed}, now, threshold)
+
+
+def _pause_failing_runs(session: Session, run_ids: set[int], now: dt.datetime,
+                        threshold: float) -> list[str]:
+    notes: list[str] = []
+    for run_id in sorted(run_ids):
+        counts = dict(session.execute(
+            select(messages.c.status, func.count()).where(
+                messages.c.run_id == run_id, messages.c.status.in_(("sent", "failed")))
+            .group_by(messages.c.status)).all())
+        failed, total = counts.get("failed", 0), counts.get("failed", 0) + counts.get("sent", 0)
+        if failed < MIN_FAILURES_TO_PAUSE or failed / total <= threshold:
+            continue
+        reason = (f"paused: {failed} of {total} deliveries failed, above the failure "
+                  f"threshold of {threshold:.0%}; fix the transport, then resume the run")
+        done = session.execute(update(runs).where(runs.c.id == run_id,
+                                                  runs.c.status == "running")
+                               .values(status="paused", status_reason=reason))
+        if done.rowcount:
+            notes.append(f"run {run_id} {reason}")
+    return notes

@@ -1,0 +1,107 @@
+"""Messages that wait for delivery outside the step walk.
+
+- ``approved``: a human approved it (``review approve``); it still passes the daily
+  limit and credits gate, like any fresh message.
+- ``failed`` with ``next_attempt_at`` due: a retry (its credit is already reserved).
+- ``queued`` for longer than the lease: a tick crashed between inserting and recording
+  it; it is sent again with the same idempotency key, which the transport dedupes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from campaign_gitops.runs import delivery
+from campaign_gitops.runs.compose import unsubscribe_url
+from campaign_gitops.runs.gate import charge, load_budget
+from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.state.db import Database
+from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Lead, Message
+
+messages = Message.__table__
+runs = CampaignRun.__table__
+campaigns = Campaign.__table__
+clients = Client.__table__
+leads = Lead.__table__
+LEASE = dt.timedelta(minutes=10)
+
+
+class TickState(Protocol):
+    db: Database
+    now: dt.datetime
+
+    def plan(self, session: Session, run_id: int) -> RunPlan: ...
+    def count(self, channel: str, status: str, n: int = 1) -> None: ...
+    def send_and_record(self, queued: list[delivery.Queued]) -> None: ...
+
+
+def _query(state: TickState, limit: int, seen: set[int]) -> Any:
+    m = messages
+    query = (
+        select(m.c.id, m.c.run_id, m.c.status, m.c.channel, m.c.recipient, m.c.subject,
+               m.c.body, m.c.idempotency_key, m.c.attempts, m.c.client, leads.c.email)
+        .join(runs, runs.c.id == m.c.run_id)
+        .join(campaigns, campaigns.c.resource_id == m.c.campaign_id)
+        .join(clients, clients.c.name == m.c.client)
+        .outerjoin(leads, leads.c.id == m.c.lead_id)
+        .where(or_(m.c.status == "approved",
+                   and_(m.c.status == "failed", m.c.next_attempt_at <= state.now),
+                   and_(m.c.status == "queued", m.c.updated_at < state.now - LEASE)),
+               runs.c.status == "running", clients.c.halted.is_(False),
+               or_(campaigns.c.status == "active",
+                   and_(runs.c.type == "test_run", campaigns.c.status == "draft")))
+        .order_by(m.c.id).limit(limit))
+    if seen:
+        query = query.where(m.c.id.not_in(sorted(seen)))
+    if state.db.is_postgres:
+        query = query.with_for_update(skip_locked=True, of=m)
+    return query
+
+
+def deliver_pending(state: TickState, limit: int) -> None:
+    """Send approved, retry-due and stale queued messages (gated like fresh ones)."""
+    seen: set[int] = set()
+    while True:
+        queued = _take(state, limit, seen)
+        if queued is None:
+            return
+        state.send_and_record(queued)
+
+
+def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued] | None:
+    with state.db.session() as session:
+        rows = session.execute(_query(state, limit, seen)).all()
+        if not rows:
+            return None
+        seen.update(r.id for r in rows)
+        plans = {r.run_id: state.plan(session, r.run_id) for r in rows}
+        fresh = [plans[r.run_id] for r in rows if r.status == "approved"]
+        budget = load_budget(session, fresh, state.now, lock=state.db.is_postgres)
+        taken = []
+        for r in rows:
+            if r.status == "approved" and budget.admit(plans[r.run_id], r.channel):
+                state.count(r.channel, "deferred")
+                continue
+            taken.append(r)
+        if taken:
+            session.execute(update(messages).where(messages.c.id.in_([r.id for r in taken]))
+                            .values(status="queued", updated_at=state.now))
+            approved = [r.id for r in taken if r.status == "approved"]
+            if approved:
+                session.execute(update(messages).where(messages.c.id.in_(approved))
+                                .values(scheduled_for=state.now))
+        charge(session, budget)
+    return [_queued(r, plans[r.run_id]) for r in taken]
+
+
+def _queued(row: Any, plan: RunPlan) -> delivery.Queued:
+    return delivery.Queued(
+        message_id=row.id, run_id=row.run_id, client=row.client, campaign=plan.campaign,
+        channel=row.channel, recipient=row.recipient, subject=row.subject, body=row.body,
+        idempotency_key=row.idempotency_key, attempts=row.attempts, is_test=plan.is_test,
+        metadata={"unsubscribe_url": unsubscribe_url(plan, {"email": row.email or ""}),
+                  "run_id": row.run_id, "message_id": row.id})

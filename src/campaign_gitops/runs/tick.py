@@ -1,0 +1,433 @@
+"""tick: start the runs that came due and deliver every due sequence step.
+
+One tick, in order: stop if delivery is halted globally; finish the enrollments of
+completed campaigns; start due scheduled runs; deliver approved and retry-due
+messages; then, batch after batch, claim due enrollments (``FOR UPDATE SKIP LOCKED``
+and a lease, so several processes can tick at once), write and review each step
+outside any transaction, and in one short transaction gate them by daily limit and
+credits, insert the messages (``queued`` before sending), advance the enrollments;
+send; record. Campaign metrics and finished runs are updated at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.runs import delivery, pending
+from campaign_gitops.runs.calendar import next_day_start
+from campaign_gitops.runs.compose import Outcome, Work, precheck, unsubscribe_url, write
+from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_flags, suppressed
+from campaign_gitops.runs.gate import charge, load_budget
+from campaign_gitops.runs.metrics import update_metrics
+from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.runs.start import launch
+from campaign_gitops.state.db import Database
+from campaign_gitops.state.tables import (
+    Campaign,
+    CampaignRun,
+    Client,
+    Enrollment,
+    KeyValue,
+    Message,
+    Resource,
+)
+
+enrollments = Enrollment.__table__
+runs = CampaignRun.__table__
+campaigns = Campaign.__table__
+resources = Resource.__table__
+clients = Client.__table__
+messages = Message.__table__
+DEFAULT_BATCH = 500
+LEASE = dt.timedelta(minutes=10)
+MAX_ROUNDS = 10_000
+GLOBAL_HALT_KEY = "halt:global"
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """What one tick did: messages by channel and status, runs started, and why it stopped."""
+
+    now: dt.datetime
+    counts: dict[str, dict[str, int]]
+    started_runs: tuple[str, ...] = ()
+    halted: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def total(self, status: str) -> int:
+        return sum(by_status.get(status, 0) for by_status in self.counts.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {"now": self.now.isoformat(), "halted": self.halted,
+                "started_runs": list(self.started_runs),
+                "counts": {ch: dict(sorted(v.items())) for ch, v in sorted(self.counts.items())},
+                "totals": dict(sorted(Counter({s: n for v in self.counts.values()
+                                               for s, n in v.items()}).items())),
+                "notes": list(self.notes)}
+
+
+@dataclass
+class _Tick:
+    """The state of one tick: plans, writers and reviewers per run, tallies."""
+
+    db: Database
+    now: dt.datetime
+    config: ProjectConfig
+    transports: delivery.Transports
+    worker: str
+    plans: dict[int, RunPlan] = field(default_factory=dict)
+    writers: dict[int, Any] = field(default_factory=dict)
+    reviewers: dict[int, Any] = field(default_factory=dict)
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    blocked_runs: set[int] = field(default_factory=set)
+    touched_campaigns: set[int] = field(default_factory=set)
+
+    def count(self, channel: str, status: str, n: int = 1) -> None:
+        self.counts.setdefault(channel, Counter())[status] += n
+
+    def plan(self, session: Session, run_id: int) -> RunPlan:
+        if run_id not in self.plans:
+            row = session.execute(select(runs.c.name, runs.c.type, runs.c.campaign_id,
+                                         runs.c.config).where(runs.c.id == run_id)).one()
+            self.plans[run_id] = RunPlan.from_config(run_id, row.name, row.type,
+                                                     row.campaign_id, row.config)
+        return self.plans[run_id]
+
+    def send_and_record(self, queued: list[delivery.Queued]) -> None:
+        if not queued:
+            return
+        results = delivery.send_all(queued, self.transports)
+        with self.db.session() as session:
+            self.notes.extend(delivery.record(session, results, self.now,
+                                              self.config.failure_threshold))
+        for r in results:
+            self.count(r.queued.channel, "sent" if r.error is None else "failed")
+
+    def writer(self, plan: RunPlan) -> Any:
+        if plan.run_id not in self.writers:
+            from campaign_gitops.runs.writers import make_writer
+
+            self.writers[plan.run_id] = make_writer(plan.config.get("writer")
+                                                    or {"type": "template"})
+        return self.writers[plan.run_id]
+
+    def reviewer(self, plan: RunPlan) -> Any:
+        if plan.run_id not in self.reviewers:
+            from campaign_gitops.runs.reviewers import make_reviewer
+
+            self.reviewers[plan.run_id] = make_reviewer(plan.config.get("reviewer"))
+        return self.reviewers[plan.run_id]
+
+
+def global_halt(session: Session) -> str | None:
+    row = session.get(KeyValue, GLOBAL_HALT_KEY)
+    if row is None or not (row.value or {}).get("halted", True):
+        return None
+    reason = (row.value or {}).get("reason")
+    return "delivery is halted globally" + (f": {reason}" if reason else "")
+
+
+def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
+         batch_size: int = DEFAULT_BATCH, root: Path | None = None) -> TickResult:
+    """Start due runs and deliver every due step (safe to run from several processes)."""
+    with db.session() as session:
+        halted = global_halt(session)
+    if halted:
+        return TickResult(now=now, counts={}, halted=halted)
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    state = _Tick(db, now, config, delivery.Transports(config, root), worker)
+    try:
+        _finish_completed_campaigns(state)
+        _start_due_runs(state)
+        pending.deliver_pending(state, batch_size)
+        for _ in range(MAX_ROUNDS):
+            if not _round(state, batch_size):
+                break
+        _wrap_up(state)
+    finally:
+        state.transports.close()
+    return TickResult(now=now, counts={ch: dict(c) for ch, c in state.counts.items()},
+                      started_runs=tuple(state.started), notes=tuple(state.notes))
+
+
+def _finish_completed_campaigns(state: _Tick) -> None:
+    """A completed campaign finishes its enrollments and its runs."""
+    with state.db.session() as session:
+        done = select(campaigns.c.resource_id).where(campaigns.c.status == "completed")
+        open_runs = select(runs.c.id).where(runs.c.campaign_id.in_(done),
+                                            runs.c.status.in_(("running", "paused",
+                                                               "scheduled")))
+        session.execute(update(enrollments).where(
+            enrollments.c.state == "active", enrollments.c.run_id.in_(open_runs.scalar_subquery()))
+            .values(state="finished", next_due_at=None, updated_at=state.now))
+        session.execute(update(runs).where(runs.c.id.in_(open_runs.scalar_subquery())).values(
+            status="completed", finished_at=state.now, status_reason="campaign completed"))
+
+
+def _start_due_runs(state: _Tick) -> None:
+    with state.db.session() as session:
+        query = (select(CampaignRun)
+                 .join(Campaign, Campaign.resource_id == CampaignRun.campaign_id)
+                 .where(CampaignRun.status == "scheduled", CampaignRun.scheduled_for <= state.now,
+                        Campaign.status == "active")
+                 .order_by(CampaignRun.scheduled_for, CampaignRun.id))
+        if state.db.is_postgres:
+            query = query.with_for_update(skip_locked=True, of=CampaignRun)
+        for run in session.execute(query).scalars().all():
+            count = launch(session, run, now=state.now)
+            state.started.append(f"{run.config['campaign']['client']}/"
+                                 f"{run.config['campaign']['name']}/{run.name} ({count} leads)")
+            state.touched_campaigns.add(run.campaign_id)
+
+
+def _claim_query(state: _Tick, limit: int) -> Any:
+    e = enrollments
+    query = (
+        select(e.c.id, e.c.run_id, e.c.lead_id, e.c.sample, e.c.next_step, e.c.next_due_at)
+        .join(runs, runs.c.id == e.c.run_id)
+        .join(campaigns, campaigns.c.resource_id == runs.c.campaign_id)
+        .join(resources, resources.c.id == runs.c.campaign_id)
+        .join(clients, clients.c.name == resources.c.client)
+        .where(e.c.state == "active", e.c.next_due_at <= state.now,
+               or_(e.c.claimed_until.is_(None), e.c.claimed_until < state.now),
+               runs.c.status == "running", clients.c.halted.is_(False),
+               or_(campaigns.c.status == "active",
+                   and_(runs.c.type == "test_run", campaigns.c.status == "draft")),
+               or_(runs.c.type == "test_run", clients.c.credits > 0))
+        .order_by(e.c.next_due_at, e.c.id).limit(limit))
+    if state.blocked_runs:
+        query = query.where(e.c.run_id.not_in(sorted(state.blocked_runs)))
+    if state.db.is_postgres:
+        query = query.with_for_update(skip_locked=True, of=e)
+    return query
+
+
+def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
+    """Lease a batch of due enrollments to this worker.
+
+    Returns the outcomes known without writing (skips, finished) and the work to write;
+    what today's limits or the credits cannot take is deferred or released right here,
+    before anything is written.
+    """
+    with state.db.session() as session:
+        rows = session.execute(_claim_query(state, limit)).all()
+        if not rows:
+            return None
+        session.execute(update(enrollments).where(enrollments.c.id.in_([r.id for r in rows]))
+                        .values(claimed_by=state.worker, claimed_until=state.now + LEASE))
+        works = _works(state, session, rows)
+        blocked = _suppressions(state, session, works)
+        budget = load_budget(session, [state.plans[w.run_id] for w in works], state.now,
+                             lock=False)
+        ready: list[Outcome] = []
+        to_write: list[Work] = []
+        moves: list[dict[str, Any]] = []
+        for work in works:
+            plan = state.plans[work.run_id]
+            if work.step_index >= len(plan.steps):
+                ready.append(Outcome(work, "", "", "finished"))
+                continue
+            skipped = precheck(plan, work, blocked.get(plan.client, set()))
+            if skipped is not None:
+                ready.append(skipped)
+                continue
+            channel = plan.steps[work.step_index]["channel"]
+            refused = budget.admit(plan, channel)
+            if refused is None:
+                to_write.append(work)
+            else:
+                moves.append(_hold(state, session, plan, work, channel, refused))
+        _apply_moves(session, moves, state.worker)
+    return ready, to_write
+
+
+def _works(state: _Tick, session: Session, rows: list[Any]) -> list[Work]:
+    leads = load_leads(session, [r.lead_id for r in rows if r.lead_id is not None])
+    for r in rows:
+        state.plan(session, r.run_id)
+    flags = reply_flags(session, [(state.plans[r.run_id].client, r.lead_id)
+                                  for r in rows if r.lead_id is not None])
+    works = []
+    for r in rows:
+        lead = leads.get(r.lead_id, {}) if r.lead_id is not None else dict(r.sample or {})
+        replied, bounced = flags.get(r.lead_id, (False, False))
+        works.append(Work(r.id, r.run_id, r.lead_id, lead, r.next_step, r.next_due_at,
+                          replied, bounced))
+    return works
+
+
+def _suppressions(state: _Tick, session: Session, works: list[Work]) -> dict[str, set[str]]:
+    by_client: dict[str, set[str]] = {}
+    for work in works:
+        plan = state.plans[work.run_id]
+        by_client.setdefault(plan.client, set()).update(
+            str(v).lower() for v in (work.lead.get("email"), work.lead.get("phone")) if v)
+    return {client: suppressed(session, client, contacts)
+            for client, contacts in by_client.items()}
+
+
+def _hold(state: _Tick, session: Session, plan: RunPlan, work: Work, channel: str,
+          refused: str) -> dict[str, Any]:
+    """Keep a step that today's limit (deferred to the next day) or credits refuse."""
+    if refused == "daily_limit":
+        state.count(channel, "deferred")
+        later = next_day_start(state.now, plan.window, channel, work.lead.get("timezone"))
+        return _move(work, now=state.now, next_due_at=later)
+    state.count(channel, "blocked")
+    state.blocked_runs.add(plan.run_id)
+    _note_no_credits(state, session, plan)
+    return _move(work, now=state.now)
+
+
+def _round(state: _Tick, limit: int) -> bool:
+    claimed = _claim(state, limit)
+    if claimed is None:
+        return False
+    ready, to_write = claimed
+    outcomes = ready + [write(state.plans[w.run_id], w, state.writer(state.plans[w.run_id]),
+                              state.reviewer(state.plans[w.run_id])) for w in to_write]
+    queued = _commit_outcomes(state, outcomes)
+    state.send_and_record(queued)
+    return True
+
+
+def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Queued]:
+    """Gate, insert the messages and advance the enrollments, in one transaction."""
+    now = state.now
+    with state.db.session() as session:
+        plans = [state.plans[o.work.run_id] for o in outcomes]
+        budget = load_budget(session, plans, now, lock=state.db.is_postgres)
+        message_rows: list[dict[str, Any]] = []
+        moves: list[dict[str, Any]] = []
+        for outcome, plan in zip(outcomes, plans, strict=True):
+            work = outcome.work
+            tz = work.lead.get("timezone")
+            if outcome.status == "finished":
+                moves.append(_move(work, state="finished", now=now))
+                continue
+            if outcome.wants_delivery:
+                refused = budget.admit(plan, outcome.channel)
+                if refused is not None:
+                    moves.append(_hold(state, session, plan, work, outcome.channel, refused))
+                    continue
+            message_rows.append(_message_row(plan, outcome, now))
+            state.touched_campaigns.add(plan.campaign_id)
+            if outcome.status == "pending_review":
+                moves.append(_move(work, now=now, next_due_at=None))
+            else:
+                anchor = work.due if outcome.status == "skipped" and work.due else now
+                moves.append(_move(work, now=now, **advance_values(
+                    plan, work.step_index, anchor, tz, replied=work.replied,
+                    bounced=work.bounced)))
+            if not outcome.wants_delivery:
+                state.count(outcome.channel, outcome.status)
+        charge(session, budget)
+        queued = _insert_messages(session, message_rows)
+        _apply_moves(session, moves, state.worker)
+    return queued
+
+
+def _note_no_credits(state: _Tick, session: Session, plan: RunPlan) -> None:
+    reason = f"delivery stopped: client {plan.client} has no credits left"
+    if reason not in state.notes:
+        state.notes.append(reason)
+    session.execute(update(runs).where(runs.c.id == plan.run_id).values(status_reason=reason))
+
+
+def _move(work: Work, *, now: dt.datetime, **values: Any) -> dict[str, Any]:
+    """An enrollment update: held at its step (no ``last_step_at``) or advanced."""
+    base = {"e_id": work.enrollment_id, "next_step": work.step_index, "state": "active",
+            "next_due_at": work.due}
+    base.update(values)
+    base["updated_at"] = now
+    return base
+
+
+def _apply_moves(session: Session, moves: list[dict[str, Any]], worker: str) -> None:
+    held = [m for m in moves if "last_step_at" not in m]
+    advanced = [m for m in moves if "last_step_at" in m]
+    values: dict[str, Any] = {
+        "next_step": bindparam("next_step"), "state": bindparam("state"),
+        "next_due_at": bindparam("next_due_at"), "updated_at": bindparam("updated_at"),
+        "claimed_by": None, "claimed_until": None}
+    where = (enrollments.c.id == bindparam("e_id"), enrollments.c.claimed_by == worker)
+    if held:
+        session.execute(update(enrollments).where(*where).values(**values), held)
+    if advanced:
+        session.execute(update(enrollments).where(*where).values(
+            **values, last_step_at=bindparam("last_step_at")), advanced)
+
+
+def _message_row(plan: RunPlan, outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
+    work = outcome.work
+    return {
+        "enrollment_id": work.enrollment_id, "run_id": plan.run_id,
+        "campaign_id": plan.campaign_id, "client": plan.client, "lead_id": work.lead_id,
+        "step_index": work.step_index, "channel": outcome.channel,
+        "recipient": outcome.recipient[:320], "subject": outcome.subject, "body": outcome.body,
+        "status": outcome.status, "status_reason": outcome.reason,
+        "idempotency_key": f"{work.enrollment_id}:{work.step_index}",
+        "attempts": 0, "scheduled_for": now, "created_at": now, "updated_at": now,
+        "transport": None, "transport_message_id": None, "next_attempt_at": None,
+        "sent_at": None,
+        "_unsubscribe": unsubscribe_url(plan, work.lead), "_test": plan.is_test,
+        "_campaign": plan.campaign,
+    }
+
+
+def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[delivery.Queued]:
+    if not rows:
+        return []
+    extras = {r["idempotency_key"]: r for r in rows}
+    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    inserted = session.execute(insert(messages).returning(
+        messages.c.id, messages.c.idempotency_key), clean).all()
+    queued = []
+    for message_id, key in inserted:
+        r = extras[key]
+        if r["status"] != "queued":
+            continue
+        queued.append(delivery.Queued(
+            message_id=message_id, run_id=r["run_id"], client=r["client"],
+            campaign=r["_campaign"], channel=r["channel"], recipient=r["recipient"],
+            subject=r["subject"], body=r["body"], idempotency_key=key, attempts=0,
+            is_test=r["_test"], metadata={"unsubscribe_url": r["_unsubscribe"],
+                                          "run_id": r["run_id"], "message_id": message_id}))
+    return queued
+
+
+def _wrap_up(state: _Tick) -> None:
+    with state.db.session() as session:
+        for run_id in sorted(state.plans):
+            _complete_if_done(session, run_id, state.now)
+        if state.touched_campaigns:
+            update_metrics(session, state.touched_campaigns, state.now)
+
+
+def _complete_if_done(session: Session, run_id: int, now: dt.datetime) -> None:
+    active = session.execute(select(enrollments.c.id).where(
+        enrollments.c.run_id == run_id, enrollments.c.state == "active").limit(1)).first()
+    if active:
+        return
+    waiting = session.execute(select(messages.c.id).where(
+        messages.c.run_id == run_id,
+        or_(messages.c.status.in_(("pending_review", "approved", "queued")),
+            and_(messages.c.status == "failed", messages.c.next_attempt_at.is_not(None))))
+        .limit(1)).first()
+    if waiting:
+        return
+    session.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "running")
+                    .values(status="completed", finished_at=now))
