@@ -176,19 +176,20 @@ class Reconciler:
         full = paths is None or not self.full_done
         read = self.source.read(None if full else paths)
         self.files = read.files
-        if full:
-            scope: set[str] | None = None
-            names = list(read.files)
-        else:
+        scope: set[str] | None = None
+        if not full:
             scope = self._touched(read)
             if retry_due:
                 scope |= {Key.parse(k).client for k, r in self.backoff.pending().items()
                           if r.retry_at <= clock}
-            names = sorted({f for c in scope for f in self.client_files.get(c, ())}
-                           | (set(read.changed) & set(read.files)))
-            if not names and not read.changed and not scope:
+            if not read.changed and not scope:
                 return ReconcileResult("idle", read.commit, failing=self.failing())
         self._index(read, full)
+        if scope is None:
+            names = list(read.files)
+        else:
+            names = sorted(({f for c in scope for f in self.client_files.get(c, ())}
+                            | set(read.changed)) & set(read.files))
         bundle = build_bundle([read.files[n] for n in names], self.project.root,
                               self.project.resources_dir)
         findings = _preflight(bundle, self.config)
@@ -321,7 +322,7 @@ class Reconciler:
                           actor=self.options.actor, now=now,
                           on_change=lambda _c, o, r: outcome.append((o, r)))
         except Exception as exc:  # an operational failure of this one change: retry later
-            return "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            return "error", describe_error(exc)
         return outcome[0] if outcome else ("skipped", "")
 
     def _record_sync(self, states: dict[Key, str], scope: set[str] | None) -> None:
@@ -375,6 +376,13 @@ class Reconciler:
             else:
                 row.value = value
                 row.updated_at = at
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: the driver's message for a database error, else the exception's."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}"[:500]
 
 
 def _with_duration(result: ReconcileResult, seconds: float) -> ReconcileResult:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult
+from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult, describe_error
 from campaign_gitops.reconcile.debounce import Debouncer
 from campaign_gitops.reconcile.leader import FileLeader, PgLeader
 from campaign_gitops.reconcile.sources import GitSource, git_dir
@@ -162,8 +162,7 @@ class Runner:
             self.failures += 1
             self.reconciler.health.update(last_ok=False)
             self.reconciler.metrics.reconciles.labels("failed").inc()
-            self.log("reconcile-failed", f"{type(exc).__name__}: {exc}".splitlines()[0],
-                     level="error")
+            self.log("reconcile-failed", describe_error(exc), level="error")
             return None
 
     def _role(self, role: str, message: str) -> None:
@@ -205,8 +204,7 @@ class Runner:
         try:
             outcome = self.tick(now)
         except Exception as exc:  # a failed tick is retried on the next interval
-            self.log("tick-failed", f"{type(exc).__name__}: {exc}".splitlines()[0],
-                     level="error")
+            self.log("tick-failed", describe_error(exc), level="error")
             return False
         self.log("ticked", _describe(outcome))
         self._message_metrics()
