@@ -183,3 +183,38 @@ def test_ambiguous_references_are_left_open_with_a_comment(
     assert "  # goal: the client has 2 (book-demo, renewal); pick one" in text
     assert "goal" not in yaml.safe_load(text)["spec"]
     assert yaml.safe_load(text)["spec"]["writer"] == "plain"
+
+
+def test_use_names_the_reference_for_every_campaign(
+        make_repo: Callable[..., Path], api_server: Callable[..., FakeApi]) -> None:
+    root = make_repo()
+    (root / "campaigns/acme/goal-2.yaml").write_text(
+        "apiVersion: campaign-gitops/v1\nkind: Goal\n"
+        "metadata: {name: renewal, client: acme}\nspec: {outcome: reply}\n")
+    api_server(GOOD)
+    result = run(root, "suggest", "--client", "acme", "--count", "2", "--write",
+                 "--use", "goal=renewal")
+    assert result.exit_code == 0, result.output
+    assert "left open" not in result.output
+    text = (root / "campaigns/acme/campaigns/logistics-data-nz.yaml").read_text()
+    assert yaml.safe_load(text)["spec"]["goal"] == "renewal"
+    assert run(root, "lint", "--no-cache").exit_code == 0
+
+
+def test_use_of_an_unknown_resource_refuses_before_any_request(
+        make_repo: Callable[..., Path], api_server: Callable[..., FakeApi]) -> None:
+    api = api_server(GOOD)
+    result = run(make_repo(), "suggest", "--client", "acme", "--use", "writer=claude")
+    assert result.exit_code == 2
+    assert "client 'acme' has no Writer named 'claude'" in result.output
+    assert "the client has: plain" in result.output
+    assert api.requests == []
+
+
+def test_unknown_client_is_a_clear_error(make_repo: Callable[..., Path],
+                                         api_server: Callable[..., FakeApi]) -> None:
+    api = api_server(GOOD)
+    result = run(make_repo(), "suggest", "--client", "globex")
+    assert result.exit_code == 2
+    assert "no Client named 'globex'" in result.output and "known clients: acme" in result.output
+    assert api.requests == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,25 +94,43 @@ def _template_ok(resource: Resource, channel: str, ai_writer: bool | None) -> bo
     return True
 
 
-def references(bundle: Bundle, client: str, channel: str
+def check_use(bundle: Bundle, client: str, use: Mapping[str, str]) -> dict[str, str]:
+    """References the person named (``--use writer=claude``), checked to exist."""
+    for field, name in use.items():
+        if field not in REFERENCE_KINDS:
+            raise CampaignGitopsError(f"--use {field}={name}: unknown field {field!r}",
+                                      hint=f"one of {', '.join(REFERENCE_KINDS)}")
+        if bundle.get(client, field.capitalize(), name) is None:
+            known = ", ".join(_names(bundle, client, field.capitalize())) or "none"
+            raise CampaignGitopsError(
+                f"--use {field}={name}: client {client!r} has no {field.capitalize()} "
+                f"named {name!r}", hint=f"the client has: {known}")
+    return dict(use)
+
+
+def references(bundle: Bundle, client: str, channel: str, use: Mapping[str, str] | None = None
                ) -> tuple[dict[str, str], tuple[OpenField, ...]]:
-    """The reference fields to set (exactly one candidate) and the ones left open."""
-    chosen: dict[str, str] = {}
+    """The reference fields to set (named with ``use``, or the only candidate) and the
+    ones left open for the person to fill."""
+    chosen = check_use(bundle, client, use or {})
     open_fields: list[OpenField] = []
     for field in ("goal", "writer", "reviewer", "schedule"):
         names = _names(bundle, client, field.capitalize())
+        if field in chosen:
+            continue
         if len(names) == 1:
             chosen[field] = names[0]
         else:
             open_fields.append(OpenField(field, names))
-    writer = bundle.get(client, "Writer", chosen.get("writer"))
-    ai_writer = None if writer is None else writer.resource.spec.type == "anthropic"
-    templates = _names(bundle, client, "Template",
-                       lambda r: _template_ok(r, channel, ai_writer))
-    if len(templates) == 1:
-        chosen["template"] = templates[0]
-    else:
-        open_fields.append(OpenField("template", templates))
+    if "template" not in chosen:
+        writer = bundle.get(client, "Writer", chosen.get("writer"))
+        ai_writer = None if writer is None else writer.resource.spec.type == "anthropic"
+        templates = _names(bundle, client, "Template",
+                           lambda r: _template_ok(r, channel, ai_writer))
+        if len(templates) == 1:
+            chosen["template"] = templates[0]
+        else:
+            open_fields.append(OpenField("template", templates))
     return chosen, tuple(open_fields)
 
 
@@ -124,7 +142,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = ">" if len(value) > 70 and "\n" not in value else None
+    style = ">" if len(value) > 76 and "\n" not in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -178,8 +196,8 @@ def campaign_spec(s: Suggestion, channel: str, chosen: dict[str, str]) -> dict[s
 
 def _header(path: Path, root: Path, model: str, extra: str) -> str:
     return (f"{_modeline(path, root)}\n"
-            f"# Suggested by {model} (prompt {prompts.PROMPT_VERSION}) with "
-            f"`campaign-gitops suggest`; {extra}\n")
+            f"# Suggested by {model} (campaign-gitops suggest, prompt "
+            f"{prompts.PROMPT_VERSION}).\n# {extra}\n")
 
 
 def client_folder(bundle: Bundle, client: str) -> Path:
@@ -193,21 +211,22 @@ def primary_channel_for(spec: ClientSpec) -> str:
 
 
 def render_files(bundle: Bundle, client: str, suggestions: Sequence[Suggestion], *,
-                 model: str) -> tuple[list[NewFile], tuple[OpenField, ...]]:
+                 model: str, use: Mapping[str, str] | None = None
+                 ) -> tuple[list[NewFile], tuple[OpenField, ...]]:
     spec = bundle.client_spec(client)
     assert spec is not None
     channel = primary_channel_for(spec)
-    chosen, open_fields = references(bundle, client, channel)
+    chosen, open_fields = references(bundle, client, channel, use)
     folder = client_folder(bundle, client)
     by = f"{model}, prompt {prompts.PROMPT_VERSION}"
     files: list[NewFile] = []
     for s in suggestions:
         seg_path = folder / "segments" / f"{s.name}.yaml"
-        seg = _header(seg_path, bundle.root, model, f"the audience of campaign {s.name}.") + \
+        seg = _header(seg_path, bundle.root, model, f"The audience of campaign {s.name}.") + \
             _document("Segment", s.name, client, segment_spec(s), {},
                       {ANNOTATION_SUGGESTED_BY: by})
         camp_path = folder / "campaigns" / f"{s.name}.yaml"
-        camp = _header(camp_path, bundle.root, model, "review, then set status: active.") + \
+        camp = _header(camp_path, bundle.root, model, "Review it; it starts as a draft.") + \
             _document("Campaign", s.name, client, campaign_spec(s, channel, chosen),
                       {"priority": str(s.priority)},
                       {ANNOTATION_REASONING: s.reasoning, ANNOTATION_SUGGESTED_BY: by})
@@ -259,8 +278,9 @@ def check_files(bundle: Bundle, files: Sequence[NewFile], open_fields: Sequence[
 
 
 def propose(bundle: Bundle, client: str, suggestions: Sequence[Suggestion], *, model: str,
-            config: Any = None) -> Proposal:
-    files, open_fields = render_files(bundle, client, suggestions, model=model)
+            use: Mapping[str, str] | None = None, config: Any = None) -> Proposal:
+    """The files for ``suggestions``, preflighted together with the repo (not written)."""
+    files, open_fields = render_files(bundle, client, suggestions, model=model, use=use)
     findings = check_files(bundle, files, open_fields, config=config)
     return Proposal(tuple(files), open_fields, findings)
 

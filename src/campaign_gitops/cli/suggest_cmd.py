@@ -8,7 +8,7 @@ import click
 
 from campaign_gitops.ai.client import DEFAULT_MODEL
 from campaign_gitops.ai.suggest import suggest
-from campaign_gitops.ai.suggest_files import Proposal, propose, write_files
+from campaign_gitops.ai.suggest_files import Proposal, check_use, propose, write_files
 from campaign_gitops.cli.common import Context, pass_context
 from campaign_gitops.config.bundle import load_bundle
 from campaign_gitops.findings import CampaignGitopsError
@@ -23,13 +23,15 @@ def _project_config(ctx: Context) -> Any:
 
 
 def _report(proposal: Proposal, written: bool) -> None:
+    if proposal.findings:
+        click.echo("lint on the new files:", err=True)
     for finding in proposal.findings:
         click.echo(f"  {finding.location} {finding.severity} {finding.rule} "
                    f"{finding.message}", err=True)
     for open_field in proposal.open_fields:
         choices = ", ".join(open_field.choices) or "none yet"
-        click.echo(f"left open: {open_field.field} (the client has {choices}); "
-                   "fill it in before lint passes", err=True)
+        click.echo(f"left open: {open_field.field} (the client has {choices}); fill it "
+                   f"in, or run again with --use {open_field.field}=NAME", err=True)
     if written:
         click.echo(f"wrote {len(proposal.files)} files; next: campaign-gitops lint, "
                    "then open a pull request", err=True)
@@ -38,16 +40,29 @@ def _report(proposal: Proposal, written: bool) -> None:
                    "write them", err=True)
 
 
+def _parse_use(values: tuple[str, ...]) -> dict[str, str]:
+    use: dict[str, str] = {}
+    for value in values:
+        field, sep, name = value.partition("=")
+        if not sep or not field or not name:
+            raise click.BadParameter(f"{value!r} is not FIELD=NAME, e.g. writer=claude",
+                                     param_hint="--use")
+        use[field.strip()] = name.strip()
+    return use
+
+
 def run_suggest(ctx: Context, client: str, write: bool, model: str, count: int | None,
-                force: bool) -> int:
+                force: bool, use: dict[str, str]) -> int:
     project = ctx.project
     if not project.resources_dir.is_dir():
         raise CampaignGitopsError(f"no such folder: {project.resources_dir}",
                                   "pass --dir with the folder holding the resource files")
     config = _project_config(ctx)
     bundle = load_bundle(project.resources_dir, project.root)
+    if bundle.client_spec(client) is not None:
+        check_use(bundle, client, use)  # before spending a request
     suggestions = suggest(bundle, client, count=count, model=model, config=config)
-    proposal = propose(bundle, client, suggestions, model=model, config=config)
+    proposal = propose(bundle, client, suggestions, model=model, use=use, config=config)
     if write:
         write_files(proposal.files, force=force)
         for f in proposal.files:
@@ -68,22 +83,29 @@ def run_suggest(ctx: Context, client: str, write: bool, model: str, count: int |
 @click.option("--count", type=click.IntRange(min=1), default=None,
               help="How many campaigns (default: 3, at most the tier's free AI slots).")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--use", "use", multiple=True, metavar="FIELD=NAME",
+              help="Reference this goal/writer/reviewer/schedule/template in every campaign "
+                   "(else the client's only one, or left open). Repeatable.")
 @pass_context
 def suggest_command(ctx: Context, client: str, write: bool, model: str, count: int | None,
-                    force: bool) -> None:
+                    force: bool, use: tuple[str, ...]) -> None:
     """Ask Claude for campaign suggestions from the client's ICP and tier.
 
     Each suggestion becomes a Segment and a draft Campaign (type ai_suggested, the
     reasoning kept as the annotation campaign-gitops/reasoning) under
-    <dir>/<client>/segments/ and <dir>/<client>/campaigns/. Needs ANTHROPIC_API_KEY;
+    <dir>/<client>/segments/ and <dir>/<client>/campaigns/. A goal, writer, reviewer,
+    schedule or template is referenced when named with --use or when the client has
+    exactly one; otherwise it is left open with a comment listing the choices. The new
+    files are preflighted before anything is written. Needs ANTHROPIC_API_KEY;
     ANTHROPIC_BASE_URL points it at another endpoint.
 
     \b
     Examples:
       campaign-gitops suggest --client acme                  # print the YAML
-      campaign-gitops suggest --client acme --count 2 --write
+      campaign-gitops suggest --client acme --count 2 --write --use writer=claude-personal
     """
-    click.get_current_context().exit(run_suggest(ctx, client, write, model, count, force))
+    code = run_suggest(ctx, client, write, model, count, force, _parse_use(use))
+    click.get_current_context().exit(code)
 
 
 def register(group: click.Group) -> None:
