@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
@@ -69,6 +69,10 @@ class Rules:
     banned_phrases: tuple[str, ...] = ()
     max_length: tuple[tuple[str, int], ...] = ()
     require_unsubscribe: bool = True
+    _banned_normal: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_banned_normal", tuple(_normal(p) for p in self.banned_phrases))
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Rules:
@@ -82,10 +86,11 @@ class Rules:
     def problems(self, message: WrittenMessage, ctx: MessageContext) -> list[str]:
         """Every rule the message breaks, in words."""
         found: list[str] = []
-        text = _normal(f"{message.subject or ''}\n{message.body}")
-        for phrase in self.banned_phrases:
-            if _normal(phrase) in text:
-                found.append(f"banned phrase {phrase!r}")
+        if self.banned_phrases:
+            text = _normal(f"{message.subject or ''}\n{message.body}")
+            found.extend(f"banned phrase {phrase!r}" for phrase, normal in
+                         zip(self.banned_phrases, self._banned_normal, strict=True)
+                         if normal in text)
         limit = dict(self.max_length).get(ctx.channel)
         if limit is not None and len(message.body) > limit:
             found.append(f"{len(message.body)} characters, over the {ctx.channel} limit "

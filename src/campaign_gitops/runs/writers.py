@@ -172,8 +172,10 @@ def _text(value: Any) -> str | None:
 
 
 def _smart_names(template: Mapping[str, Any]) -> set[str]:
-    names = {p.name for part in (template.get("subject"), template.get("body")) if part
-             for p in parse_placeholders(str(part))}
+    parts = [str(part) for part in (template.get("subject"), template.get("body")) if part]
+    if not any("SMART_PROMPT" in part for part in parts):  # the common case, cheaply
+        return set()
+    names = {p.name for part in parts for p in parse_placeholders(part)}
     return names & SMART_PLACEHOLDERS
 
 
