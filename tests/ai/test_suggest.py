@@ -218,3 +218,14 @@ def test_unknown_client_is_a_clear_error(make_repo: Callable[..., Path],
     assert result.exit_code == 2
     assert "no Client named 'globex'" in result.output and "known clients: acme" in result.output
     assert api.requests == []
+
+
+def test_tier_limits_from_campaign_gitops_yaml(make_repo: Callable[..., Path],
+                                               api_server: Callable[..., FakeApi]) -> None:
+    root = make_repo("velocity", 1)
+    (root / "campaign-gitops.yaml").write_text("tiers:\n  velocity: {ai: 1, custom: 4}\n")
+    api = api_server(GOOD)
+    result = run(root, "suggest", "--client", "acme")
+    assert result.exit_code == 2
+    assert "tier velocity allows 1 ai_suggested campaign(s)" in result.output
+    assert api.requests == []

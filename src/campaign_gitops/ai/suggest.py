@@ -246,13 +246,13 @@ def suggest(
         {"role": "user", "content": prompts.suggest_request(context, wanted, sorted(taken))}]
     rules = {"count": wanted, "free_slots": slots.free, "taken": taken}
     api = client_factory()
-    first = _ask(api, model, messages)
+    first = _ask(api, model, messages, wanted)
     result = _validate(first, rules)
     if not isinstance(result, str):
         return result
     messages += [first.as_assistant_message(),
                  tool_error_reply(first, prompts.invalid_answer_reply(result))]
-    second = _ask(api, model, messages)
+    second = _ask(api, model, messages, wanted)
     retried = _validate(second, rules)
     if isinstance(retried, str):
         raise CampaignGitopsError(
@@ -263,10 +263,12 @@ def suggest(
     return retried
 
 
-def _ask(api: anthropic.Anthropic, model: str, messages: list[dict[str, Any]]) -> ToolUse:
+def _ask(api: anthropic.Anthropic, model: str, messages: list[dict[str, Any]],
+         count: int) -> ToolUse:
     return request_tool(api, model=model, system=prompts.SUGGEST_SYSTEM, messages=messages,
                         tool_name=prompts.SUGGEST_TOOL_NAME, tool_schema=tool_schema(),
-                        tool_description=prompts.SUGGEST_TOOL_DESCRIPTION)
+                        tool_description=prompts.SUGGEST_TOOL_DESCRIPTION,
+                        max_tokens=min(8192, 1024 + 512 * count))
 
 
 def _wanted_count(slots: Slots, count: int | None) -> int:
