@@ -28,8 +28,33 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+_LOADED: set[str] = set()
+
+
 class Group(click.Group):
-    """Turns CampaignGitopsError into one line on stderr and its exit code."""
+    """Loads command modules lazily; turns CampaignGitopsError into one line and its exit code.
+
+    A command only imports the module that defines it (tried first: ``<name>_cmd``), so
+    ``lint`` does not pay for the AI SDK or the database; ``--help`` loads them all.
+    """
+
+    def _load(self, module: str) -> None:
+        if module not in _LOADED:
+            _LOADED.add(module)
+            importlib.import_module(module).register(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            likely = [m for m in COMMAND_MODULES if m.endswith(f".{cmd_name}_cmd")]
+            for module in (*likely, *COMMAND_MODULES):
+                self._load(module)
+                if cmd_name in self.commands:
+                    break
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_all_commands()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,8 +94,10 @@ def cli(ctx: click.Context, directory: str, db: str | None) -> None:
                       db=db if ctx.get_parameter_source("db") == flag else None)
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(cli)
+def load_all_commands() -> None:
+    """Register every command module (what ``--help`` lists)."""
+    for name in COMMAND_MODULES:
+        cli._load(name)  # type: ignore[attr-defined]
 
 
 def main() -> None:
