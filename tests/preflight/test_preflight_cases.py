@@ -19,6 +19,7 @@ import yaml
 from campaign_gitops.config.bundle import load_bundle
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.preflight.engine import RUN_ACTIONS, run_preflight
+from campaign_gitops.preflight.registry import all_rules
 
 HERE = Path(__file__).parent
 CASE_FILES = sorted((HERE / "cases").glob("*.yaml"))
@@ -69,3 +70,17 @@ def test_rule_case(rule: str, case: dict[str, Any], tmp_path: Path) -> None:
 def test_base_repo_is_clean(action: str | None, tmp_path: Path) -> None:
     assert _run(tmp_path, BASE, action) == []
 
+
+
+def test_every_rule_has_a_failing_and_a_passing_case() -> None:
+    covered: dict[str, tuple[bool, bool]] = {}
+    for path in CASE_FILES:
+        data = yaml.safe_load(path.read_text())
+        fails = any(case["expect"] for case in data["cases"])
+        passes = any(not case["expect"] for case in data["cases"])
+        old = covered.get(data["rule"], (False, False))
+        covered[data["rule"]] = (old[0] or fails, old[1] or passes)
+    for r in all_rules():
+        if r.id == "SCHEMA":
+            continue  # the loader's own tests cover it
+        assert covered.get(r.id) == (True, True), f"{r.id} needs a failing and a passing case"

@@ -52,7 +52,8 @@ def run_preflight(bundle: Bundle, *, action: str | None = None,
     _check_action(action)
     ctx = context_for(bundle, config)
     findings = list(bundle.findings)
-    findings.extend(_check(bundle.entries.values(), ctx, action, report_unused=True))
+    findings.extend(_check(bundle.entries.values(), ctx, action,
+                           report_unused=action is None))
     return _finish(findings)
 
 
