@@ -23,16 +23,6 @@ def _all_rules() -> list[Any]:
     return list(all_rules())
 
 
-def _project_config(ctx: Context) -> Any:
-    """The project's campaign-gitops.yaml, when the config part provides a loader."""
-    try:
-        from campaign_gitops.config import project as project_mod
-    except ImportError:  # pragma: no cover
-        return None
-    loader = getattr(project_mod, "load_config", None)
-    return loader(ctx.project) if callable(loader) else None
-
-
 def _use_color(output: str | None) -> bool:
     if output or os.environ.get("NO_COLOR"):
         return False
@@ -71,11 +61,11 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
 
     project = ctx.project
     if not project.resources_dir.is_dir():
-        raise CampaignGitopsError(f"no such folder: {ctx.dir}",
+        raise CampaignGitopsError(f"no such folder: {project.resources_dir}",
                                   "pass --dir with the folder holding the resource files")
     cache_dir = project.root / ".campaign-gitops" / "cache" if cache else None
     result = lint(project.resources_dir, project.root, [Path(p) for p in paths], action=action,
-                  config=_project_config(ctx), cache_dir=cache_dir)
+                  config=ctx.config, cache_dir=cache_dir)
     findings = result.findings
     sources = read_sources(project.root, {f.location.file for f in findings}) \
         if fmt == "text" else {}
