@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from campaign_gitops.config.models import CHANNEL_ALIASES, TIERS
@@ -91,7 +98,7 @@ class TransportConfig(_Cfg):
     # smtp
     host: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
-    starttls: bool = False
+    starttls: StrictBool = False
     username_env: EnvName | None = None
     password_env: EnvName | None = None
     from_address: str | None = None
@@ -174,7 +181,7 @@ class ProjectConfig(_Cfg):
     resources_dir: str = Field(default="campaigns",
                                description="Folder of the resource files, relative to this file.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
-    prune: bool = Field(default=False, description="plan/apply/reconcile archive orphans.")
+    prune: StrictBool = Field(default=False, description="plan/apply/reconcile archive orphans.")
     transports: dict[TransportChannel, TransportConfig] = Field(
         default_factory=dict, description="Delivery per channel (default: outbox).")
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
