@@ -97,7 +97,7 @@ def test_invalid_file_is_findings_at_line_and_column(tmp_path: Path, text: str,
 
 
 def test_yaml_syntax_error_has_the_parsers_position(tmp_path: Path) -> None:
-    [(line, column, message, hint)] = problems(tmp_path, "prune: true\nrules: [PF015\n")
+    [(line, column, message, _hint)] = problems(tmp_path, "prune: true\nrules: [PF015\n")
     assert (line, column) == (3, 1)
     assert message.startswith("YAML syntax error")
 
