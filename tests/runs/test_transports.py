@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
-from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from local_servers import Inbox, Provider, authenticator, free_port, http_provider, smtp_inbox
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
@@ -46,12 +40,6 @@ def outgoing(key: str = "run1:enr7:step0", channel: str = "email", **kw: Any) ->
 
 def config(transports: dict[str, Any]) -> ProjectConfig:
     return ProjectConfig.model_validate({"transports": transports})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---------------------------------------------------------------- outbox
@@ -108,42 +96,10 @@ def test_outbox_unwritable_path_is_a_delivery_error(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- smtp
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], EmailMessage]] = []
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          options: list[str]) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted for delivery"
-
-
-def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
-                   auth_data: Any) -> AuthResult:
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"mailer"
-          and auth_data.password == b"s3cret")
-    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port,
-                            authenticator=_authenticator, auth_require_tls=False)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_inbox(authenticator=authenticator, auth_require_tls=False) as served:
+        yield served
 
 
 def test_smtp_delivers_a_real_email_with_unsubscribe_headers(
@@ -233,13 +189,8 @@ def test_smtp_server_down_is_temporary_then_recovers() -> None:
         transport.send(outgoing())
     assert not caught.value.permanent
 
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_inbox(port) as (inbox, _):
         transport.send(outgoing())
-    finally:
-        controller.stop()
     assert len(inbox.messages) == 1
 
 
@@ -262,11 +213,8 @@ def test_smtp_starttls_then_login(certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_tls,
-                            require_starttls=True, authenticator=_authenticator)
-    controller.start()
-    try:
+    with smtp_inbox(tls_context=server_tls, require_starttls=True,
+                    authenticator=authenticator) as (inbox, port):
         env = {"SMTP_USER": "mailer", "SMTP_PASS": "s3cret"}
         plain = SmtpTransport(host="127.0.0.1", port=port, from_address="sam@acme.example",
                               username_env="SMTP_USER", password_env="SMTP_PASS", env=env)
@@ -278,8 +226,6 @@ def test_smtp_starttls_then_login(certificate: tuple[Path, Path]) -> None:
                                tls_context=ssl.create_default_context(cafile=str(cert)))
         secure.send(outgoing(subject="Grüße, Ada", body="Ça va? Unsubscribe: https://x/u"))
         secure.close()
-    finally:
-        controller.stop()
     [(_, _, received)] = inbox.messages
     assert received["Subject"] == "Grüße, Ada"
     assert received.get_content().strip() == "Ça va? Unsubscribe: https://x/u"
@@ -305,45 +251,10 @@ def test_smtp_config_errors_are_clear() -> None:
 # ---------------------------------------------------------------- webhook
 
 
-class Provider:
-    """A local HTTP server answering with scripted statuses and keeping what it got."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.statuses: list[int] = []  # popped per request; 200 when empty
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                provider.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = provider.statuses.pop(0) if provider.statuses else 200
-                answer = (json.dumps({"id": f"prov-{len(provider.requests)}"}) if status == 200
-                          else "upstream unavailable").encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-
-
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    server = Provider()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
+    with http_provider() as served:
+        yield served
 
 
 def webhook(provider: Provider, **extra: Any) -> Any:
