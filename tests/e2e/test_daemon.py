@@ -1,0 +1,254 @@
+"""The real ``campaign-gitops reconcile`` daemon as a subprocess against a temporary repo.
+
+Every wait polls with a deadline; nothing sleeps to make an assertion true.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reconcile"))
+import daemon_repos as dr  # noqa: E402
+
+from campaign_gitops.reconcile.leader import PgLeader  # noqa: E402
+from campaign_gitops.state import tables as t  # noqa: E402
+from campaign_gitops.state.db import open_database  # noqa: E402
+
+CLI = str(Path(sys.executable).parent / "campaign-gitops")
+daemon_repo = dr.daemon_repo
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Daemon:
+    """One daemon process; its log lines are collected by a thread."""
+
+    def __init__(self, root: Path, url: str, *args: str) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [CLI, "--db", url, "reconcile", "--health-port", "0", "--interval", "300",
+             "--tick-interval", "0", "--log-format", "json", *args],
+            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.port = int(wait_for("the health endpoint", lambda: self.event("health"))["port"])
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def records(self) -> list[dict[str, Any]]:
+        out = []
+        for line in list(self.lines):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def event(self, name: str) -> dict[str, Any] | None:
+        return next((r for r in self.records() if r.get("event") == name), None)
+
+    def count(self, name: str) -> int:
+        return sum(1 for r in self.records() if r.get("event") == name)
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""
+
+    def ready(self) -> dict[str, Any]:
+        status, body = self.get("/readyz")
+        data = json.loads(body) if body else {}
+        data["http"] = status
+        return data
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            self.reader.join(timeout=5)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for d in started:
+        d.kill()
+
+
+def campaign(url: str, client: str, name: str) -> tuple[str | None, Any]:
+    db = open_database(url)
+    try:
+        with db.session() as s:
+            row = s.scalars(select(t.Resource).where(
+                t.Resource.client == client, t.Resource.kind == "Campaign",
+                t.Resource.name == name)).first()
+            return (None, None) if row is None else (row.spec.get("description"), row.deleted_at)
+    finally:
+        db.dispose()
+
+
+def described(url: str, client: str, name: str, text: str) -> Callable[[], bool]:
+    return lambda: campaign(url, client, name)[0] == text
+
+
+def edit(root: Path, client: str, name: str, text: str) -> None:
+    (root / "campaigns" / client / f"{name}.yaml").write_text(
+        dr.campaign_text(client, name, description=text))
+
+
+def test_daemon_follows_edits_and_fails_closed(daemon_repo: Path, sqlite_url: str,
+                                               daemons: list[Daemon]) -> None:
+    d = Daemon(daemon_repo, sqlite_url)
+    daemons.append(d)
+    ready = wait_for("ready", lambda: (r := d.ready())["http"] == 200 and r)
+    assert ready["role"] == "leader"
+    assert campaign(sqlite_url, "acme", "c0")[0] == "v1"
+
+    edit(daemon_repo, "acme", "c0", "v2")
+    wait_for("the edit in the database", described(sqlite_url, "acme", "c0", "v2"))
+
+    broken = daemon_repo / "campaigns/acme/c1.yaml"
+    broken.write_text(dr.campaign_text("acme", "c1", description="v2") + "  bogus: [\n")
+    edit(daemon_repo, "globex", "c0", "v2")
+    wait_for("the other client's edit", described(sqlite_url, "globex", "c0", "v2"))
+    not_ready = wait_for("/readyz to report the file", lambda: (r := d.ready())["http"] == 503
+                         and r["failing_files"] and r)
+    assert not_ready["failing_files"] == ["campaigns/acme/c1.yaml:16:SCHEMA"]
+    assert campaign(sqlite_url, "acme", "c1")[0] == "v1"  # held at its last good state
+    failing = d.event("file-failing")
+    assert failing is not None and failing["file"] == "campaigns/acme/c1.yaml:16"
+    assert failing["rule"] == "SCHEMA"
+
+    edit(daemon_repo, "acme", "c1", "v3")
+    wait_for("the fixed file to converge", described(sqlite_url, "acme", "c1", "v3"))
+    wait_for("ready again", lambda: d.ready()["http"] == 200)
+
+    reconciles = d.count("reconciled")
+    (daemon_repo / "campaigns/acme/c1.yaml").unlink()
+    wait_for("a reconcile after the delete", lambda: d.count("reconciled") > reconciles)
+    assert campaign(sqlite_url, "acme", "c1") == ("v3", None)  # not archived without --prune
+
+    status, metrics = d.get("/metrics")
+    assert status == 200 and "campaign_gitops_leader 1.0" in metrics
+    assert 'campaign_gitops_changes_applied_total{action="update"}' in metrics
+    assert d.get("/healthz")[0] == 200
+    assert d.stop() == 0
+    assert d.event("released") is not None
+
+
+def test_second_daemon_on_one_sqlite_file_refuses(daemon_repo: Path, sqlite_url: str,
+                                                  daemons: list[Daemon]) -> None:
+    d = Daemon(daemon_repo, sqlite_url)
+    daemons.append(d)
+    wait_for("ready", lambda: d.ready()["http"] == 200)
+    second = subprocess.run([CLI, "--db", sqlite_url, "reconcile", "--once"], cwd=daemon_repo,
+                            capture_output=True, text=True, timeout=30)
+    assert second.returncode != 0
+    assert "already running on this SQLite database" in second.stderr
+    assert d.stop() == 0
+
+
+def test_once_exits_1_when_a_file_fails(daemon_repo: Path, sqlite_url: str) -> None:
+    ok = subprocess.run([CLI, "--db", sqlite_url, "reconcile", "--once", "--tick-interval", "0"],
+                        cwd=daemon_repo, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    (daemon_repo / "campaigns/acme/c1.yaml").write_text("kind: [\n")
+    bad = subprocess.run([CLI, "--db", sqlite_url, "reconcile", "--once", "--tick-interval", "0"],
+                         cwd=daemon_repo, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    assert "campaigns/acme/c1.yaml" in bad.stderr
+
+
+def test_git_source_applies_commits_not_edits(daemon_repo: Path, sqlite_url: str,
+                                              daemons: list[Daemon]) -> None:
+    d = Daemon(daemon_repo, sqlite_url, "--source", "git", "--ref", "main")
+    daemons.append(d)
+    wait_for("ready", lambda: d.ready()["http"] == 200)
+    edit(daemon_repo, "acme", "c0", "half-edited")  # never committed
+    edit(daemon_repo, "globex", "c0", "committed")
+    dr.git(daemon_repo, "add", "campaigns/globex/c0.yaml")
+    dr.git(daemon_repo, "commit", "-q", "-m", "globex c0")
+    head = dr.git(daemon_repo, "rev-parse", "HEAD")
+    wait_for("the commit in the database", described(sqlite_url, "globex", "c0", "committed"))
+    assert campaign(sqlite_url, "acme", "c0")[0] == "v1"
+    db = open_database(sqlite_url)
+    with db.session() as s:
+        commits = s.scalars(select(t.ApplyLog.git_commit).where(
+            t.ApplyLog.resource == "globex/Campaign/c0", t.ApplyLog.action == "update")).all()
+    db.dispose()
+    assert commits == [head]
+    assert d.stop() == 0
+
+
+def _leader(ds: list[Daemon]) -> list[Daemon]:
+    return [d for d in ds if d.ready().get("role") == "leader"]
+
+
+def test_postgres_one_leader_and_failover(daemon_repo: Path, pg_url: str,
+                                          daemons: list[Daemon]) -> None:
+    a = Daemon(daemon_repo, pg_url)
+    daemons.append(a)
+    wait_for("a leader", lambda: a.ready().get("role") == "leader")
+    b = Daemon(daemon_repo, pg_url)
+    daemons.append(b)
+    wait_for("a follower", lambda: b.ready().get("role") == "follower")
+    assert _leader([a, b]) == [a]
+
+    a.stop(signal.SIGKILL)
+    killed = time.monotonic()
+    wait_for("the follower to take over", lambda: b.ready().get("role") == "leader",
+             timeout=10)
+    assert time.monotonic() - killed < 10
+    edit(daemon_repo, "acme", "c0", "after-failover")
+    wait_for("the new leader to apply", described(pg_url, "acme", "c0", "after-failover"))
+
+    db = open_database(pg_url)
+    with db.session() as s:
+        twice = s.execute(select(t.ApplyLog.resource, t.ApplyLog.action, func.count()).group_by(
+            t.ApplyLog.resource, t.ApplyLog.action).having(func.count() > 1)).all()
+    assert twice == []  # every create once, one update: nothing applied twice
+
+    assert b.stop() == 0
+    probe = PgLeader(pg_url)
+    try:
+        assert probe.try_acquire()  # the lock was released
+    finally:
+        probe.release()
+        db.dispose()
