@@ -36,7 +36,8 @@ def api_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FakeAp
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_port}")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")

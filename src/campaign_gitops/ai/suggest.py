@@ -196,8 +196,11 @@ def client_spec_or_error(bundle: Bundle, client: str) -> ClientSpec:
     spec = bundle.client_spec(client)
     if spec is None:
         known = ", ".join(sorted(e.key.name for e in bundle.of_kind("Client"))) or "none"
+        errors = sum(f.is_error for f in bundle.findings)
+        broken = f"; {errors} file error(s) make some resources unknown: run " \
+            "campaign-gitops lint" if errors else ""
         raise CampaignGitopsError(f"no Client named {client!r} in {bundle.resources_dir}",
-                                  hint=f"known clients: {known}")
+                                  hint=f"known clients: {known}{broken}")
     return spec
 
 
