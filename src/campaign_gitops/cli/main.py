@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.suggest_cmd",
     "campaign_gitops.cli.daemon_cmd",
     "campaign_gitops.cli.plan_cmd",
+    "campaign_gitops.cli.runs_cmd",
 )
 
 

@@ -31,7 +31,9 @@ from campaign_gitops.state.tables import Lead
 COLUMNS = ("email", "phone", "linkedin_url", "first_name", "last_name", "title", "seniority",
            "company", "company_industry", "company_country", "company_employee_count",
            "company_technologies", "email_status", "enrichment_confidence", "timezone")
-EMAIL_STATUSES = ("verified", "unverified", "unknown", "catch_all", "risky", "invalid")
+# Common values; any single word is accepted (providers differ: "likely", "guessed", ...).
+EMAIL_STATUSES = ("verified", "likely", "unverified", "unknown", "catch_all", "risky", "invalid")
+_STATUS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_JUNK = re.compile(r"[\s().-]")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
@@ -85,9 +87,10 @@ def parse_row(raw: dict[str, str | None], now: dt.datetime) -> dict[str, Any]:
         raise ValueError(f"linkedin_url {url!r} must start with https://")
     row["company_employee_count"] = _int(row["company_employee_count"])
     row["enrichment_confidence"] = _confidence(row["enrichment_confidence"])
-    status = (row["email_status"] or "unknown").lower()
-    if status not in EMAIL_STATUSES:
-        raise ValueError(f"email_status {status!r} is not one of {', '.join(EMAIL_STATUSES)}")
+    status = (row["email_status"] or "unknown").lower().replace(" ", "_")
+    if not _STATUS.match(status):
+        raise ValueError(f"email_status {row['email_status']!r} is not one word "
+                         f"(e.g. {', '.join(EMAIL_STATUSES)})")
     row["email_status"] = status
     if row["timezone"] and zone(row["timezone"]) is None:
         raise ValueError(f"timezone {row['timezone']!r} is not an IANA timezone")

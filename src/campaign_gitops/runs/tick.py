@@ -68,12 +68,17 @@ class TickResult:
     def total(self, status: str) -> int:
         return sum(by_status.get(status, 0) for by_status in self.counts.values())
 
+    def totals(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for by_status in self.counts.values():
+            out.update(by_status)
+        return out
+
     def as_json(self) -> dict[str, Any]:
         return {"now": self.now.isoformat(), "halted": self.halted,
                 "started_runs": list(self.started_runs),
                 "counts": {ch: dict(sorted(v.items())) for ch, v in sorted(self.counts.items())},
-                "totals": dict(sorted(Counter({s: n for v in self.counts.values()
-                                               for s, n in v.items()}).items())),
+                "totals": dict(sorted(self.totals().items())),
                 "notes": list(self.notes)}
 
 

@@ -1,0 +1,412 @@
+"""Runs at work: ``tick``, ``leads import``, ``runs``, ``communications``, ``replies``, ``review``.
+
+``runs`` is a group: ``runs`` alone (or ``runs list``) lists the runs, ``runs show RUN``
+shows one, ``runs resume RUN`` resumes a run that paused itself. ``replies`` alone lists
+replies; ``replies add`` and ``replies import`` record them. Every listing takes
+``--format json`` (stable keys, see the README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state.db import open_database
+
+FORMATS = ("text", "json")
+format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
+                             show_default=True)
+
+
+@contextmanager
+def _session(ctx: Context) -> Iterator[Session]:
+    db = open_database(ctx.db)
+    try:
+        with db.session() as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+def parse_now(value: str | None) -> dt.datetime:
+    """``--now`` (ISO 8601; no offset means UTC), else the current time."""
+    if not value:
+        return dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. "
+                                 "2026-12-01T09:00:00+11:00", param_hint="--now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+    if not rows:
+        click.echo(empty)
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
+               .rstrip())
+    for r in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---------------------------------------------------------------- tick
+
+
+@click.command("tick")
+@click.option("--now", "now_text", metavar="ISO", help="Act as if it were this time "
+              "(simulations, tests); default: now.")
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True,
+              help="Enrollments claimed per transaction.")
+@format_option
+@pass_context
+def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) -> None:
+    """Deliver every due sequence step inside the sending windows and limits."""
+    from campaign_gitops.runs.tick import tick
+
+    now = parse_now(now_text)
+    db = open_database(ctx.db)
+    try:
+        result = tick(db, now=now, config=ctx.config, batch_size=batch_size,
+                      root=ctx.project.root)
+    finally:
+        db.dispose()
+    if fmt == "json":
+        _json(result.as_json())
+        return
+    _tick_text(result)
+
+
+def _tick_text(result: Any) -> None:
+    if result.halted:
+        click.echo(f"tick {result.now.isoformat()}: nothing delivered, {result.halted}")
+        return
+    for started in result.started_runs:
+        click.echo(f"started {started}")
+    totals = result.as_json()["totals"]
+    summary = ", ".join(f"{n} {s}" for s, n in totals.items()) or "nothing due"
+    click.echo(f"tick {result.now.isoformat()}: {summary}")
+    for channel, counts in sorted(result.counts.items()):
+        click.echo(f"  {channel:<9} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+
+
+# ---------------------------------------------------------------- leads
+
+
+@click.group("leads")
+def leads_group() -> None:
+    """The lead pool."""
+
+
+@leads_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows, report the rest.")
+@format_option
+@pass_context
+def leads_import(ctx: Context, file: Path, skip_invalid: bool, fmt: str) -> None:
+    """Import leads from a CSV file (upsert by email); exit 1 when rows are bad."""
+    from campaign_gitops.runs.leads import import_csv
+
+    with _session(ctx) as session:
+        report = import_csv(session, file, skip_invalid=skip_invalid)
+    if fmt == "json":
+        _json(report.as_json())
+    else:
+        for error in report.errors:
+            click.echo(f"{file}:{error.line}: {error.reason}", err=True)
+        if report.errors and not skip_invalid:
+            click.echo(f"{len(report.errors)} bad row(s) of {report.rows}: nothing imported "
+                       "(fix them, or pass --skip-invalid)", err=True)
+        else:
+            skipped = f", {len(report.errors)} skipped" if report.errors else ""
+            click.echo(f"imported {report.imported} lead(s) from {file}{skipped}")
+    if report.errors and not skip_invalid:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- runs
+
+RUN_COLUMNS = ["id", "client", "campaign", "name", "type", "status", "revision", "started_at",
+               "status_reason"]
+
+
+@click.group("runs", invoke_without_command=True)
+@click.option("--campaign", help="Only this campaign (name or client/name).")
+@format_option
+@click.pass_context
+def runs_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> None:
+    """List campaign runs (``runs show RUN`` for one)."""
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(runs_list, campaign=campaign, fmt=fmt)
+
+
+@runs_group.command("list")
+@click.option("--campaign", help="Only this campaign (name or client/name).")
+@format_option
+@pass_context
+def runs_list(ctx: Context, campaign: str | None, fmt: str) -> None:
+    """List campaign runs with their status and pinned revision."""
+    from campaign_gitops.runs.queries import list_runs
+
+    with _session(ctx) as session:
+        rows = list_runs(session, campaign)
+    if fmt == "json":
+        _json({"runs": rows})
+    else:
+        _table(rows, RUN_COLUMNS, "no runs")
+
+
+@runs_group.command("show")
+@click.argument("run")
+@format_option
+@pass_context
+def runs_show(ctx: Context, run: str, fmt: str) -> None:
+    """One run: revision, enrollments by state, messages by channel and status."""
+    from campaign_gitops.runs.queries import find_run, show_run
+
+    with _session(ctx) as session:
+        data = show_run(session, find_run(session, run))
+    if fmt == "json":
+        _json(data)
+        return
+    click.echo(f"run {data['id']}: {data['client']}/{data['campaign']}/{data['name']} "
+               f"({data['type']}) {data['status']}")
+    if data["status_reason"]:
+        click.echo(f"  reason:      {data['status_reason']}")
+    click.echo(f"  revision:    {data['revision']} {(data['content_hash'] or '')[:12]} "
+               f"commit {(data['git_commit'] or '-')[:12]}")
+    for key in ("scheduled_for", "started_at", "finished_at"):
+        if data[key]:
+            click.echo(f"  {key + ':':<12} {data[key]}")
+    click.echo("  enrollments: " + _pairs(data["enrollments"]))
+    click.echo("  messages:    " + _pairs(data["messages"]))
+    for channel, counts in sorted(data["messages_by_channel"].items()):
+        click.echo(f"    {channel:<9} {_pairs(counts)}")
+    for step in data["steps"]:
+        click.echo(f"  step {step['step']}: {step['channel']} +{step['delayDays']}d "
+                   f"{step['template'] or ''}".rstrip())
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
+
+
+@runs_group.command("resume")
+@click.argument("run")
+@pass_context
+def runs_resume(ctx: Context, run: str) -> None:
+    """Resume a run that paused itself (e.g. too many failed deliveries)."""
+    from sqlalchemy import update
+
+    from campaign_gitops.runs.queries import find_run
+    from campaign_gitops.state.tables import CampaignRun
+
+    with _session(ctx) as session:
+        run_id = find_run(session, run)
+        done = session.execute(update(CampaignRun).where(
+            CampaignRun.id == run_id, CampaignRun.status == "paused").values(
+            status="running", status_reason="resumed"))
+    if not done.rowcount:
+        raise CampaignGitopsError(f"run {run} is not paused")
+    click.echo(f"run {run} resumed")
+
+
+# ---------------------------------------------------------------- communications
+
+MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "status",
+                   "status_reason", "sent_at"]
+
+
+@click.command("communications")
+@click.option("--run", "run_ref", help="Only this run (id or client/campaign/run).")
+@click.option("--status", help="Only this status (sent, failed, skipped, rejected, ...).")
+@click.option("--campaign", help="Only this campaign (name or client/name).")
+@click.option("--limit", type=click.IntRange(1), default=200, show_default=True)
+@format_option
+@pass_context
+def communications_command(ctx: Context, run_ref: str | None, status: str | None,
+                           campaign: str | None, limit: int, fmt: str) -> None:
+    """Every message written: recipient, status and why."""
+    from campaign_gitops.runs.queries import communications, find_run
+
+    with _session(ctx) as session:
+        run_id = find_run(session, run_ref) if run_ref else None
+        rows = communications(session, run=run_id, status=status, campaign=campaign,
+                              limit=limit)
+    if fmt == "json":
+        _json({"communications": rows})
+    else:
+        _table(rows, MESSAGE_COLUMNS, "no communications")
+
+
+# ---------------------------------------------------------------- replies
+
+REPLY_COLUMNS = ["id", "client", "campaign", "contact", "kind", "message_id", "received_at"]
+
+
+@click.group("replies", invoke_without_command=True)
+@click.option("--campaign", help="Only this campaign (name or client/name).")
+@format_option
+@click.pass_context
+def replies_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> None:
+    """List replies and outcomes (``replies add`` / ``replies import`` record them)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from campaign_gitops.runs.queries import list_replies
+
+    with _session(click_ctx.find_object(Context)) as session:
+        rows = list_replies(session, campaign=campaign)
+    if fmt == "json":
+        _json({"replies": rows})
+    else:
+        _table(rows, REPLY_COLUMNS, "no replies")
+
+
+@replies_group.command("add")
+@click.option("--contact", required=True, help="The lead's email or phone.")
+@click.option("--kind", required=True, type=click.Choice(
+    ["reply", "out_of_office", "unsubscribe", "bounce", "converted"]))
+@click.option("--campaign", help="The campaign it answers (name or client/name).")
+@click.option("--body", help="The text of the reply.")
+@click.option("--in-reply-to", help="The email's In-Reply-To Message-ID.")
+@click.option("--now", "now_text", metavar="ISO", help="When it was received.")
+@format_option
+@pass_context
+def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
+                body: str | None, in_reply_to: str | None, now_text: str | None,
+                fmt: str) -> None:
+    """Record one reply or outcome (a reply stops the lead's sequence)."""
+    from campaign_gitops.runs.replies import ReplyInput, add_reply
+
+    item = ReplyInput(contact=contact, kind=kind, campaign=campaign, body=body,
+                      in_reply_to=in_reply_to)
+    with _session(ctx) as session:
+        result = add_reply(session, item, now=parse_now(now_text))
+    if fmt == "json":
+        _json(result.as_json())
+    else:
+        click.echo(_reply_text(result))
+
+
+def _reply_text(result: Any) -> str:
+    parts = [f"reply {result.reply_id}: {result.kind} from {result.contact}"]
+    if result.lead_id is None:
+        parts.append("(no matching lead)")
+    if result.stopped:
+        parts.append(f"stopped {result.stopped} sequence(s)")
+    if result.suppressed:
+        parts.append(f"suppressed for {result.client}")
+    return ", ".join(parts)
+
+
+@replies_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Record the good rows, report the rest.")
+@click.option("--now", "now_text", metavar="ISO", help="Received time for rows without one.")
+@format_option
+@pass_context
+def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str | None,
+                   fmt: str) -> None:
+    """Record replies from a CSV (contact,kind,campaign,body,in_reply_to) or JSONL file."""
+    from campaign_gitops.runs.replies import import_replies
+
+    with _session(ctx) as session:
+        results, errors = import_replies(session, file, now=parse_now(now_text),
+                                         skip_invalid=skip_invalid)
+    if fmt == "json":
+        _json({"replies": [r.as_json() for r in results],
+               "errors": [{"line": e.line, "reason": e.reason} for e in errors]})
+    else:
+        for error in errors:
+            click.echo(f"{file}:{error.line}: {error.reason}", err=True)
+        for result in results:
+            click.echo(_reply_text(result))
+        click.echo(f"recorded {len(results)} repl{'y' if len(results) == 1 else 'ies'}")
+    if errors and not skip_invalid:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- review
+
+
+@click.group("review")
+def review_group() -> None:
+    """The human reviewer's queue (messages pending_review)."""
+
+
+@review_group.command("list")
+@click.option("--campaign", help="Only this campaign (name or client/name).")
+@format_option
+@pass_context
+def review_list(ctx: Context, campaign: str | None, fmt: str) -> None:
+    """Messages waiting for a decision."""
+    from campaign_gitops.runs.replies import campaign_ids
+    from campaign_gitops.runs.review import pending
+
+    with _session(ctx) as session:
+        rows = pending(session, campaign_ids(session, campaign) if campaign else None)
+    if fmt == "json":
+        _json({"pending": rows})
+    else:
+        _table(rows, ["id", "client", "campaign", "run", "step", "channel", "recipient",
+                      "subject"], "nothing to review")
+
+
+def _decide_command(approve: bool) -> Callable[..., None]:
+    @click.argument("ids", nargs=-1, required=True, type=int)
+    @click.option("--reason", default="", help="Recorded with the decision.")
+    @format_option
+    @pass_context
+    def command(ctx: Context, ids: tuple[int, ...], reason: str, fmt: str) -> None:
+        from campaign_gitops.runs.review import decide
+
+        with _session(ctx) as session:
+            results = decide(session, list(ids), approve=approve,
+                             now=dt.datetime.now(dt.UTC), reason=reason)
+        if fmt == "json":
+            _json({"decisions": [r.as_json() for r in results]})
+        else:
+            for r in results:
+                click.echo(f"message {r.message_id}: {r.status}"
+                           + (f" ({r.reason})" if r.status == "unchanged" else ""))
+        if any(r.status == "unchanged" for r in results):
+            sys.exit(1)
+
+    return command
+
+
+review_group.command("approve", help="Approve messages: the next tick delivers them.")(
+    _decide_command(True))
+review_group.command("reject", help="Reject messages: recorded, never delivered.")(
+    _decide_command(False))
+
+
+def register(group: click.Group) -> None:
+    for command in (tick_command, leads_group, runs_group, communications_command,
+                    replies_group, review_group):
+        group.add_command(command)

@@ -1,0 +1,275 @@
+"""Replies and outcomes: what came back, and what it does to the sequences.
+
+A reply is matched to a message by its email Message-ID (``In-Reply-To`` equals
+``messages.transport_message_id``), else to a lead by email or phone. Effects, for the
+lead's enrollments with the client (only the given campaign's, when one is named):
+
+- ``reply``: stops the sequence (state ``replied``) unless a remaining step says
+  ``skipIfReplied: false`` (it then walks only those steps);
+- ``out_of_office``: recorded, nothing stops;
+- ``unsubscribe``: the contact is suppressed for the client; the sequences stop;
+- ``bounce``: the contact is suppressed (hard bounce); the sequences stop unless a
+  remaining step says ``skipIfBounced: false``;
+- ``converted``: the lead is marked converted (it stays with the client) and its
+  sequences finish.
+
+Campaign metrics are recomputed for the campaigns touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.leads import RowError, normalize_phone
+from campaign_gitops.runs.metrics import update_metrics
+from campaign_gitops.state.tables import (
+    CampaignRun,
+    Enrollment,
+    Lead,
+    Message,
+    Reply,
+    Resource,
+    Suppression,
+)
+
+KINDS = ("reply", "out_of_office", "unsubscribe", "bounce", "converted")
+leads = Lead.__table__
+messages = Message.__table__
+enrollments = Enrollment.__table__
+runs = CampaignRun.__table__
+resources = Resource.__table__
+suppressions = Suppression.__table__
+replies = Reply.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyInput:
+    contact: str
+    kind: str
+    campaign: str | None = None
+    body: str | None = None
+    in_reply_to: str | None = None
+    received_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyResult:
+    reply_id: int
+    kind: str
+    contact: str
+    client: str | None
+    campaign_id: int | None
+    lead_id: int | None
+    matched_by: str  # message_id, contact, none
+    stopped: int  # enrollments whose sequence stopped
+    suppressed: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.reply_id, "kind": self.kind, "contact": self.contact,
+                "client": self.client, "campaign_id": self.campaign_id,
+                "lead_id": self.lead_id, "matched_by": self.matched_by,
+                "stopped": self.stopped, "suppressed": self.suppressed}
+
+
+def normalize_contact(contact: str) -> str:
+    contact = contact.strip()
+    return contact.lower() if "@" in contact else normalize_phone(contact)
+
+
+def campaign_ids(session: Session, name: str) -> list[int]:
+    """Campaign resource ids for ``name`` or ``client/name``."""
+    client, _, short = name.rpartition("/")
+    query = select(resources.c.id).where(resources.c.kind == "Campaign",
+                                         resources.c.name == short)
+    if client:
+        query = query.where(resources.c.client == client)
+    found = list(session.execute(query).scalars())
+    if not found:
+        raise CampaignGitopsError(f"no campaign named {name!r}",
+                                  hint="use the campaign's name, or client/name")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    lead_id: int | None
+    client: str | None
+    campaign_id: int | None
+    run_id: int | None
+    message_id: int | None
+    how: str
+
+
+def _match(session: Session, item: ReplyInput, contact: str,
+           wanted: list[int] | None) -> _Match:
+    if item.in_reply_to:
+        ref = item.in_reply_to.strip()
+        row = session.execute(select(
+            messages.c.id, messages.c.lead_id, messages.c.client, messages.c.campaign_id,
+            messages.c.run_id).where(messages.c.transport_message_id.in_(
+                {ref, ref.strip("<>"), f"<{ref.strip('<>')}>"}))).first()
+        if row is not None:
+            return _Match(row.lead_id, row.client, row.campaign_id, row.run_id, row.id,
+                          "message_id")
+    lead = session.execute(select(leads.c.id, leads.c.client).where(
+        or_(leads.c.email == contact, leads.c.phone == contact))).first()
+    if lead is None:
+        campaign = wanted[0] if wanted else None
+        client = session.execute(select(resources.c.client).where(
+            resources.c.id == campaign)).scalar() if campaign else None
+        return _Match(None, client, campaign, None, None, "none")
+    query = (select(messages.c.id, messages.c.campaign_id, messages.c.run_id,
+                    messages.c.client)
+             .where(messages.c.lead_id == lead.id, messages.c.status == "sent")
+             .order_by(messages.c.sent_at.desc(), messages.c.id.desc()).limit(1))
+    if wanted:
+        query = query.where(messages.c.campaign_id.in_(wanted))
+    last = session.execute(query).first()
+    if last is not None:
+        return _Match(lead.id, last.client, last.campaign_id, last.run_id, last.id, "contact")
+    campaign = wanted[0] if wanted else None
+    return _Match(lead.id, lead.client, campaign, None, None, "contact")
+
+
+def _open_enrollments(session: Session, lead_id: int, client: str,
+                      wanted: list[int] | None) -> list[Any]:
+    query = (select(enrollments.c.id, enrollments.c.next_step, runs.c.config, runs.c.id.label(
+        "run_id"), runs.c.campaign_id)
+             .join(runs, runs.c.id == enrollments.c.run_id)
+             .join(resources, resources.c.id == runs.c.campaign_id)
+             .where(enrollments.c.lead_id == lead_id, enrollments.c.state == "active",
+                    resources.c.client == client, runs.c.type != "test_run"))
+    if wanted:
+        query = query.where(runs.c.campaign_id.in_(wanted))
+    return list(session.execute(query).all())
+
+
+def _stop(session: Session, rows: list[Any], kind: str, now: dt.datetime) -> int:
+    flag = {"reply": "skipIfReplied", "bounce": "skipIfBounced"}.get(kind)
+    state = {"reply": "replied", "bounce": "bounced", "unsubscribe": "unsubscribed",
+             "converted": "finished"}[kind]
+    stopped = 0
+    for row in rows:
+        remaining = (row.config.get("steps") or [])[row.next_step:]
+        if flag and any(step.get(flag) is False for step in remaining):
+            continue  # keeps walking the steps that go out anyway
+        session.execute(update(enrollments).where(enrollments.c.id == row.id).values(
+            state=state, next_due_at=None, updated_at=now))
+        stopped += 1
+    return stopped
+
+
+def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyResult:
+    """Record one reply or outcome and apply its effects."""
+    if item.kind not in KINDS:
+        raise CampaignGitopsError(f"unknown reply kind {item.kind!r}",
+                                  hint="kind is one of " + ", ".join(KINDS))
+    contact = normalize_contact(item.contact)
+    if not contact:
+        raise CampaignGitopsError("a reply needs a contact (email or phone)")
+    wanted = campaign_ids(session, item.campaign) if item.campaign else None
+    match = _match(session, item, contact, wanted)
+    stopped, suppressed = 0, False
+    if match.client and item.kind in ("unsubscribe", "bounce"):
+        suppressed = _suppress(session, match.client, contact, item.kind, now)
+    if match.lead_id is not None and match.client and item.kind != "out_of_office":
+        scope = wanted or None
+        rows = _open_enrollments(session, match.lead_id, match.client, scope)
+        stopped = _stop(session, rows, item.kind, now)
+    if item.kind == "converted" and match.lead_id is not None:
+        session.execute(update(leads).where(leads.c.id == match.lead_id).values(
+            converted=True, updated_at=now))
+    reply_id = session.execute(insert(replies).values(
+        client=match.client, campaign_id=match.campaign_id, run_id=match.run_id,
+        lead_id=match.lead_id, message_id=match.message_id, contact=contact, kind=item.kind,
+        body=item.body, received_at=item.received_at or now, created_at=now)
+        .returning(replies.c.id)).scalar_one()
+    if match.campaign_id is not None:
+        update_metrics(session, [match.campaign_id], now)
+    return ReplyResult(reply_id, item.kind, contact, match.client, match.campaign_id,
+                       match.lead_id, match.how, stopped, suppressed)
+
+
+def _suppress(session: Session, client: str, contact: str, kind: str,
+              now: dt.datetime) -> bool:
+    exists = session.execute(select(func.count()).where(
+        suppressions.c.client == client, suppressions.c.contact == contact)).scalar()
+    if exists:
+        return True
+    session.execute(insert(suppressions).values(client=client, contact=contact, reason=kind,
+                                                created_at=now))
+    return True
+
+
+# ---------------------------------------------------------------- files
+
+def _item(raw: dict[str, Any]) -> ReplyInput:
+    contact = str(raw.get("contact") or raw.get("email") or raw.get("phone") or "").strip()
+    if not contact:
+        raise ValueError("no contact (email or phone)")
+    kind = str(raw.get("kind") or "").strip()
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    received = raw.get("received_at")
+    when = None
+    if received:
+        when = dt.datetime.fromisoformat(str(received).replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            raise ValueError("received_at needs a UTC offset")
+    return ReplyInput(contact=contact, kind=kind, campaign=raw.get("campaign") or None,
+                      body=raw.get("body") or None,
+                      in_reply_to=raw.get("in_reply_to") or raw.get("In-Reply-To") or None,
+                      received_at=when)
+
+
+def read_replies(path: Path) -> tuple[list[tuple[int, ReplyInput]], list[RowError]]:
+    """Parse a CSV (header row) or JSONL file of replies: (line, item) and bad lines."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise CampaignGitopsError(f"cannot read {path}: {exc.strerror}") from exc
+    good: list[tuple[int, ReplyInput]] = []
+    bad: list[RowError] = []
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        rows: list[tuple[int, Any]] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                bad.append(RowError(number, f"not JSON: {exc.msg}"))
+    else:
+        reader = csv.DictReader(text.splitlines())
+        rows = [(reader.line_num, raw) for raw in reader]
+    for number, raw in rows:
+        try:
+            if not isinstance(raw, dict):
+                raise ValueError("not an object")
+            good.append((number, _item(raw)))
+        except ValueError as exc:
+            bad.append(RowError(number, str(exc)))
+    return good, bad
+
+
+def import_replies(session: Session, path: Path, *, now: dt.datetime,
+                   skip_invalid: bool = False) -> tuple[list[ReplyResult], list[RowError]]:
+    good, bad = read_replies(path)
+    if bad and not skip_invalid:
+        return [], bad
+    results = []
+    for number, item in good:
+        try:
+            results.append(add_reply(session, item, now=now))
+        except CampaignGitopsError as exc:
+            bad.append(RowError(number, exc.message))
+    return results, bad

@@ -1,0 +1,87 @@
+"""The human reviewer's queue: messages waiting as ``pending_review``.
+
+``approve`` moves a message to ``approved`` (the next tick delivers it, within the
+daily limits and credits) and its enrollment on to the next step; ``reject`` records
+the reason, delivers nothing, and moves the enrollment on too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from campaign_gitops.runs.enrollments import advance_values
+from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.state.tables import CampaignRun, Enrollment, Lead, Message, Resource
+
+messages = Message.__table__
+enrollments = Enrollment.__table__
+runs = CampaignRun.__table__
+leads = Lead.__table__
+resources = Resource.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    message_id: int
+    status: str  # approved, rejected, or unchanged: why not
+    reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.message_id, "status": self.status, "reason": self.reason}
+
+
+def pending(session: Session, campaign_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    query = (select(messages.c.id, resources.c.client, resources.c.name.label("campaign"),
+                    runs.c.name.label("run"), messages.c.step_index, messages.c.channel,
+                    messages.c.recipient, messages.c.subject, messages.c.body,
+                    messages.c.status_reason, messages.c.created_at)
+             .join(runs, runs.c.id == messages.c.run_id)
+             .join(resources, resources.c.id == messages.c.campaign_id)
+             .where(messages.c.status == "pending_review").order_by(messages.c.id))
+    if campaign_ids:
+        query = query.where(messages.c.campaign_id.in_(campaign_ids))
+    rows = []
+    for row in session.execute(query).mappings():
+        item = dict(row)
+        item["created_at"] = row["created_at"].isoformat()
+        item["step"] = item.pop("step_index") + 1
+        rows.append(item)
+    return rows
+
+
+def decide(session: Session, ids: list[int], *, approve: bool, now: dt.datetime,
+           reason: str = "") -> list[Decided]:
+    """Approve or reject pending messages; one result per id, in order."""
+    return [_decide_one(session, mid, approve, now, reason) for mid in ids]
+
+
+def _decide_one(session: Session, message_id: int, approve: bool, now: dt.datetime,
+                reason: str) -> Decided:
+    row = session.execute(
+        select(messages.c.status, messages.c.enrollment_id, messages.c.step_index,
+               runs.c.id.label("run_id"), runs.c.name, runs.c.type, runs.c.campaign_id,
+               runs.c.config, leads.c.timezone)
+        .join(runs, runs.c.id == messages.c.run_id)
+        .outerjoin(leads, leads.c.id == messages.c.lead_id)
+        .where(messages.c.id == message_id).with_for_update()).first()
+    if row is None:
+        return Decided(message_id, "unchanged", "no such message")
+    if row.status != "pending_review":
+        return Decided(message_id, "unchanged", f"it is {row.status}, not pending_review")
+    status = "approved" if approve else "rejected"
+    why = reason or ("approved by a reviewer" if approve else "rejected by a reviewer")
+    session.execute(update(messages).where(messages.c.id == message_id).values(
+        status=status, status_reason=why, updated_at=now))
+    plan = RunPlan.from_config(row.run_id, row.name, row.type, row.campaign_id, row.config)
+    state = session.execute(select(enrollments.c.state, enrollments.c.next_step).where(
+        enrollments.c.id == row.enrollment_id)).one()
+    if state.state == "active" and state.next_step == row.step_index:
+        session.execute(update(enrollments).where(enrollments.c.id == row.enrollment_id)
+                        .values(updated_at=now, **advance_values(
+                            plan, row.step_index, now, row.timezone)))
+    return Decided(message_id, status, why)
