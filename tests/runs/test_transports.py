@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 import shutil
 import socket
 import ssl
@@ -75,6 +76,27 @@ def test_outbox_writes_non_json_metadata_as_text(tmp_path: Path) -> None:
     at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
     OutboxTransport(path).send(outgoing(metadata={"scheduled_for": at}))
     assert json.loads(path.read_text())["metadata"] == {"scheduled_for": str(at)}
+
+
+def _send_keys(path: str, keys: list[str]) -> None:
+    transport = OutboxTransport(Path(path))
+    for key in keys:
+        transport.send(outgoing(key))
+
+
+def test_outbox_processes_racing_on_one_file_write_each_key_once(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    keys = [f"k{i}" for i in range(150)]
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_send_keys, args=(str(path), keys[n::2] + keys))
+               for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    written = [json.loads(line)["id"] for line in path.read_text().splitlines()]
+    assert sorted(written) == sorted(keys)
 
 
 def test_outbox_survives_a_torn_last_line(tmp_path: Path) -> None:
