@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 import pytest
 from fake_anthropic import FakeAnthropic, error_answer, tool_answer, user_text
 
@@ -188,6 +189,15 @@ def test_anthropic_writer_gives_up_with_a_reason() -> None:
                                          r"the Anthropic API answered 503"):
         make_writer(WRITER, client=fake.client(max_retries=1)).write(context(template=None))
     assert len(fake.requests) == 2
+
+
+def test_anthropic_writer_timeout_is_a_write_error() -> None:
+    def hang(request: dict[str, Any]) -> httpx2.Response:
+        raise httpx2.ReadTimeout("timed out")
+
+    fake = FakeAnthropic(hang)
+    with pytest.raises(WriteError, match="timed out"):
+        make_writer(WRITER, client=fake.client(max_retries=0)).write(context(template=None))
 
 
 def test_anthropic_writer_bad_request_is_not_retried() -> None:
