@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -112,10 +112,7 @@ def scoped_snapshot(snapshot: Snapshot, clients: Collection[str] | None) -> Snap
 
 def load_scoped_snapshot(db: Database, clients: Collection[str] | None) -> Snapshot:
     with db.session() as session:
-        try:
-            return load_snapshot(session, clients=clients)  # type: ignore[call-arg]
-        except TypeError:  # a load_snapshot without a client filter: filter here
-            return scoped_snapshot(load_snapshot(session), clients)
+        return load_snapshot(session, clients)
 
 
 def problems_of(findings: Iterable[Finding]) -> dict[str, list[FileProblem]]:
@@ -156,6 +153,8 @@ class Reconciler:
     sync: dict[Key, str] = field(default_factory=dict)
     files: dict[str, FileResult] = field(default_factory=dict)
     full_done: bool = False
+    # Asked before each change: False stops the pass (shutdown, or the lead was lost).
+    keep_going: Callable[[], bool] = field(default=lambda: True)
 
     def __post_init__(self) -> None:
         self.backoff = Backoff(self.options.backoff)
@@ -285,6 +284,11 @@ class Reconciler:
                 self.log("error", change.reason, level="error", resource=key,
                          action=change.tag, commit=read.commit)
                 continue
+            if not self.keep_going():
+                held.append((key, "not applied: the daemon is stopping or lost the lead"))
+                self.log("interrupted", "pass ended early; the rest waits for the next one",
+                         level="warn", commit=read.commit)
+                break
             waiting = self.backoff.waiting(key, clock)
             if waiting is not None or key in failed_keys:
                 states[change.key] = "backoff"

@@ -53,6 +53,20 @@ class Runner:
     def log(self) -> Any:
         return self.reconciler.log
 
+    def __post_init__(self) -> None:
+        self._checked = 0.0
+        self.reconciler.keep_going = self._keep_going
+
+    def _keep_going(self) -> bool:
+        """Between two changes: not stopping, and (checked once a second) still the leader."""
+        if self.stop.is_set():
+            return False
+        clock = time.monotonic()
+        if clock - self._checked >= 1.0:
+            self._checked = clock
+            return self.leader.still_held()
+        return True
+
     def request_stop(self, reason: str = "") -> None:
         if not self.stop.is_set():
             self.log("stopping", reason)

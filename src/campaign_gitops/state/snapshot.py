@@ -9,7 +9,7 @@ pinned to). Plan compares this with the bundle; nothing here knows about files.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -57,11 +57,18 @@ def max_serial(session: Session) -> int:
     return int(session.scalar(select(func.max(t.ApplyLog.serial))) or 0)
 
 
-def load_snapshot(session: Session) -> Snapshot:
-    statuses = dict(session.execute(select(t.Campaign.resource_id, t.Campaign.status)).all())
+def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Snapshot:
+    """The whole database, or only the rows of the clients in ``scope`` (the daemon's
+    incremental pass: references and rules never cross a client)."""
+    def scoped(stmt: Any, column: Any = t.Resource.client) -> Any:
+        return stmt if scope is None else stmt.where(column.in_(sorted(scope)))
+
+    statuses = dict(session.execute(scoped(select(t.Campaign.resource_id, t.Campaign.status)
+                                           .join(t.Resource))).all())
     runs: dict[int, set[str]] = defaultdict(set)
-    for campaign_id, name in session.execute(
-            select(t.CampaignRun.campaign_id, t.CampaignRun.name)).all():
+    for campaign_id, name in session.execute(scoped(
+            select(t.CampaignRun.campaign_id, t.CampaignRun.name).join(
+                t.Resource, t.Resource.id == t.CampaignRun.campaign_id))).all():
         runs[campaign_id].add(name)
     live: dict[Key, ResourceState] = {}
     archived: dict[Key, ResourceState] = {}
@@ -69,7 +76,7 @@ def load_snapshot(session: Session) -> Snapshot:
                t.Resource.spec, t.Resource.spec_hash, t.Resource.labels,
                t.Resource.annotations, t.Resource.protected, t.Resource.source_file,
                t.Resource.deleted_at)
-    for row in session.execute(select(*columns)).all():
+    for row in session.execute(scoped(select(*columns))).all():
         rid, client, kind, name, spec, spec_hash, labels, annotations, protected, source, gone \
             = row
         key = Key(client, kind, name)
@@ -81,8 +88,9 @@ def load_snapshot(session: Session) -> Snapshot:
         (archived if gone is not None else live)[key] = state
     clients = {
         name: ClientState(name, subscription, int(credits), bool(halted))
-        for name, subscription, credits, halted in session.execute(select(
-            t.Client.name, t.Client.subscription, t.Client.credits, t.Client.halted)).all()
+        for name, subscription, credits, halted in session.execute(scoped(select(
+            t.Client.name, t.Client.subscription, t.Client.credits, t.Client.halted),
+            t.Client.name)).all()
     }
     halt = session.get(t.KeyValue, "halt:global")
     return Snapshot(
