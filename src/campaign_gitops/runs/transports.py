@@ -26,6 +26,7 @@ import os
 import re
 import smtplib
 import ssl
+import time
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -45,6 +46,8 @@ EMAIL_IDEMPOTENCY_HEADER = "X-Campaign-Gitops-Idempotency-Key"
 # OutgoingMessage.metadata key tick fills with the recipient's unsubscribe link.
 UNSUBSCRIBE_METADATA = "unsubscribe_url"
 SMTPS_PORT = 465
+# A connection idle longer than this is checked with NOOP before it is reused.
+SMTP_IDLE_CHECK_SECONDS = 10.0
 _UNSUBSCRIBE_LINK = re.compile(
     r"(?:https?://|mailto:)[^\s<>\"')\]]*(?:unsubscribe|opt-?out)[^\s<>\"')\]]*", re.IGNORECASE)
 
@@ -202,6 +205,7 @@ class SmtpTransport:
         # Verifies the server's certificate against the system CAs (or SSL_CERT_FILE).
         self.tls_context = tls_context or ssl.create_default_context()
         self._conn: smtplib.SMTP | None = None
+        self._used = 0.0  # monotonic time the connection was last used
 
     @classmethod
     def from_config(cls, settings: TransportConfig, env: Mapping[str, str],
@@ -268,8 +272,12 @@ class SmtpTransport:
 
     def _connection(self) -> smtplib.SMTP:
         if self._conn is not None:
-            try:
+            if time.monotonic() - self._used < SMTP_IDLE_CHECK_SECONDS:
+                self._used = time.monotonic()
+                return self._conn
+            try:  # idle for a while: the server may have hung up
                 if self._conn.noop()[0] == 250:
+                    self._used = time.monotonic()
                     return self._conn
             except (smtplib.SMTPException, OSError):
                 pass
@@ -289,6 +297,7 @@ class SmtpTransport:
             _quietly_close(conn)
             raise
         self._conn = conn
+        self._used = time.monotonic()
         return conn
 
     def _credentials(self) -> tuple[str, str] | None:
