@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from campaign_gitops.config.bundle import Bundle, Entry, Key
-from campaign_gitops.config.models import TIER_LIMITS, CampaignSpec, Step
+from campaign_gitops.config.models import TIER_LIMITS, CampaignSpec, ClientSpec, Step
 from campaign_gitops.config.placeholders import Placeholder, parse_placeholders
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.config.sequences import default_sequence
@@ -33,6 +33,7 @@ class RuleContext:
     _placeholders: dict[tuple[Key, str], list[Placeholder]] = field(default_factory=dict)
     _cache: dict[str, object] = field(default_factory=dict)
     _texts: dict[str, tuple[str, list[int]] | None] = field(default_factory=dict)
+    _clients: dict[str, ClientSpec | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, bundle: Bundle, config: ProjectConfig | None = None) -> RuleContext:
@@ -49,6 +50,18 @@ class RuleContext:
 
     # ------------------------------------------------------------ lookups
 
+    def get(self, client: str, kind: str, name: str | None) -> Entry | None:
+        """Like Bundle.get, faster (a plain tuple finds the Key)."""
+        if name is None:
+            return None
+        return self.bundle.entries.get((client, kind, name))  # type: ignore[call-overload]
+
+    def client_spec(self, client: str) -> ClientSpec | None:
+        if client not in self._clients:
+            entry = self.get(client, "Client", client)
+            self._clients[client] = entry.resource.spec if entry else None
+        return self._clients[client]
+
     def names(self, client: str, kind: str) -> list[str]:
         return self.names_by_kind.get((client, kind), [])
 
@@ -64,13 +77,13 @@ class RuleContext:
         if steps is None:
             spec: CampaignSpec = entry.resource.spec
             if spec.sequence is not None:
-                seq = self.bundle.get(entry.key.client, "Sequence", spec.sequence)
+                seq = self.get(entry.key.client, "Sequence", spec.sequence)
                 steps = list(seq.resource.spec.steps) if seq else []
             else:
                 dkey = (entry.key.client, tuple(spec.channels()))
                 steps = self._defaults.get(dkey)
                 if steps is None:
-                    steps = default_sequence(spec, self.bundle.client_spec(entry.key.client))
+                    steps = default_sequence(spec, self.client_spec(entry.key.client))
                     self._defaults[dkey] = steps
             self._steps[entry.key] = steps
         return steps

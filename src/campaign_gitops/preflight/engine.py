@@ -38,7 +38,7 @@ from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.config.sequences import step_template
 from campaign_gitops.findings import CampaignGitopsError, Finding, Severity
 from campaign_gitops.preflight.context import RuleContext, context_for
-from campaign_gitops.preflight.registry import Hit, Rule, all_rules
+from campaign_gitops.preflight.registry import Conditional, Hit, Rule, all_rules
 
 RUN_ACTIONS = ("test_run", "run", "schedule")
 DISABLE_RULE = "DISABLE"
@@ -110,11 +110,27 @@ def _actions(entry: Entry, action: str | None) -> tuple[str, ...]:
     return ("lint", *sorted({run.type for run in entry.resource.spec.runs}))
 
 
-def _severity(r: Rule, actions: tuple[str, ...], entry: Entry,
-              config: ProjectConfig) -> Severity | None:
+SeverityPlan = list[tuple[Rule, Severity | tuple[str, ...]]]
+
+
+def _plan(kind: str, actions: tuple[str, ...], config: ProjectConfig) -> SeverityPlan:
+    """The rules to run on a kind for these actions, each with its final severity, or
+    with the actions to decide per resource when a cell is conditional (PF004)."""
+    plan: SeverityPlan = []
+    for r in _rules_by_kind().get(kind, ()):
+        cells = [r.severities.get(a) for a in actions]
+        if any(isinstance(c, Conditional) for c in cells):
+            plan.append((r, actions))
+            continue
+        severity = _strictest(cells, r, config)  # type: ignore[arg-type]
+        if severity is not None:
+            plan.append((r, severity))
+    return plan
+
+
+def _strictest(cells: list[Severity | None], r: Rule, config: ProjectConfig) -> Severity | None:
     worst: Severity | None = None
-    for action in actions:
-        sev = r.severity(action, entry)
+    for sev in cells:
         if sev is not None and (worst is None or sev.rank > worst.rank):
             worst = sev
     if worst is Severity.WARNING and config.rules.get(r.id) == "error":
@@ -138,7 +154,7 @@ def _as_hit(hit: Hit | tuple[object, ...]) -> Hit:
 
 def _check(entries: Iterable[Entry], ctx: RuleContext, action: str | None, *,
            report_unused: bool) -> list[Finding]:
-    rules_by_kind = _rules_by_kind()
+    plans: dict[tuple[str, tuple[str, ...]], SeverityPlan] = {}
     out: list[Finding] = []
     used: dict[Key, set[str]] = {}
     annotated: list[Entry] = []
@@ -146,22 +162,29 @@ def _check(entries: Iterable[Entry], ctx: RuleContext, action: str | None, *,
         disabled = _disabled(entry)
         if disabled:
             annotated.append(entry)
-        actions = _actions(entry, action)
-        for r in rules_by_kind.get(entry.key.kind, ()):
-            severity = _severity(r, actions, entry, ctx.config)
-            if severity is None:
-                continue
+        plan_key = (entry.key.kind, _actions(entry, action))
+        plan = plans.get(plan_key)
+        if plan is None:
+            plan = plans[plan_key] = _plan(*plan_key, ctx.config)
+        for r, planned in plan:
+            if isinstance(planned, tuple):
+                severity = _strictest([r.severity(a, entry) for a in planned], r, ctx.config)
+                if severity is None:
+                    continue
+            else:
+                severity = planned
             for raw in r.check(entry, ctx):
                 hit = _as_hit(raw)
                 target = hit.entry or entry
-                silenced_by = [e for e in (entry, target)
-                               if r.id in _disabled(e) and severity is Severity.WARNING]
-                if silenced_by:
-                    for e in silenced_by:
-                        used.setdefault(e.key, set()).add(r.id)
+                target_disabled = _disabled(target) if hit.entry else disabled
+                if severity is Severity.WARNING and (r.id in disabled
+                                                     or r.id in target_disabled):
+                    for e, ids in ((entry, disabled), (target, target_disabled)):
+                        if r.id in ids:
+                            used.setdefault(e.key, set()).add(r.id)
                     continue
                 hint = hit.hint
-                if r.id in disabled or r.id in _disabled(target):
+                if r.id in disabled or r.id in target_disabled:
                     hint = f"{hint}; errors cannot be disabled" if hint else \
                         "errors cannot be disabled"
                 location = hit.location or target.locate(hit.path, value=hit.value)

@@ -25,7 +25,7 @@ def channel_without_resource(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     sequence drops the steps of a channel the client cannot send on, so such a channel
     would silently send nothing.
     """
-    client = ctx.bundle.client_spec(entry.key.client)
+    client = ctx.client_spec(entry.key.client)
     if client is None:
         return  # PF008 reports the missing client
     available = client.channels_available()
@@ -41,7 +41,7 @@ def channel_without_resource(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
                           f"remove {channel} from the campaign",
                           value=not spec.allocation and "channel" in spec.model_fields_set)
         return
-    sequence = ctx.bundle.get(name, "Sequence", spec.sequence)
+    sequence = ctx.get(name, "Sequence", spec.sequence)
     if sequence is None:
         return  # PF008
     for i, step in enumerate(ctx.steps(entry)):
@@ -66,10 +66,10 @@ def step_without_writer(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     """
     spec: CampaignSpec = entry.resource.spec
     client = entry.key.client
-    writer = ctx.bundle.get(client, "Writer", spec.writer)
+    writer = ctx.get(client, "Writer", spec.writer)
     if writer is None or writer.resource.spec.type == "anthropic":
         return  # PF002 / PF008 report a missing writer
-    sequence = ctx.bundle.get(client, "Sequence", spec.sequence)
+    sequence = ctx.get(client, "Sequence", spec.sequence)
     for i, step in enumerate(ctx.steps(entry)):
         if step_template(step, spec) is not None:
             continue

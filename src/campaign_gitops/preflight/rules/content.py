@@ -37,12 +37,12 @@ def smart_prompt_without_ai(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     each Template the campaign uses (its own and its steps')."""
     spec: CampaignSpec = entry.resource.spec
     client = entry.key.client
-    writer = ctx.bundle.get(client, "Writer", spec.writer)
+    writer = ctx.get(client, "Writer", spec.writer)
     if writer is None or writer.resource.spec.type == "anthropic":
         return
     names = {spec.template} | {step_template(s, spec) for s in ctx.steps(entry)}
     for name in sorted(n for n in names if n is not None):
-        template = ctx.bundle.get(client, "Template", name)
+        template = ctx.get(client, "Template", name)
         if template is None:
             continue
         for field_name, text in _texts(template):

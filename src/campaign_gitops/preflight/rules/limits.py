@@ -15,7 +15,7 @@ def _over_limit(ctx: RuleContext) -> dict[Key, str]:
     """Campaign key -> message, for every campaign beyond its client's tier limit."""
     over: dict[Key, str] = {}
     for client, campaigns in ctx.campaigns_by_client.items():
-        client_spec = ctx.bundle.client_spec(client)
+        client_spec = ctx.client_spec(client)
         if client_spec is None:
             continue  # PF008 reports the missing client
         tier = client_spec.tier

@@ -26,7 +26,7 @@ def _hint(name: str, kind: str, candidates: list[str], client: str) -> str:
 
 def _unresolved(ctx: RuleContext, client: str, kind: str, name: str,
                 path: tuple[str | int, ...]) -> Iterator[Hit]:
-    if ctx.bundle.get(client, kind, name) is None:
+    if ctx.get(client, kind, name) is None:
         yield Hit(f"{kind} {name!r} does not exist in client {client!r}", path,
                   _hint(name, kind, ctx.names(client, kind), client), value=True)
 
@@ -65,7 +65,7 @@ def template_channel(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     client, spec = entry.key.client, entry.resource.spec
     if entry.key.kind == "Campaign":
         campaign: CampaignSpec = spec
-        template = ctx.bundle.get(client, "Template", campaign.template)
+        template = ctx.get(client, "Template", campaign.template)
         channel = primary_channel(campaign)
         if template is not None and template.resource.spec.channel != channel:
             yield Hit(f"template {campaign.template!r} is for "
@@ -74,7 +74,7 @@ def template_channel(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
                       f"use a {channel} template, or give the steps their own", value=True)
         return
     for i, step in enumerate(spec.steps):
-        template = ctx.bundle.get(client, "Template", step.template)
+        template = ctx.get(client, "Template", step.template)
         if template is not None and template.resource.spec.channel != step.channel:
             yield Hit(f"step {i + 1} sends {step.channel} with template {step.template!r}, "
                       f"which is for {template.resource.spec.channel}",

@@ -80,7 +80,7 @@ def quiet_hours(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     """A campaign that sends SMS or voice (its channels or its steps') may only use a
     Schedule whose ``workHours`` lie within 08:00-21:00. Reported at the Schedule."""
     spec: CampaignSpec = entry.resource.spec
-    schedule = ctx.bundle.get(entry.key.client, "Schedule", spec.schedule)
+    schedule = ctx.get(entry.key.client, "Schedule", spec.schedule)
     if schedule is None:
         return  # no schedule: the default 09:00-17:00; or PF008
     hours = schedule.resource.spec.work_hours

@@ -29,10 +29,11 @@ INLINE_PASSWORD = re.compile(
 SECRET_KEY = re.compile(
     r"(?i)(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|private[_-]?key|"
     r"access[_-]?key)$")
-# Cheap test on the whole document's repr before the exact walk.
+# Cheap test on the whole document's lowercased repr before the exact walk (a
+# case-insensitive pattern is several times slower than lower() and this one).
 PREFILTER = re.compile(
-    r"(?i)sk-|AKIA|ASIA|gh[pousr]_|xox[abprs]-|PRIVATE KEY|passw|pwd|secret|api[_-]?key|"
-    r"token|access[_-]?key")
+    r"sk-|akia|asia|gh[pousr]_|xox|private key|passw|pwd|secret|api[_-]?key|apikey|token|"
+    r"access")
 
 
 def _mask(secret: str) -> str:
@@ -73,7 +74,7 @@ def secret_in_file(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     with a value, anywhere in the document (metadata too). Keep secrets in the
     environment; campaign-gitops.yaml names the variables (``passwordEnv``)."""
     data = entry.document.data
-    if not PREFILTER.search(repr(data)):
+    if not PREFILTER.search(repr(data).lower()):
         return
     for path, value, key in _walk(data, ()):
         if key is not None and SECRET_KEY.search(key) and value not in (None, "", False) \
