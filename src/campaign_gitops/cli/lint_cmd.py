@@ -56,7 +56,7 @@ def _list_rules(fmt: str, output: str | None) -> int:
 
 
 def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str, strict: bool,
-             output: str | None, cache: bool) -> int:
+             output: str | None, cache: bool, jobs: int | None = None) -> int:
     from campaign_gitops.preflight.lint import lint, read_sources
 
     project = ctx.project
@@ -65,7 +65,7 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
                                   "pass --dir with the folder holding the resource files")
     cache_dir = project.root / ".campaign-gitops" / "cache" if cache else None
     result = lint(project.resources_dir, project.root, [Path(p) for p in paths], action=action,
-                  config=ctx.config, cache_dir=cache_dir)
+                  config=ctx.config, cache_dir=cache_dir, workers=jobs)
     findings = result.findings
     sources = read_sources(project.root, {f.location.file for f in findings}) \
         if fmt == "text" else {}
@@ -95,10 +95,13 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the report to FILE instead of standard output.")
 @click.option("--cache/--no-cache", default=True, show_default=True,
-              help="Reuse results of unchanged files (.campaign-gitops/cache/).")
+              help="Answer from .campaign-gitops/cache/ when no file changed.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Processes to use on large repos (default: one per core).")
 @pass_context
 def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
-                 strict: bool, list_rules: bool, output: str | None, cache: bool) -> None:
+                 strict: bool, list_rules: bool, output: str | None, cache: bool,
+                 jobs: int | None) -> None:
     """Preflight the resource files: schema, references and every rule (PF001-PF019).
 
     PATHS limit which files' findings are reported; the whole --dir is still loaded so
@@ -116,7 +119,7 @@ def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: 
         fmt_list = "json" if fmt == "json" else "text"
         click.get_current_context().exit(_list_rules(fmt_list, output))
     try:
-        code = run_lint(ctx, paths, action, fmt, strict, output, cache)
+        code = run_lint(ctx, paths, action, fmt, strict, output, cache, jobs)
     except (CampaignGitopsError, click.ClickException):
         raise
     except OSError as exc:

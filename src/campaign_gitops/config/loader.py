@@ -408,19 +408,34 @@ def load_file(path: Path, root: Path, *, record_positions: bool = True,
     return load_bytes(raw, name, record_positions=record_positions, max_bytes=max_bytes)
 
 
+def _walk(folder: str, out: set[str]) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            _walk(entry.path, out)
+        elif name.endswith(YAML_SUFFIXES):
+            out.add(entry.path)
+
+
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Every *.yaml / *.yml under the given files and folders, sorted, without duplicates."""
-    found: set[Path] = set()
+    """Every *.yaml / *.yml under the given files and folders, sorted, without duplicates.
+
+    Hidden files and folders are skipped; symlinked folders are not followed (a
+    symlinked file is listed, and the loader checks where it points).
+    """
+    found: set[str] = set()
     for base in paths:
         if base.is_file() or (base.is_symlink() and not base.is_dir()):
-            found.add(base)
-            continue
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in filenames:
-                if name.endswith(YAML_SUFFIXES) and not name.startswith("."):
-                    found.add(Path(dirpath, name))
-    return sorted(found)
+            found.add(os.path.normpath(str(base)))
+        elif base.is_dir():
+            _walk(os.path.normpath(str(base)), found)
+    return [Path(p) for p in sorted(found)]
 
 
 def iter_documents(results: Iterable[FileResult]) -> Iterator[Document]:

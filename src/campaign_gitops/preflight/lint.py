@@ -2,6 +2,10 @@
 
 ``PATHS`` only limit which files' findings are reported: the whole resources folder is
 always loaded (so references resolve), and paths outside it are loaded as well.
+
+Fast paths, each giving exactly the one-process answer: a cached result when no file
+changed (``cache.py``), and above ``parallel.MIN_FILES`` files one process per core
+over the client folders (``parallel.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from campaign_gitops.config.bundle import Bundle, load_bundle
-from campaign_gitops.config.loader import relative_name
+from campaign_gitops.config.loader import discover, relative_name
 from campaign_gitops.findings import Finding
+from campaign_gitops.preflight import cache, parallel
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +25,7 @@ class LintResult:
     findings: tuple[Finding, ...]
     files: int
     resources: int
-    bundle: Bundle
+    cached: bool = False
 
 
 def in_scope(file: str, scopes: Sequence[str]) -> bool:
@@ -31,26 +35,52 @@ def in_scope(file: str, scopes: Sequence[str]) -> bool:
     return any(s in ("", ".") or file == s or file.startswith(s + "/") for s in scopes)
 
 
-def _preflight(bundle: Bundle, action: str | None, config: Any) -> list[Finding]:
+def lint_files(files: list[Path], root: Path, resources_dir: Path, *, action: str | None,
+               config: Any) -> parallel.Outcome:
+    """All findings (load, schema, preflight) and documents per file, in one process."""
+    from campaign_gitops.config.bundle import build_bundle
+    from campaign_gitops.config.loader import load_file
     from campaign_gitops.preflight.engine import run_preflight
 
-    return list(run_preflight(bundle, action=action, config=config))
+    results = [load_file(p, root) for p in files]
+    bundle = build_bundle(results, root, resources_dir)
+    findings = run_preflight(bundle, action=action, config=config)
+    return findings, {r.file: len(r.documents) for r in results}
+
+
+def _config_json(config: Any) -> str:
+    dump = getattr(config, "model_dump_json", None)
+    return dump() if callable(dump) else repr(config)
 
 
 def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
          action: str | None = None, config: Any = None, cache_dir: Path | None = None,
          workers: int | None = None) -> LintResult:
-    """Load, validate and preflight; findings sorted by file, line, column and rule."""
+    """Load, validate and preflight; findings in scope sorted by file, line, column, rule."""
     extra = [p.absolute() for p in paths]
-    bundle = load_bundle(resources_dir, root, [resources_dir.absolute(), *extra],
-                         cache_dir=cache_dir, workers=workers)
-    findings = _preflight(bundle, action, config)  # includes the bundle's load findings
+    files = discover([resources_dir.absolute(), *extra])
+    key = ""
+    outcome: parallel.Outcome | None = None
+    if cache_dir is not None:
+        key = cache.result_key(((relative_name(p, root), str(p)) for p in files),
+                               action=action, config_json=_config_json(config))
+        outcome = cache.load(cache_dir, key)
+    cached = outcome is not None
+    if outcome is None:
+        workers = parallel.cpu_count() if workers is None else workers
+        if workers > 1 and len(files) >= parallel.MIN_FILES:
+            outcome = parallel.lint_parallel(files, root, resources_dir, action=action,
+                                             config=config, workers=workers)
+        if outcome is None:
+            outcome = lint_files(files, root, resources_dir, action=action, config=config)
+        if cache_dir is not None:
+            cache.store(cache_dir, key, outcome[0], outcome[1])
+    findings, documents = outcome
     scopes = [relative_name(p, root) for p in extra]
     kept = sorted((f for f in findings if in_scope(f.location.file, scopes)),
                   key=Finding.sort_key)
-    files = [r for name, r in bundle.files.items() if in_scope(name, scopes)]
-    resources = sum(len(r.documents) for r in files)
-    return LintResult(tuple(kept), len(files), resources, bundle)
+    counts = [n for name, n in documents.items() if in_scope(name, scopes)]
+    return LintResult(tuple(kept), len(counts), sum(counts), cached)
 
 
 def read_sources(root: Path, files: Iterable[str]) -> dict[str, tuple[str, ...]]:

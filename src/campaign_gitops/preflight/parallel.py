@@ -1,0 +1,84 @@
+"""Lint over several cores: one task per client folder, findings back, nothing else.
+
+References resolve inside a client, so a repo laid out in per-client folders
+(``campaigns/<client>/...``, every resource of the folder declaring that client, the
+folder holding its Client) splits into independent bundles. Each worker loads,
+validates and preflights its folders and sends back only findings and document
+counts. Anything that breaks the layout (a top-level file, a path outside the folder,
+a resource of another client) makes the caller lint in one process instead, so the
+answer is always the one-process answer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from campaign_gitops.findings import Finding
+
+MIN_FILES = 1000  # below this, starting processes costs more than it saves
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def client_groups(files: list[Path], resources_dir: Path) -> dict[str, list[Path]] | None:
+    """Files by their first folder under ``resources_dir``; None when one lies elsewhere."""
+    groups: dict[str, list[Path]] = defaultdict(list)
+    base = resources_dir.absolute()
+    for path in files:
+        try:
+            parts = path.absolute().relative_to(base).parts
+        except ValueError:
+            return None
+        if len(parts) < 2:
+            return None
+        groups[parts[0]].append(path)
+    return dict(groups)
+
+
+Outcome = tuple[list[Finding], dict[str, int]]
+
+
+def lint_group(args: tuple[str, list[Path], Path, Path, str | None, Any]) -> Outcome | None:
+    """One client folder: its findings and documents per file, or None if it breaks the layout."""
+    from campaign_gitops.config.bundle import build_bundle
+    from campaign_gitops.config.loader import load_file
+    from campaign_gitops.preflight.engine import run_preflight
+
+    folder, files, root, resources_dir, action, config = args
+    results = [load_file(p, root) for p in files]
+    bundle = build_bundle(results, root, resources_dir)
+    if bundle.get(folder, "Client", folder) is None or any(
+            key.client != folder for key in bundle.entries):
+        return None
+    findings = run_preflight(bundle, action=action, config=config)
+    return findings, {r.file: len(r.documents) for r in results}
+
+
+def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action: str | None,
+                  config: Any, workers: int) -> Outcome | None:
+    """The outcome computed over ``workers`` processes, or None when it cannot be split."""
+    groups = client_groups(files, resources_dir)
+    if groups is None or len(groups) < 2:
+        return None
+    tasks = [(folder, paths, root, resources_dir, action, config)
+             for folder, paths in sorted(groups.items(), key=lambda g: -len(g[1]))]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    findings: list[Finding] = []
+    documents: dict[str, int] = {}
+    with multiprocessing.get_context(method).Pool(min(workers, len(tasks))) as pool:
+        for outcome in pool.imap_unordered(lint_group, tasks):
+            if outcome is None:
+                pool.terminate()
+                return None
+            findings.extend(outcome[0])
+            documents.update(outcome[1])
+    return findings, documents
