@@ -1,0 +1,117 @@
+"""The fast paths give exactly the one-process answer: parallel client folders and the cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from campaign_gitops.preflight import parallel
+from campaign_gitops.preflight.lint import lint
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "campaigns"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / ".git").mkdir()
+    shutil.copytree(EXAMPLE, tmp_path / "campaigns")
+    q1 = tmp_path / "campaigns" / "acme" / "campaigns" / "cto-au-q1.yaml"
+    q1.write_text(q1.read_text().replace("goal: book-demo", "goal: book-demos"))
+    (tmp_path / "campaigns" / "globex" / "broken.yaml").write_text("a: [\n")
+    return tmp_path
+
+
+def run(repo: Path, **kw):
+    return lint(repo / "campaigns", repo, **kw)
+
+
+def keys(result) -> list[tuple[str, str, int, int, str]]:
+    return [(f.rule, f.location.file, f.location.line, f.location.column, f.message)
+            for f in result.findings]
+
+
+def test_parallel_equals_one_process(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    one = run(repo, workers=1)
+    assert {"PF008", "SCHEMA"} <= {f.rule for f in one.findings}
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    two = run(repo, workers=2)
+    assert keys(two) == keys(one)
+    assert (two.files, two.resources) == (one.files, one.resources)
+    outcome = parallel.lint_parallel(sorted((repo / "campaigns").rglob("*.yaml")), repo,
+                                     repo / "campaigns", action=None, config=None, workers=2)
+    assert outcome is not None  # the split really happened
+
+
+def test_parallel_falls_back_when_the_layout_does_not_split(repo: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    (repo / "campaigns" / "shared.yaml").write_text(
+        "apiVersion: campaign-gitops/v1\nkind: Goal\nmetadata: {name: extra, client: acme}\n"
+        "spec: {outcome: reply}\n")
+    files = sorted((repo / "campaigns").rglob("*.yaml"))
+    assert parallel.lint_parallel(files, repo, repo / "campaigns", action=None, config=None,
+                                  workers=2) is None
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    assert keys(run(repo, workers=2)) == keys(run(repo, workers=1))
+
+
+def test_a_resource_of_another_client_in_a_folder_falls_back(repo: Path) -> None:
+    goal = repo / "campaigns" / "acme" / "goals.yaml"
+    goal.write_text(goal.read_text().replace("client: acme", "client: globex", 1))
+    files = sorted((repo / "campaigns").rglob("*.yaml"))
+    assert parallel.lint_parallel(files, repo, repo / "campaigns", action=None, config=None,
+                                  workers=2) is None
+    assert any("lives in the folder of client" in f.message
+               for f in run(repo, workers=1).findings)
+
+
+def test_cache_answers_only_when_nothing_changed(repo: Path) -> None:
+    cache = repo / ".campaign-gitops" / "cache"
+    first = run(repo, cache_dir=cache)
+    assert not first.cached
+    assert (cache / ".gitignore").read_text() == "*\n"
+    second = run(repo, cache_dir=cache)
+    assert second.cached and keys(second) == keys(first)
+    assert (second.files, second.resources) == (first.files, first.resources)
+
+    broken = repo / "campaigns" / "globex" / "broken.yaml"
+    broken.unlink()
+    third = run(repo, cache_dir=cache)
+    assert not third.cached
+    assert "campaigns/globex/broken.yaml" not in {f.location.file for f in third.findings}
+    assert third.files == first.files - 1
+
+    assert not run(repo, cache_dir=cache, action="run").cached  # another question
+    assert run(repo, cache_dir=cache, action="run").cached
+
+
+def test_cache_sees_a_same_size_edit(repo: Path) -> None:
+    cache = repo / ".campaign-gitops" / "cache"
+    q1 = repo / "campaigns" / "acme" / "campaigns" / "cto-au-q1.yaml"
+    before = run(repo, cache_dir=cache)
+    stat = q1.stat()
+    q1.write_text(q1.read_text().replace("goal: book-demos", "goal: book-demo_"))
+    os.utime(q1, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime
+    after = run(repo, cache_dir=cache)
+    assert not after.cached  # ctime moved
+    assert keys(after) != keys(before)
+
+
+def test_paths_scope_the_cached_answer(repo: Path) -> None:
+    cache = repo / ".campaign-gitops" / "cache"
+    run(repo, cache_dir=cache)
+    scoped = run(repo, cache_dir=cache, paths=[repo / "campaigns" / "globex"])
+    assert scoped.cached
+    assert {f.location.file for f in scoped.findings} == {"campaigns/globex/broken.yaml"}
+
+
+def test_a_corrupt_cache_is_ignored(repo: Path) -> None:
+    cache = repo / ".campaign-gitops" / "cache"
+    run(repo, cache_dir=cache)
+    (cache / "lint.json").write_text("{not json")
+    again = run(repo, cache_dir=cache)
+    assert not again.cached and again.findings
+    assert run(repo, cache_dir=cache).cached
