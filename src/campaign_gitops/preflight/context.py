@@ -18,7 +18,7 @@ from campaign_gitops.config.bundle import Bundle, Entry, Key
 from campaign_gitops.config.models import TIER_LIMITS, CampaignSpec, ClientSpec, Step
 from campaign_gitops.config.placeholders import Placeholder, parse_placeholders
 from campaign_gitops.config.project import ProjectConfig
-from campaign_gitops.config.sequences import default_sequence
+from campaign_gitops.config.sequences import default_sequence, step_template
 from campaign_gitops.findings import Location
 
 
@@ -34,6 +34,7 @@ class RuleContext:
     _cache: dict[str, object] = field(default_factory=dict)
     _texts: dict[str, tuple[str, list[int]] | None] = field(default_factory=dict)
     _clients: dict[str, ClientSpec | None] = field(default_factory=dict)
+    _templates: dict[Key, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, bundle: Bundle, config: ProjectConfig | None = None) -> RuleContext:
@@ -87,6 +88,17 @@ class RuleContext:
                     self._defaults[dkey] = steps
             self._steps[entry.key] = steps
         return steps
+
+    def templates_used(self, entry: Entry) -> tuple[str, ...]:
+        """Names of the Templates a campaign's messages are written from (sorted)."""
+        used = self._templates.get(entry.key)
+        if used is None:
+            spec: CampaignSpec = entry.resource.spec
+            names = {step_template(s, spec) for s in self.steps(entry)}
+            names.add(spec.template)
+            names.discard(None)
+            used = self._templates[entry.key] = tuple(sorted(names))  # type: ignore[arg-type]
+        return used
 
     def placeholders(self, template: Entry, field_name: str) -> list[Placeholder]:
         """Parsed placeholders of a template's ``body`` or ``subject`` (cached)."""

@@ -35,7 +35,6 @@ from functools import cache
 from campaign_gitops.config.bundle import Bundle, Entry, Key
 from campaign_gitops.config.models import ANNOTATION_DISABLE, CAMPAIGN_REFERENCES
 from campaign_gitops.config.project import ProjectConfig
-from campaign_gitops.config.sequences import step_template
 from campaign_gitops.findings import CampaignGitopsError, Finding, Severity
 from campaign_gitops.preflight.context import RuleContext, context_for
 from campaign_gitops.preflight.registry import Conditional, Hit, Rule, all_rules
@@ -86,7 +85,7 @@ def _with_dependencies(entry: Entry, ctx: RuleContext) -> list[Entry]:
     found: dict[Key, Entry] = {entry.key: entry}
     deps = [bundle.get(client, "Client", client)]
     deps += [bundle.get(client, kind, getattr(spec, f)) for f, kind in CAMPAIGN_REFERENCES.items()]
-    deps += [bundle.get(client, "Template", step_template(s, spec)) for s in ctx.steps(entry)]
+    deps += [bundle.get(client, "Template", name) for name in ctx.templates_used(entry)]
     for dep in deps:
         if dep is not None:
             found.setdefault(dep.key, dep)

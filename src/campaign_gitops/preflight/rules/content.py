@@ -10,10 +10,10 @@ from campaign_gitops.config.models import CampaignSpec
 from campaign_gitops.config.placeholders import (
     PLACEHOLDERS,
     SMART_PLACEHOLDERS,
+    Placeholder,
     unclosed_openings,
 )
 from campaign_gitops.config.schema import did_you_mean
-from campaign_gitops.config.sequences import step_template
 from campaign_gitops.preflight.context import RuleContext
 from campaign_gitops.preflight.registry import E, Hit, W, always, rule
 
@@ -40,20 +40,22 @@ def smart_prompt_without_ai(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     writer = ctx.get(client, "Writer", spec.writer)
     if writer is None or writer.resource.spec.type == "anthropic":
         return
-    names = {spec.template} | {step_template(s, spec) for s in ctx.steps(entry)}
-    for name in sorted(n for n in names if n is not None):
+    for name in ctx.templates_used(entry):
         template = ctx.get(client, "Template", name)
         if template is None:
             continue
-        for field_name, text in _texts(template):
-            for p in ctx.placeholders(template, field_name):
-                if p.name in SMART_PLACEHOLDERS:
-                    where = ctx.locate_in_scalar(template, ("spec", field_name), text,
-                                                 p.offset, p.length)
-                    yield Hit(f"{{{{{p.name}}}}} needs an AI writer, but writer "
-                              f"{spec.writer!r} only renders templates",
-                              ("spec", field_name), "use an anthropic writer or write the "
-                              "text into the template", location=where, entry=template)
+        for field_name, text, p in _smart_placeholders(template, ctx):
+            where = ctx.locate_in_scalar(template, ("spec", field_name), text, p.offset,
+                                         p.length)
+            yield Hit(f"{{{{{p.name}}}}} needs an AI writer, but writer {spec.writer!r} "
+                      "only renders templates", ("spec", field_name), "use an anthropic "
+                      "writer or write the text into the template", location=where,
+                      entry=template)
+
+
+def _smart_placeholders(template: Entry, ctx: RuleContext) -> list[tuple[str, str, Placeholder]]:
+    return [(field_name, text, p) for field_name, text in _texts(template)
+            for p in ctx.placeholders(template, field_name) if p.name in SMART_PLACEHOLDERS]
 
 
 @rule("PF013", ("Template",), always(E), description="unknown placeholder")
