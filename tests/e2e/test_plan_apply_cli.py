@@ -1,0 +1,165 @@
+"""The real CLI on small repos: plan, apply, saved plans, exit codes, formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from campaign_gitops.cli.main import cli
+
+FILES = {
+    "acme/client.yaml": """
+        apiVersion: campaign-gitops/v1
+        kind: Client
+        metadata: {name: acme}
+        spec: {tier: velocity, resources: {emailDomain: acme.test}}
+        """,
+    "acme/parts.yaml": """
+        apiVersion: campaign-gitops/v1
+        kind: Goal
+        metadata: {name: book-demo, client: acme}
+        spec: {outcome: meeting}
+        ---
+        apiVersion: campaign-gitops/v1
+        kind: Template
+        metadata: {name: intro, client: acme}
+        spec: {channel: email, subject: Hi, body: "Hi {{first_name}} {{unsubscribe_url}}"}
+        ---
+        apiVersion: campaign-gitops/v1
+        kind: Writer
+        metadata: {name: plain, client: acme}
+        spec: {type: template}
+        ---
+        apiVersion: campaign-gitops/v1
+        kind: Reviewer
+        metadata: {name: rules, client: acme}
+        spec: {type: rules}
+        """,
+    "acme/q1.yaml": """
+        apiVersion: campaign-gitops/v1
+        kind: Campaign
+        metadata: {name: q1, client: acme}
+        spec:
+          status: draft
+          goal: book-demo
+          writer: plain
+          reviewer: rules
+          template: intro
+          testRecipients: [qa@acme.test]
+        """,
+}
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / "campaigns" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str):
+    """``run(*args)`` -> (exit code, output) of the CLI in a repo at tmp_path."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, FILES)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CAMPAIGN_GITOPS_DB", raising=False)
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["--db", db_url, *args], catch_exceptions=False)
+        return result.exit_code, result.output
+    return invoke
+
+
+def test_plan_apply_plan(run) -> None:
+    code, out = run("plan", "--detailed-exitcode")
+    assert code == 2
+    assert "+ acme/Campaign/q1" in out
+    assert "Plan: 6 to create, 0 to update, 0 transitions, 0 runs, 0 to archive, 0 errors." \
+        in out
+    assert run("plan")[0] == 0  # changes without --detailed-exitcode
+    code, out = run("apply", "--auto-approve")
+    assert code == 0, out
+    assert "Apply complete: 6 created" in out
+    code, out = run("plan", "--detailed-exitcode")
+    assert code == 0 and "No changes." in out
+    code, out = run("apply", "--auto-approve")
+    assert code == 0 and "No changes." in out
+
+
+def test_apply_without_a_terminal_refuses(run) -> None:
+    code, out = run("apply")
+    assert code == 1
+    assert "--auto-approve" in out
+    assert run("plan", "--detailed-exitcode")[0] == 2  # nothing was applied
+
+
+def test_plan_json_shape(run, tmp_path: Path) -> None:
+    run("apply", "--auto-approve")
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    path.write_text(path.read_text().replace("status: draft", "status: active")
+                    .replace("template: intro", "template: intro\n  dailyLimit: 20"))
+    code, out = run("plan", "--format", "json", "--detailed-exitcode")
+    assert code == 2
+    data = json.loads(out)
+    assert set(data) >= {"changes", "summary", "base_serial"}
+    assert data["base_serial"] == 6
+    assert [(c["action"], c["resource"], c["from"], c["to"]) for c in data["changes"]] == [
+        ("update", "acme/Campaign/q1", None, None),
+        ("transition", "acme/Campaign/q1", "draft", "active")]
+    assert data["changes"][0]["fields"] == {"spec.dailyLimit": {"old": None, "new": 20}}
+    assert data["summary"]["update"] == 1 and data["summary"]["transition"] == 1
+    code, out = run("plan", "--format", "markdown")
+    assert "| ~ | `acme/Campaign/q1` | update |" in out.replace("\\~", "~")
+
+
+def test_plan_with_errors_exits_1(run, tmp_path: Path) -> None:
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    path.write_text(path.read_text().replace("  writer: plain\n", ""))
+    code, out = run("plan")
+    assert code == 1
+    assert "! acme/Campaign/q1" in out and "PF002" in out
+    code, out = run("apply", "--auto-approve")
+    assert code == 1 and "5 created" in out
+
+
+def test_saved_plan_applies_once_then_is_stale(run, tmp_path: Path) -> None:
+    code, out = run("plan", "--out", "tfplan")
+    assert code == 0 and (tmp_path / "tfplan").exists()
+    code, out = run("apply", "tfplan")
+    assert code == 0, out
+    code, out = run("apply", "tfplan")
+    assert code == 1
+    assert "stale plan: the database changed" in out and "plan --out" in out
+
+
+def test_saved_plan_refused_after_a_file_changed(run, tmp_path: Path) -> None:
+    run("plan", "--out", "tfplan")
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    path.write_text(path.read_text() + "# a comment\n")
+    code, out = run("apply", "tfplan")
+    assert code == 1
+    assert "files changed" in out and "campaigns/acme/q1.yaml" in out
+    assert run("plan", "--detailed-exitcode")[0] == 2  # nothing applied
+
+
+def test_not_a_plan_file(run, tmp_path: Path) -> None:
+    (tmp_path / "junk").write_text("{nope")
+    code, out = run("apply", "junk")
+    assert code == 2 and "not a saved plan" in out
+
+
+def test_real_entry_point_runs(tmp_path: Path, sqlite_url: str) -> None:
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, FILES)
+    exe = Path(sys.executable).with_name("campaign-gitops")
+    done = subprocess.run([str(exe), "--db", sqlite_url, "apply", "--auto-approve"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Apply complete: 6 created" in done.stdout

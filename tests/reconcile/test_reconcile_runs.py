@@ -1,0 +1,92 @@
+"""Declared runs start once each, pinned to the revision and resolved config of the apply."""
+
+from __future__ import annotations
+
+import reconcile_repos as rr
+from sqlalchemy import select
+
+from campaign_gitops.config.resolved import resolve_with_hash
+from campaign_gitops.reconcile.service import apply_plan, plan_repo
+from campaign_gitops.state import tables as t
+
+repo, database = rr.repo, rr.database
+
+RUNS = """
+          runs:
+            - {name: smoke, type: test_run}
+            - {name: launch, type: run}
+            - {name: wave, type: schedule, at: "2030-12-01T09:00:00+11:00"}
+"""
+
+
+def campaign(status: str = "active", runs: str = RUNS) -> dict[str, str]:
+    text = rr.BASE["acme/q1.yaml"].replace("status: draft", f"status: {status}")
+    return {**rr.BASE, "acme/q1.yaml": text.rstrip() + "\n" + runs.strip("\n") + "\n"}
+
+
+def test_runs_start_once_pinned_to_the_revision(repo, database) -> None:
+    project = repo(campaign())
+    bundle, plan = plan_repo(project, database)
+    assert [(c.action, c.to) for c in plan.changes if c.action in ("run", "transition")] == [
+        ("transition", "active"), ("run", "smoke"), ("run", "launch"), ("run", "wave")]
+    result = apply_plan(database, plan, bundle, project=project)
+    assert result.ok, result.errors
+    assert result.counts()["run"] == 3
+    entry = next(e for e in bundle if e.key.name == "q1")
+    config, config_hash = resolve_with_hash(entry, bundle)
+    with database.session() as s:
+        runs = {r.name: r for r in s.scalars(select(t.CampaignRun))}
+        revision = s.scalars(select(t.CampaignRevision)).one()
+        assert set(runs) == {"smoke", "launch", "wave"}
+        assert {r.revision_id for r in runs.values()} == {revision.id}
+        assert {r.config_hash for r in runs.values()} == {config_hash}
+        assert runs["launch"].config == config
+        assert runs["wave"].status == "scheduled"
+        assert runs["wave"].scheduled_for.isoformat() == "2030-11-30T22:00:00+00:00"
+        log = s.scalars(select(t.ApplyLog.action).where(t.ApplyLog.action == "run")).all()
+        assert len(log) == 3
+    _, again = plan_repo(project, database)
+    assert again.changes == ()
+
+
+def test_a_new_run_declared_later_starts_alone(repo, database, tmp_path) -> None:
+    project = repo(campaign(runs="          runs: [{name: smoke, type: test_run}]"))
+    bundle, plan = plan_repo(project, database)
+    apply_plan(database, plan, bundle, project=project)
+    rr.write_repo(tmp_path, campaign(runs="""
+          runs:
+            - {name: smoke, type: test_run}
+            - {name: smoke-2, type: test_run}
+          dailyLimit: 30
+        """))
+    bundle, plan = plan_repo(project, database)
+    assert [(c.action, c.to) for c in plan.changes] == [("update", None), ("run", "smoke-2")]
+    assert apply_plan(database, plan, bundle, project=project).ok
+    with database.session() as s:
+        runs = {r.name: r.revision_id for r in s.scalars(select(t.CampaignRun))}
+        revisions = dict(s.execute(select(t.CampaignRevision.revision,
+                                          t.CampaignRevision.id)).all())
+    assert runs == {"smoke": revisions[1], "smoke-2": revisions[2]}
+
+
+def test_run_on_a_campaign_that_cannot_activate_is_an_error(repo, database) -> None:
+    project = repo(campaign(runs="          runs: [{name: launch, type: run}]"))
+    with database.session() as s:
+        s.add(t.Client(name="acme", subscription="canceled", credits=10))
+    bundle, plan = plan_repo(project, database)
+    errors = [(c.tag, c.to) for c in plan.changes if c.action == "error"]
+    assert errors == [("transition", "active"), ("run", "launch")]
+    result = apply_plan(database, plan, bundle, project=project)
+    assert not result.ok
+    with database.session() as s:
+        assert s.scalars(select(t.CampaignRun)).all() == []
+
+
+def test_test_run_without_recipients_is_a_preflight_error(repo, database) -> None:
+    files = campaign(status="draft", runs="          runs: [{name: smoke, type: test_run}]")
+    files["acme/q1.yaml"] = files["acme/q1.yaml"].replace("testRecipients: [qa@acme.test]",
+                                                          "description: nobody to send to")
+    _, plan = plan_repo(repo(files), database)
+    errors = [c for c in plan.changes if c.action == "error"]
+    assert [c.rules for c in errors] == [("PF009",)]
+    assert not [c for c in plan.changes if c.action == "run"]
