@@ -25,7 +25,7 @@ from typing import Any, Literal
 from campaign_gitops.config.loader import relative_name
 from campaign_gitops.config.project import ProjectConfig, find_root
 from campaign_gitops.config.project_file import ProjectFile, load_project_file
-from campaign_gitops.state.db import DEFAULT_SQLITE, ENV_DB, redact
+from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB  # no SQLAlchemy: lint stays fast
 
 ENV_DIR = "CAMPAIGN_GITOPS_DIR"
 DEFAULT_DIR = "campaigns"
@@ -76,6 +76,8 @@ class Settings:
         config = self.config or ProjectConfig()
         data = config.model_dump(mode="json", by_alias=True)
         data["resourcesDir"] = relative_name(self.resources_dir, self.root)
+        from campaign_gitops.state.db import redact
+
         data["database"]["url"] = redact(self.database_url)
         data["database"]["urlEnv"] = (self.file.config.database.url_env
                                       if self.file.config else None)

@@ -21,9 +21,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB
 
-ENV_DB = "CAMPAIGN_GITOPS_DB"
-DEFAULT_SQLITE = ".campaign-gitops/state.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 _UPGRADE_LOCK_ID = 0x6361_6D70  # "camp": serialises migrations on PostgreSQL
 
