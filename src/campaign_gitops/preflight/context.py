@@ -11,8 +11,10 @@ import hashlib
 import weakref
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from campaign_gitops.config.bundle import Bundle, Entry, Key
 from campaign_gitops.config.models import TIER_LIMITS, CampaignSpec, ClientSpec, Step
@@ -20,6 +22,8 @@ from campaign_gitops.config.placeholders import Placeholder, parse_placeholders
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.config.sequences import default_sequence, step_template
 from campaign_gitops.findings import Location
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -117,11 +121,11 @@ class RuleContext:
             return (override.ai, override.custom)
         return TIER_LIMITS.get(tier, TIER_LIMITS["ignition"])
 
-    def memo(self, name: str, build: object) -> object:
-        """A per-bundle value computed once by ``build()`` (a zero-argument callable)."""
+    def memo(self, name: str, build: Callable[[], T]) -> T:
+        """A per-bundle value computed once by ``build()``."""
         if name not in self._cache:
-            self._cache[name] = build()  # type: ignore[operator]
-        return self._cache[name]
+            self._cache[name] = build()
+        return self._cache[name]  # type: ignore[return-value]
 
     # ------------------------------------------------------------ positions in text
 

@@ -44,7 +44,7 @@ def tier_limit(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     AI-suggested + 2 custom, velocity 6 + 4, dominance 12 + 8 (``tiers`` in
     campaign-gitops.yaml overrides). The campaigns beyond the cap, by name, are reported.
     """
-    over: dict[Key, str] = ctx.memo("PF014", lambda: _over_limit(ctx))  # type: ignore[assignment]
+    over = ctx.memo("PF014", lambda: _over_limit(ctx))
     message = over.get(entry.key)
     if message:
         yield Hit(message, ("spec", "type"), "complete or remove a campaign, or move the "

@@ -17,9 +17,15 @@ QUIET_END, QUIET_START = "08:00", "21:00"  # SMS and voice only between these
 PHONE_CHANNELS = {"sms", "voice"}
 
 
+# Files of a system's zoneinfo folder that are no IANA zone names.
+_NOT_ZONES = {"localtime", "posixrules", "Factory"}
+
+
 @lru_cache(maxsize=1024)
 def valid_timezone(name: str) -> bool:
-    if not name or name.startswith(("/", ".")) or ".." in name:
+    """An IANA zone name that tzdata (or the system) knows."""
+    if not name or name in _NOT_ZONES or name.startswith(("/", ".", "posix/", "right/")) \
+            or ".." in name:
         return False
     try:
         ZoneInfo(name)
