@@ -99,12 +99,19 @@ def test_broken_file_holds_its_resources_while_others_reconcile(daemon_repo: Pat
     assert ("globex/Campaign/c0", "update") in result.applied
     ready, body = rec.health.ready()
     assert not ready and body["failing_files"] == ["campaigns/acme/c0.yaml:16:SCHEMA"]
+    sample = rec.metrics.registry.get_sample_value
+    assert sample("campaign_gitops_resources", {"state": "held"}) == 1
+    assert sample("campaign_gitops_resources", {"state": "synced"}) == 12
+    assert sample("campaign_gitops_files_failing") == 1
 
     edit(daemon_repo, "acme", "c0", description="v3")
     fixed = rec.reconcile_once({str(broken)}, now=NOW, clock=2.0)
     assert fixed.ok and fixed.failing == ()
     assert description(rec.db, "acme", "c0") == "v3"
     assert rec.health.ready()[0]
+    assert sample("campaign_gitops_resources", {"state": "synced"}) == 13
+    assert sample("campaign_gitops_files_failing") == 0
+    assert sample("campaign_gitops_changes_applied_total", {"action": "update"}) == 2
 
 
 def test_lint_error_holds_the_resource(daemon_repo: Path, sqlite_url: str) -> None:

@@ -262,18 +262,20 @@ class Reconciler:
         applied: list[tuple[str, str]] = []
         errors: list[tuple[str, str, str]] = []
         held: list[tuple[str, str]] = []
-        states: dict[Key, str] = {}
+        states: dict[Key, str] = dict.fromkeys(bundle.entries, "synced")
         failed_keys: set[str] = set()
         for change in plan.changes:
             key = change.resource
-            states.setdefault(change.key, "synced")
             if change.action == "noop":
                 if change.tag in ("held", "unknown"):
                     states[change.key] = "held"
-                elif change.tag == "suspended":
-                    states[change.key] = "suspended"
+                elif change.tag in ("suspended", "orphan"):
+                    states[change.key] = change.tag
+                elif FROZEN_PREFIX in change.reason:
+                    states[change.key] = "held"
                 continue
             if change.action == "error" and change.reason.startswith(FROZEN_PREFIX):
+                states[change.key] = "held"
                 held.append((key, change.reason))
                 self.log("held", change.reason, resource=key, action=change.tag,
                          commit=read.commit)

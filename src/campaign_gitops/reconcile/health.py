@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-SYNC_STATES = ("synced", "held", "error", "suspended", "backoff")
+SYNC_STATES = ("synced", "held", "error", "suspended", "backoff", "orphan")
 
 
 class Metrics:

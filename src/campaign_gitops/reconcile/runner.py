@@ -132,6 +132,7 @@ class Runner:
                 if clock >= next_full:
                     debouncer.take()
                     self._pass(None)
+                    self._message_metrics()
                     next_full = time.monotonic() + o.interval
                 elif debouncer.ready(clock):
                     self._pass(debouncer.take())
