@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reconcile"))
-import daemon_repos as dr  # noqa: E402
+import daemon_repos as dr
 
-from campaign_gitops.reconcile.leader import PgLeader  # noqa: E402
-from campaign_gitops.state import tables as t  # noqa: E402
-from campaign_gitops.state.db import open_database  # noqa: E402
+from campaign_gitops.reconcile.leader import PgLeader
+from campaign_gitops.state import tables as t
+from campaign_gitops.state.db import open_database
 
 CLI = str(Path(sys.executable).parent / "campaign-gitops")
 daemon_repo = dr.daemon_repo
@@ -252,3 +252,22 @@ def test_postgres_one_leader_and_failover(daemon_repo: Path, pg_url: str,
     finally:
         probe.release()
         db.dispose()
+
+
+def test_once_reconciles_and_ticks_the_example_repo(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import EXAMPLE_REPO
+
+    shutil.copytree(EXAMPLE_REPO, tmp_path / "campaigns")
+    dr.git_init(tmp_path)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    done = subprocess.run([CLI, "--db", url, "reconcile", "--once", "--log-format", "json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert "reconciled" in names and "ticked" in names
+    assert names.index("reconciled") < names.index("ticked")
+    runs = [e for e in events if e["event"] == "applied" and e.get("action") == "run"]
+    assert runs and all(e["commit"] == dr.git(tmp_path, "rev-parse", "HEAD") for e in runs)

@@ -19,15 +19,11 @@ from campaign_gitops.reconcile.sources import GitSource, WorktreeSource
 from campaign_gitops.state.db import open_database, redact
 
 
-def _tick_function(db: Any, config: Any, log: EventLog) -> Any:
-    try:
-        from campaign_gitops.runs.tick import tick
-    except ImportError:
-        log("tick-disabled", "runs.tick is not available in this build")
-        return None
+def _tick_function(db: Any, config: Any, root: Any) -> Any:
+    from campaign_gitops.runs.tick import tick
 
     def run(now: dt.datetime) -> Any:
-        return tick(db, now=now, config=config)
+        return tick(db, now=now, config=config, root=root)
 
     return run
 
@@ -97,7 +93,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     metrics, health = Metrics(), Health()
     reconciler = Reconciler(project, db, reader, config=config, options=Options(prune=prune),
                             log=log, metrics=metrics, health=health)
-    tick = _tick_function(db, config, log) if once or tick_interval > 0 else None
+    tick = _tick_function(db, config, project.root) if once or tick_interval > 0 else None
     runner = Runner(reconciler, leader, LoopOptions(
         interval=interval, tick_interval=tick_interval, debounce=debounce_ms / 1000.0,
         max_wait=max(1.0, debounce_ms / 1000.0 * 4)), tick=tick)

@@ -246,12 +246,13 @@ def _git_filter(_change: Any, path: str) -> bool:
 
 
 def _describe(outcome: Any) -> str:
-    if outcome is None:
-        return ""
-    for attr in ("summary", "counts"):
-        value = getattr(outcome, attr, None)
-        if callable(value):
-            value = value()
-        if value is not None:
-            return str(value)
-    return str(outcome)
+    """A tick's outcome in one line: totals by status, runs started, halt."""
+    if outcome is None or not hasattr(outcome, "as_json"):
+        return "" if outcome is None else str(outcome)
+    data = outcome.as_json()
+    parts = [f"{k}={v}" for k, v in data.get("totals", {}).items()]
+    if data.get("started_runs"):
+        parts.append("started " + ", ".join(data["started_runs"]))
+    if data.get("halted"):
+        parts.append(f"halted: {data['halted']}")
+    return " ".join(parts) or "nothing due"
