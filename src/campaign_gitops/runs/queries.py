@@ -122,11 +122,13 @@ def communications(session: Session, *, run: int | None = None, status: str | No
                    ) -> list[dict[str, Any]]:
     query = (select(messages.c.id, resources.c.client, resources.c.name.label("campaign"),
                     runs.c.name.label("run"), messages.c.step_index, messages.c.channel,
-                    messages.c.recipient, messages.c.status, messages.c.status_reason,
-                    messages.c.subject, messages.c.attempts, messages.c.scheduled_for,
-                    messages.c.sent_at, messages.c.transport, messages.c.idempotency_key)
+                    leads.c.email.label("lead"), messages.c.recipient, messages.c.status,
+                    messages.c.status_reason, messages.c.subject, messages.c.attempts,
+                    messages.c.scheduled_for, messages.c.sent_at, messages.c.transport,
+                    messages.c.idempotency_key)
              .join(runs, runs.c.id == messages.c.run_id)
              .join(resources, resources.c.id == messages.c.campaign_id)
+             .outerjoin(leads, leads.c.id == messages.c.lead_id)
              .order_by(messages.c.id).limit(limit))
     if run is not None:
         query = query.where(messages.c.run_id == run)
