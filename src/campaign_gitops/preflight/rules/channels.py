@@ -15,6 +15,10 @@ CHANNEL_RESOURCE = {"email": "emailDomain", "sms": "phoneNumber", "voice": "phon
                     "linkedin": "linkedinSeat"}
 
 
+def _resource(channel: str) -> str:
+    return CHANNEL_RESOURCE.get(channel, "sending resource")
+
+
 @rule("PF011", ("Campaign",), {"lint": W, "test_run": W, "run": E, "schedule": E},
       description="step channel the client has no resource for, without a skip rule")
 def channel_without_resource(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
@@ -35,9 +39,10 @@ def channel_without_resource(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
         for channel in spec.channels():
             if channel not in available:
                 path = ("spec", "allocation", channel) if spec.allocation else ("spec", "channel")
-                yield Hit(f"client {name!r} has no {CHANNEL_RESOURCE[channel]}, so the default "
+                needed = _resource(channel)
+                yield Hit(f"client {name!r} has no {needed}, so the default "
                           f"sequence drops every {channel} step of this campaign", path,
-                          f"add resources.{CHANNEL_RESOURCE[channel]} to client {name!r} or "
+                          f"add resources.{needed} to client {name!r} or "
                           f"remove {channel} from the campaign",
                           value=not spec.allocation and "channel" in spec.model_fields_set)
         return
@@ -46,9 +51,10 @@ def channel_without_resource(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
         return  # PF008
     for i, step in enumerate(ctx.steps(entry)):
         if step.channel not in available and not step.skip_if:
+            needed = _resource(step.channel)
             yield Hit(f"step {i + 1} sends {step.channel}, but client {name!r} has no "
-                      f"{CHANNEL_RESOURCE[step.channel]}", ("spec", "steps", i, "channel"),
-                      f"add resources.{CHANNEL_RESOURCE[step.channel]} to the client or a "
+                      f"{needed}", ("spec", "steps", i, "channel"),
+                      f"add resources.{needed} to the client or a "
                       "skipIf to the step", value=True, entry=sequence)
 
 
