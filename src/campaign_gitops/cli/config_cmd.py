@@ -35,7 +35,8 @@ def render_text(settings: Settings, problems: list[Finding]) -> str:
                   for f in problems]
         return "\n".join(lines) + "\n"
     rows = [("KEY", "VALUE", "SOURCE")]
-    rows += [(key, _scalar(value), str(origin)) for key, value, origin in settings.rows()]
+    rows += [(key, _scalar(value), str(origin)) for key, value, origin in settings.rows()
+             if value is not None or origin.source != "default"]  # unset: only in json
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     lines.append("")
     lines += [f"{k.ljust(widths[0])}  {v.ljust(widths[1])}  {s}".rstrip() for k, v, s in rows]
