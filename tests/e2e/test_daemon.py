@@ -271,3 +271,44 @@ def test_once_reconciles_and_ticks_the_example_repo(tmp_path: Path) -> None:
     assert names.index("reconciled") < names.index("ticked")
     runs = [e for e in events if e["event"] == "applied" and e.get("action") == "run"]
     assert runs and all(e["commit"] == dr.git(tmp_path, "rev-parse", "HEAD") for e in runs)
+
+
+def test_sigterm_mid_pass_finishes_the_change_in_flight(daemon_repo: Path, pg_url: str,
+                                                        daemons: list[Daemon]) -> None:
+    import os
+
+    env = {**os.environ, "CAMPAIGN_GITOPS_TEST_APPLY_DELAY": "0.3"}  # a slow first pass
+    proc = subprocess.Popen([CLI, "--db", pg_url, "reconcile", "--tick-interval", "0",
+                             "--log-format", "json"], cwd=daemon_repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    db = open_database(pg_url)
+
+    def created() -> int:
+        try:
+            with db.session() as s:
+                return int(s.scalar(select(func.count()).select_from(t.ApplyLog)) or 0)
+        except Exception:  # the daemon is still creating the schema
+            return 0
+
+    try:
+        wait_for("the first changes", lambda: created() >= 2, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    events = [json.loads(x)["event"] for x in out.splitlines() if x.startswith("{")]
+    assert "interrupted" in events and events[-2:] == ["released", "stopped"]
+    applied = created()
+    assert 2 <= applied < 13  # stopped between changes, not at the end of the pass
+    probe = PgLeader(pg_url)
+    try:
+        assert probe.try_acquire()  # the lock was released
+    finally:
+        probe.release()
+    again = subprocess.run([CLI, "--db", pg_url, "reconcile", "--once", "--tick-interval", "0"],
+                           cwd=daemon_repo, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert created() == 13  # the rest, each once
+    db.dispose()
