@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from campaign_gitops.config.bundle import Entry
+from campaign_gitops.config.bundle import Entry, Key
 from campaign_gitops.config.models import CampaignSpec
 from campaign_gitops.config.placeholders import (
     PLACEHOLDERS,
@@ -54,8 +54,14 @@ def smart_prompt_without_ai(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
 
 
 def _smart_placeholders(template: Entry, ctx: RuleContext) -> list[tuple[str, str, Placeholder]]:
-    return [(field_name, text, p) for field_name, text in _texts(template)
+    """(field, text, placeholder) of each smart placeholder of a template (cached)."""
+    cache: dict[Key, list[tuple[str, str, Placeholder]]] = ctx.memo("PF012", dict)
+    found = cache.get(template.key)
+    if found is None:
+        found = cache[template.key] = [
+            (field_name, text, p) for field_name, text in _texts(template)
             for p in ctx.placeholders(template, field_name) if p.name in SMART_PLACEHOLDERS]
+    return found
 
 
 @rule("PF013", ("Template",), always(E), description="unknown placeholder")

@@ -12,6 +12,7 @@ from campaign_gitops.preflight.context import RuleContext
 from campaign_gitops.preflight.registry import E, Hit, always, rule
 
 NOT_CLIENT = tuple(k for k in KINDS if k != "Client")
+_CAMPAIGN_REFERENCES = tuple(CAMPAIGN_REFERENCES.items())
 
 
 def _hint(name: str, kind: str, candidates: list[str], client: str) -> str:
@@ -25,10 +26,9 @@ def _hint(name: str, kind: str, candidates: list[str], client: str) -> str:
 
 
 def _unresolved(ctx: RuleContext, client: str, kind: str, name: str,
-                path: tuple[str | int, ...]) -> Iterator[Hit]:
-    if ctx.get(client, kind, name) is None:
-        yield Hit(f"{kind} {name!r} does not exist in client {client!r}", path,
-                  _hint(name, kind, ctx.names(client, kind), client), value=True)
+                path: tuple[str | int, ...]) -> Hit:
+    return Hit(f"{kind} {name!r} does not exist in client {client!r}", path,
+               _hint(name, kind, ctx.names(client, kind), client), value=True)
 
 
 @rule("PF008", NOT_CLIENT, always(E),
@@ -46,16 +46,17 @@ def unresolved_reference(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
                   did_you_mean(client, ctx.client_names())
                   or f"add a Client resource named {client!r}", value=True)
     spec = entry.resource.spec
+    entries = ctx.bundle.entries
     if entry.key.kind == "Campaign":
-        for field_name, kind in CAMPAIGN_REFERENCES.items():
+        for field_name, kind in _CAMPAIGN_REFERENCES:
             name = getattr(spec, field_name)
-            if name is not None:
-                yield from _unresolved(ctx, client, kind, name, ("spec", field_name))
+            if name is not None and (client, kind, name) not in entries:
+                yield _unresolved(ctx, client, kind, name, ("spec", field_name))
     elif entry.key.kind == "Sequence":
         for i, step in enumerate(spec.steps):
-            if step.template is not None:
-                yield from _unresolved(ctx, client, "Template", step.template,
-                                       ("spec", "steps", i, "template"))
+            name = step.template
+            if name is not None and (client, "Template", name) not in entries:
+                yield _unresolved(ctx, client, "Template", name, ("spec", "steps", i, "template"))
 
 
 @rule("PF010", ("Campaign", "Sequence"), always(E),
