@@ -1,0 +1,394 @@
+"""Paginated reads for the web UI and its JSON API (the CLI's own lists are in runs.queries).
+
+Every function returns JSON-ready dicts and reads one page: LIMIT on an indexed order
+(campaigns by client/name, messages and replies by id descending, keyset with
+``before``), counts only for the rows of the page, never a whole table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Date, String, cast, func, select
+from sqlalchemy.orm import Session
+
+from campaign_gitops.state.tables import (
+    Campaign,
+    CampaignRevision,
+    CampaignRun,
+    Client,
+    Enrollment,
+    KeyValue,
+    Message,
+    Reply,
+    Resource,
+)
+
+resources = Resource.__table__
+campaigns = Campaign.__table__
+runs = CampaignRun.__table__
+revisions = CampaignRevision.__table__
+messages = Message.__table__
+replies = Reply.__table__
+enrollments = Enrollment.__table__
+ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
+MAX_PAGE = 200
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _channel_expr() -> Any:
+    return resources.c.spec["channel"].as_string()
+
+
+# ---------------------------------------------------------------- header
+
+
+def header(session: Session) -> dict[str, Any]:
+    """Whether delivery is halted (globally, per client) and the daemon's last reconcile."""
+    halt = session.get(KeyValue, "halt:global")
+    halted_clients = list(session.execute(
+        select(Client.name).where(Client.halted.is_(True), Client.deleted_at.is_(None))
+        .order_by(Client.name)).scalars())
+    last = session.get(KeyValue, "reconcile:last")
+    value = dict(last.value or {}) if last is not None else None
+    reconcile = None
+    if value is not None:
+        reconcile = {"at": value.get("at"), "commit": value.get("commit"),
+                     "ok": value.get("ok"), "mode": value.get("mode"),
+                     "applied": value.get("applied"),
+                     "failing_files": list(value.get("failing_files") or []),
+                     "errors": len(value.get("errors") or [])}
+    return {"halted": bool(halt and (halt.value or {}).get("halted")),
+            "halted_clients": halted_clients, "last_reconcile": reconcile}
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+def campaign_filters(*, client: str | None = None, status: str | None = None,
+                     channel: str | None = None, q: str | None = None) -> list[Any]:
+    conds: list[Any] = [resources.c.kind == "Campaign", resources.c.deleted_at.is_(None)]
+    if client:
+        conds.append(resources.c.client == client)
+    if status:
+        conds.append(campaigns.c.status == status)
+    if channel:
+        conds.append(_channel_expr() == channel)
+    if q:
+        conds.append(resources.c.name.like(_like(q), escape="\\"))
+    return conds
+
+
+def campaigns_page(session: Session, *, client: str | None = None, status: str | None = None,
+                   channel: str | None = None, q: str | None = None, page: int = 1,
+                   per_page: int = 50) -> dict[str, Any]:
+    """One page of campaigns (by client, name) with their active runs counted."""
+    per_page = max(1, min(per_page, MAX_PAGE))
+    page = max(1, page)
+    conds = campaign_filters(client=client, status=status, channel=channel, q=q)
+    base = resources.outerjoin(campaigns, campaigns.c.resource_id == resources.c.id)
+    total = int(session.execute(select(func.count()).select_from(base).where(*conds))
+                .scalar_one())
+    query = (select(resources.c.id, resources.c.client, resources.c.name,
+                    resources.c.spec, resources.c.source_file, resources.c.source_commit,
+                    campaigns.c.status, campaigns.c.reply_rate, campaigns.c.total_leads,
+                    campaigns.c.leads_contacted, campaigns.c.leads_replied)
+             .select_from(base).where(*conds)
+             .order_by(resources.c.client, resources.c.name)
+             .limit(per_page).offset((page - 1) * per_page))
+    rows = list(session.execute(query).mappings())
+    active = _active_runs(session, [r["id"] for r in rows])
+    items = [{"id": r["id"], "client": r["client"], "name": r["name"],
+              "status": r["status"] or (r["spec"] or {}).get("status"),
+              "desired_status": (r["spec"] or {}).get("status"),
+              "channel": (r["spec"] or {}).get("channel"),
+              "channels": sorted((r["spec"] or {}).get("allocation") or {})
+              or [(r["spec"] or {}).get("channel")],
+              "active_runs": active.get(r["id"], 0),
+              "reply_rate": float(r["reply_rate"] or 0.0),
+              "leads": int(r["total_leads"] or 0),
+              "contacted": int(r["leads_contacted"] or 0),
+              "replied": int(r["leads_replied"] or 0),
+              "file": r["source_file"], "commit": r["source_commit"]} for r in rows]
+    return {"items": items, "page": page, "per_page": per_page, "total": total,
+            "pages": max(1, -(-total // per_page))}
+
+
+def _active_runs(session: Session, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    query = (select(runs.c.campaign_id, func.count()).where(
+        runs.c.campaign_id.in_(ids), runs.c.status.in_(ACTIVE_RUN_STATES))
+        .group_by(runs.c.campaign_id))
+    return {int(k): int(v) for k, v in session.execute(query)}
+
+
+def campaign_choices(session: Session) -> dict[str, list[str]]:
+    """The values the filters offer: clients, statuses and channels in use."""
+    clients = list(session.execute(select(resources.c.client).where(
+        resources.c.kind == "Client", resources.c.deleted_at.is_(None))
+        .order_by(resources.c.client)).scalars())
+    statuses = ["draft", "active", "paused", "completed"]
+    channels = ["email", "sms", "voice", "linkedin", "mail"]
+    return {"clients": clients, "statuses": statuses, "channels": channels}
+
+
+def _resource_spec(session: Session, client: str, kind: str, name: str | None
+                   ) -> dict[str, Any] | None:
+    if not name:
+        return None
+    row = session.execute(select(resources.c.spec, resources.c.source_file).where(
+        resources.c.client == client, resources.c.kind == kind, resources.c.name == name,
+        resources.c.deleted_at.is_(None))).first()
+    if row is None:
+        return None
+    return {"name": name, "spec": row.spec or {}, "file": row.source_file}
+
+
+def campaign_detail(session: Session, client: str, name: str) -> dict[str, Any] | None:
+    """A campaign with the specs it references (as applied), its revisions and runs."""
+    row = session.execute(
+        select(resources.c.id, resources.c.spec, resources.c.labels,
+               resources.c.source_file, resources.c.source_commit, resources.c.generation,
+               resources.c.updated_at, campaigns.c.status, campaigns.c.reply_rate,
+               campaigns.c.conversion_rate, campaigns.c.total_leads,
+               campaigns.c.leads_contacted, campaigns.c.leads_replied,
+               campaigns.c.leads_converted)
+        .select_from(resources.outerjoin(campaigns,
+                                         campaigns.c.resource_id == resources.c.id))
+        .where(resources.c.client == client, resources.c.kind == "Campaign",
+               resources.c.name == name, resources.c.deleted_at.is_(None))).mappings().first()
+    if row is None:
+        return None
+    spec = row["spec"] or {}
+    refs = {field: _resource_spec(session, client, kind, spec.get(field))
+            for field, kind in (("goal", "Goal"), ("segment", "Segment"),
+                                ("writer", "Writer"), ("reviewer", "Reviewer"),
+                                ("template", "Template"), ("sequence", "Sequence"),
+                                ("schedule", "Schedule"))}
+    revision = session.execute(
+        select(revisions.c.revision, revisions.c.git_commit, revisions.c.applied_at)
+        .where(revisions.c.resource_id == row["id"])
+        .order_by(revisions.c.revision.desc()).limit(1)).first()
+    return {
+        "id": row["id"], "client": client, "name": name, "spec": spec,
+        "labels": row["labels"] or {}, "status": row["status"],
+        "file": row["source_file"], "commit": row["source_commit"],
+        "generation": row["generation"], "updated_at": iso(row["updated_at"]),
+        "revision": revision.revision if revision else None,
+        "revision_commit": revision.git_commit if revision else None,
+        "metrics": {"leads": row["total_leads"] or 0, "contacted": row["leads_contacted"] or 0,
+                    "replied": row["leads_replied"] or 0,
+                    "converted": row["leads_converted"] or 0,
+                    "reply_rate": float(row["reply_rate"] or 0.0),
+                    "conversion_rate": float(row["conversion_rate"] or 0.0)},
+        "refs": refs,
+        "runs": runs_page(session, campaign_id=row["id"], limit=50)["items"],
+    }
+
+
+# ---------------------------------------------------------------- runs
+
+
+def _run_columns() -> tuple[Any, ...]:
+    return (runs.c.id, resources.c.client, resources.c.name.label("campaign"), runs.c.name,
+            runs.c.type, runs.c.status, runs.c.status_reason, runs.c.git_commit,
+            runs.c.config_hash, runs.c.scheduled_for, runs.c.started_at, runs.c.finished_at,
+            runs.c.created_at, revisions.c.revision, revisions.c.content_hash)
+
+
+def _run_dict(r: Any) -> dict[str, Any]:
+    return {"id": r["id"], "client": r["client"], "campaign": r["campaign"], "name": r["name"],
+            "type": r["type"], "status": r["status"], "status_reason": r["status_reason"],
+            "revision": r["revision"], "content_hash": r["content_hash"],
+            "config_hash": r["config_hash"], "git_commit": r["git_commit"],
+            "scheduled_for": iso(r["scheduled_for"]), "started_at": iso(r["started_at"]),
+            "finished_at": iso(r["finished_at"]), "created_at": iso(r["created_at"])}
+
+
+def runs_page(session: Session, *, campaign_id: int | None = None, client: str | None = None,
+              status: str | None = None, before: int | None = None,
+              limit: int = 50) -> dict[str, Any]:
+    limit = max(1, min(limit, MAX_PAGE))
+    query = (select(*_run_columns())
+             .join(resources, resources.c.id == runs.c.campaign_id)
+             .outerjoin(revisions, revisions.c.id == runs.c.revision_id)
+             .order_by(runs.c.id.desc()).limit(limit + 1))
+    if campaign_id is not None:
+        query = query.where(runs.c.campaign_id == campaign_id)
+    if client:
+        query = query.where(resources.c.client == client)
+    if status:
+        query = query.where(runs.c.status == status)
+    if before is not None:
+        query = query.where(runs.c.id < before)
+    rows = [_run_dict(r) for r in session.execute(query).mappings()]
+    return _keyset(rows, limit)
+
+
+def _keyset(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": rows, "limit": limit,
+            "next_before": rows[-1]["id"] if more and rows else None}
+
+
+def _day_expr(session: Session, column: Any) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column)
+    return cast(cast(column, Date), String)
+
+
+def run_detail(session: Session, run_id: int) -> dict[str, Any] | None:
+    """One run: pinned revision, enrollments by state, messages by day and status, replies."""
+    row = session.execute(
+        select(*_run_columns(), runs.c.revision_id, runs.c.campaign_id)
+        .join(resources, resources.c.id == runs.c.campaign_id)
+        .outerjoin(revisions, revisions.c.id == runs.c.revision_id)
+        .where(runs.c.id == run_id)).mappings().first()
+    if row is None:
+        return None
+    by_state = {str(k): int(v) for k, v in session.execute(
+        select(enrollments.c.state, func.count()).where(enrollments.c.run_id == run_id)
+        .group_by(enrollments.c.state))}
+    by_status = {str(k): int(v) for k, v in session.execute(
+        select(messages.c.status, func.count()).where(messages.c.run_id == run_id)
+        .group_by(messages.c.status))}
+    day = _day_expr(session, func.coalesce(messages.c.sent_at, messages.c.created_at))
+    by_day: dict[str, dict[str, int]] = {}
+    for d, status, n in session.execute(
+            select(day, messages.c.status, func.count()).where(messages.c.run_id == run_id)
+            .group_by(day, messages.c.status).order_by(day)):
+        by_day.setdefault(str(d), {})[str(status)] = int(n)
+    by_kind = {str(k): int(v) for k, v in session.execute(
+        select(replies.c.kind, func.count()).where(replies.c.run_id == run_id)
+        .group_by(replies.c.kind))}
+    enrolled = sum(by_state.values())
+    sent = by_status.get("sent", 0)
+    replied = by_kind.get("reply", 0) + by_kind.get("converted", 0)
+    steps = [{"step": i + 1, "channel": s.get("channel"), "delayDays": s.get("delayDays", 0),
+              "template": s.get("template"), "purpose": s.get("purpose")}
+             for i, s in enumerate(_run_config(session, run_id).get("steps") or [])]
+    return {**_run_dict(row), "campaign_id": row["campaign_id"],
+            "enrollments": by_state, "messages": by_status, "messages_by_day": by_day,
+            "replies": by_kind, "steps": steps,
+            "metrics": {"enrolled": enrolled, "sent": sent, "replies": replied,
+                        "reply_rate": round(replied / sent, 4) if sent else 0.0}}
+
+
+def _run_config(session: Session, run_id: int) -> dict[str, Any]:
+    value = session.execute(select(runs.c.config).where(runs.c.id == run_id)).scalar()
+    return value or {}
+
+
+def run_config(session: Session, run_id: int) -> dict[str, Any] | None:
+    """The resolved configuration a run is pinned to, and the campaign revision's spec."""
+    row = session.execute(
+        select(runs.c.config, runs.c.config_hash, runs.c.git_commit, revisions.c.revision,
+               revisions.c.spec, revisions.c.content_hash, revisions.c.source_file)
+        .outerjoin(revisions, revisions.c.id == runs.c.revision_id)
+        .where(runs.c.id == run_id)).mappings().first()
+    if row is None:
+        return None
+    return {"config": row["config"], "config_hash": row["config_hash"],
+            "git_commit": row["git_commit"], "revision": row["revision"],
+            "revision_spec": row["spec"], "content_hash": row["content_hash"],
+            "file": row["source_file"]}
+
+
+# ---------------------------------------------------------------- messages and replies
+
+
+def communications_page(session: Session, *, client: str | None = None,
+                        campaign: str | None = None, run: int | None = None,
+                        status: str | None = None, channel: str | None = None,
+                        before: int | None = None, limit: int = 50) -> dict[str, Any]:
+    """Messages, newest first, keyset-paginated by id (``before``)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = (select(messages.c.id, messages.c.client, resources.c.name.label("campaign"),
+                    messages.c.run_id, runs.c.name.label("run"), messages.c.step_index,
+                    messages.c.channel, messages.c.recipient, messages.c.subject,
+                    messages.c.body, messages.c.status, messages.c.status_reason,
+                    messages.c.attempts, messages.c.scheduled_for, messages.c.sent_at,
+                    messages.c.created_at)
+             .join(runs, runs.c.id == messages.c.run_id)
+             .join(resources, resources.c.id == messages.c.campaign_id)
+             .order_by(messages.c.id.desc()).limit(limit + 1))
+    if client:
+        query = query.where(messages.c.client == client)
+    if campaign:
+        query = query.where(resources.c.name == campaign)
+    if run is not None:
+        query = query.where(messages.c.run_id == run)
+    if status:
+        query = query.where(messages.c.status == status)
+    if channel:
+        query = query.where(messages.c.channel == channel)
+    if before is not None:
+        query = query.where(messages.c.id < before)
+    rows = []
+    for r in session.execute(query).mappings():
+        item = dict(r)
+        item["step"] = item.pop("step_index") + 1
+        for key in ("scheduled_for", "sent_at", "created_at"):
+            item[key] = iso(r[key])
+        rows.append(item)
+    return _keyset(rows, limit)
+
+
+def replies_page(session: Session, *, client: str | None = None, campaign: str | None = None,
+                 run: int | None = None, kind: str | None = None, before: int | None = None,
+                 limit: int = 50) -> dict[str, Any]:
+    limit = max(1, min(limit, MAX_PAGE))
+    query = (select(replies.c.id, replies.c.client, resources.c.name.label("campaign"),
+                    replies.c.run_id, replies.c.message_id, replies.c.contact, replies.c.kind,
+                    replies.c.body, replies.c.received_at)
+             .outerjoin(resources, resources.c.id == replies.c.campaign_id)
+             .order_by(replies.c.id.desc()).limit(limit + 1))
+    if client:
+        query = query.where(replies.c.client == client)
+    if campaign:
+        query = query.where(resources.c.name == campaign)
+    if run is not None:
+        query = query.where(replies.c.run_id == run)
+    if kind:
+        query = query.where(replies.c.kind == kind)
+    if before is not None:
+        query = query.where(replies.c.id < before)
+    rows = [{**dict(r), "received_at": iso(r["received_at"])}
+            for r in session.execute(query).mappings()]
+    return _keyset(rows, limit)
+
+
+def review_page(session: Session, *, before: int | None = None, limit: int = 50
+                ) -> dict[str, Any]:
+    """Messages waiting for a human reviewer (``pending_review``), oldest first."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = (select(messages.c.id, messages.c.client, resources.c.name.label("campaign"),
+                    messages.c.run_id, runs.c.name.label("run"), messages.c.step_index,
+                    messages.c.channel, messages.c.recipient, messages.c.subject,
+                    messages.c.body, messages.c.status_reason, messages.c.created_at)
+             .join(runs, runs.c.id == messages.c.run_id)
+             .join(resources, resources.c.id == messages.c.campaign_id)
+             .where(messages.c.status == "pending_review")
+             .order_by(messages.c.id).limit(limit + 1))
+    if before is not None:
+        query = query.where(messages.c.id > before)
+    rows = []
+    for r in session.execute(query).mappings():
+        item = dict(r)
+        item["step"] = item.pop("step_index") + 1
+        item["created_at"] = iso(r["created_at"])
+        rows.append(item)
+    page = _keyset(rows, limit)
+    page["after"] = page.pop("next_before")
+    return page

@@ -1,0 +1,156 @@
+"""The JSON API under /api/v1: the same query functions as the pages, one per endpoint.
+
+Read-only except the review queue (POST approve/reject, the functions the CLI's
+``review approve|reject`` uses). Lists are paginated: campaigns by ``page``/``per_page``,
+the others by keyset (``before`` = the ``next_before`` of the previous page).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query
+
+from campaign_gitops.state import queries_web as q
+from campaign_gitops.web.app import Web, now
+
+Limit = Annotated[int, Query(ge=1, le=q.MAX_PAGE)]
+Before = Annotated[int | None, Query(ge=0, le=2**62)]
+Page = Annotated[int, Query(ge=1, le=10**6)]
+Text = Annotated[str | None, Query(max_length=200)]
+RunId = Annotated[int | None, Query(ge=0, le=2**62)]
+
+
+def with_sync(web: Web, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    view = web.workspace.view()
+    return [{**i, "sync": view.sync_of(i["client"], "Campaign", i["name"])} for i in items]
+
+
+def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None:
+    """A campaign's detail plus what the files say about it (sync, findings, lead count)."""
+    from campaign_gitops.runs.allocation import count_matching
+
+    with web.db.session() as session:
+        detail = q.campaign_detail(session, client, name)
+        if detail is None:
+            return None
+        segment = detail["refs"].get("segment")
+        if segment is not None:
+            segment["lead_count"] = count_matching(session, segment["spec"], client)
+    view = web.workspace.view()
+    detail["sync"] = view.sync_of(client, "Campaign", name)
+    detail["findings"] = list(view.findings.get(f"{client}/Campaign/{name}", ()))
+    return detail
+
+
+def decide(web: Web, message_id: int, approve: bool, reason: str = "") -> dict[str, Any]:
+    from campaign_gitops.runs.review import decide as review_decide
+
+    with web.db.session() as session:
+        result = review_decide(session, [message_id], approve=approve, now=now(),
+                               reason=reason)[0]
+    return result.as_json()
+
+
+def router(web: Web) -> APIRouter:
+    api = APIRouter(tags=["api"])
+
+    @api.get("/status", summary="Header: delivery halted, last reconcile, database")
+    def status() -> dict[str, Any]:
+        data = web.header()
+        view = web.workspace.view()
+        data["plan_error"] = view.error or None
+        return data
+
+    @api.get("/campaigns", summary="Campaigns, filtered and paginated")
+    def campaigns(client: Text = None, status: Text = None, channel: Text = None,
+                  q_: Annotated[str | None, Query(alias="q", max_length=200)] = None,
+                  page: Page = 1, per_page: Annotated[int, Query(ge=1, le=q.MAX_PAGE)] = 50
+                  ) -> dict[str, Any]:
+        with web.db.session() as session:
+            data = q.campaigns_page(session, client=client, status=status, channel=channel,
+                                    q=q_, page=page, per_page=per_page)
+        data["items"] = with_sync(web, data["items"])
+        return data
+
+    @api.get("/campaigns/{client}/{name}", summary="One campaign with its references and runs")
+    def campaign(client: str, name: str) -> dict[str, Any]:
+        detail = campaign_overview(web, client, name)
+        if detail is None:
+            raise HTTPException(404, f"no campaign {client}/{name}")
+        return detail
+
+    @api.get("/runs", summary="Runs, newest first")
+    def runs(client: Text = None, status: Text = None, before: Before = None,
+             limit: Limit = 50) -> dict[str, Any]:
+        with web.db.session() as session:
+            return q.runs_page(session, client=client, status=status, before=before,
+                               limit=limit)
+
+    @api.get("/runs/{run_id}", summary="One run: revision, enrollments, messages by day")
+    def run(run_id: int) -> dict[str, Any]:
+        with web.db.session() as session:
+            detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
+        if detail is None:
+            raise HTTPException(404, f"no run {run_id}")
+        return detail
+
+    @api.get("/runs/{run_id}/config", summary="The configuration a run is pinned to")
+    def run_config(run_id: int) -> dict[str, Any]:
+        with web.db.session() as session:
+            detail = q.run_config(session, run_id) if 0 <= run_id < 2**62 else None
+        if detail is None:
+            raise HTTPException(404, f"no run {run_id}")
+        return detail
+
+    @api.get("/communications", summary="Messages, newest first, with their text")
+    def communications(client: Text = None, campaign: Text = None, run: RunId = None,
+                       status: Text = None, channel: Text = None, before: Before = None,
+                       limit: Limit = 50) -> dict[str, Any]:
+        with web.db.session() as session:
+            return q.communications_page(session, client=client, campaign=campaign, run=run,
+                                         status=status, channel=channel, before=before,
+                                         limit=limit)
+
+    @api.get("/replies", summary="Replies, newest first")
+    def replies(client: Text = None, campaign: Text = None, run: RunId = None,
+                kind: Text = None, before: Before = None, limit: Limit = 50
+                ) -> dict[str, Any]:
+        with web.db.session() as session:
+            return q.replies_page(session, client=client, campaign=campaign, run=run,
+                                  kind=kind, before=before, limit=limit)
+
+    @api.get("/plan", summary="What `campaign-gitops plan` would do now")
+    def plan() -> dict[str, Any]:
+        view = web.workspace.view()
+        return {"plan": view.plan, "error": view.error or None,
+                "computed_at": view.computed_at}
+
+    @api.get("/review", summary="Messages waiting for a human reviewer")
+    def review(after: Before = None, limit: Limit = 50) -> dict[str, Any]:
+        with web.db.session() as session:
+            return q.review_page(session, before=after, limit=limit)
+
+    @api.post("/review/{message_id}/approve", summary="Approve a pending message")
+    def approve(message_id: int,
+                reason: Annotated[str, Body(embed=True, max_length=500)] = ""
+                ) -> dict[str, Any]:
+        return _decided(decide(web, message_id, True, reason) if 0 <= message_id < 2**62
+                        else None, message_id)
+
+    @api.post("/review/{message_id}/reject", summary="Reject a pending message")
+    def reject(message_id: int,
+               reason: Annotated[str, Body(embed=True, max_length=500)] = ""
+               ) -> dict[str, Any]:
+        return _decided(decide(web, message_id, False, reason) if 0 <= message_id < 2**62
+                        else None, message_id)
+
+    return api
+
+
+def _decided(result: dict[str, Any] | None, message_id: int) -> dict[str, Any]:
+    if result is None or result["reason"] == "no such message":
+        raise HTTPException(404, f"no message {message_id}")
+    if result["status"] == "unchanged":
+        raise HTTPException(409, result["reason"])
+    return result

@@ -1,0 +1,122 @@
+"""The FastAPI application: HTML pages, the JSON API under /api/v1, static assets.
+
+    app = create_app(db, project=project, config=config, token=os.environ.get(TOKEN_ENV))
+    serve(app, "127.0.0.1", 8080)
+
+``reconcile --ui-port`` and ``campaign-gitops ui`` both build the app this way; nothing
+here imports ``cli``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from campaign_gitops import __version__
+from campaign_gitops.config.project import Project, ProjectConfig
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state import queries_web as q
+from campaign_gitops.state.db import Database, redact
+from campaign_gitops.web.security import Security, is_loopback, middleware
+from campaign_gitops.web.workspace import SYNC_STATES, Workspace
+
+HERE = Path(__file__).parent
+API_PREFIX = "/api/v1"
+
+
+class Web:
+    """What every route needs: the workspace (db + project) and the templates."""
+
+    def __init__(self, workspace: Workspace, security: Security) -> None:
+        self.workspace = workspace
+        self.security = security
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                 autoescape=True, undefined=jinja2.ChainableUndefined)
+        self.templates = Jinja2Templates(env=env)
+        self.templates.env.globals.update(sync_states=SYNC_STATES, version=__version__)
+        self.templates.env.filters["pct"] = lambda v: f"{float(v or 0) * 100:.1f}%"
+        self.templates.env.filters["short"] = lambda v: (v or "")[:10]
+
+    @property
+    def db(self) -> Database:
+        return self.workspace.db
+
+    def session(self) -> Iterator[Session]:
+        with self.db.session() as session:
+            yield session
+
+    def header(self) -> dict[str, Any]:
+        with self.db.session() as session:
+            data = q.header(session)
+        data["database"] = redact(self.db.url)
+        return data
+
+    def render(self, request: Request, name: str, context: dict[str, Any],
+               status_code: int = 200) -> Any:
+        full = {"header": None if name == "login.html" else self.header(),
+                "csrf": request.state.csrf,
+                "auth": self.security.token is not None, **context}
+        return self.templates.TemplateResponse(request, name, full, status_code=status_code)
+
+
+def create_app(db: Database | str, *, project: Project | None = None,
+               config: ProjectConfig | None = None, token: str | None = None,
+               allowed_hosts: tuple[str, ...] | None = None, plan_ttl: float = 5.0,
+               secure_cookies: bool = False) -> FastAPI:
+    """The web app over ``db`` (a Database or a URL) and the repo in ``project``."""
+    from campaign_gitops.state.db import open_database
+
+    database = open_database(db) if isinstance(db, str) else db
+    web = Web(Workspace(database, project, config, ttl=plan_ttl),
+              Security(token=token or None, allowed_hosts=allowed_hosts,
+                       secure_cookies=secure_cookies))
+    app = FastAPI(title="campaign-gitops", version=__version__,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
+                  redoc_url=None,
+                  description="Read-only view of campaigns, runs, communications, replies "
+                              "and the plan; only the review queue changes state.")
+    app.state.web = web
+    app.middleware("http")(middleware(web.security))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    from campaign_gitops.web import api, pages
+
+    app.include_router(api.router(web), prefix=API_PREFIX)
+    app.include_router(pages.router(web))
+    return app
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Listening anywhere but loopback needs a token."""
+    if not is_loopback(host) and not token:
+        raise CampaignGitopsError(
+            f"refusing to listen on {host} without a token",
+            "set CAMPAIGN_GITOPS_UI_TOKEN (clients send it as 'Authorization: Bearer ...' "
+            "or sign in with it), or bind 127.0.0.1")
+
+
+def loopback_hosts(host: str, token: str | None) -> tuple[str, ...] | None:
+    """The Host names a tokenless loopback server answers (None: any, with a token)."""
+    return None if token else ("127.0.0.1", "localhost", "[::1]", host)
+
+
+def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *,
+          log_level: str = "warning") -> Any:
+    """Run ``app`` with uvicorn until interrupted (blocking). Returns the uvicorn Server."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                                           access_log=False, server_header=False))
+    server.run()
+    return server
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

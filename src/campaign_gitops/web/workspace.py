@@ -1,0 +1,142 @@
+"""What the files say now, computed once and shared by every page: plan, sync states, findings.
+
+Loading a repo of 10,000 campaigns costs seconds, so the web keeps the last result
+and recomputes it only when the files or the database moved on (a fingerprint of the
+resource files' sizes and mtimes plus the apply log's last serial), and checks that
+fingerprint at most every ``ttl`` seconds. The plan comes from ``reconcile.service``
+(the same code as ``campaign-gitops plan``); the sync state of a resource follows
+from its change:
+
+    create/update/transition/run/archive, error -> OutOfSync
+    noop tagged orphan                          -> Orphan
+    noop tagged held/unknown, or no plan at all -> Unknown
+    noop otherwise                              -> Synced
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from campaign_gitops.config.bundle import Key
+from campaign_gitops.config.project import Project, ProjectConfig
+from campaign_gitops.findings import CampaignGitopsError, Finding
+from campaign_gitops.reconcile.plan import CHANGING, HELD, ORPHAN, UNKNOWN, Plan
+from campaign_gitops.reconcile.render import plan_dict
+from campaign_gitops.state.db import Database
+from campaign_gitops.state.snapshot import max_serial
+
+SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE = "Synced", "OutOfSync", "Orphan", "Unknown"
+SYNC_STATES = (SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One computation: the plan as JSON, sync state and findings per resource."""
+
+    plan: dict[str, Any] | None
+    sync: Mapping[Key, str]
+    findings: Mapping[str, tuple[dict[str, Any], ...]]  # "client/Kind/name" -> findings
+    error: str = ""  # why there is no plan (no resources folder, broken config)
+    computed_at: str = ""
+
+    def sync_of(self, client: str, kind: str, name: str) -> str:
+        if self.plan is None:
+            return UNKNOWN_STATE
+        return self.sync.get(Key(client, kind, name), SYNCED)
+
+
+def sync_states(plan: Plan) -> dict[Key, str]:
+    out: dict[Key, str] = {}
+    rank = {SYNCED: 0, UNKNOWN_STATE: 1, ORPHANED: 2, OUT_OF_SYNC: 3}
+    for change in plan.changes:
+        if change.action in CHANGING or change.action == "error":
+            state = OUT_OF_SYNC
+        elif change.tag == ORPHAN:
+            state = ORPHANED
+        elif change.tag in (HELD, UNKNOWN):
+            state = UNKNOWN_STATE
+        else:
+            state = SYNCED
+        if rank[state] >= rank[out.get(change.key, SYNCED)]:
+            out[change.key] = state
+    return out
+
+
+def _findings_by_resource(findings: list[Finding]) -> dict[str, tuple[dict[str, Any], ...]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        grouped.setdefault(f.resource, []).append(f.to_dict())
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+def _fingerprint_files(directory: Path) -> tuple[int, int, int]:
+    count = size = newest = 0
+    for base, _dirs, files in os.walk(directory):
+        for name in files:
+            if name.endswith((".yaml", ".yml")):
+                st = os.stat(os.path.join(base, name))
+                count, size = count + 1, size + st.st_size
+                newest = max(newest, st.st_mtime_ns)
+    return count, size, newest
+
+
+@dataclass
+class Workspace:
+    """The project and database the web reads, with the cached View."""
+
+    db: Database
+    project: Project | None
+    config: ProjectConfig | None = None
+    ttl: float = 5.0
+    _view: View | None = field(default=None, init=False)
+    _key: tuple[Any, ...] | None = field(default=None, init=False)
+    _checked: float = field(default=0.0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def view(self) -> View:
+        with self._lock:
+            now = time.monotonic()
+            if self._view is not None and now - self._checked < self.ttl:
+                return self._view
+            key = self._fingerprint()
+            if self._view is None or key != self._key:
+                self._view = self._compute()
+                self._key = key
+            self._checked = now
+            return self._view
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._view, self._key = None, None
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        with self.db.session() as session:
+            serial = max_serial(session)
+        files: Any = None
+        if self.project is not None and self.project.resources_dir.is_dir():
+            files = _fingerprint_files(self.project.resources_dir)
+        return (serial, files)
+
+    def _compute(self) -> View:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        if self.project is None:
+            return View(None, {}, {}, "no project: the UI was started without a repo",
+                        at)
+        from campaign_gitops.reconcile.service import plan_repo
+
+        try:
+            bundle, plan = plan_repo(self.project, self.db, config=self.config)
+        except CampaignGitopsError as exc:
+            return View(None, {}, {}, exc.message, at)
+        from campaign_gitops.preflight.engine import run_preflight
+
+        findings = list(run_preflight(bundle, config=self.config or ProjectConfig()))
+        return View(plan_dict(plan), sync_states(plan), _findings_by_resource(findings),
+                    "", at)
