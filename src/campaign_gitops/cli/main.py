@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.daemon_cmd",
     "campaign_gitops.cli.plan_cmd",
     "campaign_gitops.cli.runs_cmd",
+    "campaign_gitops.cli.ui_cmd",
 )
 
 

@@ -1,0 +1,53 @@
+"""``campaign-gitops ui``: the web view and the /api/v1 JSON API."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from campaign_gitops.cli.common import Context, pass_context
+
+
+@click.command("ui")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs "
+                   "CAMPAIGN_GITOPS_UI_TOKEN.")
+@click.option("--plan-ttl", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds between checks whether the files or the database changed "
+                   "(sync states and the Plan page are recomputed only then).")
+@pass_context
+def ui_command(ctx: Context, port: int, host: str, plan_ttl: float) -> None:
+    """Serve the campaigns workspace in a browser, and the JSON API under /api/v1.
+
+    \b
+    Pages: campaigns (sync state at a glance, overview pane), runs, communications,
+    replies, plan, review queue. OpenAPI: /api/v1/openapi.json.
+
+    \b
+    Example:
+      campaign-gitops ui                          # http://127.0.0.1:8080
+      CAMPAIGN_GITOPS_UI_TOKEN=$(openssl rand -hex 24) campaign-gitops ui --host 0.0.0.0
+    """
+    from campaign_gitops.state.db import open_database, redact
+    from campaign_gitops.web.app import check_bind, create_app, loopback_hosts, serve
+    from campaign_gitops.web.security import TOKEN_ENV
+
+    token = os.environ.get(TOKEN_ENV) or None
+    check_bind(host, token)
+    db = open_database(ctx.db)
+    app = create_app(db, project=ctx.project, config=ctx.config, token=token,
+                     allowed_hosts=loopback_hosts(host, token), plan_ttl=plan_ttl)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"campaign-gitops ui on http://{shown}:{port} (database {redact(ctx.db)}, "
+               f"{'token required' if token else 'no token: loopback only'})", err=True)
+    try:
+        serve(app, host, port)
+    finally:
+        db.dispose()
+
+
+def register(group: click.Group) -> None:
+    group.add_command(ui_command)
