@@ -277,7 +277,7 @@ def test_sigterm_mid_pass_finishes_the_change_in_flight(daemon_repo: Path, pg_ur
                                                         daemons: list[Daemon]) -> None:
     import os
 
-    env = {**os.environ, "CAMPAIGN_GITOPS_TEST_APPLY_DELAY": "0.3"}  # a slow first pass
+    env = {**os.environ, "CAMPAIGN_GITOPS_TEST_APPLY_DELAY": "0.15"}  # a slow first pass
     proc = subprocess.Popen([CLI, "--db", pg_url, "reconcile", "--tick-interval", "0",
                              "--log-format", "json"], cwd=daemon_repo, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
