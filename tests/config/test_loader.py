@@ -245,3 +245,13 @@ def test_parse_text_without_positions_keeps_data() -> None:
     result = parse_text("a: {b: 1}\n", "f", record_positions=False)
     assert result.documents[0].data == {"a": {"b": 1}}
     assert result.documents[0].positions == {}
+
+
+def test_lazy_positions_parse_again_only_when_asked() -> None:
+    text = "a: 1\n---\nspec:\n  goal: x\n"
+    result = parse_text(text, "f", lazy_positions=True)
+    first, second = result.documents
+    assert first.recorded is None and second.recorded is None
+    assert second.locate(("spec", "goal"), value=True).line == 4
+    assert first.positions == parse_text(text, "f").documents[0].positions
+    assert second.positions == parse_text(text, "f").documents[1].positions

@@ -187,5 +187,5 @@ def load_bundle(resources_dir: Path, root: Path, paths: Iterable[Path] | None = 
     ``cache_dir`` and ``workers`` only make it faster; the result is the same.
     """
     files = discover(list(paths) if paths else [resources_dir])
-    results = [load_file(p, root, max_bytes=max_bytes) for p in files]
+    results = [load_file(p, root, max_bytes=max_bytes, lazy_positions=True) for p in files]
     return build_bundle(results, root, resources_dir)

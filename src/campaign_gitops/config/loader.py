@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,10 @@ _CORE_SCALAR_TAGS = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+
+_KEY_TAGS = (_PLAIN, _STR)
+_ScalarNode = yaml.ScalarNode
+_SequenceNode = yaml.SequenceNode
 
 _ParserBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HAVE_C_PARSER = _ParserBase is not yaml.SafeLoader
@@ -107,8 +112,16 @@ class Document:
     data: Any
     line: int
     column: int
-    positions: dict[tuple[str | int, ...], Position] = field(default_factory=dict)
+    recorded: dict[tuple[str | int, ...], Position] | None = None
     text_hash: str = ""
+    source: LazyPositions | None = None
+
+    @property
+    def positions(self) -> dict[tuple[str | int, ...], Position]:
+        """Positions of every key and value; parsed again on first use when loaded lazily."""
+        if self.recorded is None:
+            self.recorded = self.source.of(self.index) if self.source is not None else {}
+        return self.recorded
 
     def locate(self, path: tuple[str | int, ...] = (), *, value: bool = False) -> Location:
         """The location of ``path``: its key (or value), else its nearest ancestor."""
@@ -120,6 +133,28 @@ class Document:
                 return Location(self.file, line, col, pointer(path))
             probe = probe[:-1]
         return Location(self.file, self.line, self.column, pointer(path))
+
+
+class LazyPositions:
+    """A file's text, parsed again with positions only when a finding needs a place.
+
+    Most files have no finding, so the first pass skips recording positions; the
+    second parse (same text, same parser) yields the same documents, with positions.
+    """
+
+    __slots__ = ("_by_index", "file", "text")
+
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        self._by_index: dict[int, dict[tuple[str | int, ...], Position]] | None = None
+
+    def of(self, index: int) -> dict[tuple[str | int, ...], Position]:
+        if self._by_index is None:
+            again = parse_text(self.text, self.file, record_positions=True)
+            self._by_index = {d.index: d.positions for d in again.documents}
+            self.text = ""
+        return self._by_index.get(index, {})
 
 
 @dataclass(slots=True)
@@ -161,8 +196,31 @@ class _Builder:
         self.budget = MAX_NODES_PER_DOCUMENT
         self.active: set[int] = set()
 
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _PLAIN:
+            return resolve_core_scalar(node.value)
+        if tag == _STR:
+            return node.value
+        if tag in _CORE_SCALAR_TAGS:
+            value = resolve_core_scalar(node.value)
+            expected = tag.rsplit(":", 1)[1]
+            kinds = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
+            if not isinstance(value, kinds[expected]) or (
+                expected == "int" and isinstance(value, bool)
+            ):
+                raise _Problem(node, f"{node.value!r} is not a valid !!{expected}",
+                               "remove the tag or fix the value")
+            return float(value) if expected == "float" else value
+        raise self._bad_tag(node)
+
     def build(self, node: yaml.Node, path: tuple[str | int, ...], depth: int) -> Any:
-        self.budget -= 1
+        """Plain data of a node. Hot path: scalar children are handled inline."""
+        if node.__class__ is _ScalarNode:
+            self.budget -= 1
+            return self.scalar(node)
+        children = node.value
+        self.budget -= 1 + len(children)  # every node counts once per expansion
         if self.budget < 0:
             raise _Problem(node, f"document expands to more than {MAX_NODES_PER_DOCUMENT} "
                            "nodes (an alias bomb?)", "remove the anchors and aliases that "
@@ -170,64 +228,61 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise _Problem(node, f"nesting deeper than {MAX_DEPTH} levels",
                            "flatten the structure")
-        tag = node.tag
-        if isinstance(node, yaml.ScalarNode):
-            if tag == _PLAIN:
-                return resolve_core_scalar(node.value)
-            if tag == _STR:
-                return node.value
-            if tag in _CORE_SCALAR_TAGS:
-                value = resolve_core_scalar(node.value)
-                expected = tag.rsplit(":", 1)[1]
-                kinds = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
-                if not isinstance(value, kinds[expected]) or (
-                    expected == "int" and isinstance(value, bool)
-                ):
-                    raise _Problem(node, f"{node.value!r} is not a valid !!{expected}",
-                                   "remove the tag or fix the value")
-                return float(value) if expected == "float" else value
-            raise self._bad_tag(node)
         key = id(node)
         if key in self.active:
             raise _Problem(node, "recursive alias", "an anchor cannot contain an alias to itself")
         self.active.add(key)
         try:
-            if isinstance(node, yaml.SequenceNode):
-                if tag != _SEQ:
-                    raise self._bad_tag(node)
-                items = []
-                for i, child in enumerate(node.value):
-                    child_path = (*path, i)
-                    if self.record:
-                        m = child.start_mark
-                        self.positions[child_path] = (m.line + 1, m.column + 1,
-                                                      m.line + 1, m.column + 1)
-                    items.append(self.build(child, child_path, depth + 1))
-                return items
-            if tag != _MAP:
-                raise self._bad_tag(node)
-            mapping: dict[str, Any] = {}
-            seen: dict[str, yaml.Node] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (_PLAIN, _STR):
-                    raise _Problem(key_node, "mapping keys must be plain strings",
-                                   "use a simple name as the key")
-                name = key_node.value
-                if name in seen:
-                    first = seen[name].start_mark
-                    raise _Problem(key_node, f"duplicate key {name!r} (first defined at line "
-                                   f"{first.line + 1}, column {first.column + 1})",
-                                   "keep one of them")
-                seen[name] = key_node
-                child_path = (*path, name)
-                if self.record:
-                    km, vm = key_node.start_mark, value_node.start_mark
-                    self.positions[child_path] = (km.line + 1, km.column + 1,
-                                                  vm.line + 1, vm.column + 1)
-                mapping[name] = self.build(value_node, child_path, depth + 1)
-            return mapping
+            if node.__class__ is _SequenceNode:
+                return self._sequence(node, path, depth)
+            return self._mapping(node, path, depth)
         finally:
             self.active.discard(key)
+
+    def _sequence(self, node: yaml.Node, path: tuple[str | int, ...], depth: int) -> list[Any]:
+        if node.tag != _SEQ:
+            raise self._bad_tag(node)
+        record, positions = self.record, self.positions
+        items = []
+        for i, child in enumerate(node.value):
+            if record:
+                m = child.start_mark
+                positions[(*path, i)] = (m.line + 1, m.column + 1, m.line + 1, m.column + 1)
+            if child.__class__ is _ScalarNode:
+                items.append(self.scalar(child))
+            else:
+                items.append(self.build(child, (*path, i), depth + 1))
+        return items
+
+    def _mapping(self, node: yaml.Node, path: tuple[str | int, ...],
+                 depth: int) -> dict[str, Any]:
+        if node.tag != _MAP:
+            raise self._bad_tag(node)
+        record, positions = self.record, self.positions
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not _ScalarNode or key_node.tag not in _KEY_TAGS:
+                raise _Problem(key_node, "mapping keys must be plain strings",
+                               "use a simple name as the key")
+            name = key_node.value
+            if name in mapping:
+                raise self._duplicate(node, key_node)
+            if record:
+                km, vm = key_node.start_mark, value_node.start_mark
+                positions[(*path, name)] = (km.line + 1, km.column + 1,
+                                            vm.line + 1, vm.column + 1)
+            if value_node.__class__ is _ScalarNode:
+                mapping[name] = self.scalar(value_node)
+            else:
+                mapping[name] = self.build(value_node, (*path, name), depth + 1)
+        return mapping
+
+    @staticmethod
+    def _duplicate(node: yaml.Node, key_node: yaml.Node) -> _Problem:
+        name = key_node.value
+        first = next(k for k, _ in node.value if k.value == name).start_mark
+        return _Problem(key_node, f"duplicate key {name!r} (first defined at line "
+                        f"{first.line + 1}, column {first.column + 1})", "keep one of them")
 
     @staticmethod
     def _bad_tag(node: yaml.Node) -> _Problem:
@@ -290,9 +345,16 @@ def _syntax_finding(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
 
 
 def parse_text(text: str, file: str, *, record_positions: bool = True,
-               sha256: str = "") -> FileResult:
-    """Parse one file's text into documents; problems become findings."""
+               sha256: str = "", lazy_positions: bool = False) -> FileResult:
+    """Parse one file's text into documents; problems become findings.
+
+    ``lazy_positions``: record no positions now; ``Document.positions`` parses the
+    text again the first time a position is asked for (findings are rare).
+    """
     result = FileResult(file=file, sha256=sha256)
+    lazy = LazyPositions(text, file) if lazy_positions else None
+    if lazy is not None:
+        record_positions = False
     try:
         if _nesting_bound(text) > _CHEAP_DEPTH_BOUND:
             deep = _too_deep(text)
@@ -323,8 +385,9 @@ def parse_text(text: str, file: str, *, record_positions: bool = True,
                 index += 1
                 continue
             if data is not None:  # an empty document (e.g. a trailing ---) is no resource
-                result.documents.append(Document(file, index, data, mark.line + 1,
-                                                 mark.column + 1, builder.positions, sha256))
+                result.documents.append(Document(
+                    file, index, data, mark.line + 1, mark.column + 1,
+                    None if lazy is not None else builder.positions, sha256, lazy))
             index += 1
     except yaml.MarkedYAMLError as exc:
         result.findings.append(_syntax_finding(file, text, exc))
@@ -353,7 +416,7 @@ def _reader_finding(file: str, text: str, exc: yaml.YAMLError) -> Finding:
 
 
 def load_bytes(raw: bytes, file: str, *, record_positions: bool = True,
-               max_bytes: int = MAX_FILE_BYTES) -> FileResult:
+               max_bytes: int = MAX_FILE_BYTES, lazy_positions: bool = False) -> FileResult:
     """Decode and parse one file's bytes."""
     sha = hashlib.sha256(raw).hexdigest()
     if len(raw) > max_bytes:
@@ -373,39 +436,45 @@ def load_bytes(raw: bytes, file: str, *, record_positions: bool = True,
         line, col = _line_col_of_offset(raw, raw.index(b"\x00"))
         return FileResult(file, sha, findings=[_finding(
             file, line, col, "file contains a NUL byte", "save the file as UTF-8 text")])
-    return parse_text(text, file, record_positions=record_positions, sha256=sha)
+    return parse_text(text, file, record_positions=record_positions, sha256=sha,
+                      lazy_positions=lazy_positions)
 
 
 def relative_name(path: Path, root: Path) -> str:
     """The repo-relative, slash-separated name of a path (absolute when outside the root)."""
-    try:
-        return path.absolute().relative_to(root.absolute()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    full, base = os.path.abspath(path), os.path.abspath(root)
+    if full == base:
+        return "."
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if full.startswith(prefix):
+        return full[len(prefix):].replace(os.sep, "/")
+    return Path(full).as_posix()
 
 
 def load_file(path: Path, root: Path, *, record_positions: bool = True,
-              max_bytes: int = MAX_FILE_BYTES) -> FileResult:
+              max_bytes: int = MAX_FILE_BYTES, lazy_positions: bool = False) -> FileResult:
     name = relative_name(path, root)
-    if path.is_symlink():
-        target = path.resolve()
-        try:
-            target.relative_to(root.resolve())
-        except ValueError:
-            return FileResult(name, "", findings=[_finding(
-                name, 1, 1, f"symlink points outside the repository ({target})",
-                "copy the file into the repository instead of linking it")])
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return FileResult(name, "", findings=[_finding(
-                name, 1, 1, f"file is {size} bytes, over the limit of {max_bytes}",
-                "split it into smaller files")])
-        raw = path.read_bytes()
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            target = Path(path).resolve()
+            try:
+                target.relative_to(Path(root).resolve())
+            except ValueError:
+                return FileResult(name, "", findings=[_finding(
+                    name, 1, 1, f"symlink points outside the repository ({target})",
+                    "copy the file into the repository instead of linking it")])
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                return FileResult(name, "", findings=[_finding(
+                    name, 1, 1, f"file is {size} bytes, over the limit of {max_bytes}",
+                    "split it into smaller files")])
+            raw = fh.read(max_bytes + 1)
     except OSError as exc:
         return FileResult(name, "", findings=[_finding(
             name, 1, 1, f"cannot read file: {exc.strerror or exc}", "check its permissions")])
-    return load_bytes(raw, name, record_positions=record_positions, max_bytes=max_bytes)
+    return load_bytes(raw, name, record_positions=record_positions, max_bytes=max_bytes,
+                      lazy_positions=lazy_positions)
 
 
 def _walk(folder: str, out: set[str]) -> None:

@@ -54,7 +54,7 @@ def lint_group(args: tuple[str, list[Path], Path, Path, str | None, Any]) -> Out
     from campaign_gitops.preflight.engine import run_preflight
 
     folder, files, root, resources_dir, action, config = args
-    results = [load_file(p, root) for p in files]
+    results = [load_file(p, root, lazy_positions=True) for p in files]
     bundle = build_bundle(results, root, resources_dir)
     if bundle.get(folder, "Client", folder) is None or any(
             key.client != folder for key in bundle.entries):
