@@ -1,4 +1,7 @@
-"""A kopf-like recursive diff of canonical JSON: equal -> nothing, else recurse or change."""
+"""A kopf-like recursive diff of canonical JSON: equal -> nothing, else recurse or change.
+
+Pure and dependency-free: plan (reconcile) and the revision history (state.queries) use it.
+"""
 
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.suggest_cmd",
     "campaign_gitops.cli.daemon_cmd",
     "campaign_gitops.cli.plan_cmd",
+    "campaign_gitops.cli.status_cmd",
+    "campaign_gitops.cli.admin_cmd",
     "campaign_gitops.cli.runs_cmd",
     "campaign_gitops.cli.ui_cmd",
 )

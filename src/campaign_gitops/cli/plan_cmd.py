@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -156,6 +157,65 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
     sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
 
 
+def _short(commit: str | None, dirty: bool) -> str:
+    if not commit:
+        return "no git commit"
+    return f"git {commit[:10]}" + (" (dirty)" if dirty else "")
+
+
+def _history_lines(data: dict[str, Any]) -> list[str]:
+    from campaign_gitops.reconcile.render import value
+
+    archived = ", archived" if data["archived"] else ""
+    lines = [f"{data['campaign']} ({data['status']}{archived})", ""]
+    timeline: list[tuple[int, list[str]]] = []
+    for rev in data["revisions"]:
+        head = (f"revision {rev['revision']}  {rev['applied_at']}  "
+                f"{_short(rev['git_commit'], rev['git_dirty'])}  {rev['source_file']}")
+        body = [f"    {c['path']}: {value(c['old'])} → {value(c['new'])}"
+                for c in rev["changes"]] or ["    created" if rev["revision"] == 1
+                                              else "    renamed or moved"]
+        timeline.append((rev["apply_serial"] or 0, [head, *body]))
+    for event in data["events"]:
+        detail = event["detail"] or {}
+        if event["action"] == "transition":
+            what = f"status {detail.get('from')} → {detail.get('to')}"
+        elif event["action"] == "run":
+            what = (f"run {detail.get('run')} ({detail.get('type')}) started, pinned to "
+                    f"revision {detail.get('revision')}")
+        else:
+            what = "archived" + (" (completed first)" if detail.get("completed") else "")
+        timeline.append((event["serial"], [
+            f"  {event['at']}  {what}  {_short(event['git_commit'], False)}"]))
+    for _, block in sorted(timeline, key=lambda item: item[0], reverse=True):
+        lines.extend(block)
+    return lines
+
+
+@click.command("history")
+@click.argument("campaign")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@pass_context
+def history_command(ctx: Context, campaign: str, fmt: str) -> None:
+    """Each revision of CAMPAIGN (name or client/name): when, git commit, what changed."""
+    import json
+
+    from campaign_gitops.state.queries import campaign_history
+
+    db = open_db(ctx)
+    try:
+        with db.session() as session:
+            data = campaign_history(session, campaign)
+    finally:
+        db.dispose()
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo("\n".join(_history_lines(data)))
+
+
 def register(group: click.Group) -> None:
     group.add_command(plan_command)
     group.add_command(apply_command)
+    group.add_command(history_command)

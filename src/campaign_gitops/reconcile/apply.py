@@ -59,7 +59,8 @@ def git_info(root: Path) -> GitInfo:
     head = git("rev-parse", "HEAD")
     if head is None:
         return GitInfo()
-    status = git("status", "--porcelain")
+    # The embedded database's folder is not part of the definition.
+    status = git("status", "--porcelain", "--", ".", ":(exclude).campaign-gitops")
     return GitInfo(head.strip(), bool(status and status.strip()))
 
 
@@ -86,6 +87,7 @@ class _Apply:
     git: GitInfo
     now: dt.datetime
     actor: str
+    pending: list[t.CampaignRevision] = field(default_factory=list)  # revisions to stamp
 
     # -------------------------------------------------- helpers
 
@@ -104,9 +106,14 @@ class _Apply:
         return session.scalars(stmt).first()
 
     def log(self, session: Session, change: Change, detail: dict[str, Any]) -> None:
-        session.add(t.ApplyLog(action=change.action, resource=str(change.key), detail=detail,
-                               git_commit=self.git.commit, git_dirty=self.git.dirty,
-                               actor=self.actor, at=self.now))
+        entry = t.ApplyLog(action=change.action, resource=str(change.key), detail=detail,
+                           git_commit=self.git.commit, git_dirty=self.git.dirty,
+                           actor=self.actor, at=self.now)
+        session.add(entry)
+        session.flush()
+        for revision in self.pending:
+            revision.apply_serial = entry.serial
+        self.pending.clear()
 
     def fill(self, row: t.Resource, entry: Entry, spec: dict[str, Any]) -> None:
         meta = entry.resource.metadata
@@ -122,10 +129,12 @@ class _Apply:
     def revision(self, session: Session, row: t.Resource, spec: dict[str, Any]) -> None:
         last = session.scalar(select(func.max(t.CampaignRevision.revision)).where(
             t.CampaignRevision.resource_id == row.id)) or 0
-        session.add(t.CampaignRevision(
+        revision = t.CampaignRevision(
             resource_id=row.id, revision=last + 1, spec=spec, content_hash=content_hash(spec),
             git_commit=self.git.commit, git_dirty=self.git.dirty, source_file=row.source_file,
-            applied_at=self.now))
+            applied_at=self.now)
+        session.add(revision)
+        self.pending.append(revision)
 
     def ensure_client_row(self, session: Session, name: str) -> None:
         row = session.get(t.Client, name)
@@ -347,6 +356,7 @@ def _tell(on_change: Callable[[Change, str, str], None] | None, change: Change, 
 
 
 def _execute(db: Database, work: _Apply, change: Change) -> tuple[str, str]:
+    work.pending.clear()
     try:
         with db.session() as session:
             detail = EXECUTORS[change.action](work, session, change)

@@ -94,6 +94,27 @@ class PlanOptions:
     config: ProjectConfig = field(default_factory=ProjectConfig)
 
 
+SYNC_OF_TAG = {ORPHAN: "Orphan", UNKNOWN: "Unknown", HELD: "Unknown",
+               SUSPENDED: "Suspended"}
+_SYNC_RANK = {"Synced": 0, "Suspended": 1, "OutOfSync": 2, "Unknown": 3, "Orphan": 4}
+
+
+def sync_states(plan: Plan) -> dict[str, str]:
+    """``client/Kind/name`` -> Orphan, Unknown, OutOfSync or Suspended for every resource
+    the plan mentions; a resource it does not mention is Synced."""
+    states: dict[str, str] = {}
+    for change in plan.changes:
+        if change.action == "archive":
+            state = "Orphan"
+        elif change.action == "noop":
+            state = SYNC_OF_TAG.get(change.tag, "Synced")
+        else:
+            state = "OutOfSync"
+        old = states.get(change.resource, "Synced")
+        states[change.resource] = max(old, state, key=_SYNC_RANK.__getitem__)
+    return states
+
+
 # ---------------------------------------------------------------- preflight
 
 

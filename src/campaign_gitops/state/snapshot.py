@@ -96,4 +96,4 @@ def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Sna
     return Snapshot(
         resources=MappingProxyType(live), archived=MappingProxyType(archived),
         clients=MappingProxyType(clients), base_serial=max_serial(session),
-        halted_globally=bool(halt and (halt.value or {}).get("halted")))
+        halted_globally=bool(halt and (halt.value or {}).get("halted", True)))

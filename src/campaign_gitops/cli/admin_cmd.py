@@ -1,0 +1,170 @@
+"""Operational state outside git: ``client set``/``client list``, ``halt``/``resume``,
+``db upgrade``. Each change appends to the apply log (so a saved plan made before it is
+stale) with the git commit of the repo and the actor ``cli``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state import tables as t
+
+SUBSCRIPTIONS = ("active", "trialing", "past_due", "canceled")
+GLOBAL_HALT_KEY = "halt:global"
+
+
+def _log(session: Session, action: str, resource: str, detail: dict[str, Any]) -> None:
+    session.add(t.ApplyLog(action=action, resource=resource, detail=detail, actor="cli",
+                           at=dt.datetime.now(dt.UTC)))
+
+
+def _db(ctx: Context) -> Any:
+    from campaign_gitops.cli.plan_cmd import open_db
+
+    return open_db(ctx)
+
+
+@click.group("client")
+def client_group() -> None:
+    """A client's operational state: subscription and credits (never in git)."""
+
+
+@client_group.command("set")
+@click.argument("client")
+@click.option("--subscription", type=click.Choice(SUBSCRIPTIONS))
+@click.option("--credits", type=click.IntRange(min=0))
+@pass_context
+def client_set(ctx: Context, client: str, subscription: str | None,
+               credits: int | None) -> None:
+    """Set CLIENT's subscription status and/or credits."""
+    if subscription is None and credits is None:
+        raise CampaignGitopsError("nothing to set", "pass --subscription and/or --credits")
+    from campaign_gitops.cli.plan_cmd import config_of
+
+    defaults = config_of(ctx).client_defaults
+    db = _db(ctx)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with db.session() as session:
+            row = session.get(t.Client, client)
+            if row is None:
+                row = t.Client(name=client, subscription=defaults.subscription,
+                               credits=defaults.credits, created_at=now)
+                session.add(row)
+            before = {"subscription": row.subscription, "credits": row.credits}
+            if subscription is not None:
+                row.subscription = subscription
+            if credits is not None:
+                row.credits = credits
+            row.updated_at = now
+            after = {"subscription": row.subscription, "credits": row.credits}
+            _log(session, "client", f"{client}/Client/{client}",
+                 {"before": before, "after": after})
+    finally:
+        db.dispose()
+    click.echo(f"client {client}: subscription {after['subscription']}, "
+               f"credits {after['credits']}")
+
+
+@client_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@pass_context
+def client_list(ctx: Context, fmt: str) -> None:
+    """Every client's subscription, credits and halt flag."""
+    db = _db(ctx)
+    try:
+        with db.session() as session:
+            rows = [{"name": c.name, "subscription": c.subscription, "credits": c.credits,
+                     "halted": c.halted, "archived": c.deleted_at is not None}
+                    for c in session.scalars(select(t.Client).order_by(t.Client.name))]
+    finally:
+        db.dispose()
+    if fmt == "json":
+        click.echo(json.dumps({"clients": rows}, indent=2))
+        return
+    for r in rows:
+        flags = " HALTED" if r["halted"] else ""
+        click.echo(f"{r['name']:<24} {r['subscription']:<10} {r['credits']:>10} credits{flags}")
+    if not rows:
+        click.echo("no clients (apply creates them from Client files)")
+
+
+def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None) -> str:
+    db = _db(ctx)
+    now = dt.datetime.now(dt.UTC)
+    action = "halt" if halted else "resume"
+    try:
+        with db.session() as session:
+            if client is None:
+                row = session.get(t.KeyValue, GLOBAL_HALT_KEY)
+                value = {"halted": halted, "reason": reason, "at": now.isoformat()}
+                if row is None:
+                    session.add(t.KeyValue(key=GLOBAL_HALT_KEY, value=value, updated_at=now))
+                else:
+                    row.value = value
+                    row.updated_at = now
+                _log(session, action, "*", {"reason": reason})
+                return "all delivery" + (" is halted" if halted else " resumed")
+            target = session.get(t.Client, client)
+            if target is None:
+                raise CampaignGitopsError(f"no client {client!r} in the database",
+                                          "campaign-gitops client list shows them")
+            target.halted = halted
+            target.updated_at = now
+            _log(session, action, f"{client}/Client/{client}", {"reason": reason})
+            return f"delivery for client {client}" + (" is halted" if halted else " resumed")
+    finally:
+        db.dispose()
+
+
+@click.command("halt")
+@click.option("--client", help="Only this client (default: everything).")
+@click.option("--reason", help="Shown in status and in the tick's report.")
+@pass_context
+def halt_command(ctx: Context, client: str | None, reason: str | None) -> None:
+    """Emergency stop of all delivery (or one client's), whatever the files say."""
+    click.echo(_set_halt(ctx, client, True, reason) + " (campaign-gitops resume undoes it)")
+
+
+@click.command("resume")
+@click.option("--client", help="Only this client (default: the global halt).")
+@pass_context
+def resume_command(ctx: Context, client: str | None) -> None:
+    """Undo ``halt``: delivery continues within windows and limits (no burst)."""
+    click.echo(_set_halt(ctx, client, False, None))
+
+
+@click.group("db")
+def db_group() -> None:
+    """The database schema."""
+
+
+@db_group.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Create the database or bring its schema to this version (Alembic migrations)."""
+    from campaign_gitops.cli.plan_cmd import open_db
+    from campaign_gitops.state.db import current_revision, redact
+
+    db = open_db(ctx)
+    try:
+        revision = current_revision(db.engine)
+    finally:
+        db.dispose()
+    click.echo(f"{redact(db.url)}: schema at revision {revision}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(client_group)
+    group.add_command(halt_command)
+    group.add_command(resume_command)
+    group.add_command(db_group)

@@ -1,0 +1,119 @@
+"""``status [CAMPAIGN]``: campaigns as a manager sees them, with their sync state.
+
+The sync state comes from a plan of the files against the database: Synced,
+OutOfSync (apply would change it), Orphan (no file defines it), Unknown (its file
+failed to load, or the files could not be read), Suspended.
+``--format json``: ``{"halted": {...}, "campaigns": [{name, client, status, channel,
+goal, segment, writer, reviewer, active_runs, sync}]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.findings import CampaignGitopsError
+
+HEADERS = ("NAME", "CLIENT", "STATUS", "CHANNEL", "GOAL", "SEGMENT", "WRITER", "REVIEWER",
+           "RUNS", "SYNC")
+SYNC_STYLE = {"Synced": "green", "OutOfSync": "yellow", "Orphan": "red", "Unknown": "magenta",
+              "Suspended": "cyan"}
+
+
+def _sync_and_pending(ctx: Context, db: Any) -> tuple[dict[str, str] | None, list[Any], str]:
+    """The sync state of every resource, the plan's campaign changes, and a note."""
+    from campaign_gitops.cli.plan_cmd import config_of
+    from campaign_gitops.reconcile.plan import sync_states
+    from campaign_gitops.reconcile.service import plan_repo
+
+    try:
+        _, plan = plan_repo(ctx.project, db, config=config_of(ctx))
+    except CampaignGitopsError as exc:
+        return None, [], f"sync unknown: {exc.message}"
+    pending = [c for c in plan.changes if c.key.kind == "Campaign" and c.action == "create"]
+    note = ""
+    if plan.failed_files:
+        note = f"{len(plan.failed_files)} file(s) failed to load: campaign-gitops lint"
+    return sync_states(plan), pending, note
+
+
+def _halts(db: Any) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from campaign_gitops.state import tables as t
+
+    with db.session() as session:
+        glob = session.get(t.KeyValue, "halt:global")
+        clients = session.scalars(select(t.Client.name).where(t.Client.halted.is_(True))).all()
+    return {"global": bool(glob and (glob.value or {}).get("halted", True)),
+            "clients": sorted(clients)}
+
+
+@click.command("status")
+@click.argument("campaign", required=False)
+@click.option("--client", help="Only this client's campaigns.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@pass_context
+def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: str) -> None:
+    """Campaigns with status, channel, parts, active runs and sync state."""
+    from campaign_gitops.cli.plan_cmd import open_db
+    from campaign_gitops.state.queries import status_rows
+
+    db = open_db(ctx)
+    try:
+        sync, pending, note = _sync_and_pending(ctx, db)
+        with db.session() as session:
+            rows = status_rows(session, sync, campaign=campaign, client=client)
+        halted = _halts(db)
+    finally:
+        db.dispose()
+    for change in pending:  # in the files, not yet applied
+        key = change.key
+        if (client and key.client != client) or (campaign and campaign not in (
+                key.name, f"{key.client}/{key.name}")):
+            continue
+        rows.append({"name": key.name, "client": key.client, "status": None, "channel": None,
+                     "goal": None, "segment": None, "writer": None, "reviewer": None,
+                     "active_runs": 0, "sync": "OutOfSync"})
+    if campaign and not rows:
+        raise CampaignGitopsError(f"no campaign {campaign!r}", "campaign-gitops status lists them")
+    if fmt == "json":
+        click.echo(json.dumps({"halted": halted, "campaigns": rows}, indent=2))
+        return
+    _print_table(rows, halted, note)
+
+
+def _print_table(rows: list[dict[str, Any]], halted: dict[str, Any], note: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=False,
+                      width=None if sys.stdout.isatty() else 160)
+    if halted["global"]:
+        console.print("[bold red]HALTED[/]: all delivery is stopped (campaign-gitops resume)")
+    if halted["clients"]:
+        console.print(f"[red]halted clients[/]: {', '.join(halted['clients'])}")
+    if not rows:
+        console.print("no campaigns in the database (campaign-gitops apply creates them)")
+    else:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for header in HEADERS:
+            table.add_column(header, no_wrap=True)
+        for r in rows:
+            sync = r["sync"]
+            table.add_row(r["name"], r["client"], r["status"] or "-", r["channel"] or "-",
+                          r["goal"] or "-", r["segment"] or "-", r["writer"] or "-",
+                          r["reviewer"] or "-", str(r["active_runs"]),
+                          f"[{SYNC_STYLE.get(sync, 'white')}]{sync}[/]")
+        console.print(table)
+    if note:
+        console.print(note)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(status_command)

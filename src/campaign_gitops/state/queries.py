@@ -1,0 +1,116 @@
+"""Reads for ``status`` and ``history`` (and the web UI): JSON-ready dicts, few queries.
+
+``status_rows`` lists campaigns like the campaigns page a manager knows; the sync
+state of each comes from the caller (plan computes it: Synced, OutOfSync, Orphan,
+Unknown). ``campaign_history`` lists a campaign's revisions with the field-level diff
+from the revision before, plus its lifecycle and run events from the apply log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.jsondiff import diff
+from campaign_gitops.state import tables as t
+
+ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
+STATUS_COLUMNS = ("name", "client", "status", "channel", "goal", "segment", "writer",
+                  "reviewer", "active_runs", "sync")
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _channel(spec: Mapping[str, Any]) -> str:
+    allocation = spec.get("allocation")
+    if allocation:
+        return "+".join(allocation)
+    return str(spec.get("channel") or "")
+
+
+def status_rows(session: Session, sync: Mapping[str, str] | None = None, *,
+                campaign: str | None = None, client: str | None = None) -> list[dict[str, Any]]:
+    """One row per live campaign; ``sync`` maps ``client/Campaign/name`` to its state."""
+    stmt = (select(t.Resource.id, t.Resource.client, t.Resource.name, t.Resource.spec,
+                   t.Campaign.status)
+            .join(t.Campaign, t.Campaign.resource_id == t.Resource.id)
+            .where(t.Resource.kind == "Campaign", t.Resource.deleted_at.is_(None))
+            .order_by(t.Resource.client, t.Resource.name))
+    if client:
+        stmt = stmt.where(t.Resource.client == client)
+    if campaign:
+        owner, _, name = campaign.rpartition("/")
+        stmt = stmt.where(t.Resource.name == name)
+        if owner:
+            stmt = stmt.where(t.Resource.client == owner)
+    active = dict(session.execute(
+        select(t.CampaignRun.campaign_id, func.count())
+        .where(t.CampaignRun.status.in_(ACTIVE_RUN_STATES))
+        .group_by(t.CampaignRun.campaign_id)).all())
+    rows = []
+    for rid, owner_name, name, spec, status in session.execute(stmt).all():
+        spec = spec or {}
+        key = f"{owner_name}/Campaign/{name}"
+        rows.append({
+            "name": name, "client": owner_name, "status": status,
+            "channel": _channel(spec), "goal": spec.get("goal"),
+            "segment": spec.get("segment"), "writer": spec.get("writer"),
+            "reviewer": spec.get("reviewer"), "active_runs": int(active.get(rid, 0)),
+            "sync": (sync or {}).get(key, "Unknown" if sync is None else "Synced"),
+        })
+    return rows
+
+
+def find_campaign(session: Session, ref: str) -> t.Resource:
+    """A campaign by ``name`` or ``client/name`` (archived ones too); errors in words."""
+    owner, _, name = ref.rpartition("/")
+    stmt = select(t.Resource).where(t.Resource.kind == "Campaign", t.Resource.name == name)
+    if owner:
+        stmt = stmt.where(t.Resource.client == owner)
+    found = list(session.scalars(stmt))
+    if not found:
+        raise CampaignGitopsError(f"no campaign {ref!r} in the database",
+                                  "`campaign-gitops status` lists them")
+    if len(found) > 1:
+        options = ", ".join(f"{r.client}/{r.name}" for r in found)
+        raise CampaignGitopsError(f"campaign {ref!r} exists in several clients: {options}",
+                                  "name it as client/name")
+    return found[0]
+
+
+def campaign_history(session: Session, ref: str) -> dict[str, Any]:
+    """Every revision (when, git commit, what changed) and the apply log's events."""
+    row = find_campaign(session, ref)
+    revisions = list(session.scalars(
+        select(t.CampaignRevision).where(t.CampaignRevision.resource_id == row.id)
+        .order_by(t.CampaignRevision.revision)))
+    out: list[dict[str, Any]] = []
+    previous: dict[str, Any] | None = None
+    for rev in revisions:
+        changes = diff(previous, rev.spec) if previous is not None else ()
+        out.append({
+            "revision": rev.revision, "applied_at": iso(rev.applied_at),
+            "git_commit": rev.git_commit, "git_dirty": rev.git_dirty,
+            "content_hash": rev.content_hash, "source_file": rev.source_file,
+            "apply_serial": rev.apply_serial,
+            "changes": [{"path": f.path, "old": f.old, "new": f.new} for f in changes],
+        })
+        previous = rev.spec
+    resource = f"{row.client}/Campaign/{row.name}"
+    events = [
+        {"serial": log.serial, "at": iso(log.at), "action": log.action, "detail": log.detail,
+         "git_commit": log.git_commit, "actor": log.actor}
+        for log in session.scalars(select(t.ApplyLog).where(
+            t.ApplyLog.resource == resource, t.ApplyLog.action.in_(
+                ("transition", "run", "archive"))).order_by(t.ApplyLog.serial))
+    ]
+    campaign = session.get(t.Campaign, row.id)
+    return {"campaign": resource, "status": campaign.status if campaign else None,
+            "archived": row.deleted_at is not None, "revisions": out, "events": events}
