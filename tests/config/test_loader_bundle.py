@@ -6,6 +6,7 @@ from pathlib import Path
 from textwrap import dedent
 
 from campaign_gitops.config.bundle import Key, load_bundle
+from campaign_gitops.findings import Location
 
 GOAL = """\
 apiVersion: campaign-gitops/v1
@@ -147,3 +148,12 @@ def test_a_broken_file_holds_only_its_own_resources(tmp_path: Path) -> None:
     assert Key("acme", "Goal", "ok") in bundle.entries
     held = bundle.get("acme", "Goal", "bad")
     assert held is not None and bundle.is_held(held)
+
+
+def test_invalid_resources_are_known_by_identity(tmp_path: Path) -> None:
+    write(tmp_path, "campaigns/g.yaml", GOAL.format(name="g", client="acme").replace(
+        "outcome: meeting", "outcome: nope"))
+    bundle = bundle_of(tmp_path)
+    assert not bundle.entries
+    assert bundle.invalid == {
+        Key("acme", "Goal", "g"): Location("campaigns/g.yaml", 4, 9, "/metadata/name")}

@@ -72,6 +72,9 @@ class Bundle:
     files: dict[str, FileResult] = field(default_factory=dict)
     failed_files: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
+    # Resources whose document is in the files but does not validate (kind, name and
+    # client readable): where they are. They exist, held at their last good state.
+    invalid: dict[Key, Location] = field(default_factory=dict)
 
     def get(self, client: str, kind: str, name: str | None) -> Entry | None:
         if name is None:
@@ -108,6 +111,18 @@ def _key_of(resource: Resource) -> Key:
     return Key(resource.client, resource.KIND, resource.name)
 
 
+def _envelope_key(doc: Document) -> Key | None:
+    """The identity a document declares, when readable even though it does not validate."""
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        return None
+    meta = data.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        return None
+    client = meta.get("client") if data["kind"] != "Client" else meta["name"]
+    return Key(client, data["kind"], meta["name"]) if isinstance(client, str) else None
+
+
 def build_bundle(results: Iterable[FileResult], root: Path, resources_dir: Path) -> Bundle:
     """Index validated documents into a Bundle; report duplicates and folder mismatches."""
     bundle = Bundle(root=root, resources_dir=resources_dir)
@@ -121,6 +136,9 @@ def build_bundle(results: Iterable[FileResult], root: Path, resources_dir: Path)
             if findings:
                 bundle.findings.extend(findings)
                 failed = True
+                key = _envelope_key(doc)
+                if model is None and key is not None:
+                    bundle.invalid.setdefault(key, doc.locate(("metadata", "name"), value=True))
             if model is not None:
                 entry = Entry(_key_of(model), model, doc)
                 seen[entry.key].append(entry)

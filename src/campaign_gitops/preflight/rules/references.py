@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from campaign_gitops.config.bundle import Entry
+from campaign_gitops.config.bundle import Entry, Key
 from campaign_gitops.config.models import CAMPAIGN_REFERENCES, KINDS, CampaignSpec
 from campaign_gitops.config.schema import did_you_mean
 from campaign_gitops.config.sequences import primary_channel
@@ -27,6 +27,10 @@ def _hint(name: str, kind: str, candidates: list[str], client: str) -> str:
 
 def _unresolved(ctx: RuleContext, client: str, kind: str, name: str,
                 path: tuple[str | int, ...]) -> Hit:
+    broken = ctx.bundle.invalid.get(Key(client, kind, name))
+    if broken is not None:  # it exists, but its own findings keep it from loading
+        return Hit(f"{kind} {name!r} does not load (its errors are reported at {broken})",
+                   path, f"fix {broken.file} first", value=True)
     return Hit(f"{kind} {name!r} does not exist in client {client!r}", path,
                _hint(name, kind, ctx.names(client, kind), client), value=True)
 
