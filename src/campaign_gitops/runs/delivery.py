@@ -110,6 +110,8 @@ def send_one(q: Queued, transports: Transports) -> Result:
             ids.append(transport.send(_outgoing(q, recipient, key)))
     except DeliveryError as exc:
         return Result(q, transport.name, error=exc.reason, permanent=exc.permanent)
+    except Exception as exc:  # a transport bug must not stop the tick: retried later
+        return Result(q, transport.name, error=f"{type(exc).__name__}: {exc}")
     return Result(q, transport.name, provider_id=",".join(ids))
 
 

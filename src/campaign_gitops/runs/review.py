@@ -68,7 +68,7 @@ def _decide_one(session: Session, message_id: int, approve: bool, now: dt.dateti
                runs.c.config, leads.c.timezone)
         .join(runs, runs.c.id == messages.c.run_id)
         .outerjoin(leads, leads.c.id == messages.c.lead_id)
-        .where(messages.c.id == message_id).with_for_update()).first()
+        .where(messages.c.id == message_id).with_for_update(of=messages)).first()
     if row is None:
         return Decided(message_id, "unchanged", "no such message")
     if row.status != "pending_review":
