@@ -12,11 +12,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.reconcile.service import apply_plan, plan_repo, project_config
 from campaign_gitops.runs.leads import import_csv
+from campaign_gitops.runs.replies import ReplyInput, add_reply
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
+from campaign_gitops.state.tables import CampaignRun, Message
 
 REPO = Path(__file__).resolve().parents[2]
 START = dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC)  # 11:30 in Sydney, a Tuesday
@@ -33,14 +37,14 @@ spec:
   status: active
   channel: email
   goal: book-demo
-  segment: cto-au
+  segment: ops-leaders
   writer: plain-template
   reviewer: sales-desk
   template: cto-intro
   schedule: sydney-business-hours
   testRecipients: [qa@acme-analytics.com]
   runs:
-    - {name: dry-run, type: test_run}
+    - {name: first-wave, type: run}
 """
 
 
@@ -67,4 +71,19 @@ def build_world(tmp_path: Path, url: str, *, ticks: int = 6) -> World:
     for i in range(ticks):
         now = START + dt.timedelta(days=i, hours=(i % 3))
         tick(db, now=now, config=config, root=root)
+    reply_to_first_sent(db, START + dt.timedelta(days=ticks))
     return World(project, db, config)
+
+
+def reply_to_first_sent(db: Database, now: dt.datetime) -> None:
+    """The first lead that got a real (not test) message answers it."""
+    with db.session() as session:
+        row = session.execute(
+            select(Message.recipient, Message.id)
+            .join(CampaignRun, CampaignRun.id == Message.run_id)
+            .where(Message.status == "sent", Message.lead_id.is_not(None),
+                   CampaignRun.type != "test_run").order_by(Message.id).limit(1)).first()
+        if row is not None:
+            add_reply(session, ReplyInput(contact=row.recipient, kind="reply",
+                                          body="Sounds good, Tuesday works for a demo.",
+                                          in_reply_to=str(row.id)), now=now)

@@ -84,7 +84,7 @@ def campaign_filters(*, client: str | None = None, status: str | None = None,
     if channel:
         conds.append(_channel_expr() == channel)
     if q:
-        conds.append(resources.c.name.like(_like(q), escape="\\"))
+        conds.append(resources.c.name.ilike(_like(q), escape="\\"))
     return conds
 
 
