@@ -132,3 +132,30 @@ def test_halt_and_resume(run) -> None:
 def test_db_upgrade(run) -> None:
     code, out = run("db", "upgrade")
     assert code == 0 and "schema at revision" in out
+
+
+def test_export_round_trips(run, tmp_path: Path) -> None:
+    tricky = FILES["acme/q1.yaml"].replace(
+        "metadata: {name: q1, client: acme}",
+        "metadata: {name: q1, client: acme, labels: {team: growth, 'no': 'NO'},\n"
+        "           annotations: {campaign-gitops/protect: \"true\"}}").replace(
+        "template: intro", "template: intro\n          description: \"17:00 yes 0o17\"\n"
+        "          runs: [{name: smoke, type: test_run}]")
+    write(tmp_path, {"acme/q1.yaml": tricky})
+    assert run("apply", "--auto-approve")[0] == 0
+    import shutil
+
+    shutil.rmtree(tmp_path / "campaigns")
+    code, out = run("plan", "--prune")  # a missing folder never reads as "all deleted"
+    assert code == 2 and "no resources folder" in out
+    (tmp_path / "campaigns").mkdir()
+    code, out = run("export")
+    assert code == 0 and "exported 6 resources into 3 files" in out
+    code, out = run("lint")
+    assert code == 0, out
+    code, out = run("plan", "--detailed-exitcode")
+    assert code == 0, out
+    code, out = run("export")
+    assert "kept campaigns/acme/q1.yaml" in out
+    code, out = run("export", "--out", "elsewhere")
+    assert (tmp_path / "elsewhere/campaigns/acme/q1.yaml").exists()

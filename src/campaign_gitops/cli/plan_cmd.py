@@ -215,7 +215,33 @@ def history_command(ctx: Context, campaign: str, fmt: str) -> None:
         click.echo("\n".join(_history_lines(data)))
 
 
+@click.command("export")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write under this folder instead of the repo root.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@pass_context
+def export_command(ctx: Context, out: Path | None, force: bool) -> None:
+    """Write YAML files for what the database holds (adopt existing campaigns into git)."""
+    from campaign_gitops.config.loader import relative_name
+    from campaign_gitops.reconcile.export import export_files, write_files
+
+    project = ctx.project
+    folder = relative_name(project.resources_dir, project.root)
+    db = open_db(ctx)
+    try:
+        with db.session() as session:
+            files = export_files(session, folder)
+    finally:
+        db.dispose()
+    written, kept = write_files(files, out or project.root, force=force)
+    for name in kept:
+        click.echo(f"kept {name} (exists; --force overwrites it)")
+    total = sum(f.resources for f in files)
+    click.echo(f"exported {total} resources into {written} files under {out or project.root}")
+
+
 def register(group: click.Group) -> None:
     group.add_command(plan_command)
     group.add_command(apply_command)
     group.add_command(history_command)
+    group.add_command(export_command)
