@@ -1,14 +1,16 @@
 """The lint result cache: a re-lint with nothing changed answers without parsing.
 
-Like ruff's cache, keyed by what decides the answer: the tool version, the action, the
-project configuration and, for every file, its repo-relative name, size, mtime and
-ctime (nanoseconds) and inode. Any change to any file (or a file added or removed)
-is another key, so the cache never answers for a different tree. One entry is kept,
-in ``.campaign-gitops/cache/lint.json``; writes are atomic (rename).
+Like ruff's cache, keyed by what decides the answer: the tool version and its code
+(every module's size and mtime), the action, the project configuration and, for
+every file, its repo-relative name, size, mtime and ctime (nanoseconds) and inode.
+Any change to any file (or a file added or removed) is another key, so the cache
+never answers for a different tree. One entry is kept, in
+``.campaign-gitops/cache/lint.json``; writes are atomic (rename).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -24,11 +26,26 @@ CACHE_FILE = "lint.json"
 FORMAT = 1
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """Size and mtime of every module of the package: an edited rule is a new key
+    (an editable install changes code without changing the version)."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder, dirs, names in sorted(os.walk(package)):
+        dirs.sort()
+        for name in sorted(n for n in names if n.endswith(".py")):
+            st = os.stat(os.path.join(folder, name))
+            digest.update(f"{folder}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
 def result_key(files: Iterable[tuple[str, str]], *, action: str | None,
                config_json: str) -> str:
     """A key over (name, absolute path) of every file plus everything else that matters."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([FORMAT, __version__, action, config_json]).encode())
+    digest.update(json.dumps([FORMAT, __version__, code_fingerprint(), action,
+                              config_json]).encode())
     for name, path in files:
         try:
             st = os.stat(path)
