@@ -71,6 +71,10 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
         return None
     tasks = [(folder, paths, root, resources_dir, action, config)
              for folder, paths in sorted(groups.items(), key=lambda g: -len(g[1]))]
+    # Import the loader, models and rules once, before forking: workers inherit them.
+    import campaign_gitops.config.bundle
+    import campaign_gitops.preflight.engine  # noqa: F401
+
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     findings: list[Finding] = []
     documents: dict[str, int] = {}
