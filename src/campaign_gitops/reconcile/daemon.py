@@ -20,7 +20,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from campaign_gitops.config.bundle import Bundle, Key, build_bundle
@@ -96,18 +95,6 @@ def clients_of(result: FileResult) -> set[str]:
         if isinstance(owner, str) and owner:
             out.add(owner)
     return out
-
-
-def scoped_snapshot(snapshot: Snapshot, clients: Collection[str] | None) -> Snapshot:
-    if clients is None:
-        return snapshot
-
-    def keep(rows: Any) -> Any:
-        return MappingProxyType({k: v for k, v in rows.items() if k.client in clients})
-
-    return Snapshot(resources=keep(snapshot.resources), archived=keep(snapshot.archived),
-                    clients=snapshot.clients, base_serial=snapshot.base_serial,
-                    halted_globally=snapshot.halted_globally)
 
 
 def load_scoped_snapshot(db: Database, clients: Collection[str] | None) -> Snapshot:
