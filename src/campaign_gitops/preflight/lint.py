@@ -42,9 +42,10 @@ def lint_files(files: list[Path], root: Path, resources_dir: Path, *, action: st
     from campaign_gitops.config.loader import load_file
     from campaign_gitops.preflight.engine import run_preflight
 
-    results = [load_file(p, root, lazy_positions=True) for p in files]
-    bundle = build_bundle(results, root, resources_dir)
-    findings = run_preflight(bundle, action=action, config=config)
+    with parallel.no_gc():
+        results = [load_file(p, root, lazy_positions=True) for p in files]
+        bundle = build_bundle(results, root, resources_dir)
+        findings = run_preflight(bundle, action=action, config=config)
     return findings, {r.file: len(r.documents) for r in results}
 
 

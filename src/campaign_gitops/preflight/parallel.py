@@ -11,9 +11,12 @@ answer is always the one-process answer.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,19 @@ def client_groups(files: list[Path], resources_dir: Path) -> dict[str, list[Path
 Outcome = tuple[list[Finding], dict[str, int]]
 
 
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while loading: tens of thousands of fresh objects, few cycles
+    (about 15% of lint's time otherwise goes to collections that find nothing)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def lint_group(args: tuple[str, list[Path], Path, Path, str | None, Any]) -> Outcome | None:
     """One client folder: its findings and documents per file, or None if it breaks the layout."""
     from campaign_gitops.config.bundle import build_bundle
@@ -54,12 +70,13 @@ def lint_group(args: tuple[str, list[Path], Path, Path, str | None, Any]) -> Out
     from campaign_gitops.preflight.engine import run_preflight
 
     folder, files, root, resources_dir, action, config = args
-    results = [load_file(p, root, lazy_positions=True) for p in files]
-    bundle = build_bundle(results, root, resources_dir)
-    if bundle.get(folder, "Client", folder) is None or any(
-            key.client != folder for key in bundle.entries):
-        return None
-    findings = run_preflight(bundle, action=action, config=config)
+    with no_gc():
+        results = [load_file(p, root, lazy_positions=True) for p in files]
+        bundle = build_bundle(results, root, resources_dir)
+        if bundle.get(folder, "Client", folder) is None or any(
+                key.client != folder for key in bundle.entries):
+            return None
+        findings = run_preflight(bundle, action=action, config=config)
     return findings, {r.file: len(r.documents) for r in results}
 
 
