@@ -10,7 +10,10 @@ here imports ``cli``.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +119,42 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *,
                                            access_log=False, server_header=False))
     server.run()
     return server
+
+
+@dataclass
+class Running:
+    """A server started by ``start_in_thread``: its port, and ``stop()``."""
+
+    server: Any
+    thread: threading.Thread
+    port: int
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def start_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0, *,
+                    log_level: str = "warning", timeout: float = 30.0) -> Running:
+    """Serve ``app`` from a daemon thread (``reconcile --ui-port``, tests); port 0 picks one.
+
+    Returns once the socket listens; raises CampaignGitopsError if it could not.
+    """
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                                           access_log=False, server_header=False))
+    thread = threading.Thread(target=server.run, name="campaign-gitops-ui", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise CampaignGitopsError(f"the UI could not listen on {host}:{port}",
+                                      "is the port in use?")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    return Running(server, thread, int(bound))
 
 
 def now() -> dt.datetime:

@@ -6,6 +6,7 @@ day labels are escaped anyway.
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 
 STATUS_COLOURS = {
@@ -21,7 +22,8 @@ def messages_per_day(by_day: dict[str, dict[str, int]]) -> str:
     if not by_day:
         return ('<svg class="chart" role="img" aria-label="no messages yet" '
                 f'viewBox="0 0 {WIDTH} 40"><text x="8" y="24">no messages yet</text></svg>')
-    days = sorted(by_day)
+    days = _every_day(sorted(by_day))
+    by_day = {d: by_day.get(d, {}) for d in days}
     top = max(sum(v.values()) for v in by_day.values()) or 1
     plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_BOTTOM - PAD_TOP
     slot = plot_w / len(days)
@@ -52,6 +54,18 @@ def messages_per_day(by_day: dict[str, dict[str, int]]) -> str:
                          f'text-anchor="middle">{escape(day[5:])}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _every_day(days: list[str]) -> list[str]:
+    """The days from the first to the last (gaps shown as empty), at most a year."""
+    try:
+        first, last = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
+    except ValueError:
+        return days
+    span = (last - first).days
+    if span > 366:
+        return days
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range(span + 1)]
 
 
 def legend(by_day: dict[str, dict[str, int]]) -> list[tuple[str, str]]:
