@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,14 +80,27 @@ class ApplyResult:
                                                       "archive")}
 
 
+R = t.Resource.__table__
+CAMPAIGNS = t.Campaign.__table__
+REVISIONS = t.CampaignRevision.__table__
+LOG = t.ApplyLog.__table__
+CLIENTS = t.Client.__table__
+RUNS = t.CampaignRun.__table__
+STAMPS = {"active": "activated_at", "paused": "paused_at", "completed": "completed_at"}
+
+
 @dataclass
 class _Apply:
+    """The executors. Core statements (not ORM units of work): a first apply of 10,000
+    campaigns is thousands of small transactions, and each statement counts."""
+
     bundle: Bundle
     config: ProjectConfig
     git: GitInfo
     now: dt.datetime
     actor: str
-    pending: list[t.CampaignRevision] = field(default_factory=list)  # revisions to stamp
+    postgres: bool = False
+    pending: list[dict[str, Any]] = field(default_factory=list)  # revisions to insert
 
     # -------------------------------------------------- helpers
 
@@ -97,105 +110,103 @@ class _Apply:
             raise ChangeRefused("the files no longer define it; re-plan")
         return entry
 
-    def lock(self, session: Session, key: Key) -> t.Resource | None:
-        stmt = select(t.Resource).where(
-            t.Resource.client == key.client, t.Resource.kind == key.kind,
-            t.Resource.name == key.name)
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
+    def lock(self, session: Session, key: Key) -> Row[Any] | None:
+        """The resource row (archived too), locked until commit on PostgreSQL (SQLite's
+        BEGIN IMMEDIATE already serialises writers)."""
+        stmt = select(R).where(R.c.client == key.client, R.c.kind == key.kind,
+                               R.c.name == key.name)
+        if self.postgres:
             stmt = stmt.with_for_update()
-        return session.scalars(stmt).first()
+        return session.execute(stmt).first()
 
     def log(self, session: Session, change: Change, detail: dict[str, Any]) -> None:
-        entry = t.ApplyLog(action=change.action, resource=str(change.key), detail=detail,
-                           git_commit=self.git.commit, git_dirty=self.git.dirty,
-                           actor=self.actor, at=self.now)
-        session.add(entry)
-        session.flush()
-        for revision in self.pending:
-            revision.apply_serial = entry.serial
+        serial = session.execute(insert(LOG).values(
+            action=change.action, resource=str(change.key), detail=detail,
+            git_commit=self.git.commit, git_dirty=self.git.dirty, actor=self.actor,
+            at=self.now)).inserted_primary_key[0]
+        for revision in self.pending:  # inserted after the log row: stamped with its serial
+            session.execute(insert(REVISIONS).values(apply_serial=serial, **revision))
         self.pending.clear()
 
-    def fill(self, row: t.Resource, entry: Entry, spec: dict[str, Any]) -> None:
+    def values(self, entry: Entry, spec: dict[str, Any]) -> dict[str, Any]:
         meta = entry.resource.metadata
-        row.spec = spec
-        row.spec_hash = content_hash(spec)
-        row.labels = dict(meta.labels)
-        row.annotations = dict(meta.annotations)
-        row.protected = entry.resource.annotation_flag(ANNOTATION_PROTECT)
-        row.source_file = entry.file
-        row.source_commit = self.git.commit
-        row.updated_at = self.now
+        return {"spec": spec, "spec_hash": content_hash(spec), "labels": dict(meta.labels),
+                "annotations": dict(meta.annotations),
+                "protected": entry.resource.annotation_flag(ANNOTATION_PROTECT),
+                "source_file": entry.file, "source_commit": self.git.commit,
+                "updated_at": self.now}
 
-    def revision(self, session: Session, row: t.Resource, spec: dict[str, Any]) -> None:
-        last = session.scalar(select(func.max(t.CampaignRevision.revision)).where(
-            t.CampaignRevision.resource_id == row.id)) or 0
-        revision = t.CampaignRevision(
-            resource_id=row.id, revision=last + 1, spec=spec, content_hash=content_hash(spec),
-            git_commit=self.git.commit, git_dirty=self.git.dirty, source_file=row.source_file,
-            applied_at=self.now)
-        session.add(revision)
-        self.pending.append(revision)
+    def revision(self, session: Session, resource_id: int, spec: dict[str, Any],
+                 source_file: str, *, first: bool) -> None:
+        last = 0 if first else session.scalar(select(func.max(REVISIONS.c.revision)).where(
+            REVISIONS.c.resource_id == resource_id)) or 0
+        self.pending.append({
+            "resource_id": resource_id, "revision": last + 1, "spec": spec,
+            "content_hash": content_hash(spec), "git_commit": self.git.commit,
+            "git_dirty": self.git.dirty, "source_file": source_file, "applied_at": self.now})
 
     def ensure_client_row(self, session: Session, name: str) -> None:
-        row = session.get(t.Client, name)
+        row = session.execute(select(CLIENTS.c.deleted_at).where(CLIENTS.c.name == name)).first()
         defaults = self.config.client_defaults
         if row is None:
-            session.add(t.Client(name=name, subscription=defaults.subscription,
-                                 credits=defaults.credits, created_at=self.now,
-                                 updated_at=self.now))
+            session.execute(insert(CLIENTS).values(
+                name=name, subscription=defaults.subscription, credits=defaults.credits,
+                halted=False, created_at=self.now, updated_at=self.now))
         elif row.deleted_at is not None:
-            row.deleted_at = None
-            row.updated_at = self.now
+            session.execute(update(CLIENTS).where(CLIENTS.c.name == name)
+                            .values(deleted_at=None, updated_at=self.now))
+
+    def campaign_status(self, session: Session, resource_id: int) -> str | None:
+        return session.scalar(select(CAMPAIGNS.c.status)
+                              .where(CAMPAIGNS.c.resource_id == resource_id))
 
     # -------------------------------------------------- executors
 
     def create(self, session: Session, change: Change) -> dict[str, Any]:
-        entry = self.entry(change.key)
+        key = change.key
+        entry = self.entry(key)
         spec = desired_spec(entry)
-        row = self.lock(session, change.key)
+        row = self.lock(session, key)
         if row is not None and row.deleted_at is None:
             raise _Skip
-        restored = row is not None
+        values = self.values(entry, spec)
         if row is None:
-            row = t.Resource(client=change.key.client, kind=change.key.kind,
-                             name=change.key.name, created_at=self.now, generation=1)
-            session.add(row)
+            rid = session.execute(insert(R).values(
+                client=key.client, kind=key.kind, name=key.name, generation=1,
+                created_at=self.now, **values)).inserted_primary_key[0]
         else:
-            row.deleted_at = None
-            row.generation += 1
-        self.fill(row, entry, spec)
-        session.flush()
-        if change.key.kind == "Client":
-            self.ensure_client_row(session, change.key.name)
-        if change.key.kind == "Campaign":
-            if session.get(t.Campaign, row.id) is None:
-                session.add(t.Campaign(resource_id=row.id, status="draft",
-                                       updated_at=self.now))
-            self.revision(session, row, spec)
-        return {"restored": restored} if restored else {}
+            rid = row.id
+            session.execute(update(R).where(R.c.id == rid).values(
+                deleted_at=None, generation=row.generation + 1, **values))
+        if key.kind == "Client":
+            self.ensure_client_row(session, key.name)
+        if key.kind == "Campaign":
+            if row is None or self.campaign_status(session, rid) is None:
+                session.execute(insert(CAMPAIGNS).values(resource_id=rid, status="draft",
+                                                         updated_at=self.now))
+            self.revision(session, rid, spec, entry.file, first=row is None)
+        return {"restored": True} if row is not None else {}
 
     def update(self, session: Session, change: Change) -> dict[str, Any]:
-        entry = self.entry(change.key)
+        key = change.key
+        entry = self.entry(key)
         spec = desired_spec(entry)
-        renamed = change.from_ is not None and change.from_ != change.key.name
-        row = self.lock(session, change.key)
+        renamed = change.from_ is not None and change.from_ != key.name
+        row = self.lock(session, key)
         if renamed and row is None:
-            row = self.lock(session, change.key._replace(name=str(change.from_)))
+            row = self.lock(session, key._replace(name=str(change.from_)))
         if row is None or row.deleted_at is not None:
             raise ChangeRefused("it is no longer in the database; re-plan")
-        meta = entry.resource.metadata
-        same = (row.name == change.key.name and row.spec == spec
-                and (row.labels or {}) == dict(meta.labels)
-                and (row.annotations or {}) == dict(meta.annotations)
-                and row.source_file == entry.file)
-        if same:
+        values = self.values(entry, spec)
+        if (row.name == key.name and row.spec == spec and row.source_file == entry.file
+                and (row.labels or {}) == values["labels"]
+                and (row.annotations or {}) == values["annotations"]):
             raise _Skip
         new_definition = definition(row.kind, row.spec or {}) != definition(row.kind, spec)
-        row.name = change.key.name
-        self.fill(row, entry, spec)
-        row.generation += 1
+        session.execute(update(R).where(R.c.id == row.id).values(
+            name=key.name, generation=row.generation + 1, **values))
         if row.kind == "Campaign" and (new_definition or renamed):
-            self.revision(session, row, spec)
+            self.revision(session, row.id, spec, entry.file, first=False)
         detail: dict[str, Any] = {"fields": [f.path for f in change.fields]}
         if renamed:
             detail["renamed_from"] = change.from_
@@ -203,24 +214,25 @@ class _Apply:
 
     def transition(self, session: Session, change: Change) -> dict[str, Any]:
         row = self.lock(session, change.key)
-        campaign = session.get(t.Campaign, row.id) if row is not None else None
-        if row is None or campaign is None or row.deleted_at is not None:
+        status = self.campaign_status(session, row.id) if row is not None else None
+        if row is None or status is None or row.deleted_at is not None:
             raise ChangeRefused("the campaign is not in the database; re-plan")
-        if campaign.status == change.to:
+        if status == change.to:
             raise _Skip
-        if campaign.status != change.from_:
-            raise ChangeRefused(f"its status moved to {campaign.status} since the plan; re-plan")
+        if status != change.from_:
+            raise ChangeRefused(f"its status moved to {status} since the plan; re-plan")
         if change.to == "active":
             self.check_client(session, row.client)
-        campaign.status = str(change.to)
-        stamp = {"active": "activated_at", "paused": "paused_at", "completed": "completed_at"}
-        if change.to in stamp:
-            setattr(campaign, stamp[str(change.to)], self.now)
-        campaign.updated_at = self.now
+        values: dict[str, Any] = {"status": str(change.to), "updated_at": self.now}
+        if change.to in STAMPS:
+            values[STAMPS[str(change.to)]] = self.now
+        session.execute(update(CAMPAIGNS).where(CAMPAIGNS.c.resource_id == row.id)
+                        .values(**values))
         return {"from": change.from_, "to": change.to}
 
     def check_client(self, session: Session, name: str) -> None:
-        client = session.get(t.Client, name)
+        client = session.execute(select(CLIENTS.c.subscription, CLIENTS.c.credits)
+                                 .where(CLIENTS.c.name == name)).first()
         if client is None:
             return
         if client.subscription not in ACTIVATABLE:
@@ -238,17 +250,16 @@ class _Apply:
         row = self.lock(session, change.key)
         if row is None or row.deleted_at is not None:
             raise ChangeRefused("the campaign is not in the database")
-        exists = session.scalar(select(t.CampaignRun.id).where(
-            t.CampaignRun.campaign_id == row.id, t.CampaignRun.name == name))
-        if exists is not None:
+        if session.scalar(select(RUNS.c.id).where(RUNS.c.campaign_id == row.id,
+                                                  RUNS.c.name == name)) is not None:
             raise _Skip
-        campaign = session.get(t.Campaign, row.id)
-        if decl.type != "test_run" and (campaign is None or campaign.status != "active"):
-            status = campaign.status if campaign else "missing"
+        status = self.campaign_status(session, row.id)
+        if decl.type != "test_run" and status != "active":
             raise ChangeRefused(f"run {name} needs the campaign active; it is {status}")
-        revision = session.scalars(select(t.CampaignRevision).where(
-            t.CampaignRevision.resource_id == row.id).order_by(
-            t.CampaignRevision.revision.desc()).limit(1)).first()
+        revision = session.execute(
+            select(REVISIONS.c.id, REVISIONS.c.revision)
+            .where(REVISIONS.c.resource_id == row.id)
+            .order_by(REVISIONS.c.revision.desc()).limit(1)).first()
         if revision is None:
             raise ChangeRefused("the campaign has no revision to pin the run to")
         config, config_hash = resolve_with_hash(entry, self.bundle)
@@ -271,18 +282,15 @@ class _Apply:
         if row.protected:
             raise ChangeRefused(f"protected ({ANNOTATION_PROTECT}): prune refuses it")
         detail: dict[str, Any] = {}
-        campaign = session.get(t.Campaign, row.id) if row.kind == "Campaign" else None
-        if campaign is not None and campaign.status == "active":
-            campaign.status = "completed"
-            campaign.completed_at = self.now
-            campaign.updated_at = self.now
+        if row.kind == "Campaign" and self.campaign_status(session, row.id) == "active":
+            session.execute(update(CAMPAIGNS).where(CAMPAIGNS.c.resource_id == row.id).values(
+                status="completed", completed_at=self.now, updated_at=self.now))
             detail["completed"] = True
         if row.kind == "Client":
-            client = session.get(t.Client, row.name)
-            if client is not None:
-                client.deleted_at = self.now
-        row.deleted_at = self.now
-        row.updated_at = self.now
+            session.execute(update(CLIENTS).where(CLIENTS.c.name == row.name)
+                            .values(deleted_at=self.now))
+        session.execute(update(R).where(R.c.id == row.id)
+                        .values(deleted_at=self.now, updated_at=self.now))
         return detail
 
 
@@ -324,7 +332,7 @@ def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
     error) so a caller can show progress; this module never prints.
     """
     work = _Apply(bundle, config or ProjectConfig(), git or git_info(bundle.root),
-                  now or dt.datetime.now(dt.UTC), actor)
+                  now or dt.datetime.now(dt.UTC), actor, postgres=db.is_postgres)
     result = ApplyResult()
     delay = _delay()
     for change in plan.changes:
