@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +27,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -50,13 +53,14 @@ def _technologies_overlap(techs: list[str], dialect: str) -> ColumnElement[bool]
                   .where(func.lower(elem.c.value).in_(techs)))
 
 
-def segment_filter(segment: dict[str, Any] | None, client: str,
-                   dialect: str) -> list[ColumnElement[bool]]:
+def segment_filter(segment: dict[str, Any] | None, client: str, dialect: str, *,
+                   with_suppressions: bool = True) -> list[ColumnElement[bool]]:
     """SQL conditions for leads of the pool matching ``segment`` (a canonical Segment spec)."""
     seg = segment or {}
     conds: list[ColumnElement[bool]] = [leads.c.client.is_(None)]
     statuses = _lower_list(seg.get("emailStatus") or ["verified"])
-    conds.append(func.lower(leads.c.email_status).in_(statuses))
+    # stored lower-cased by the import: a plain comparison keeps the pool index usable
+    conds.append(leads.c.email_status.in_(statuses))
     for key, column in (("industries", leads.c.company_industry),
                         ("countries", leads.c.company_country),
                         ("seniorities", leads.c.seniority)):
@@ -74,17 +78,32 @@ def segment_filter(segment: dict[str, Any] | None, client: str,
     techs = _lower_list(seg.get("technologies"))
     if techs:
         conds.append(_technologies_overlap(techs, dialect))
-    conds.append(~exists().where(and_(
-        suppressions.c.client == client,
-        or_(suppressions.c.contact == func.lower(leads.c.email),
-            suppressions.c.contact == leads.c.phone))))
+    if with_suppressions:
+        conds.append(~exists().where(and_(
+            suppressions.c.client == client,
+            or_(suppressions.c.contact == leads.c.email,
+                suppressions.c.contact == leads.c.phone))))
     return conds
 
 
-def count_matching(session: Session, segment: dict[str, Any] | None, client: str) -> int:
+def has_suppressions(session: Session, client: str) -> bool:
+    return session.execute(select(suppressions.c.id).where(
+        suppressions.c.client == client).limit(1)).first() is not None
+
+
+def _filter(session: Session, segment: dict[str, Any] | None,
+            client: str) -> list[ColumnElement[bool]]:
     dialect = session.get_bind().dialect.name
-    query = select(func.count()).select_from(leads).where(*segment_filter(segment, client,
-                                                                          dialect))
+    return segment_filter(segment, client, dialect,
+                          with_suppressions=has_suppressions(session, client))
+
+
+# Best first; ties newest first (a backward scan of the ix_leads_free index).
+BEST_FIRST = (leads.c.enrichment_confidence.desc(), leads.c.id.desc())
+
+
+def count_matching(session: Session, segment: dict[str, Any] | None, client: str) -> int:
+    query = select(func.count()).select_from(leads).where(*_filter(session, segment, client))
     return int(session.execute(query).scalar_one())
 
 
@@ -97,10 +116,27 @@ def wanted_count(matching: int, pct: int, limit: int | None) -> int:
 def matching_ids(session: Session, segment: dict[str, Any] | None, client: str,
                  count: int) -> list[tuple[int, str | None]]:
     """Up to ``count`` matching pool leads (id, timezone), best first, without taking them."""
-    dialect = session.get_bind().dialect.name
-    query = (select(leads.c.id, leads.c.timezone).where(*segment_filter(segment, client, dialect))
-             .order_by(leads.c.enrichment_confidence.desc(), leads.c.id).limit(count))
+    query = (select(leads.c.id, leads.c.timezone).where(*_filter(session, segment, client))
+             .order_by(*BEST_FIRST).limit(count))
     return [(r[0], r[1]) for r in session.execute(query)]
+
+
+@contextmanager
+def _ordered_scan(session: Session) -> Iterator[None]:
+    """Walk the free pool in index order (PostgreSQL) and stop at the limit.
+
+    The planner cannot estimate the segment's filters (lower(), JSON overlap) and falls
+    back to sorting the whole pool; the backward scan of ``ix_leads_free`` reads only
+    as far as the best ``count`` matches (and skips rows other allocators hold).
+    """
+    names = ("enable_seqscan", "enable_sort", "enable_bitmapscan")
+    for name in names:
+        session.execute(text(f"SET LOCAL {name} = off"))
+    try:
+        yield
+    finally:
+        for name in names:
+            session.execute(text(f"SET LOCAL {name} = on"))
 
 
 def allocate(session: Session, segment: dict[str, Any] | None, client: str, count: int,
@@ -112,16 +148,16 @@ def allocate(session: Session, segment: dict[str, Any] | None, client: str, coun
     if count <= 0:
         return []
     dialect = session.get_bind().dialect.name
-    chosen = (select(leads.c.id, leads.c.timezone)
-              .where(*segment_filter(segment, client, dialect))
-              .order_by(leads.c.enrichment_confidence.desc(), leads.c.id).limit(count))
+    chosen = (select(leads.c.id, leads.c.timezone).where(*_filter(session, segment, client))
+              .order_by(*BEST_FIRST).limit(count))
     if dialect == "postgresql":
         picked = chosen.with_for_update(skip_locked=True).cte("picked")
         stmt = (update(leads).where(leads.c.id == picked.c.id)
                 .values(client=client, assigned_at=now, updated_at=now)
                 .returning(leads.c.id, leads.c.timezone, leads.c.enrichment_confidence))
-        rows = session.execute(stmt).all()
-        rows.sort(key=lambda r: (-r[2], r[0]))
+        with _ordered_scan(session):
+            rows = session.execute(stmt).all()
+        rows.sort(key=lambda r: (-r[2], -r[0]))
         return [(r[0], r[1]) for r in rows]
     rows = [(r[0], r[1]) for r in session.execute(chosen)]
     taken: list[tuple[int, str | None]] = []

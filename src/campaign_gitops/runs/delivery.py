@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
 from campaign_gitops.state.tables import CampaignRun, Message
@@ -124,15 +125,8 @@ def record(session: Session, results: list[Result], now: dt.datetime,
     """Write the outcome of each send; refund lost credits; pause failing runs (notes)."""
     sent = [r for r in results if r.error is None]
     failed = [r for r in results if r.error is not None]
-    if sent:
-        session.execute(
-            update(messages).where(messages.c.id == bindparam("m_id")).values(
-                status="sent", sent_at=now, updated_at=now, status_reason=None,
-                transport=bindparam("m_transport"),
-                transport_message_id=bindparam("m_provider"),
-                attempts=messages.c.attempts + 1, next_attempt_at=None),
-            [{"m_id": r.queued.message_id, "m_transport": r.transport,
-              "m_provider": r.provider_id} for r in sent])
+    mark_sent(session, [{"m_id": r.queued.message_id, "m_transport": r.transport,
+                         "m_provider": r.provider_id} for r in sent], now)
     if not failed:
         return []
     rows = []

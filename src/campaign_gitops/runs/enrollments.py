@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaign_gitops.runs.bulk import is_postgres, one_of
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.state.tables import Lead, Reply, Suppression
 
@@ -32,11 +33,22 @@ def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
+def _chunks(session: Session, values: Iterable[Any]) -> Iterator[list[Any]]:
+    """One chunk on PostgreSQL (an array parameter), else under SQLite's limit."""
+    items = list(values)
+    if is_postgres(session):
+        if items:
+            yield items
+        return
+    yield from chunks(items)
+
+
 def load_leads(session: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     columns = [leads.c[name] for name in LEAD_FIELDS]
     found: dict[int, dict[str, Any]] = {}
-    for chunk in chunks(sorted(set(ids))):
-        for row in session.execute(select(*columns).where(leads.c.id.in_(chunk))).mappings():
+    for chunk in _chunks(session, sorted(set(ids))):
+        query = select(*columns).where(one_of(session, leads.c.id, chunk))
+        for row in session.execute(query).mappings():
             found[row["id"]] = dict(row)
     return found
 
@@ -46,9 +58,9 @@ def reply_flags(session: Session,
     """Lead id -> (replied, bounced) for the client, for leads with such a reply."""
     wanted = dict((lead_id, client) for client, lead_id in pairs)
     flags: dict[int, tuple[bool, bool]] = {}
-    for chunk in chunks(sorted(wanted)):
+    for chunk in _chunks(session, sorted(wanted)):
         query = select(replies.c.lead_id, replies.c.client, replies.c.kind).where(
-            replies.c.lead_id.in_(chunk), replies.c.kind.in_(("reply", "bounce")))
+            one_of(session, replies.c.lead_id, chunk), replies.c.kind.in_(("reply", "bounce")))
         for lead_id, client, kind in session.execute(query):
             if client is not None and client != wanted.get(lead_id):
                 continue
@@ -60,9 +72,10 @@ def reply_flags(session: Session,
 def suppressed(session: Session, client: str, contacts: Iterable[str]) -> set[str]:
     """The given contacts (lower-cased) the client must not contact."""
     found: set[str] = set()
-    for chunk in chunks(sorted({c.lower() for c in contacts})):
+    for chunk in _chunks(session, sorted({c.lower() for c in contacts})):
         found.update(session.execute(select(suppressions.c.contact).where(
-            suppressions.c.client == client, suppressions.c.contact.in_(chunk))).scalars())
+            suppressions.c.client == client,
+            one_of(session, suppressions.c.contact, chunk))).scalars())
     return found
 
 

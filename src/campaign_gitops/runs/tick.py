@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig
-from campaign_gitops.runs import delivery, pending
+from campaign_gitops.runs import bulk, delivery, pending
 from campaign_gitops.runs.calendar import next_day_start
 from campaign_gitops.runs.compose import Outcome, Work, precheck, unsubscribe_url, write
 from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_flags, suppressed
@@ -231,8 +231,9 @@ def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
         rows = session.execute(_claim_query(state, limit)).all()
         if not rows:
             return None
-        session.execute(update(enrollments).where(enrollments.c.id.in_([r.id for r in rows]))
-                        .values(claimed_by=state.worker, claimed_until=state.now + LEASE))
+        session.execute(update(enrollments).where(
+            bulk.one_of(session, enrollments.c.id, [r.id for r in rows]))
+            .values(claimed_by=state.worker, claimed_until=state.now + LEASE))
         works = _works(state, session, rows)
         blocked = _suppressions(state, session, works)
         budget = load_budget(session, [state.plans[w.run_id] for w in works], state.now,
@@ -362,18 +363,10 @@ def _move(work: Work, *, now: dt.datetime, **values: Any) -> dict[str, Any]:
 
 
 def _apply_moves(session: Session, moves: list[dict[str, Any]], worker: str) -> None:
-    held = [m for m in moves if "last_step_at" not in m]
-    advanced = [m for m in moves if "last_step_at" in m]
-    values: dict[str, Any] = {
-        "next_step": bindparam("next_step"), "state": bindparam("state"),
-        "next_due_at": bindparam("next_due_at"), "updated_at": bindparam("updated_at"),
-        "claimed_by": None, "claimed_until": None}
-    where = (enrollments.c.id == bindparam("e_id"), enrollments.c.claimed_by == worker)
-    if held:
-        session.execute(update(enrollments).where(*where).values(**values), held)
-    if advanced:
-        session.execute(update(enrollments).where(*where).values(
-            **values, last_step_at=bindparam("last_step_at")), advanced)
+    bulk.move_enrollments(session, [m for m in moves if "last_step_at" not in m], worker,
+                          with_last_step=False)
+    bulk.move_enrollments(session, [m for m in moves if "last_step_at" in m], worker,
+                          with_last_step=True)
 
 
 def _message_row(plan: RunPlan, outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
@@ -398,8 +391,7 @@ def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[deliv
         return []
     extras = {r["idempotency_key"]: r for r in rows}
     clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-    inserted = session.execute(insert(messages).returning(
-        messages.c.id, messages.c.idempotency_key), clean).all()
+    inserted = bulk.insert_messages(session, clean)
     queued = []
     for message_id, key in inserted:
         r = extras[key]

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -200,6 +201,9 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         Index("ix_leads_pool", "client", "email_status", "enrichment_confidence"),
+        # The free pool, best first: allocation's ordered scan (runs/allocation.py).
+        Index("ix_leads_free", "email_status", "enrichment_confidence", "id",
+              postgresql_where=text("client IS NULL"), sqlite_where=text("client IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:21:06.354885
+Create Date: 2026-11-22 21:43:44.377277
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import campaign_gitops.state.tables
+
 
 revision = '0001'
 down_revision = None
@@ -73,6 +74,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('email')
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index('ix_leads_free', ['email_status', 'enrichment_confidence', 'id'], unique=False, postgresql_where=sa.text('client IS NULL'), sqlite_where=sa.text('client IS NULL'))
         batch_op.create_index('ix_leads_pool', ['client', 'email_status', 'enrichment_confidence'], unique=False)
 
     op.create_table('resources',
@@ -286,6 +288,7 @@ def downgrade() -> None:
     op.drop_table('resources')
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_index('ix_leads_pool')
+        batch_op.drop_index('ix_leads_free', postgresql_where=sa.text('client IS NULL'), sqlite_where=sa.text('client IS NULL'))
 
     op.drop_table('leads')
     op.drop_table('kv')

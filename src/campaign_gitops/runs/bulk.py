@@ -1,0 +1,120 @@
+"""Bulk writes of tick: many rows per statement, on both backends.
+
+PostgreSQL gets one statement per batch whatever its size: the rows travel as one
+array per column and are expanded by ``unnest`` (a short statement text the driver
+parses once, instead of thousands of bound parameters). SQLite uses ``executemany``
+(prepared once, run per row inside one transaction: already fast there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import any_, bindparam, insert, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import BigInteger, String
+
+from campaign_gitops.state.tables import Enrollment, Message
+
+messages = Message.__table__
+enrollments = Enrollment.__table__
+
+# messages columns tick fills, with their PostgreSQL array types
+MESSAGE_COLUMNS: dict[str, str] = {
+    "enrollment_id": "bigint", "run_id": "bigint", "campaign_id": "bigint", "client": "text",
+    "lead_id": "bigint", "step_index": "integer", "channel": "text", "recipient": "text",
+    "subject": "text", "body": "text", "status": "text", "status_reason": "text",
+    "idempotency_key": "text", "attempts": "integer", "scheduled_for": "timestamptz",
+    "created_at": "timestamptz", "updated_at": "timestamptz",
+}
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(session: Session, column: Any, values: list[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)`` (one parameter, any length)."""
+    if is_postgres(session):
+        item = String() if values and isinstance(values[0], str) else BigInteger()
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item), unique=True))
+    return column.in_(list(values))  # type: ignore[no-any-return]
+
+
+def _columns(rows: list[dict[str, Any]], names: dict[str, str]) -> dict[str, list[Any]]:
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Insert message rows; their (id, idempotency_key)."""
+    if not rows:
+        return []
+    if not is_postgres(session):
+        stmt = insert(messages).returning(messages.c.id, messages.c.idempotency_key)
+        return [(r[0], r[1]) for r in session.execute(stmt, rows).all()]
+    names = ", ".join(MESSAGE_COLUMNS)
+    arrays = ", ".join(f"CAST(:{n} AS {t}[])" for n, t in MESSAGE_COLUMNS.items())
+    stmt = text(f"INSERT INTO messages ({names}) SELECT * FROM unnest({arrays}) "
+                "RETURNING id, idempotency_key")
+    return [(r[0], r[1]) for r in session.execute(stmt, _columns(rows, MESSAGE_COLUMNS))]
+
+
+def move_enrollments(session: Session, moves: list[dict[str, Any]], worker: str,
+                     with_last_step: bool) -> None:
+    """Set each enrollment's step, state and due time (and ``last_step_at``), release it.
+
+    Only enrollments still claimed by ``worker`` move.
+    """
+    if not moves:
+        return
+    if not is_postgres(session):
+        values: dict[str, Any] = {
+            "next_step": bindparam("next_step"), "state": bindparam("state"),
+            "next_due_at": bindparam("next_due_at"), "updated_at": bindparam("updated_at"),
+            "claimed_by": None, "claimed_until": None}
+        if with_last_step:
+            values["last_step_at"] = bindparam("last_step_at")
+        session.execute(update(enrollments).where(
+            enrollments.c.id == bindparam("e_id"), enrollments.c.claimed_by == worker)
+            .values(**values), moves)
+        return
+    last = ", last_step_at = v.last_step_at" if with_last_step else ""
+    stmt = text(
+        "UPDATE enrollments AS e SET next_step = v.next_step, state = v.state, "
+        f"next_due_at = v.next_due_at, updated_at = v.updated_at{last}, "
+        "claimed_by = NULL, claimed_until = NULL "
+        "FROM unnest(CAST(:e_id AS bigint[]), CAST(:next_step AS integer[]), "
+        "CAST(:state AS text[]), CAST(:next_due_at AS timestamptz[]), "
+        "CAST(:updated_at AS timestamptz[]), CAST(:last_step_at AS timestamptz[])) "
+        "AS v(id, next_step, state, next_due_at, updated_at, last_step_at) "
+        "WHERE e.id = v.id AND e.claimed_by = :worker")
+    params = {name: [m.get(name) for m in moves]
+              for name in ("e_id", "next_step", "state", "next_due_at", "updated_at",
+                           "last_step_at")}
+    session.execute(stmt, {**params, "worker": worker})
+
+
+def mark_sent(session: Session, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Record delivered messages: ``m_id``, ``m_transport``, ``m_provider`` per row."""
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.execute(
+            update(messages).where(messages.c.id == bindparam("m_id")).values(
+                status="sent", sent_at=now, updated_at=now, status_reason=None,
+                transport=bindparam("m_transport"),
+                transport_message_id=bindparam("m_provider"),
+                attempts=messages.c.attempts + 1, next_attempt_at=None), rows)
+        return
+    stmt = text(
+        "UPDATE messages AS m SET status = 'sent', sent_at = :now, updated_at = :now, "
+        "status_reason = NULL, transport = v.transport, transport_message_id = v.provider, "
+        "attempts = m.attempts + 1, next_attempt_at = NULL "
+        "FROM unnest(CAST(:ids AS bigint[]), CAST(:transports AS text[]), "
+        "CAST(:providers AS text[])) AS v(id, transport, provider) WHERE m.id = v.id")
+    session.execute(stmt, {"now": now, "ids": [r["m_id"] for r in rows],
+                           "transports": [r["m_transport"] for r in rows],
+                           "providers": [r["m_provider"] for r in rows]})
