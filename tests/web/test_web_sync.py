@@ -16,7 +16,8 @@ def _sync(c: TestClient) -> dict[str, str]:
 
 def test_sync_states_follow_the_files(tmp_path: Path) -> None:
     w = build_world(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", ticks=0)
-    c = TestClient(create_app(w.db, project=w.project, config=w.config, plan_ttl=0))
+    c = TestClient(create_app(w.db, project=w.project, config=w.config, plan_ttl=0,
+                              plan_in_background=False))
     assert set(_sync(c).values()) == {"Synced"}
     folder = w.project.resources_dir
     cto = folder / "acme" / "campaigns" / "cto-au-q1.yaml"
@@ -46,4 +47,19 @@ def test_without_a_repo_sync_is_unknown_and_plan_explains(tmp_path: Path) -> Non
     assert set(_sync(c).values()) == {"Unknown"}
     assert "without a repo" in c.get("/api/v1/plan").json()["error"]
     assert "no plan" in c.get("/plan").text
+    w.db.dispose()
+
+
+def test_a_changed_repo_is_replanned_in_the_background(tmp_path: Path) -> None:
+    w = build_world(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", ticks=0)
+    app = create_app(w.db, project=w.project, config=w.config, plan_ttl=0)
+    c = TestClient(app)
+    assert _sync(c)["cto-au-q1"] == "Synced"
+    cto = w.project.resources_dir / "acme" / "campaigns" / "cto-au-q1.yaml"
+    cto.write_text(cto.read_text().replace("dailyLimit: 60", "dailyLimit: 75"))
+    assert _sync(c)["cto-au-q1"] == "Synced"  # the previous result, while it replans
+    workspace = app.state.web.workspace
+    assert workspace.refreshing is not None
+    workspace.refreshing.join()
+    assert _sync(c)["cto-au-q1"] == "OutOfSync"
     w.db.dispose()

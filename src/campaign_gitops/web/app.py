@@ -73,12 +73,13 @@ class Web:
 def create_app(db: Database | str, *, project: Project | None = None,
                config: ProjectConfig | None = None, token: str | None = None,
                allowed_hosts: tuple[str, ...] | None = None, plan_ttl: float = 5.0,
-               secure_cookies: bool = False) -> FastAPI:
+               plan_in_background: bool = True, secure_cookies: bool = False) -> FastAPI:
     """The web app over ``db`` (a Database or a URL) and the repo in ``project``."""
     from campaign_gitops.state.db import open_database
 
     database = open_database(db) if isinstance(db, str) else db
-    web = Web(Workspace(database, project, config, ttl=plan_ttl),
+    web = Web(Workspace(database, project, config, ttl=plan_ttl,
+                        background=plan_in_background),
               Security(token=token or None, allowed_hosts=allowed_hosts,
                        secure_cookies=secure_cookies))
     app = FastAPI(title="campaign-gitops", version=__version__,

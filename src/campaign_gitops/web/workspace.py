@@ -3,9 +3,10 @@
 Loading a repo of 10,000 campaigns costs seconds, so the web keeps the last result
 and recomputes it only when the files or the database moved on (a fingerprint of the
 resource files' sizes and mtimes plus the apply log's last serial), and checks that
-fingerprint at most every ``ttl`` seconds. The plan comes from ``reconcile.service``
-(the same code as ``campaign-gitops plan``); the sync state of a resource follows
-from its change:
+fingerprint at most every ``ttl`` seconds. Only the first computation makes a request
+wait; later ones run in a background thread while pages show the previous result. The
+plan comes from ``reconcile.service`` (the same code as ``campaign-gitops plan``); the
+sync state of a resource follows from its change:
 
     create/update/transition/run/archive, error -> OutOfSync
     noop tagged orphan                          -> Orphan
@@ -95,22 +96,42 @@ class Workspace:
     project: Project | None
     config: ProjectConfig | None = None
     ttl: float = 5.0
+    background: bool = True
+    refreshing: threading.Thread | None = field(default=None, init=False)
     _view: View | None = field(default=None, init=False)
     _key: tuple[Any, ...] | None = field(default=None, init=False)
     _checked: float = field(default=0.0, init=False)
+    _busy: bool = field(default=False, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def view(self) -> View:
+        """The current View. Only the first computation blocks; later ones run in the
+        background while the pages keep showing the previous result."""
         with self._lock:
             now = time.monotonic()
-            if self._view is not None and now - self._checked < self.ttl:
+            if self._view is not None and (now - self._checked < self.ttl or self._busy):
                 return self._view
-            key = self._fingerprint()
-            if self._view is None or key != self._key:
-                self._view = self._compute()
-                self._key = key
             self._checked = now
+            key = self._fingerprint()
+            if self._view is not None and key == self._key:
+                return self._view
+            if self._view is None or not self.background:
+                self._view, self._key = self._compute(), key
+                return self._view
+            self._busy = True
+            self.refreshing = threading.Thread(target=self._refresh, args=(key,),
+                                               daemon=True, name="campaign-gitops-ui-plan")
+            self.refreshing.start()
             return self._view
+
+    def _refresh(self, key: tuple[Any, ...]) -> None:
+        try:
+            view = self._compute()
+        finally:
+            with self._lock:
+                self._busy = False
+        with self._lock:
+            self._view, self._key = view, key
 
     def invalidate(self) -> None:
         with self._lock:
