@@ -16,11 +16,13 @@ import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from campaign_gitops.findings import Finding
+from campaign_gitops.findings import CampaignGitopsError, Finding
 
 MIN_FILES = 1000  # below this, starting processes costs more than it saves
 
@@ -95,11 +97,19 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     findings: list[Finding] = []
     documents: dict[str, int] = {}
-    with multiprocessing.get_context(method).Pool(min(workers, len(tasks))) as pool:
-        for outcome in pool.imap_unordered(lint_group, tasks):
-            if outcome is None:
-                pool.terminate()
-                return None
-            findings.extend(outcome[0])
-            documents.update(outcome[1])
+    context = multiprocessing.get_context(method)
+    try:
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+            futures = [pool.submit(lint_group, task) for task in tasks]
+            for future in as_completed(futures):
+                outcome = future.result()
+                if outcome is None:
+                    for other in futures:
+                        other.cancel()
+                    return None
+                findings.extend(outcome[0])
+                documents.update(outcome[1])
+    except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
+        raise CampaignGitopsError("a lint worker process died",
+                                  "run again with --jobs 1 to lint in one process") from exc
     return findings, documents
