@@ -5,13 +5,10 @@ and recomputes it only when the files or the database moved on (a fingerprint of
 resource files' sizes and mtimes plus the apply log's last serial), and checks that
 fingerprint at most every ``ttl`` seconds. Only the first computation makes a request
 wait; later ones run in a background thread while pages show the previous result. The
-plan comes from ``reconcile.service`` (the same code as ``campaign-gitops plan``); the
-sync state of a resource follows from its change:
-
-    create/update/transition/run/archive, error -> OutOfSync
-    noop tagged orphan                          -> Orphan
-    noop tagged held/unknown, or no plan at all -> Unknown
-    noop otherwise                              -> Synced
+plan comes from ``reconcile.service`` (the same code as ``campaign-gitops plan``) and the
+sync states from ``reconcile.plan.sync_states`` (the same as ``campaign-gitops status``):
+Synced, OutOfSync, Orphan, Unknown (its file failed to load, or there is no plan at
+all), Suspended.
 """
 
 from __future__ import annotations
@@ -25,16 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from campaign_gitops.config.bundle import Key
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError, Finding
-from campaign_gitops.reconcile.plan import CHANGING, HELD, ORPHAN, UNKNOWN, Plan
+from campaign_gitops.reconcile.plan import sync_states
 from campaign_gitops.reconcile.render import plan_dict
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import max_serial
 
 SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE = "Synced", "OutOfSync", "Orphan", "Unknown"
-SYNC_STATES = (SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE)
+SYNC_STATES = (SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE, "Suspended")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +38,7 @@ class View:
     """One computation: the plan as JSON, sync state and findings per resource."""
 
     plan: dict[str, Any] | None
-    sync: Mapping[Key, str]
+    sync: Mapping[str, str]  # "client/Kind/name" -> state; absent: Synced
     findings: Mapping[str, tuple[dict[str, Any], ...]]  # "client/Kind/name" -> findings
     error: str = ""  # why there is no plan (no resources folder, broken config)
     computed_at: str = ""
@@ -50,24 +46,7 @@ class View:
     def sync_of(self, client: str, kind: str, name: str) -> str:
         if self.plan is None:
             return UNKNOWN_STATE
-        return self.sync.get(Key(client, kind, name), SYNCED)
-
-
-def sync_states(plan: Plan) -> dict[Key, str]:
-    out: dict[Key, str] = {}
-    rank = {SYNCED: 0, UNKNOWN_STATE: 1, ORPHANED: 2, OUT_OF_SYNC: 3}
-    for change in plan.changes:
-        if change.action in CHANGING or change.action == "error":
-            state = OUT_OF_SYNC
-        elif change.tag == ORPHAN:
-            state = ORPHANED
-        elif change.tag in (HELD, UNKNOWN):
-            state = UNKNOWN_STATE
-        else:
-            state = SYNCED
-        if rank[state] >= rank[out.get(change.key, SYNCED)]:
-            out[change.key] = state
-    return out
+        return self.sync.get(f"{client}/{kind}/{name}", SYNCED)
 
 
 def _findings_by_resource(findings: list[Finding]) -> dict[str, tuple[dict[str, Any], ...]]:
