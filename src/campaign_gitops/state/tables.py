@@ -273,6 +273,9 @@ class Message(Base):
         Index("ix_messages_run_status", "run_id", "status"),
         Index("ix_messages_status_next", "status", "next_attempt_at"),
         Index("ix_messages_client_day", "client", "channel", "sent_at"),
+        # The web's newest-first pages of one run / one client (keyset on id).
+        Index("ix_messages_run_id", "run_id", "id"),
+        Index("ix_messages_client_id", "client", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
@@ -302,7 +305,8 @@ class Message(Base):
 
 class Reply(Base):
     __tablename__ = "replies"
-    __table_args__ = (Index("ix_replies_campaign", "campaign_id", "received_at"),)
+    __table_args__ = (Index("ix_replies_campaign", "campaign_id", "received_at"),
+                      Index("ix_replies_run", "run_id", "id"))
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
     client: Mapped[str | None] = mapped_column(String(63))
