@@ -35,7 +35,12 @@ def test_sync_states_follow_the_files(tmp_path: Path) -> None:
                for ch in plan["changes"])
     page = c.get("/plan").text
     assert "acme/Campaign/cto-au-q1" in page and "dailyLimit" in page
+    new = folder / "acme" / "campaigns" / "brand-new.yaml"
+    new.write_text(cto.read_text().replace("name: cto-au-q1", "name: brand-new")
+                   .replace('campaign-gitops/protect: "true"', 'team: growth'))
     rows = c.get("/campaigns").text
+    assert "1 campaign(s) in the files are not in the database yet" in rows
+    assert "acme/Campaign/brand-new" in rows
     for badge in ("sync-synced", "sync-outofsync", "sync-orphan", "sync-unknown"):
         assert f'class="badge {badge}"' in rows
     w.db.dispose()

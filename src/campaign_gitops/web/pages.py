@@ -33,6 +33,13 @@ def _query(params: dict[str, Any], **extra: Any) -> str:
     return urlencode(_clean({**params, **extra}))
 
 
+def _unapplied(web: Web) -> list[str]:
+    """Campaigns the files define that the database does not have yet."""
+    changes = (web.workspace.view().plan or {}).get("changes", [])
+    return [c["resource"] for c in changes
+            if c["action"] == "create" and "/Campaign/" in c["resource"]]
+
+
 def router(web: Web) -> APIRouter:
     pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
@@ -52,6 +59,7 @@ def router(web: Web) -> APIRouter:
             choices = q.campaign_choices(session)
         data["items"] = with_sync(web, data["items"])
         context = {"data": data, "filters": filters, "choices": choices,
+                   "unapplied": _unapplied(web),
                    "page_query": lambda p: _query(filters, page=p), "active": "campaigns"}
         if request.headers.get("hx-request") and request.headers.get("hx-target") == "rows":
             return web.render(request, "_campaign_rows.html", context)
