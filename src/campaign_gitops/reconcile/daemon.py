@@ -37,7 +37,6 @@ from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import Snapshot, load_snapshot
 
 KV_LAST = "reconcile:last"
-FROZEN_PREFIX = "inside freeze window"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,19 +252,18 @@ class Reconciler:
         failed_keys: set[str] = set()
         for change in plan.changes:
             key = change.resource
+            if change.action == "noop" and change.tag == "frozen":
+                states[change.key] = "held"
+                held.append((key, change.reason))
+                self.log("held", change.reason, resource=key,
+                         action="run" if change.to and change.from_ is None else "transition",
+                         commit=read.commit)
+                continue
             if change.action == "noop":
                 if change.tag in ("held", "unknown"):
                     states[change.key] = "held"
                 elif change.tag in ("suspended", "orphan"):
                     states[change.key] = change.tag
-                elif FROZEN_PREFIX in change.reason:
-                    states[change.key] = "held"
-                continue
-            if change.action == "error" and change.reason.startswith(FROZEN_PREFIX):
-                states[change.key] = "held"
-                held.append((key, change.reason))
-                self.log("held", change.reason, resource=key, action=change.tag,
-                         commit=read.commit)
                 continue
             if change.action == "error":
                 states[change.key] = "error"

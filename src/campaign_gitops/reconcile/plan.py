@@ -44,6 +44,7 @@ HELD = "held"          # its file failed to load: kept at its last applied state
 UNKNOWN = "unknown"    # in the database, and its file failed to load
 ORPHAN = "orphan"      # in the database, no file defines it any more
 SUSPENDED = "suspended"
+FROZEN = "frozen"        # an activation or run start held by a freeze window
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +285,8 @@ class _Planner:
         if desired != current:
             change = self.transition(entry, current, desired)
             self.transitions.append(change)
-            will_be_active = desired == "active" and change.action == "transition"
+            will_be_active = desired == "active" and (
+                change.action == "transition" or change.tag == FROZEN)
         started = set(state.runs) if state is not None else set()
         archived = self.snapshot.archived.get(entry.key)
         if archived is not None:
@@ -297,7 +299,11 @@ class _Planner:
         key = entry.key
         problem = check_transition(current, desired)
         if problem is None and desired == "active":
-            problem = self.activation_problem(key.client) or _frozen(self.options)
+            problem = self.activation_problem(key.client)
+            frozen = _frozen(self.options) if problem is None else None
+            if frozen is not None:  # held, not failed: it activates when the window ends
+                return Change("noop", key, from_=current, to=desired, tag=FROZEN,
+                              reason=f"activation held: {frozen}")
         if problem is not None:
             return Change("error", key, from_=current, to=desired, reason=problem,
                           tag="transition")
@@ -332,7 +338,8 @@ class _Planner:
                 f"run {run.name} ({run.type}) needs the campaign active; it will not be"))
         frozen = _frozen(self.options)
         if frozen is not None and action != "test_run":
-            return Change("noop", key, to=run.name, reason=f"run {run.name} waits: {frozen}")
+            return Change("noop", key, to=run.name, reason=f"run {run.name} waits: {frozen}",
+                          tag=FROZEN)
         return Change("run", key, to=run.name, reason=reason)
 
     # -------------------------------------------------- orphans
