@@ -469,7 +469,7 @@ def load_file(path: Path, root: Path, *, record_positions: bool = True,
                 return FileResult(name, "", findings=[_finding(
                     name, 1, 1, f"file is {size} bytes, over the limit of {max_bytes}",
                     "split it into smaller files")])
-            raw = fh.read(max_bytes + 1)
+            raw = fh.read()  # not read(max_bytes + 1): that allocates 1 MiB per file
     except OSError as exc:
         return FileResult(name, "", findings=[_finding(
             name, 1, 1, f"cannot read file: {exc.strerror or exc}", "check its permissions")])
