@@ -198,25 +198,32 @@ def _start_due_runs(state: _Tick) -> None:
             state.touched_campaigns.add(run.campaign_id)
 
 
-def _claim_query(state: _Tick, limit: int) -> Any:
+def _deliverable_runs(state: _Tick, session: Session) -> list[int]:
+    """Runs whose enrollments may be worked on now: running, campaign active (a test run
+    also while draft), client not halted and (but for test runs) with credits left."""
+    query = (select(runs.c.id)
+             .join(campaigns, campaigns.c.resource_id == runs.c.campaign_id)
+             .join(resources, resources.c.id == runs.c.campaign_id)
+             .join(clients, clients.c.name == resources.c.client)
+             .where(runs.c.status == "running", clients.c.halted.is_(False),
+                    or_(campaigns.c.status == "active",
+                        and_(runs.c.type == "test_run", campaigns.c.status == "draft")),
+                    or_(runs.c.type == "test_run", clients.c.credits > 0)))
+    return sorted(set(session.execute(query).scalars()) - state.blocked_runs)
+
+
+def _claim_query(state: _Tick, session: Session, run_ids: list[int], limit: int) -> Any:
+    """Due enrollments of ``run_ids``, oldest due first (an ordered walk of
+    ``ix_enrollments_claim`` that stops at ``limit``), skipping rows others hold."""
     e = enrollments
     query = (
         select(e.c.id, e.c.run_id, e.c.lead_id, e.c.sample, e.c.next_step, e.c.next_due_at)
-        .join(runs, runs.c.id == e.c.run_id)
-        .join(campaigns, campaigns.c.resource_id == runs.c.campaign_id)
-        .join(resources, resources.c.id == runs.c.campaign_id)
-        .join(clients, clients.c.name == resources.c.client)
         .where(e.c.state == "active", e.c.next_due_at <= state.now,
                or_(e.c.claimed_until.is_(None), e.c.claimed_until < state.now),
-               runs.c.status == "running", clients.c.halted.is_(False),
-               or_(campaigns.c.status == "active",
-                   and_(runs.c.type == "test_run", campaigns.c.status == "draft")),
-               or_(runs.c.type == "test_run", clients.c.credits > 0))
+               bulk.one_of(session, e.c.run_id, run_ids))
         .order_by(e.c.next_due_at, e.c.id).limit(limit))
-    if state.blocked_runs:
-        query = query.where(e.c.run_id.not_in(sorted(state.blocked_runs)))
     if state.db.is_postgres:
-        query = query.with_for_update(skip_locked=True, of=e)
+        query = query.with_for_update(skip_locked=True)
     return query
 
 
@@ -228,7 +235,10 @@ def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
     before anything is written.
     """
     with state.db.session() as session:
-        rows = session.execute(_claim_query(state, limit)).all()
+        run_ids = _deliverable_runs(state, session)
+        if not run_ids:
+            return None
+        rows = session.execute(_claim_query(state, session, run_ids, limit)).all()
         if not rows:
             return None
         session.execute(update(enrollments).where(

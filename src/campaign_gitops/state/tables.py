@@ -246,6 +246,8 @@ class Enrollment(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "lead_id", name="uq_enrollment"),
         Index("ix_enrollments_due", "state", "next_due_at"),
+        # tick's claim: due enrollments in (next_due_at, id) order (runs/tick.py)
+        Index("ix_enrollments_claim", "state", "next_due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)

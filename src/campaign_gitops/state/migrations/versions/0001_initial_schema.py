@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:51:20.433417
+Create Date: 2026-11-22 21:52:39.204650
 """
 
 from __future__ import annotations
@@ -185,6 +185,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('run_id', 'lead_id', name='uq_enrollment')
     )
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
+        batch_op.create_index('ix_enrollments_claim', ['state', 'next_due_at', 'id'], unique=False)
         batch_op.create_index('ix_enrollments_due', ['state', 'next_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_enrollments_run_id'), ['run_id'], unique=False)
 
@@ -275,6 +276,7 @@ def downgrade() -> None:
     with op.batch_alter_table('enrollments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enrollments_run_id'))
         batch_op.drop_index('ix_enrollments_due')
+        batch_op.drop_index('ix_enrollments_claim')
 
     op.drop_table('enrollments')
     with op.batch_alter_table('campaign_runs', schema=None) as batch_op:
