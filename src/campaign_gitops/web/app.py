@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 
 from campaign_gitops import __version__
 from campaign_gitops.config.project import Project, ProjectConfig
@@ -51,10 +49,6 @@ class Web:
     @property
     def db(self) -> Database:
         return self.workspace.db
-
-    def session(self) -> Iterator[Session]:
-        with self.db.session() as session:
-            yield session
 
     def header(self) -> dict[str, Any]:
         with self.db.session() as session:
