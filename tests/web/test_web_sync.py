@@ -35,6 +35,7 @@ def test_sync_states_follow_the_files(tmp_path: Path) -> None:
                for ch in plan["changes"])
     page = c.get("/plan").text
     assert "acme/Campaign/cto-au-q1" in page and "dailyLimit" in page
+    assert "1 to update" in page and "built-in method" not in page
     new = folder / "acme" / "campaigns" / "brand-new.yaml"
     new.write_text(cto.read_text().replace("name: cto-au-q1", "name: brand-new")
                    .replace('campaign-gitops/protect: "true"', 'team: growth'))
