@@ -244,3 +244,19 @@ def test_four_ticks_at_once_never_deliver_a_step_twice(pg_url: str, tmp_path: Pa
     assert len({(m.enrollment_id, m.step_index) for m in messages}) == len(messages)
     lines = [json.loads(line)["id"] for line in outbox.read_text().splitlines()]
     assert sorted(lines) == sorted(m.idempotency_key for m in sent)  # each exactly once
+
+
+def test_a_scheduled_run_starts_when_due_with_the_same_path(db_url: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    db = _setup(tmp_path, db_url, leads=3, campaign={"runs": [
+        {"name": "wave", "type": "schedule", "at": "2026-11-24T10:00:00+01:00"}]})
+    early = tick(db, now=MONDAY_9 + dt.timedelta(days=1, minutes=-1), config=ProjectConfig())
+    assert (early.started_runs, early.counts) == ((), {})
+    due = tick(db, now=MONDAY_9 + dt.timedelta(days=1), config=ProjectConfig())  # 09:00 UTC
+    assert due.started_runs == ("acme/q1/wave (3 leads)",)
+    assert due.total("sent") == 3  # enrolled and delivered in the same tick
+    monkeypatch.chdir(tmp_path / "repo")
+    shown = json.loads(_cli(db_url, "runs", "show", "wave", "--format", "json"))
+    assert (shown["status"], shown["enrollments"], shown["messages"]) == (
+        "running", {"active": 3}, {"sent": 3})
+    assert shown["scheduled_for"] == "2026-11-24T09:00:00+00:00"
