@@ -16,8 +16,6 @@ import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,6 +89,9 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
     tasks = [(folder, paths, root, resources_dir, action, config)
              for folder, paths in sorted(groups.items(), key=lambda g: -len(g[1]))]
     # Import the loader, models and rules once, before forking: workers inherit them.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     import campaign_gitops.config.bundle
     import campaign_gitops.preflight.engine  # noqa: F401
 
