@@ -90,3 +90,21 @@ def test_test_run_without_recipients_is_a_preflight_error(repo, database) -> Non
     errors = [c for c in plan.changes if c.action == "error"]
     assert [c.rules for c in errors] == [("PF009",)]
     assert not [c for c in plan.changes if c.action == "run"]
+
+
+def test_pausing_after_a_run_started_is_not_blocked_by_its_needs(repo, database,
+                                                                  tmp_path) -> None:
+    project = repo(campaign(runs="          runs: [{name: launch, type: run}]"))
+    bundle, plan = plan_repo(project, database)
+    assert apply_plan(database, plan, bundle, project=project).ok
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    path.write_text(path.read_text().replace("status: active", "status: paused"))
+    _, plan = plan_repo(project, database)
+    assert [(c.action, c.from_, c.to) for c in plan.changes] == [
+        ("transition", "active", "paused")]
+    # A run declared now on the paused campaign still needs it active (PF006).
+    path.write_text(path.read_text().replace(
+        "[{name: launch, type: run}]", "[{name: launch, type: run}, {name: more, type: run}]"))
+    _, plan = plan_repo(project, database)
+    assert [c.action for c in plan.changes] == ["error"]
+    assert plan.changes[0].rules == ("PF006",)

@@ -22,8 +22,7 @@ from campaign_gitops.reconcile.render import RENDERERS, SYMBOLS, render_text
 from campaign_gitops.state.db import Database, database_url, open_database
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
-VERBS = {"create": "created", "update": "updated", "transition": "moved", "run": "started",
-         "archive": "archived"}
+VERBS = {"create": "created", "update": "updated", "run": "started", "archive": "archived"}
 
 
 class RefusedError(CampaignGitopsError):
@@ -91,7 +90,9 @@ def _progress(change: Change, outcome: str, reason: str) -> None:
     symbol = SYMBOLS[change.action]
     what = change.resource + (f" run {change.to}" if change.action == "run" else "")
     if outcome == "applied":
-        click.echo(f"  {symbol:>2} {what}: {VERBS.get(change.action, change.action)}")
+        verb = (f"{change.from_} → {change.to}" if change.action == "transition"
+                else VERBS.get(change.action, change.action))
+        click.echo(f"  {symbol:>2} {what}: {verb}")
     elif outcome == "skipped":
         click.echo(f"  {symbol:>2} {what}: already done ({reason})")
     else:
@@ -151,7 +152,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
     skipped = f", {len(result.skipped)} already done" if result.skipped else ""
     errors = len(result.errors)
     click.echo(f"\nApply complete: {counts['create']} created, {counts['update']} updated, "
-               f"{counts['transition']} moved, {counts['run']} runs started, "
+               f"{counts['transition']} transitions, {counts['run']} runs started, "
                f"{counts['archive']} archived{skipped}, {errors} "
                f"error{'' if errors == 1 else 's'}.")
     sys.exit(EXIT_OK if result.ok else EXIT_ERROR)

@@ -139,6 +139,34 @@ def _findings_of(result: Any) -> Iterable[Finding]:
     return result.findings if hasattr(result, "findings") else result
 
 
+def unstarted_view(bundle: Bundle, snapshot: Snapshot) -> Bundle:
+    """The bundle as preflight should see it for plan: a campaign's runs that the
+    database already started are history, not needs (pausing a campaign whose
+    ``launch`` run is done must not fail PF006 for that run)."""
+    changed: dict[Key, Entry] = {}
+    for key, state in snapshot.resources.items():
+        entry = bundle.entries.get(key) if state.runs else None
+        if entry is None or key.kind != "Campaign":
+            continue
+        spec = entry.resource.spec
+        runs = [r for r in spec.runs if r.name not in state.runs]
+        if len(runs) != len(spec.runs):
+            resource = entry.resource.model_copy(
+                update={"spec": spec.model_copy(update={"runs": runs})})
+            changed[key] = Entry(key, resource, entry.document)
+    if not changed:
+        return bundle
+    return Bundle(root=bundle.root, resources_dir=bundle.resources_dir,
+                  entries={**bundle.entries, **changed}, files=bundle.files,
+                  failed_files=bundle.failed_files, findings=bundle.findings)
+
+
+def preflight_errors(bundle: Bundle, snapshot: Snapshot,
+                     config: ProjectConfig) -> dict[str, list[Finding]]:
+    """The error findings that block a resource's change, by ``client/Kind/name``."""
+    return _preflight_errors(unstarted_view(bundle, snapshot), config)
+
+
 def _run_errors(bundle: Bundle, key: Key, action: str,
                 config: ProjectConfig) -> list[Finding]:
     try:
@@ -376,7 +404,7 @@ def build_plan(bundle: Bundle, snapshot: Snapshot, options: PlanOptions | None =
     """The changes that make the database match the files, in dependency order."""
     options = options or PlanOptions()
     errors = (preflight_errors if preflight_errors is not None
-              else _preflight_errors(bundle, options.config))
+              else _preflight_errors(unstarted_view(bundle, snapshot), options.config))
     planner = _Planner(bundle, snapshot, options, errors)
     for entry in bundle.ordered():
         planner.resource(entry)
