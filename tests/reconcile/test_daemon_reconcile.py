@@ -230,3 +230,40 @@ def test_log_lines_carry_resource_action_commit(daemon_repo: Path, sqlite_url: s
             "applied", "acme/Campaign/c0", "create", head)
     else:
         assert "applied resource=acme/Campaign/c0 action=create commit=" + head[:12] in line
+
+
+SEGMENT = """---
+apiVersion: campaign-gitops/v1
+kind: Segment
+metadata: {name: everyone, client: acme}
+spec: {emailStatus: [verified, unknown]}
+"""
+
+
+def test_freeze_window_holds_a_scheduled_run_in_tick(daemon_repo: Path,
+                                                      sqlite_url: str) -> None:
+    from campaign_gitops.runs.tick import tick
+
+    config = ProjectConfig(freeze_windows=[FreezeWindow(name="nightly", cron="0 2 * * *",
+                                                        duration="2h")])
+    with (daemon_repo / "campaigns/acme/client.yaml").open("a") as f:
+        f.write(SEGMENT)
+    (daemon_repo / "campaigns/acme/c0.yaml").write_text(
+        dr.campaign_text("acme", "c0", status="active").replace(
+            "template: intro", "template: intro\n  segment: everyone\n  runs:\n"
+            '    - {name: wave, type: schedule, at: "2026-11-18T02:30:00+00:00"}'))
+    rec = make(daemon_repo, sqlite_url, config=config)
+    before = NOW.replace(hour=1)  # outside the window: the run is declared, scheduled
+    assert rec.reconcile_once(None, now=before, clock=0.0).ok
+
+    def run_status() -> str | None:
+        with rec.db.session() as s:
+            return s.scalar(select(t.CampaignRun.status).where(t.CampaignRun.name == "wave"))
+
+    assert run_status() == "scheduled"
+    frozen = tick(rec.db, now=NOW, config=config, root=daemon_repo)  # 03:00, inside
+    assert run_status() == "scheduled" and not frozen.started_runs
+    assert any("freeze window 'nightly'" in n for n in frozen.notes)
+    thawed = tick(rec.db, now=NOW.replace(hour=4), config=config, root=daemon_repo)
+    assert [r.split(" ")[0] for r in thawed.started_runs] == ["acme/c0/wave"]
+    assert run_status() != "scheduled"  # started (and, with no leads, already done)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.config.project import ProjectConfig, is_frozen
 from campaign_gitops.runs import bulk, delivery, pending
 from campaign_gitops.runs.calendar import next_day_start
 from campaign_gitops.runs.compose import Outcome, Work, precheck, unsubscribe_url, write
@@ -183,6 +183,10 @@ def _finish_completed_campaigns(state: _Tick) -> None:
 
 
 def _start_due_runs(state: _Tick) -> None:
+    window = is_frozen(state.config, state.now)
+    if window is not None:  # a freeze window starts no run: scheduled runs wait for its end
+        state.notes.append(f"scheduled runs wait: inside freeze window {window.name!r}")
+        return
     with state.db.session() as session:
         query = (select(CampaignRun)
                  .join(Campaign, Campaign.resource_id == CampaignRun.campaign_id)
