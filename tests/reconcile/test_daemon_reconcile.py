@@ -267,3 +267,24 @@ def test_freeze_window_holds_a_scheduled_run_in_tick(daemon_repo: Path,
     thawed = tick(rec.db, now=NOW.replace(hour=4), config=config, root=daemon_repo)
     assert [r.split(" ")[0] for r in thawed.started_runs] == ["acme/c0/wave"]
     assert run_status() != "scheduled"  # started (and, with no leads, already done)
+
+
+def test_pausing_after_launch_is_not_a_failing_file(daemon_repo: Path, sqlite_url: str) -> None:
+    with (daemon_repo / "campaigns/acme/client.yaml").open("a") as f:
+        f.write(SEGMENT)
+    path = daemon_repo / "campaigns/acme/c0.yaml"
+
+    def write(status: str) -> str:
+        path.write_text(dr.campaign_text("acme", "c0", status=status).replace(
+            "template: intro", "template: intro\n  segment: everyone\n  runs:\n"
+            "    - {name: launch, type: run}"))
+        return str(path)
+
+    write("active")
+    rec = make(daemon_repo, sqlite_url)
+    first = rec.reconcile_once(None, now=NOW, clock=0.0)
+    assert first.ok and ("acme/Campaign/c0", "run") in first.applied
+    paused = rec.reconcile_once({write("paused")}, now=NOW, clock=1.0)
+    assert paused.ok and paused.failing == ()  # PF006 is for runs still to start
+    assert paused.applied == (("acme/Campaign/c0", "transition"),)
+    assert status(rec.db, "acme", "c0") == "paused"

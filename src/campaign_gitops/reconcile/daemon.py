@@ -30,7 +30,7 @@ from campaign_gitops.reconcile.apply import GitInfo, apply_changes
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
 from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.health import SYNC_STATES, Health, Metrics
-from campaign_gitops.reconcile.plan import Change, Plan, PlanOptions, build_plan
+from campaign_gitops.reconcile.plan import Change, Plan, PlanOptions, build_plan, unstarted_view
 from campaign_gitops.reconcile.sources import GitSource, SourceRead, WorktreeSource
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import Database
@@ -177,13 +177,14 @@ class Reconciler:
                             | set(read.changed)) & set(read.files))
         bundle = build_bundle([read.files[n] for n in names], self.project.root,
                               self.project.resources_dir)
-        findings = _preflight(bundle, self.config)
+        snapshot = load_scoped_snapshot(self.db, scope)
+        # Preflight as plan sees it: runs the database already started are history.
+        findings = _preflight(unstarted_view(bundle, snapshot), self.config)
         self._record_problems(bundle, findings, read.changed, full)
         errors: dict[str, list[Finding]] = defaultdict(list)
         for f in findings:
             if f.is_error and f.resource:
                 errors[f.resource].append(f)
-        snapshot = load_scoped_snapshot(self.db, scope)
         plan = build_plan(bundle, snapshot, PlanOptions(prune=self.options.prune, now=now,
                                                         config=self.config),
                           preflight_errors=errors)
