@@ -87,6 +87,15 @@ def test_campaigns_pane_run_and_review(browser: Any, site: tuple[str, World]) ->
     assert "plain-template" in pane.locator("dd.writer").inner_text()
     assert "brand-rules" in pane.locator("dd.reviewer").inner_text()
     assert page.locator("table.campaigns").is_visible()  # the table stays beside the pane
+    assert "selected" in (row.get_attribute("class") or "")
+    assert page.url.endswith("selected=acme/cto-au-q1")  # the pane has a URL of its own
+    other = page.locator('tr[data-campaign="globex/emea-ops-default"]')
+    other.focus()
+    page.keyboard.press("Enter")
+    page.locator('#pane article.overview[data-campaign="globex/emea-ops-default"]').wait_for()
+    assert "selected" not in (row.get_attribute("class") or "")
+    page.goto(f"{base}/campaigns?selected=acme%2Fcto-au-q1")
+    assert "book-demo" in pane.locator("dd.goal").inner_text()
     _shot(page, "campaigns")
 
     page.locator("#pane table.runs a", has_text="launch").click()

@@ -60,6 +60,7 @@ def router(web: Web) -> APIRouter:
         data["items"] = with_sync(web, data["items"])
         context = {"data": data, "filters": filters, "choices": choices,
                    "unapplied": _unapplied(web),
+                   "selected": selected,
                    "page_query": lambda p: _query(filters, page=p), "active": "campaigns"}
         if request.headers.get("hx-request") and request.headers.get("hx-target") == "rows":
             return web.render(request, "_campaign_rows.html", context)
