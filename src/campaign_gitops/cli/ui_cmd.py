@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import click
 
@@ -43,10 +44,18 @@ def ui_command(ctx: Context, port: int, host: str, plan_ttl: float) -> None:
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"campaign-gitops ui on http://{shown}:{port} (database {redact(ctx.db)}, "
                f"{'token required' if token else 'no token: loopback only'})", err=True)
+    # uvicorn handles SIGTERM/SIGINT while serving and re-raises the signal after its
+    # graceful shutdown; this handler makes that (or a signal during start-up) exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     try:
         serve(app, host, port)
     finally:
         db.dispose()
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def register(group: click.Group) -> None:
