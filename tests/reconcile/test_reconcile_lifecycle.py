@@ -104,3 +104,22 @@ def test_activation_checks_the_client(repo, database, tmp_path, subscription, cr
     assert change.action == ("transition" if allowed else "error")
     if not allowed:
         assert "client set acme" in change.reason
+
+
+def test_freeze_window_holds_activation_and_run_starts(repo, database, tmp_path) -> None:
+    import datetime as dt
+
+    from campaign_gitops.config.project import FreezeWindow, ProjectConfig
+
+    config = ProjectConfig(freeze_windows=[FreezeWindow(name="holidays", cron="0 0 * * *",
+                                                        duration="1d")])
+    project = repo()
+    bundle, plan = plan_repo(project, database)
+    apply_plan(database, plan, bundle, project=project)
+    _set_status(tmp_path, "active")
+    now = dt.datetime(2026, 12, 24, 12, tzinfo=dt.UTC)
+    _, plan = plan_repo(project, database, now=now, config=config)
+    [change] = plan.changes
+    assert change.action == "error" and "freeze window 'holidays'" in change.reason
+    _, plan = plan_repo(project, database, now=now, config=ProjectConfig())
+    assert [c.action for c in plan.changes] == ["transition"]
