@@ -88,7 +88,8 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         reader.resolve()  # a bad ref fails now, with git's message
     url = ctx.db
     leader = leadership_for(url)
-    leader.try_acquire() if leader.kind == "sqlite" else None  # refuse a second daemon early
+    if leader.kind == "sqlite":
+        leader.try_acquire()  # a second daemon on this file is refused before anything else
     db = open_database(url)
     metrics, health = Metrics(), Health()
     reconciler = Reconciler(project, db, reader, config=config, options=Options(prune=prune),
