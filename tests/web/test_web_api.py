@@ -218,3 +218,26 @@ def test_run_page_has_chart_and_config_link(client: TestClient) -> None:
 def _csrf(c: TestClient) -> str:
     c.get("/api/v1/status")
     return c.cookies["cg_csrf"]
+
+
+def test_header_shows_halts_and_the_last_reconcile(tmp_path: Path) -> None:
+    from campaign_gitops.state.db import open_database
+    from campaign_gitops.state.tables import Client, KeyValue
+
+    db = open_database(f"sqlite:///{tmp_path / 'state.db'}")
+    with db.session() as session:
+        session.add_all([Client(name="acme", halted=True), Client(name="globex")])
+        session.add(KeyValue(key="reconcile:last", value={
+            "at": "2026-12-01T09:30:00+00:00", "commit": "0123456789abcdef", "ok": True,
+            "mode": "full", "applied": 3, "failing_files": [], "errors": []}))
+    c = TestClient(create_app(db))
+    data = c.get("/api/v1/status").json()
+    assert data["halted"] is False and data["halted_clients"] == ["acme"]
+    assert data["last_reconcile"]["commit"] == "0123456789abcdef"
+    page = c.get("/campaigns").text
+    assert "halted: acme" in page and "0123456789" in page and "2026-12-01 09:30:00" in page
+    with db.session() as session:
+        session.add(KeyValue(key="halt:global", value={"halted": True}))
+    assert c.get("/api/v1/status").json()["halted"] is True
+    assert "delivery halted (global)" in c.get("/review").text
+    db.dispose()

@@ -19,8 +19,11 @@ from campaign_gitops.cli.common import Context, pass_context
 @click.option("--plan-ttl", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Seconds between checks whether the files or the database changed "
                    "(sync states and the Plan page are recomputed only then).")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark the session and CSRF cookies Secure (behind an HTTPS proxy).")
 @pass_context
-def ui_command(ctx: Context, port: int, host: str, plan_ttl: float) -> None:
+def ui_command(ctx: Context, port: int, host: str, plan_ttl: float,
+               secure_cookies: bool) -> None:
     """Serve the campaigns workspace in a browser, and the JSON API under /api/v1.
 
     \b
@@ -40,7 +43,8 @@ def ui_command(ctx: Context, port: int, host: str, plan_ttl: float) -> None:
     check_bind(host, token)
     db = open_database(ctx.db)
     app = create_app(db, project=ctx.project, config=ctx.config, token=token,
-                     allowed_hosts=loopback_hosts(host, token), plan_ttl=plan_ttl)
+                     allowed_hosts=loopback_hosts(host, token), plan_ttl=plan_ttl,
+                     secure_cookies=secure_cookies)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"campaign-gitops ui on http://{shown}:{port} (database {redact(ctx.db)}, "
                f"{'token required' if token else 'no token: loopback only'})", err=True)
