@@ -9,6 +9,7 @@ import reconcile_repos as rr
 from sqlalchemy import select, update
 
 from campaign_gitops.reconcile.lifecycle import TRANSITIONS, check_transition
+from campaign_gitops.reconcile.plan import sync_states
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 from campaign_gitops.state import tables as t
 
@@ -119,7 +120,9 @@ def test_freeze_window_holds_activation_and_run_starts(repo, database, tmp_path)
     _set_status(tmp_path, "active")
     now = dt.datetime(2026, 12, 24, 12, tzinfo=dt.UTC)
     _, plan = plan_repo(project, database, now=now, config=config)
-    [change] = plan.changes
-    assert change.action == "error" and "freeze window 'holidays'" in change.reason
+    [change] = plan.changes  # held, not failed: it activates when the window ends
+    assert (change.action, change.tag, change.to) == ("noop", "frozen", "active")
+    assert "freeze window 'holidays'" in change.reason
+    assert sync_states(plan) == {"acme/Campaign/q1": "OutOfSync"}
     _, plan = plan_repo(project, database, now=now, config=ProjectConfig())
     assert [c.action for c in plan.changes] == ["transition"]

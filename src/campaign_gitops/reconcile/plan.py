@@ -96,7 +96,7 @@ class PlanOptions:
 
 
 SYNC_OF_TAG = {ORPHAN: "Orphan", UNKNOWN: "Unknown", HELD: "Unknown",
-               SUSPENDED: "Suspended"}
+               SUSPENDED: "Suspended", FROZEN: "OutOfSync"}
 _SYNC_RANK = {"Synced": 0, "Suspended": 1, "OutOfSync": 2, "Unknown": 3, "Orphan": 4}
 
 
