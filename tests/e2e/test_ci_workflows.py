@@ -280,3 +280,17 @@ def test_readme_three_line_usage_names_this_action_and_its_inputs() -> None:
     assert checkout["uses"].startswith("actions/checkout@")
     assert step["uses"] == f"{ACTION_REPO}@v{__version__}"
     assert set(step["with"]) <= set(action()["inputs"])
+
+
+@pytest.mark.parametrize(("schema", "files"), [
+    ("vendor.github-workflows", [*WORKFLOWS, Path("scaffold.yml")]),
+    ("vendor.github-actions", [REPO / "action.yml"]),
+], ids=["workflows", "action"])
+def test_files_validate_against_schemastores_github_schemas(
+        tmp_path: Path, schema: str, files: list[Path]) -> None:
+    scaffold = tmp_path / "scaffold.yml"  # the workflow `init` writes
+    scaffold.write_text(scaffold_files("acme")[".github/workflows/campaigns.yml"])
+    paths = [str(scaffold if p.name == "scaffold.yml" else p) for p in files]
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", schema, *paths],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
