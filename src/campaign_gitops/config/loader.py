@@ -140,20 +140,29 @@ class LazyPositions:
 
     Most files have no finding, so the first pass skips recording positions; the
     second parse (same text, same parser) yields the same documents, with positions.
+    With ``path`` instead of ``text`` the file is read then (a parse-cache hit).
     """
 
-    __slots__ = ("_by_index", "file", "text")
+    __slots__ = ("_by_index", "file", "path", "text")
 
-    def __init__(self, text: str, file: str) -> None:
+    def __init__(self, text: str | None, file: str, path: str | None = None) -> None:
         self.text = text
         self.file = file
+        self.path = path
         self._by_index: dict[int, dict[tuple[str | int, ...], Position]] | None = None
 
     def of(self, index: int) -> dict[tuple[str | int, ...], Position]:
         if self._by_index is None:
-            again = parse_text(self.text, self.file, record_positions=True)
+            text = self.text
+            if text is None and self.path is not None:
+                try:
+                    with open(self.path, "rb") as fh:
+                        text = fh.read().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = ""
+            again = parse_text(text or "", self.file, record_positions=True)
             self._by_index = {d.index: d.positions for d in again.documents}
-            self.text = ""
+            self.text = None
         return self._by_index.get(index, {})
 
 

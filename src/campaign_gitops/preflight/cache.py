@@ -10,7 +10,6 @@ never answers for a different tree. One entry is kept, in
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -20,24 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from campaign_gitops import __version__
+from campaign_gitops.config.parse_cache import code_fingerprint
 from campaign_gitops.findings import Finding, Location, Severity
 
 CACHE_FILE = "lint.json"
 FORMAT = 1
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """Size and mtime of every module of the package: an edited rule is a new key
-    (an editable install changes code without changing the version)."""
-    package = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for folder, dirs, names in sorted(os.walk(package)):
-        dirs.sort()
-        for name in sorted(n for n in names if n.endswith(".py")):
-            st = os.stat(os.path.join(folder, name))
-            digest.update(f"{folder}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return digest.hexdigest()
 
 
 def result_key(files: Iterable[tuple[str, str]], *, action: str | None,

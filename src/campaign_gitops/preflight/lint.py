@@ -4,8 +4,9 @@
 always loaded (so references resolve), and paths outside it are loaded as well.
 
 Fast paths, each giving exactly the one-process answer: a cached result when no file
-changed (``cache.py``), and above ``parallel.MIN_FILES`` files one process per core
-over the client folders (``parallel.py``).
+changed (``cache.py``), the parsed data of each unchanged file when some did
+(``config/parse_cache.py``), and above ``parallel.MIN_FILES`` files one process per
+core over the client folders (``parallel.py``).
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ def in_scope(file: str, scopes: Sequence[str]) -> bool:
 
 
 def lint_files(files: list[Path], root: Path, resources_dir: Path, *, action: str | None,
-               config: Any) -> parallel.Outcome:
+               config: Any, cache_dir: Path | None = None) -> parallel.Outcome:
     """All findings (load, schema, preflight) and documents per file, in one process."""
     from campaign_gitops.config.bundle import build_bundle
-    from campaign_gitops.config.loader import load_file
+    from campaign_gitops.config.parse_cache import load_files
     from campaign_gitops.preflight.engine import run_preflight
 
     with parallel.no_gc():
-        results = [load_file(p, root, lazy_positions=True) for p in files]
+        results = load_files(files, root, resources_dir, cache_dir)
         bundle = build_bundle(results, root, resources_dir)
         findings = run_preflight(bundle, action=action, config=config)
     return findings, {r.file: len(r.documents) for r in results}
@@ -71,9 +72,11 @@ def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
         workers = parallel.cpu_count() if workers is None else workers
         if workers > 1 and len(files) >= parallel.MIN_FILES:
             outcome = parallel.lint_parallel(files, root, resources_dir, action=action,
-                                             config=config, workers=workers)
+                                             config=config, workers=workers,
+                                             cache_dir=cache_dir)
         if outcome is None:
-            outcome = lint_files(files, root, resources_dir, action=action, config=config)
+            outcome = lint_files(files, root, resources_dir, action=action, config=config,
+                                 cache_dir=cache_dir)
         if cache_dir is not None:
             cache.store(cache_dir, key, outcome[0], outcome[1])
     findings, documents = outcome

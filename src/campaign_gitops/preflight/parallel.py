@@ -63,15 +63,18 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def lint_group(args: tuple[str, list[Path], Path, Path, str | None, Any]) -> Outcome | None:
+Task = tuple[str, list[Path], Path, Path, str | None, Any, Path | None]
+
+
+def lint_group(args: Task) -> Outcome | None:
     """One client folder: its findings and documents per file, or None if it breaks the layout."""
     from campaign_gitops.config.bundle import build_bundle
-    from campaign_gitops.config.loader import load_file
+    from campaign_gitops.config.parse_cache import load_files
     from campaign_gitops.preflight.engine import run_preflight
 
-    folder, files, root, resources_dir, action, config = args
+    folder, files, root, resources_dir, action, config, cache_dir = args
     with no_gc():
-        results = [load_file(p, root, lazy_positions=True) for p in files]
+        results = load_files(files, root, resources_dir, cache_dir)
         bundle = build_bundle(results, root, resources_dir)
         if bundle.get(folder, "Client", folder) is None or any(
                 key.client != folder for key in bundle.entries):
@@ -81,18 +84,19 @@ def lint_group(args: tuple[str, list[Path], Path, Path, str | None, Any]) -> Out
 
 
 def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action: str | None,
-                  config: Any, workers: int) -> Outcome | None:
+                  config: Any, workers: int, cache_dir: Path | None = None) -> Outcome | None:
     """The outcome computed over ``workers`` processes, or None when it cannot be split."""
     groups = client_groups(files, resources_dir)
     if groups is None or len(groups) < 2:
         return None
-    tasks = [(folder, paths, root, resources_dir, action, config)
-             for folder, paths in sorted(groups.items(), key=lambda g: -len(g[1]))]
+    tasks: list[Task] = [(folder, paths, root, resources_dir, action, config, cache_dir)
+                         for folder, paths in sorted(groups.items(), key=lambda g: -len(g[1]))]
     # Import the loader, models and rules once, before forking: workers inherit them.
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     import campaign_gitops.config.bundle
+    import campaign_gitops.config.parse_cache
     import campaign_gitops.preflight.engine  # noqa: F401
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

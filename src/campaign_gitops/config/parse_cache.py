@@ -1,0 +1,128 @@
+"""Parsed documents of unchanged files, kept between runs (``.campaign-gitops/cache/``).
+
+A file whose size, mtime, ctime and inode are those of the last run is not read
+again: its documents' plain data comes from the cache (JSON, far cheaper than YAML),
+and its positions are parsed from the file only if a finding needs one. Files with
+load findings and symlinks are never cached. One shard per top-level folder (a
+client's folder), so parallel workers never write the same file; a shard is keyed
+by the package's code too, so an edited loader never reads an old shard.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from campaign_gitops import __version__
+from campaign_gitops.config.loader import (
+    Document,
+    FileResult,
+    LazyPositions,
+    load_file,
+    relative_name,
+)
+
+FORMAT = 1
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Version plus size and mtime of every module of the package (editable installs
+    change code without changing the version)."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
+    for folder, dirs, names in sorted(os.walk(package)):
+        dirs.sort()
+        for name in sorted(n for n in names if n.endswith(".py")):
+            st = os.stat(os.path.join(folder, name))
+            digest.update(f"{folder}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def shard_of(path: Path, resources_dir: Path) -> str:
+    """The first folder of ``path`` under ``resources_dir`` ('' at the top or outside)."""
+    try:
+        parts = path.absolute().relative_to(resources_dir.absolute()).parts
+    except ValueError:
+        return ""
+    return parts[0] if len(parts) > 1 else ""
+
+
+class ParseCache:
+    """One shard: file name -> [signature, sha256, [[index, line, column, data], ...]]."""
+
+    def __init__(self, cache_dir: Path, shard: str) -> None:
+        key = hashlib.sha256(shard.encode()).hexdigest()[:16]
+        self.path = cache_dir / f"parse-{key}.json"
+        self.old: dict[str, list[Any]] = {}
+        self.new: dict[str, list[Any]] = {}
+        try:
+            data = json.loads(self.path.read_bytes())
+            if data.get("code") == code_fingerprint():
+                self.old = data["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            self.old = {}
+
+    def load(self, path: Path, root: Path) -> FileResult:
+        name = relative_name(path, root)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return load_file(path, root, lazy_positions=True)
+        if stat.S_ISLNK(st.st_mode):
+            return load_file(path, root, lazy_positions=True)
+        signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        entry = self.old.get(name)
+        if entry is not None and entry[0] == signature:
+            self.new[name] = entry
+            lazy = LazyPositions(None, name, str(path))
+            sha = entry[1]
+            return FileResult(name, sha, [Document(name, index, data, line, column, None, sha,
+                                                   lazy)
+                                          for index, line, column, data in entry[2]])
+        result = load_file(path, root, lazy_positions=True)
+        if not result.findings:
+            self.new[name] = [signature, result.sha256,
+                              [[d.index, d.line, d.column, d.data] for d in result.documents]]
+        return result
+
+    def save(self) -> None:
+        if self.new == self.old:
+            return
+        payload = json.dumps({"code": code_fingerprint(), "files": self.new},
+                             ensure_ascii=False, separators=(",", ":"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parse-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+            os.replace(tmp, self.path)
+        except OSError:
+            return
+
+
+def load_files(files: list[Path], root: Path, resources_dir: Path,
+               cache_dir: Path | None) -> list[FileResult]:
+    """Load every file, from the parse cache where unchanged; results in ``files`` order."""
+    if cache_dir is None:
+        return [load_file(p, root, lazy_positions=True) for p in files]
+    shards: dict[str, ParseCache] = {}
+    results = []
+    for path in files:
+        shard = shard_of(path, resources_dir)
+        cache = shards.get(shard)
+        if cache is None:
+            cache = shards[shard] = ParseCache(cache_dir, shard)
+        results.append(cache.load(path, root))
+    for cache in shards.values():
+        cache.save()
+    return results
+
+
+__all__ = ["ParseCache", "code_fingerprint", "load_files", "shard_of"]
