@@ -155,3 +155,20 @@ def test_project_schema_is_generated_with_the_others_and_validates_the_scaffold(
                                                           "duration": "soon"}]}))
     checked_in = Path(__file__).resolve().parents[2] / "schemas" / "project.json"
     assert json.loads(checked_in.read_text()) == schema
+
+
+@pytest.mark.parametrize(("now", "frozen"), [
+    ("2026-11-20T17:59:00-05:00", False),  # Friday 17:59 in New York
+    ("2026-11-20T18:00:00-05:00", True),   # the window opens
+    ("2026-11-23T07:59:00-05:00", True),   # Monday 07:59 (2d14h later, minus a minute)
+    ("2026-11-23T08:00:00-05:00", False),  # closed
+])
+def test_the_scaffolds_weekend_freeze_from_the_file(tmp_path: Path, now: str,
+                                                     frozen: bool) -> None:
+    import datetime as dt
+
+    from campaign_gitops.config.project import is_frozen
+
+    config = load(tmp_path, SCAFFOLD_CONFIG.read_text()).require()
+    window = is_frozen(config, dt.datetime.fromisoformat(now))
+    assert (window is not None and window.name == "weekend") is frozen
