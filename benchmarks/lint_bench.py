@@ -9,6 +9,7 @@ side by side, each as a real subprocess:
 * our cold ``lint`` (no cache yet: load, schema, semantic and preflight checks with
   positions, cache written),
 * our warm ``lint`` (nothing changed: answered from the cache),
+* our ``lint`` after editing one file (the others' parsed data from the parse cache),
 * our ``lint --no-cache`` (same as cold, without writing the cache),
 * ``check-jsonschema`` validating the same files against the same schema
   (``schemas/resource.json``; schema only, no positions, one process).
@@ -214,6 +215,15 @@ def main(argv: list[str] | None = None) -> int:
         best("campaign-gitops lint (cold)", "schema + semantic + preflight, positions",
              ours, drop_cache)
         best("campaign-gitops lint (warm)", "nothing changed, from the cache", ours)
+        edited = resources / "client-00" / "campaigns" / "campaign-0.yaml"
+        counter = iter(range(1, 1000))
+
+        def edit_one() -> None:
+            text = edited.read_text()
+            edited.write_text(text.replace("dailyLimit:", f"dailyLimit: {next(counter)} #", 1))
+
+        best("campaign-gitops lint (1 file changed)", "others from the parse cache", ours,
+             edit_one)
         best("campaign-gitops lint --no-cache", "as cold, no cache written",
              [*ours, "--no-cache"])
         if not args.skip_check_jsonschema:
