@@ -81,7 +81,7 @@ def test_phone_is_an_alias_of_voice_in_transports(tmp_path: Path) -> None:
     ("database: {url: 'sqlite:///x.db', urlEnv: DB}\n",
      (1, 11, "database: give database.url or database.urlEnv, not both", "")),
     ("rules:\n  pf15: error\n",
-     (2, 3, "rules: unknown key 'pf15'", "a key matches ^(PF[0-9]{3}|SCHEMA)$")),
+     (2, 3, "rules: unknown key 'pf15'", "a key matches ^[A-Z][A-Z0-9]*$")),
     ("failureThreshold: 2\n",
      (1, 19, "failureThreshold: Input should be less than or equal to 1 (got 2)", "")),
     ("prune: yes\n", (1, 8, "prune: Input should be a valid boolean (got \"yes\")", "")),

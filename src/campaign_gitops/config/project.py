@@ -186,7 +186,7 @@ class ProjectConfig(_Cfg):
         default_factory=dict, description="Delivery per channel (default: outbox).")
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
     # Rule id -> "error": a warning raised to an error (an error is never lowered).
-    rules: dict[Annotated[str, Field(pattern=r"^(PF[0-9]{3}|SCHEMA)$")],
+    rules: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]*$")],
                 Literal["error", "warning"]] = Field(
         default_factory=dict, description="Raise a rule's warnings to errors: {PF015: error}.")
     tiers: dict[Literal["ignition", "velocity", "dominance"], TierLimit] = Field(
