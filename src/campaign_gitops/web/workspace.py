@@ -14,6 +14,7 @@ all), Suspended.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from campaign_gitops.reconcile.render import plan_dict
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import max_serial
 
+log = logging.getLogger(__name__)
 SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE = "Synced", "OutOfSync", "Orphan", "Unknown"
 SYNC_STATES = (SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE, "Suspended")
 
@@ -129,14 +131,16 @@ class Workspace:
         if self.project is None:
             return View(None, {}, {}, "no project: the UI was started without a repo",
                         at)
+        from campaign_gitops.preflight.engine import run_preflight
         from campaign_gitops.reconcile.service import plan_repo
 
         try:
             bundle, plan = plan_repo(self.project, self.db, config=self.config)
+            findings = list(run_preflight(bundle, config=self.config or ProjectConfig()))
         except CampaignGitopsError as exc:
             return View(None, {}, {}, exc.message, at)
-        from campaign_gitops.preflight.engine import run_preflight
-
-        findings = list(run_preflight(bundle, config=self.config or ProjectConfig()))
+        except Exception as exc:  # an operational failure: shown, the pages still work
+            log.warning("planning for the UI failed: %s", exc, exc_info=True)
+            return View(None, {}, {}, f"planning failed: {type(exc).__name__}: {exc}", at)
         return View(plan_dict(plan), sync_states(plan), _findings_by_resource(findings),
                     "", at)
