@@ -114,3 +114,16 @@ def test_an_invalid_file_is_kept_as_findings_not_half_applied(repo: Path) -> Non
     s = resolve(env=ENV, cwd=repo)
     assert s.config is None
     assert [(f.location.line, f.location.column) for f in s.file.findings] == [(2, 8)]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://app:hunter2@db/x", "postgresql://app:***@db/x"),
+    ("postgresql+psycopg://ci:p@ss:w@db.internal:5432/c", "postgresql+psycopg://ci:***@db.internal:5432/c"),
+    ("postgresql://app:x@db?sslmode=require", "postgresql://app:***@db?sslmode=require"),
+    ("postgresql://app@db/x", "postgresql://app@db/x"),
+    ("sqlite:////tmp/state.db", "sqlite:////tmp/state.db"),
+])
+def test_redact_hides_every_password_character(url: str, shown: str) -> None:
+    from campaign_gitops.config.settings import redact
+
+    assert redact(url) == shown

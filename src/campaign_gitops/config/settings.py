@@ -17,6 +17,7 @@ Every value carries where it came from, for ``campaign-gitops config``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,6 @@ class Settings:
         config = self.config or ProjectConfig()
         data = config.model_dump(mode="json", by_alias=True)
         data["resourcesDir"] = relative_name(self.resources_dir, self.root)
-        from campaign_gitops.state.db import redact
-
         data["database"]["url"] = redact(self.database_url)
         data["database"]["urlEnv"] = (self.file.config.database.url_env
                                       if self.file.config else None)
@@ -90,6 +89,15 @@ class Settings:
             return self.origins[dotted]
         where = self.file.location(key)
         return Origin("file", str(where)) if where else Origin("default")
+
+
+_PASSWORD = re.compile(
+    r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:)[^/]*(?=@[^@/]*(?:[/?]|$))")
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***`` (without importing SQLAlchemy)."""
+    return _PASSWORD.sub(r"\g<head>***", url)
 
 
 def _flatten(value: Any, key: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...],
