@@ -141,3 +141,44 @@ def test_filters_swap_the_rows_in_place(browser: Any, site: tuple[str, World]) -
     page.locator('tr[data-campaign="globex/emea-ops-default"]').wait_for(state="detached")
     assert page.locator("tr.row").count() == 1
     page.close()
+
+
+def test_drift_is_visible_at_a_glance(browser: Any, tmp_path: Path) -> None:
+    """Edit, delete and break files after apply: the table shows each state's badge."""
+    from campaign_gitops.state.tables import KeyValue
+
+    world = build_world(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", ticks=3)
+    folder = world.project.resources_dir
+    cto = folder / "acme" / "campaigns" / "cto-au-q1.yaml"
+    cto.write_text(cto.read_text().replace("dailyLimit: 60", "dailyLimit: 80"))
+    (folder / "acme" / "campaigns" / "ops-sms-reminders.yaml").unlink()
+    broken = folder / "globex" / "campaigns" / "plant-managers-voice.yaml"
+    broken.write_text(broken.read_text() + "\n  dailyLimit: [unclosed\n")
+    with world.db.session() as session:
+        session.add(KeyValue(key="reconcile:last", value={
+            "at": "2026-12-04T02:30:05+00:00", "commit": "9f3c2e1a7b", "ok": False,
+            "mode": "full", "applied": 0, "errors": [],
+            "failing_files": ["campaigns/globex/campaigns/plant-managers-voice.yaml"]}))
+    running = start_in_thread(create_app(world.db, project=world.project,
+                                         config=world.config, plan_in_background=False))
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"http://127.0.0.1:{running.port}/campaigns")
+        badges = dict(page.locator("tr.row").evaluate_all(
+            "rows => rows.map(r => [r.dataset.campaign, "
+            "r.querySelector('[class*=sync-]').textContent])"))
+        assert badges["acme/cto-au-q1"] == "OutOfSync"
+        assert badges["acme/ops-sms-reminders"] == "Orphan"
+        assert badges["globex/plant-managers-voice"] == "Unknown"
+        assert badges["acme/review-demo"] == "Synced"
+        assert "failed" in page.locator("header.top .reconcile").inner_text()
+        page.locator('tr[data-campaign="acme/cto-au-q1"] td').first.click()
+        pane = page.locator('#pane article.overview[data-campaign="acme/cto-au-q1"]')
+        pane.wait_for()
+        assert "update spec.dailyLimit 60 → 80" in " ".join(
+            pane.locator(".pending").inner_text().split())
+        _shot(page, "campaigns-drift")
+        page.close()
+    finally:
+        running.stop()
+        world.db.dispose()

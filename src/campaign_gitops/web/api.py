@@ -40,6 +40,9 @@ def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None
     view = web.workspace.view()
     detail["sync"] = view.sync_of(client, "Campaign", name)
     detail["findings"] = list(view.findings.get(f"{client}/Campaign/{name}", ()))
+    detail["pending"] = [c for c in (view.plan or {}).get("changes", [])
+                         if c["resource"] == f"{client}/Campaign/{name}"
+                         and c["action"] != "noop"]
     return detail
 
 
