@@ -77,7 +77,7 @@ def create_app(db: Database | str, *, project: Project | None = None,
               Security(token=token or None, allowed_hosts=allowed_hosts,
                        secure_cookies=secure_cookies))
     app = FastAPI(title="campaign-gitops", version=__version__,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None,
                   redoc_url=None,
                   description="Read-only view of campaigns, runs, communications, replies "
                               "and the plan; only the review queue changes state.")
