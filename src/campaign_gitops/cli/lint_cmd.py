@@ -95,7 +95,8 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the report to FILE instead of standard output.")
 @click.option("--cache/--no-cache", default=True, show_default=True,
-              help="Answer from .campaign-gitops/cache/ when no file changed.")
+              help="Use .campaign-gitops/cache/: the last answer when no file changed, "
+                   "else the parsed data of the unchanged files.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1),
               help="Processes to use on large repos (default: one per core).")
 @pass_context
