@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -335,6 +335,17 @@ def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
                   now or dt.datetime.now(dt.UTC), actor, postgres=db.is_postgres)
     result = ApplyResult()
     delay = _delay()
+    # One connection for the whole apply (no pool checkout or ping per change); each
+    # change is still its own transaction on it.
+    with db.engine.connect() as connection:
+        _apply_all(connection, work, plan, result, delay, on_change)
+    with db.session() as session:
+        result.serial = int(session.scalar(select(func.max(t.ApplyLog.serial))) or 0)
+    return result
+
+
+def _apply_all(connection: Connection, work: _Apply, plan: Plan, result: ApplyResult,
+               delay: float, on_change: Callable[[Change, str, str], None] | None) -> None:
     for change in plan.changes:
         if change.action == "noop":
             continue
@@ -342,7 +353,7 @@ def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
             result.errors.append((change.resource, change.reason))
             _tell(on_change, change, "error", change.reason)
             continue
-        outcome, reason = _execute(db, work, change)
+        outcome, reason = _execute(connection, work, change)
         if outcome == APPLIED:
             result.applied[change.action] += 1
         elif outcome == SKIPPED:
@@ -352,9 +363,6 @@ def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
         _tell(on_change, change, outcome, reason)
         if delay:
             time.sleep(delay)
-    with db.session() as session:
-        result.serial = int(session.scalar(select(func.max(t.ApplyLog.serial))) or 0)
-    return result
 
 
 def _tell(on_change: Callable[[Change, str, str], None] | None, change: Change, outcome: str,
@@ -363,10 +371,10 @@ def _tell(on_change: Callable[[Change, str, str], None] | None, change: Change, 
         on_change(change, outcome, reason)
 
 
-def _execute(db: Database, work: _Apply, change: Change) -> tuple[str, str]:
+def _execute(connection: Connection, work: _Apply, change: Change) -> tuple[str, str]:
     work.pending.clear()
     try:
-        with db.session() as session:
+        with Session(bind=connection, expire_on_commit=False) as session, session.begin():
             detail = EXECUTORS[change.action](work, session, change)
             work.log(session, change, detail)
     except _Skip:
