@@ -6,7 +6,7 @@ source lines of the files that have findings, rule metadata) and picks a rendere
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,11 +40,6 @@ class RuleInfo:
 
 SCHEMA_RULE = RuleInfo("SCHEMA", SCHEMA_RULE_DESCRIPTION,
                        tuple((a, "error") for a in ACTIONS))
-
-
-class _RuleLike(Protocol):
-    id: str
-    description: str
 
 
 def rule_info(rule: Any) -> RuleInfo:
@@ -124,5 +119,5 @@ def render(fmt: str, report: Report, *, color: bool = False) -> str:
     return FORMATS[fmt](report, color=color)
 
 
-__all__ = ["FORMATS", "FORMAT_NAMES", "SCHEMA_RULE", "Callable", "Renderer", "Report",
-           "RuleInfo", "plural", "render", "rule_info", "rule_infos", "summary_line"]
+__all__ = ["FORMATS", "FORMAT_NAMES", "SCHEMA_RULE", "Renderer", "Report", "RuleInfo",
+           "plural", "render", "rule_info", "rule_infos", "summary_line"]
