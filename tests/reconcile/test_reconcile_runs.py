@@ -108,3 +108,27 @@ def test_pausing_after_a_run_started_is_not_blocked_by_its_needs(repo, database,
     _, plan = plan_repo(project, database)
     assert [c.action for c in plan.changes] == ["error"]
     assert plan.changes[0].rules == ("PF006",)
+
+
+def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
+                                                                  tmp_path) -> None:
+    """The daemon passes its own preflight errors: started runs must not block them."""
+    from collections import defaultdict
+
+    from campaign_gitops.preflight.engine import run_preflight
+    from campaign_gitops.reconcile.plan import PlanOptions, build_plan
+    from campaign_gitops.reconcile.service import load_project_bundle, snapshot_of
+
+    project = repo(campaign(runs="          runs: [{name: launch, type: run}]"))
+    bundle, plan = plan_repo(project, database)
+    assert apply_plan(database, plan, bundle, project=project).ok
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    path.write_text(path.read_text().replace("status: active", "status: paused"))
+    bundle = load_project_bundle(project)
+    errors = defaultdict(list)
+    for finding in run_preflight(bundle):
+        if finding.is_error:
+            errors[finding.resource].append(finding)
+    assert "acme/Campaign/q1" in errors  # lint alone: PF006 for the declared run
+    plan = build_plan(bundle, snapshot_of(database), PlanOptions(), preflight_errors=errors)
+    assert [(c.action, c.to) for c in plan.changes] == [("transition", "paused")]

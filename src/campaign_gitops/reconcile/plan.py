@@ -167,6 +167,24 @@ def preflight_errors(bundle: Bundle, snapshot: Snapshot,
     return _preflight_errors(unstarted_view(bundle, snapshot), config)
 
 
+def _recheck_started(bundle: Bundle, snapshot: Snapshot, config: ProjectConfig,
+                     errors: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
+    """A caller's errors (the daemon computes its own), with the clients whose campaigns
+    have started runs checked again on ``unstarted_view``: what ``preflight_errors``
+    would have said."""
+    view = unstarted_view(bundle, snapshot)
+    if view is bundle:
+        return errors
+    clients = {k.client for k, e in view.entries.items() if e is not bundle.entries.get(k)}
+    sub = Bundle(root=bundle.root, resources_dir=bundle.resources_dir,
+                 entries={k: e for k, e in view.entries.items() if k.client in clients},
+                 files=bundle.files, failed_files=bundle.failed_files,
+                 findings=[f for f in bundle.findings
+                           if f.resource.split("/", 1)[0] in clients])
+    kept = {r: f for r, f in errors.items() if r.split("/", 1)[0] not in clients}
+    return {**kept, **_preflight_errors(sub, config)}
+
+
 def _run_errors(bundle: Bundle, key: Key, action: str,
                 config: ProjectConfig) -> list[Finding]:
     try:
@@ -403,7 +421,8 @@ def build_plan(bundle: Bundle, snapshot: Snapshot, options: PlanOptions | None =
                *, preflight_errors: dict[str, list[Finding]] | None = None) -> Plan:
     """The changes that make the database match the files, in dependency order."""
     options = options or PlanOptions()
-    errors = (preflight_errors if preflight_errors is not None
+    errors = (_recheck_started(bundle, snapshot, options.config, preflight_errors)
+              if preflight_errors is not None
               else _preflight_errors(unstarted_view(bundle, snapshot), options.config))
     planner = _Planner(bundle, snapshot, options, errors)
     for entry in bundle.ordered():
