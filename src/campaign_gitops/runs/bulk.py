@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import any_, bindparam, insert, text, update
@@ -50,12 +49,19 @@ def one_of(session: Session, column: Any, values: list[Any]) -> ColumnElement[bo
     return column.in_(list(values))  # type: ignore[no-any-return]
 
 
-def _json(rows: list[dict[str, Any]], names: Iterable[str]) -> str:
-    def value(v: Any) -> Any:
-        return v.isoformat() if isinstance(v, dt.datetime) else v
-
-    return json.dumps([{n: value(row.get(n)) for n in names} for row in rows],
-                      separators=(",", ":"))
+def _json(rows: list[dict[str, Any]], columns: dict[str, str]) -> str:
+    """The rows as a JSON array of objects with ``columns`` (timestamps as ISO 8601)."""
+    stamps = [name for name, kind in columns.items() if kind == "timestamptz"]
+    iso: dict[dt.datetime, str] = {}  # a batch shares few distinct times: format once
+    out = []
+    for row in rows:
+        item = {name: row.get(name) for name in columns}
+        for name in stamps:
+            value = item[name]
+            if value is not None:
+                item[name] = iso.get(value) or iso.setdefault(value, value.isoformat())
+        out.append(item)
+    return json.dumps(out, separators=(",", ":"))
 
 
 def _recordset(columns: dict[str, str]) -> str:
