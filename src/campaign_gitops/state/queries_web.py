@@ -245,7 +245,8 @@ def _keyset(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
 def _day_expr(session: Session, column: Any) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return func.date(column)
-    return cast(cast(column, Date), String)
+    # A UTC day whatever the session's TimeZone setting.
+    return cast(cast(func.timezone("UTC", column), Date), String)
 
 
 def run_detail(session: Session, run_id: int) -> dict[str, Any] | None:
