@@ -3,8 +3,17 @@
     app = create_app(db, project=project, config=config, token=os.environ.get(TOKEN_ENV))
     serve(app, "127.0.0.1", 8080)
 
-``reconcile --ui-port`` and ``campaign-gitops ui`` both build the app this way; nothing
-here imports ``cli``.
+``campaign-gitops ui`` builds the app this way; ``reconcile --ui-port`` serves the same
+app from a thread beside the daemon::
+
+    token = os.environ.get(TOKEN_ENV) or None
+    check_bind(host, token)                      # refuses non-loopback without a token
+    ui = start_in_thread(create_app(db, project=project, config=config, token=token,
+                                    allowed_hosts=loopback_hosts(host, token)), host, port)
+    ...
+    ui.stop()                                    # on shutdown
+
+Nothing here imports ``cli``.
 """
 
 from __future__ import annotations
