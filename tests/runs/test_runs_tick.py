@@ -119,15 +119,23 @@ def test_halts_stop_everything_until_resumed(db_url: str, tmp_path: Path):
 
 
 def test_completed_campaign_finishes_its_enrollments(db_url: str, tmp_path: Path):
-    db = _setup(tmp_path, db_url, leads=2)
+    db = _setup(tmp_path, db_url, leads=3)
     tick(db, now=MONDAY_9, config=ProjectConfig())
     with db.session() as s:
+        add_reply(s, ReplyInput(contact="lead0000@example.com", kind="reply"), now=MONDAY_9)
+        add_reply(s, ReplyInput(contact="lead0001@example.com", kind="converted"),
+                  now=MONDAY_9)
         s.execute(update(Campaign).values(status="completed"))
     assert tick(db, now=MONDAY_9 + dt.timedelta(days=3), config=ProjectConfig()).counts == {}
     with db.session() as s:
-        assert set(s.execute(select(Enrollment.state)).scalars()) == {"finished"}
+        assert Counter(s.execute(select(Enrollment.state)).scalars()) == Counter(
+            {"replied": 1, "finished": 2})
         run = s.execute(select(CampaignRun)).scalar_one()
         assert (run.status, run.status_reason) == ("completed", "campaign completed")
+        # the pool gets back what was not won: the replied and the converted lead stay
+        owners = dict(s.execute(select(Lead.email, Lead.client)).all())
+    assert owners == {"lead0000@example.com": "acme", "lead0001@example.com": "acme",
+                      "lead0002@example.com": None}
 
 
 def test_failing_deliveries_pause_the_run_until_resumed(db_url: str, tmp_path: Path,

@@ -190,3 +190,29 @@ def allocate_for_run(session: Session, config: dict[str, Any], *,
     else:
         count = wanted_count(count_matching(session, segment, client), pct, limit)
     return allocate(session, segment, client, count, now=now)
+
+
+def release_leads(session: Session, run_ids: list[int], *, now: dt.datetime) -> int:
+    """Hand the leads of finished runs back to the pool; how many went back.
+
+    Kept by their client: converted leads (forever), leads that replied, and leads
+    still walking another of the client's runs. Test runs never took any.
+    """
+    if not run_ids:
+        return 0
+    from campaign_gitops.state.tables import CampaignRun, Enrollment, Reply
+
+    enrollments, runs, replies = (Enrollment.__table__, CampaignRun.__table__,
+                                  Reply.__table__)
+    walked = select(enrollments.c.lead_id).join(runs, runs.c.id == enrollments.c.run_id).where(
+        enrollments.c.run_id.in_(run_ids), runs.c.type != "test_run",
+        enrollments.c.lead_id.is_not(None))
+    still_walking = exists().where(enrollments.c.lead_id == leads.c.id,
+                                   enrollments.c.state == "active")
+    replied = exists().where(replies.c.lead_id == leads.c.id, replies.c.kind == "reply",
+                             replies.c.client == leads.c.client)
+    result = session.execute(update(leads).where(
+        leads.c.id.in_(walked.scalar_subquery()), leads.c.client.is_not(None),
+        leads.c.converted.is_(False), ~still_walking, ~replied)
+        .values(client=None, assigned_at=None, updated_at=now))
+    return int(result.rowcount or 0)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig, is_frozen
 from campaign_gitops.runs import bulk, delivery, pending
+from campaign_gitops.runs.allocation import release_leads
 from campaign_gitops.runs.calendar import next_day_start
 from campaign_gitops.runs.compose import Outcome, Work, precheck, unsubscribe_url, write
 from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_flags, suppressed
@@ -178,8 +179,12 @@ def _finish_completed_campaigns(state: _Tick) -> None:
         session.execute(update(enrollments).where(
             enrollments.c.state == "active", enrollments.c.run_id.in_(open_runs.scalar_subquery()))
             .values(state="finished", next_due_at=None, updated_at=state.now))
-        session.execute(update(runs).where(runs.c.id.in_(open_runs.scalar_subquery())).values(
+        closing = list(session.execute(open_runs).scalars())
+        if not closing:
+            return
+        session.execute(update(runs).where(runs.c.id.in_(closing)).values(
             status="completed", finished_at=state.now, status_reason="campaign completed"))
+        release_leads(session, closing, now=state.now)
 
 
 def _start_due_runs(state: _Tick) -> None:
@@ -440,5 +445,7 @@ def _complete_if_done(session: Session, run_id: int, now: dt.datetime) -> None:
         .limit(1)).first()
     if waiting:
         return
-    session.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "running")
-                    .values(status="completed", finished_at=now))
+    done = session.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "running")
+                           .values(status="completed", finished_at=now))
+    if done.rowcount:
+        release_leads(session, [run_id], now=now)
