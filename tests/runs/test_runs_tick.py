@@ -268,3 +268,30 @@ def test_a_scheduled_run_starts_when_due_with_the_same_path(db_url: str, tmp_pat
     assert (shown["status"], shown["enrollments"], shown["messages"]) == (
         "running", {"active": 3}, {"sent": 3})
     assert shown["scheduled_for"] == "2026-11-24T09:00:00+00:00"
+
+
+def test_replies_import_csv_bounce_and_reply(db_url: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch):
+    db = _setup(tmp_path, db_url, leads=3)
+    tick(db, now=MONDAY_9, config=ProjectConfig())
+    path = tmp_path / "replies.csv"
+    path.write_text("contact,kind,campaign,body,received_at\n"
+                    "LEAD0000@example.com,bounce,acme/q1,550 no such user,"
+                    "2026-11-23T10:00:00+00:00\n"
+                    "lead0001@example.com,reply,q1,Sounds good,\n")
+    monkeypatch.chdir(tmp_path / "repo")
+    out = json.loads(_cli(db_url, "replies", "import", str(path), "--format", "json"))
+    assert [(r["kind"], r["stopped"], r["suppressed"]) for r in out["replies"]] == [
+        ("bounce", 1, True), ("reply", 1, False)]
+    tick(db, now=MONDAY_9 + dt.timedelta(days=2), config=ProjectConfig())
+    step2 = {m.recipient for m in _messages(db) if m.step_index == 1}
+    assert step2 == {"lead0002@example.com"}  # the bounced and the replied lead stopped
+    with db.session() as s:
+        states = dict(s.execute(select(Lead.email, Enrollment.state)
+                                .join(Lead, Lead.id == Enrollment.lead_id)).all())
+    assert states["lead0000@example.com"] == "bounced"
+    assert states["lead0001@example.com"] == "replied"
+    listed = json.loads(_cli(db_url, "replies", "--campaign", "q1", "--format", "json"))
+    assert [r["contact"] for r in listed["replies"]] == ["lead0000@example.com",
+                                                         "lead0001@example.com"]
+    assert listed["replies"][0]["received_at"] == "2026-11-23T10:00:00+00:00"
