@@ -6,6 +6,11 @@ never made twice; each run name starts once, enforced by the unique constraint
 ``(campaign_id, name)``. Every applied change appends to ``apply_log`` with the git
 commit of the repo. ``CAMPAIGN_GITOPS_TEST_APPLY_DELAY`` (seconds) sleeps between
 changes so a test can kill an apply in the middle.
+
+On PostgreSQL the changes of one phase (one kind's creates and updates, the
+transitions, the runs, one kind's archives) run over ``CAMPAIGN_GITOPS_APPLY_WORKERS``
+connections (default 4), phases one after another: still one transaction per change,
+the same locks, outcomes reported in the plan's order. SQLite has one writer: serial.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.bundle import Bundle, Entry, Key
-from campaign_gitops.config.models import ANNOTATION_PROTECT, content_hash
+from campaign_gitops.config.models import ANNOTATION_PROTECT, KIND_ORDER, content_hash
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.config.resolved import resolve_with_hash
 from campaign_gitops.reconcile.plan import ACTIVATABLE, Change, Plan, definition, desired_spec
@@ -33,6 +41,8 @@ from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import Database
 
 DELAY_ENV = "CAMPAIGN_GITOPS_TEST_APPLY_DELAY"
+WORKERS_ENV = "CAMPAIGN_GITOPS_APPLY_WORKERS"
+DEFAULT_WORKERS = 4
 APPLIED, SKIPPED = "applied", "skipped"
 
 
@@ -335,13 +345,38 @@ def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
                   now or dt.datetime.now(dt.UTC), actor, postgres=db.is_postgres)
     result = ApplyResult()
     delay = _delay()
-    # One connection for the whole apply (no pool checkout or ping per change); each
-    # change is still its own transaction on it.
-    with db.engine.connect() as connection:
-        _apply_all(connection, work, plan, result, delay, on_change)
+    workers = _workers(db, delay)
+    if workers > 1:
+        _apply_parallel(db, work, plan, result, workers, on_change)
+    else:
+        # One connection for the whole apply (no pool checkout or ping per change); each
+        # change is still its own transaction on it.
+        with db.engine.connect() as connection:
+            _apply_all(connection, work, plan, result, delay, on_change)
     with db.session() as session:
         result.serial = int(session.scalar(select(func.max(t.ApplyLog.serial))) or 0)
     return result
+
+
+def _workers(db: Database, delay: float) -> int:
+    """Parallel appliers: PostgreSQL only (SQLite has one writer), not under the test delay."""
+    if not db.is_postgres or delay:
+        return 1
+    try:
+        return max(1, int(os.environ.get(WORKERS_ENV, DEFAULT_WORKERS)))
+    except ValueError:
+        return DEFAULT_WORKERS
+
+
+def _record(result: ApplyResult, change: Change, outcome: str, reason: str,
+            on_change: Callable[[Change, str, str], None] | None) -> None:
+    if outcome == APPLIED:
+        result.applied[change.action] += 1
+    elif outcome == SKIPPED:
+        result.skipped.append(change.resource)
+    else:
+        result.errors.append((change.resource, reason))
+    _tell(on_change, change, outcome, reason)
 
 
 def _apply_all(connection: Connection, work: _Apply, plan: Plan, result: ApplyResult,
@@ -350,19 +385,53 @@ def _apply_all(connection: Connection, work: _Apply, plan: Plan, result: ApplyRe
         if change.action == "noop":
             continue
         if change.action == "error":
-            result.errors.append((change.resource, change.reason))
-            _tell(on_change, change, "error", change.reason)
+            _record(result, change, "error", change.reason, on_change)
             continue
         outcome, reason = _execute(connection, work, change)
-        if outcome == APPLIED:
-            result.applied[change.action] += 1
-        elif outcome == SKIPPED:
-            result.skipped.append(change.resource)
-        else:
-            result.errors.append((change.resource, reason))
-        _tell(on_change, change, outcome, reason)
+        _record(result, change, outcome, reason, on_change)
         if delay:
             time.sleep(delay)
+
+
+def _phase(change: Change) -> tuple[int, int]:
+    """Changes of one phase do not depend on each other: resources of one kind, then
+    transitions, then runs, then archives of one kind (the plan's order)."""
+    order = KIND_ORDER.get(change.key.kind, 99)
+    action = change.tag if change.action == "error" else change.action
+    return {"create": (0, order), "update": (0, order), "transition": (1, 0),
+            "run": (2, 0), "archive": (3, -order)}.get(action, (-1, 0))
+
+
+def _apply_parallel(db: Database, work: _Apply, plan: Plan, result: ApplyResult,
+                    workers: int, on_change: Callable[[Change, str, str], None] | None) -> None:
+    """Each phase's changes over ``workers`` connections (still one transaction per
+    change, rows locked FOR UPDATE), phases one after another; outcomes in plan order."""
+    local = threading.local()
+    opened: list[Connection] = []
+    lock = threading.Lock()
+
+    def execute(change: Change) -> tuple[str, str]:
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = db.engine.connect()
+            with lock:
+                opened.append(connection)
+        return _execute(connection, work, change)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            changes = [c for c in plan.changes if c.action != "noop"]
+            for _, group in groupby(changes, key=_phase):
+                submitted = [(c, pool.submit(execute, c) if c.action in EXECUTORS else None)
+                             for c in group]
+                for change, future in submitted:
+                    if future is None:
+                        _record(result, change, "error", change.reason, on_change)
+                    else:
+                        _record(result, change, *future.result(), on_change)
+    finally:
+        for connection in opened:
+            connection.close()
 
 
 def _tell(on_change: Callable[[Change, str, str], None] | None, change: Change, outcome: str,
@@ -372,7 +441,7 @@ def _tell(on_change: Callable[[Change, str, str], None] | None, change: Change, 
 
 
 def _execute(connection: Connection, work: _Apply, change: Change) -> tuple[str, str]:
-    work.pending.clear()
+    work = replace(work, pending=[])  # per change: executions may run in parallel
     try:
         with Session(bind=connection, expire_on_commit=False) as session, session.begin():
             detail = EXECUTORS[change.action](work, session, change)
