@@ -295,3 +295,24 @@ def test_replies_import_csv_bounce_and_reply(db_url: str, tmp_path: Path,
     assert [r["contact"] for r in listed["replies"]] == ["lead0000@example.com",
                                                          "lead0001@example.com"]
     assert listed["replies"][0]["received_at"] == "2026-11-23T10:00:00+00:00"
+
+
+def test_no_credits_stops_delivery_with_a_reason_until_topped_up(db_url: str, tmp_path: Path):
+    db = _setup(tmp_path, db_url, leads=5)
+    with db.session() as s:
+        s.execute(update(Client).values(credits=3))
+    first = tick(db, now=MONDAY_9, config=ProjectConfig())
+    assert (first.total("sent"), first.total("blocked")) == (3, 2)
+    assert first.notes == ("delivery stopped: client acme has no credits left",)
+    again = tick(db, now=MONDAY_9 + dt.timedelta(hours=1), config=ProjectConfig())
+    assert again.counts == {}  # nothing claimed, nothing written while at zero
+    with db.session() as s:
+        assert s.execute(select(CampaignRun.status_reason)).scalar() == \
+            "delivery stopped: client acme has no credits left"
+        assert s.get(Client, "acme").credits == 0
+        s.execute(update(Client).values(credits=10))
+    later = tick(db, now=MONDAY_9 + dt.timedelta(hours=2), config=ProjectConfig())
+    assert later.total("sent") == 2
+    with db.session() as s:
+        assert s.execute(select(CampaignRun.status_reason)).scalar() is None
+        assert s.get(Client, "acme").credits == 8

@@ -100,6 +100,7 @@ class _Tick:
     started: list[str] = field(default_factory=list)
     blocked_runs: set[int] = field(default_factory=set)
     touched_campaigns: set[int] = field(default_factory=set)
+    sent_runs: set[int] = field(default_factory=set)
 
     def count(self, channel: str, status: str, n: int = 1) -> None:
         self.counts.setdefault(channel, Counter())[status] += n
@@ -121,6 +122,8 @@ class _Tick:
                                               self.config.failure_threshold))
         for r in results:
             self.count(r.queued.channel, "sent" if r.error is None else "failed")
+            if r.error is None:
+                self.sent_runs.add(r.queued.run_id)
 
     def writer(self, plan: RunPlan) -> Any:
         if plan.run_id not in self.writers:
@@ -427,6 +430,11 @@ def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[deliv
 
 def _wrap_up(state: _Tick) -> None:
     with state.db.session() as session:
+        delivered = sorted(set(state.sent_runs) - state.blocked_runs)
+        if delivered:  # credits came back: the stop reason is history
+            session.execute(update(runs).where(
+                runs.c.id.in_(delivered),
+                runs.c.status_reason.like("delivery stopped:%")).values(status_reason=None))
         for run_id in sorted(state.plans):
             _complete_if_done(session, run_id, state.now)
         if state.touched_campaigns:
