@@ -257,9 +257,8 @@ def test_postgres_one_leader_and_failover(daemon_repo: Path, pg_url: str,
 def test_once_reconciles_and_ticks_the_example_repo(tmp_path: Path) -> None:
     import shutil
 
-    from conftest import EXAMPLE_REPO
-
-    shutil.copytree(EXAMPLE_REPO, tmp_path / "campaigns")
+    example = Path(__file__).resolve().parents[2] / "campaigns"
+    shutil.copytree(example, tmp_path / "campaigns")
     dr.git_init(tmp_path)
     url = f"sqlite:///{tmp_path / 'state.db'}"
     done = subprocess.run([CLI, "--db", url, "reconcile", "--once", "--log-format", "json"],
