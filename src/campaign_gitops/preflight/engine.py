@@ -6,7 +6,9 @@ Severity per action (SPEC section 4):
   campaigns and for the other kinds a rule applies to.
 * ``run_preflight(bundle)`` (``lint``): every rule uses the ``lint`` column, and for a
   campaign also the column of each action its declared ``runs`` need (a run of type
-  ``schedule`` needs the ``schedule`` column); the strictest cell wins.
+  ``schedule`` needs the ``schedule`` column); the strictest cell wins. A paused or
+  completed campaign's ``run``/``schedule`` runs count as already started (only an
+  active campaign starts one): lint can't tell, plan can and preflights new ones.
 
 Afterwards, in this order:
 
@@ -106,7 +108,13 @@ def _actions(entry: Entry, action: str | None) -> tuple[str, ...]:
         return (action,)
     if entry.key.kind != "Campaign" or not entry.resource.spec.runs:
         return ("lint",)
-    return ("lint", *sorted({run.type for run in entry.resource.spec.runs}))
+    needed = {run.type for run in entry.resource.spec.runs}
+    if entry.resource.spec.status in ("paused", "completed"):
+        # Only an active campaign starts a run, so the runs a paused or completed
+        # campaign declares ran while it was active. Lint cannot tell a new one from
+        # those; plan can, and preflights any run it would start for its action.
+        needed -= {"run", "schedule"}
+    return ("lint", *sorted(needed))
 
 
 SeverityPlan = list[tuple[Rule, Severity | tuple[str, ...]]]
