@@ -196,23 +196,33 @@ def release_leads(session: Session, run_ids: list[int], *, now: dt.datetime) -> 
     """Hand the leads of finished runs back to the pool; how many went back.
 
     Kept by their client: converted leads (forever), leads that replied, and leads
-    still walking another of the client's runs. Test runs never took any.
+    still walking another run. Test runs never took any. Set-based: three reads and
+    one update, whatever the number of leads.
     """
     if not run_ids:
         return 0
+    from campaign_gitops.runs.bulk import one_of
     from campaign_gitops.state.tables import CampaignRun, Enrollment, Reply
 
     enrollments, runs, replies = (Enrollment.__table__, CampaignRun.__table__,
                                   Reply.__table__)
-    walked = select(enrollments.c.lead_id).join(runs, runs.c.id == enrollments.c.run_id).where(
-        enrollments.c.run_id.in_(run_ids), runs.c.type != "test_run",
-        enrollments.c.lead_id.is_not(None))
-    still_walking = exists().where(enrollments.c.lead_id == leads.c.id,
-                                   enrollments.c.state == "active")
-    replied = exists().where(replies.c.lead_id == leads.c.id, replies.c.kind == "reply",
-                             replies.c.client == leads.c.client)
-    result = session.execute(update(leads).where(
-        leads.c.id.in_(walked.scalar_subquery()), leads.c.client.is_not(None),
-        leads.c.converted.is_(False), ~still_walking, ~replied)
-        .values(client=None, assigned_at=None, updated_at=now))
-    return int(result.rowcount or 0)
+    walked = set(session.execute(
+        select(enrollments.c.lead_id).join(runs, runs.c.id == enrollments.c.run_id).where(
+            enrollments.c.run_id.in_(run_ids), runs.c.type != "test_run",
+            enrollments.c.lead_id.is_not(None))).scalars())
+    if not walked:
+        return 0
+    ids = sorted(walked)
+    keep = set(session.execute(select(enrollments.c.lead_id).where(
+        enrollments.c.state == "active", one_of(session, enrollments.c.lead_id, ids))).scalars())
+    keep.update(session.execute(select(replies.c.lead_id).where(
+        replies.c.kind == "reply", one_of(session, replies.c.lead_id, ids))).scalars())
+    free = sorted(walked - keep)
+    released = 0
+    for start in range(0, len(free), _UPDATE_CHUNK):
+        chunk = free[start:start + _UPDATE_CHUNK]
+        result = session.execute(update(leads).where(
+            one_of(session, leads.c.id, chunk), leads.c.client.is_not(None),
+            leads.c.converted.is_(False)).values(client=None, assigned_at=None, updated_at=now))
+        released += int(result.rowcount or 0)
+    return released

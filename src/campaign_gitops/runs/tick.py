@@ -435,25 +435,26 @@ def _wrap_up(state: _Tick) -> None:
             session.execute(update(runs).where(
                 runs.c.id.in_(delivered),
                 runs.c.status_reason.like("delivery stopped:%")).values(status_reason=None))
-        for run_id in sorted(state.plans):
-            _complete_if_done(session, run_id, state.now)
+        done = [run_id for run_id in sorted(state.plans)
+                if _complete_if_done(session, run_id, state.now)]
+        release_leads(session, done, now=state.now)
         if state.touched_campaigns:
             update_metrics(session, state.touched_campaigns, state.now)
 
 
-def _complete_if_done(session: Session, run_id: int, now: dt.datetime) -> None:
+def _complete_if_done(session: Session, run_id: int, now: dt.datetime) -> bool:
+    """Mark a running run completed when nothing is left to walk or deliver."""
     active = session.execute(select(enrollments.c.id).where(
         enrollments.c.run_id == run_id, enrollments.c.state == "active").limit(1)).first()
     if active:
-        return
+        return False
     waiting = session.execute(select(messages.c.id).where(
         messages.c.run_id == run_id,
         or_(messages.c.status.in_(("pending_review", "approved", "queued")),
             and_(messages.c.status == "failed", messages.c.next_attempt_at.is_not(None))))
         .limit(1)).first()
     if waiting:
-        return
+        return False
     done = session.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "running")
                            .values(status="completed", finished_at=now))
-    if done.rowcount:
-        release_leads(session, [run_id], now=now)
+    return bool(done.rowcount)
