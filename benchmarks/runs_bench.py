@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--take", type=int, default=100_000)
     parser.add_argument("--allocators", type=int, default=8)
     parser.add_argument("--campaigns", type=int, default=40)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--skip-allocation", action="store_true")
     parser.add_argument("--ordered", action="store_true",
                         help="Lay the pool out on disk in confidence order.")

@@ -79,7 +79,7 @@ def _cell(value: Any) -> str:
 @click.command("tick")
 @click.option("--now", "now_text", metavar="ISO", help="Act as if it were this time "
               "(simulations, tests); default: now.")
-@click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=1000, show_default=True,
               help="Enrollments claimed per transaction.")
 @format_option
 @pass_context

@@ -50,7 +50,7 @@ campaigns = Campaign.__table__
 resources = Resource.__table__
 clients = Client.__table__
 messages = Message.__table__
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 1000
 LEASE = dt.timedelta(minutes=10)
 MAX_ROUNDS = 10_000
 GLOBAL_HALT_KEY = "halt:global"
