@@ -34,7 +34,13 @@ def _db(ctx: Context) -> Any:
 
 @click.group("client")
 def client_group() -> None:
-    """A client's operational state: subscription and credits (never in git)."""
+    """A client's operational state: subscription and credits (never in git).
+
+    \b
+    Example:
+      campaign-gitops client list
+      campaign-gitops client set acme --subscription active --credits 5000
+    """
 
 
 @client_group.command("set")
@@ -44,7 +50,12 @@ def client_group() -> None:
 @pass_context
 def client_set(ctx: Context, client: str, subscription: str | None,
                credits: int | None) -> None:
-    """Set CLIENT's subscription status and/or credits."""
+    """Set CLIENT's subscription status and/or credits.
+
+    \b
+    Example:
+      campaign-gitops client set acme --subscription active --credits 5000
+    """
     if subscription is None and credits is None:
         raise CampaignGitopsError("nothing to set", "pass --subscription and/or --credits")
     from campaign_gitops.cli.plan_cmd import config_of
@@ -79,7 +90,12 @@ def client_set(ctx: Context, client: str, subscription: str | None,
               show_default=True)
 @pass_context
 def client_list(ctx: Context, fmt: str) -> None:
-    """Every client's subscription, credits and halt flag."""
+    """Every client's subscription, credits and halt flag.
+
+    \b
+    Example:
+      campaign-gitops client list --format json
+    """
     db = _db(ctx)
     try:
         with db.session() as session:
@@ -131,7 +147,13 @@ def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None
 @click.option("--reason", help="Shown in status and in the tick's report.")
 @pass_context
 def halt_command(ctx: Context, client: str | None, reason: str | None) -> None:
-    """Emergency stop of all delivery (or one client's), whatever the files say."""
+    """Emergency stop of all delivery (or one client's), whatever the files say.
+
+    \b
+    Example:
+      campaign-gitops halt --reason "complaint from a recipient"
+      campaign-gitops halt --client acme
+    """
     click.echo(_set_halt(ctx, client, True, reason) + " (campaign-gitops resume undoes it)")
 
 
@@ -139,19 +161,35 @@ def halt_command(ctx: Context, client: str | None, reason: str | None) -> None:
 @click.option("--client", help="Only this client (default: the global halt).")
 @pass_context
 def resume_command(ctx: Context, client: str | None) -> None:
-    """Undo ``halt``: delivery continues within windows and limits (no burst)."""
+    """Undo ``halt``: delivery continues within windows and limits (no burst).
+
+    \b
+    Example:
+      campaign-gitops resume
+      campaign-gitops resume --client acme
+    """
     click.echo(_set_halt(ctx, client, False, None))
 
 
 @click.group("db")
 def db_group() -> None:
-    """The database schema."""
+    """The database schema.
+
+    \b
+    Example:
+      campaign-gitops db upgrade
+    """
 
 
 @db_group.command("upgrade")
 @pass_context
 def db_upgrade(ctx: Context) -> None:
-    """Create the database or bring its schema to this version (Alembic migrations)."""
+    """Create the database or bring its schema to this version (Alembic migrations).
+
+    \b
+    Example:
+      campaign-gitops db upgrade     # the database --db / $CAMPAIGN_GITOPS_DB names
+    """
     from campaign_gitops.cli.plan_cmd import open_db
     from campaign_gitops.state.db import current_revision, redact
 

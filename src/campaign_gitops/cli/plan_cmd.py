@@ -66,7 +66,14 @@ def plan_exit_code(plan: Plan, detailed: bool) -> int:
 @pass_context
 def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bool,
                  prune: bool) -> None:
-    """Show how the database differs from the files (nothing is changed)."""
+    """Show how the database differs from the files (nothing is changed).
+
+    \b
+    Example:
+      campaign-gitops plan
+      campaign-gitops plan --out plan.json --detailed-exitcode   # 2: there are changes
+      campaign-gitops plan --format markdown >> "$GITHUB_STEP_SUMMARY"
+    """
     from campaign_gitops.reconcile.planfile import save_plan
     from campaign_gitops.reconcile.service import plan_repo
 
@@ -118,7 +125,14 @@ def _confirm(auto_approve: bool) -> None:
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
                   prune: bool) -> None:
-    """Make the database match the files (or apply exactly a saved plan)."""
+    """Make the database match the files (or apply exactly a saved plan).
+
+    \b
+    Example:
+      campaign-gitops apply                  # shows the plan, asks before changing
+      campaign-gitops apply --auto-approve   # CI
+      campaign-gitops apply plan.json        # exactly what `plan --out plan.json` showed
+    """
     from campaign_gitops.reconcile import planfile as pf
     from campaign_gitops.reconcile.service import (
         apply_plan,
@@ -199,7 +213,13 @@ def _history_lines(data: dict[str, Any]) -> list[str]:
               show_default=True)
 @pass_context
 def history_command(ctx: Context, campaign: str, fmt: str) -> None:
-    """Each revision of CAMPAIGN (name or client/name): when, git commit, what changed."""
+    """Each revision of CAMPAIGN (name or client/name): when, git commit, what changed.
+
+    \b
+    Example:
+      campaign-gitops history cto-au-q1
+      campaign-gitops history acme/cto-au-q1 --format json
+    """
     import json
 
     from campaign_gitops.state.queries import campaign_history
@@ -222,7 +242,12 @@ def history_command(ctx: Context, campaign: str, fmt: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @pass_context
 def export_command(ctx: Context, out: Path | None, force: bool) -> None:
-    """Write YAML files for what the database holds (adopt existing campaigns into git)."""
+    """Write YAML files for what the database holds (adopt existing campaigns into git).
+
+    \b
+    Example:
+      campaign-gitops export --out adopted/   # then review and move them under campaigns/
+    """
     from campaign_gitops.config.loader import relative_name
     from campaign_gitops.reconcile.export import export_files, write_files
 

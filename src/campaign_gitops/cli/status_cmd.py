@@ -60,7 +60,14 @@ def _halts(db: Any) -> dict[str, Any]:
               show_default=True)
 @pass_context
 def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: str) -> None:
-    """Campaigns with status, channel, parts, active runs and sync state."""
+    """Campaigns with status, channel, parts, active runs and sync state.
+
+    \b
+    Example:
+      campaign-gitops status
+      campaign-gitops status acme/cto-au-q1 --format json
+      campaign-gitops status --client globex
+    """
     from campaign_gitops.cli.plan_cmd import open_db
     from campaign_gitops.state.queries import status_rows
 
