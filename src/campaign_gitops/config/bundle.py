@@ -202,8 +202,18 @@ def load_bundle(resources_dir: Path, root: Path, paths: Iterable[Path] | None = 
                 workers: int | None = None) -> Bundle:
     """Discover, load and validate every resource file under ``resources_dir`` (or ``paths``).
 
-    ``cache_dir`` and ``workers`` only make it faster; the result is the same.
+    ``cache_dir`` and ``workers`` only make it faster; the result is the same. With
+    ``cache_dir`` (``.campaign-gitops/cache`` at the repo root) unchanged files come
+    from lint's parse cache (``parse_cache.py``) instead of being parsed again.
+    ``workers`` is accepted for symmetry with ``lint``: a Bundle holds models, which
+    cost more to send between processes than to build, so it is built in this one.
     """
     files = discover(list(paths) if paths else [resources_dir])
-    results = [load_file(p, root, max_bytes=max_bytes, lazy_positions=True) for p in files]
+    if cache_dir is not None and max_bytes == MAX_FILE_BYTES:
+        from campaign_gitops.config.parse_cache import load_files
+
+        results = load_files(files, root, resources_dir, cache_dir)
+    else:
+        results = [load_file(p, root, max_bytes=max_bytes, lazy_positions=True)
+                   for p in files]
     return build_bundle(results, root, resources_dir)

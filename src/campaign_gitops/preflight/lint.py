@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign_gitops.config.loader import discover, relative_name
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import cache, parallel
+
+if TYPE_CHECKING:
+    from campaign_gitops.config.bundle import Bundle
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,41 @@ def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
                   key=Finding.sort_key)
     counts = [n for name, n in documents.items() if in_scope(name, scopes)]
     return LintResult(tuple(kept), len(counts), sum(counts), cached)
+
+
+def _key(files: list[Path], root: Path, config: Any) -> str:
+    return cache.result_key(((relative_name(p, root), str(p)) for p in files), action=None,
+                            config_json=_config_json(config))
+
+
+def load_checked(resources_dir: Path, root: Path, *, config: Any,
+                 cache_dir: Path | None = None) -> tuple[Bundle, list[Finding]]:
+    """The whole repo's Bundle and its ``lint`` findings (no action), for plan and apply.
+
+    The same path as ``lint``: files from the parse cache when unchanged, and the
+    findings from lint's result cache when no file changed since the last ``lint`` or
+    ``plan`` (the key is lint's, so each warms the other). A miss preflights the
+    bundle just loaded and keeps the result, unless a file changed while it loaded.
+    """
+    from campaign_gitops.config.bundle import build_bundle
+    from campaign_gitops.config.parse_cache import load_files
+    from campaign_gitops.preflight.engine import run_preflight
+
+    files = discover([resources_dir.absolute()])
+    key = _key(files, root, config) if cache_dir is not None else ""
+    outcome = cache.load(cache_dir, key) if cache_dir is not None else None
+    with parallel.no_gc():
+        bundle = build_bundle(load_files(files, root, resources_dir, cache_dir), root,
+                              resources_dir)  # what load_bundle does, files discovered once
+        # The findings answer for the files as they were keyed: re-key after loading.
+        unchanged = cache_dir is not None and _key(files, root, config) == key
+        if outcome is not None and unchanged:
+            return bundle, outcome[0]
+        findings = run_preflight(bundle, config=config)
+    if cache_dir is not None and unchanged:
+        cache.store(cache_dir, key, findings,
+                    {name: len(r.documents) for name, r in bundle.files.items()})
+    return bundle, findings
 
 
 def read_sources(root: Path, files: Iterable[str]) -> dict[str, tuple[str, ...]]:

@@ -28,7 +28,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,9 @@ DELAY_ENV = "CAMPAIGN_GITOPS_TEST_APPLY_DELAY"
 WORKERS_ENV = "CAMPAIGN_GITOPS_APPLY_WORKERS"
 DEFAULT_WORKERS = 4
 APPLIED, SKIPPED = "applied", "skipped"
+# What executors run statements on: the connection itself (its own transaction), or an
+# ORM Session on it for a run (the run's rows are ORM objects).
+Executor = Session | Connection
 
 
 class ChangeRefused(Exception):
@@ -98,6 +101,23 @@ CLIENTS = t.Client.__table__
 RUNS = t.CampaignRun.__table__
 STAMPS = {"active": "activated_at", "paused": "paused_at", "completed": "completed_at"}
 
+# The hot statements, built once with bound parameters (executed with a dict of
+# values): building and hashing a fresh statement with literal values for every
+# change cost more than running it (a first apply is thousands of changes).
+_LOCK = select(R).where(R.c.client == bindparam("k_client"), R.c.kind == bindparam("k_kind"),
+                        R.c.name == bindparam("k_name"))
+_LOCK_FOR_UPDATE = _LOCK.with_for_update()
+_INSERT_RESOURCE = insert(R)
+_UPDATE_RESOURCE = update(R).where(R.c.id == bindparam("k_id"))
+_INSERT_CAMPAIGN = insert(CAMPAIGNS)
+_CAMPAIGN_STATUS = select(CAMPAIGNS.c.status).where(CAMPAIGNS.c.resource_id == bindparam("k_id"))
+_UPDATE_CAMPAIGN = update(CAMPAIGNS).where(CAMPAIGNS.c.resource_id == bindparam("k_id"))
+_INSERT_LOG = insert(LOG)
+_INSERT_REVISION = insert(REVISIONS)
+_CLIENT_ROW = select(CLIENTS.c.deleted_at).where(CLIENTS.c.name == bindparam("k_name"))
+_CLIENT_CREDIT = select(CLIENTS.c.subscription, CLIENTS.c.credits).where(
+    CLIENTS.c.name == bindparam("k_name"))
+
 
 @dataclass
 class _Apply:
@@ -120,22 +140,20 @@ class _Apply:
             raise ChangeRefused("the files no longer define it; re-plan")
         return entry
 
-    def lock(self, session: Session, key: Key) -> Row[Any] | None:
+    def lock(self, session: Executor, key: Key) -> Row[Any] | None:
         """The resource row (archived too), locked until commit on PostgreSQL (SQLite's
         BEGIN IMMEDIATE already serialises writers)."""
-        stmt = select(R).where(R.c.client == key.client, R.c.kind == key.kind,
-                               R.c.name == key.name)
-        if self.postgres:
-            stmt = stmt.with_for_update()
-        return session.execute(stmt).first()
+        stmt = _LOCK_FOR_UPDATE if self.postgres else _LOCK
+        return session.execute(stmt, {"k_client": key.client, "k_kind": key.kind,
+                                      "k_name": key.name}).first()
 
-    def log(self, session: Session, change: Change, detail: dict[str, Any]) -> None:
-        serial = session.execute(insert(LOG).values(
-            action=change.action, resource=str(change.key), detail=detail,
-            git_commit=self.git.commit, git_dirty=self.git.dirty, actor=self.actor,
-            at=self.now)).inserted_primary_key[0]
+    def log(self, session: Executor, change: Change, detail: dict[str, Any]) -> None:
+        serial = session.execute(_INSERT_LOG, {
+            "action": change.action, "resource": str(change.key), "detail": detail,
+            "git_commit": self.git.commit, "git_dirty": self.git.dirty, "actor": self.actor,
+            "at": self.now}).inserted_primary_key[0]
         for revision in self.pending:  # inserted after the log row: stamped with its serial
-            session.execute(insert(REVISIONS).values(apply_serial=serial, **revision))
+            session.execute(_INSERT_REVISION, {"apply_serial": serial, **revision})
         self.pending.clear()
 
     def values(self, entry: Entry, spec: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +164,7 @@ class _Apply:
                 "source_file": entry.file, "source_commit": self.git.commit,
                 "updated_at": self.now}
 
-    def revision(self, session: Session, resource_id: int, spec: dict[str, Any],
+    def revision(self, session: Executor, resource_id: int, spec: dict[str, Any],
                  source_file: str, *, first: bool) -> None:
         last = 0 if first else session.scalar(select(func.max(REVISIONS.c.revision)).where(
             REVISIONS.c.resource_id == resource_id)) or 0
@@ -155,8 +173,8 @@ class _Apply:
             "content_hash": content_hash(spec), "git_commit": self.git.commit,
             "git_dirty": self.git.dirty, "source_file": source_file, "applied_at": self.now})
 
-    def ensure_client_row(self, session: Session, name: str) -> None:
-        row = session.execute(select(CLIENTS.c.deleted_at).where(CLIENTS.c.name == name)).first()
+    def ensure_client_row(self, session: Executor, name: str) -> None:
+        row = session.execute(_CLIENT_ROW, {"k_name": name}).first()
         defaults = self.config.client_defaults
         if row is None:
             session.execute(insert(CLIENTS).values(
@@ -166,13 +184,12 @@ class _Apply:
             session.execute(update(CLIENTS).where(CLIENTS.c.name == name)
                             .values(deleted_at=None, updated_at=self.now))
 
-    def campaign_status(self, session: Session, resource_id: int) -> str | None:
-        return session.scalar(select(CAMPAIGNS.c.status)
-                              .where(CAMPAIGNS.c.resource_id == resource_id))
+    def campaign_status(self, session: Executor, resource_id: int) -> str | None:
+        return session.scalar(_CAMPAIGN_STATUS, {"k_id": resource_id})
 
     # -------------------------------------------------- executors
 
-    def create(self, session: Session, change: Change) -> dict[str, Any]:
+    def create(self, session: Executor, change: Change) -> dict[str, Any]:
         key = change.key
         entry = self.entry(key)
         spec = desired_spec(entry)
@@ -181,23 +198,23 @@ class _Apply:
             raise _Skip
         values = self.values(entry, spec)
         if row is None:
-            rid = session.execute(insert(R).values(
-                client=key.client, kind=key.kind, name=key.name, generation=1,
-                created_at=self.now, **values)).inserted_primary_key[0]
+            rid = session.execute(_INSERT_RESOURCE, {
+                "client": key.client, "kind": key.kind, "name": key.name, "generation": 1,
+                "created_at": self.now, **values}).inserted_primary_key[0]
         else:
             rid = row.id
-            session.execute(update(R).where(R.c.id == rid).values(
-                deleted_at=None, generation=row.generation + 1, **values))
+            session.execute(_UPDATE_RESOURCE, {"k_id": rid, "deleted_at": None,
+                                               "generation": row.generation + 1, **values})
         if key.kind == "Client":
             self.ensure_client_row(session, key.name)
         if key.kind == "Campaign":
             if row is None or self.campaign_status(session, rid) is None:
-                session.execute(insert(CAMPAIGNS).values(resource_id=rid, status="draft",
-                                                         updated_at=self.now))
+                session.execute(_INSERT_CAMPAIGN, {"resource_id": rid, "status": "draft",
+                                                   "updated_at": self.now})
             self.revision(session, rid, spec, entry.file, first=row is None)
         return {"restored": True} if row is not None else {}
 
-    def update(self, session: Session, change: Change) -> dict[str, Any]:
+    def update(self, session: Executor, change: Change) -> dict[str, Any]:
         key = change.key
         entry = self.entry(key)
         spec = desired_spec(entry)
@@ -213,8 +230,8 @@ class _Apply:
                 and (row.annotations or {}) == values["annotations"]):
             raise _Skip
         new_definition = definition(row.kind, row.spec or {}) != definition(row.kind, spec)
-        session.execute(update(R).where(R.c.id == row.id).values(
-            name=key.name, generation=row.generation + 1, **values))
+        session.execute(_UPDATE_RESOURCE, {"k_id": row.id, "name": key.name,
+                                           "generation": row.generation + 1, **values})
         if row.kind == "Campaign" and (new_definition or renamed):
             self.revision(session, row.id, spec, entry.file, first=False)
         detail: dict[str, Any] = {"fields": [f.path for f in change.fields]}
@@ -222,7 +239,7 @@ class _Apply:
             detail["renamed_from"] = change.from_
         return detail
 
-    def transition(self, session: Session, change: Change) -> dict[str, Any]:
+    def transition(self, session: Executor, change: Change) -> dict[str, Any]:
         row = self.lock(session, change.key)
         status = self.campaign_status(session, row.id) if row is not None else None
         if row is None or status is None or row.deleted_at is not None:
@@ -236,13 +253,11 @@ class _Apply:
         values: dict[str, Any] = {"status": str(change.to), "updated_at": self.now}
         if change.to in STAMPS:
             values[STAMPS[str(change.to)]] = self.now
-        session.execute(update(CAMPAIGNS).where(CAMPAIGNS.c.resource_id == row.id)
-                        .values(**values))
+        session.execute(_UPDATE_CAMPAIGN, {"k_id": row.id, **values})
         return {"from": change.from_, "to": change.to}
 
-    def check_client(self, session: Session, name: str) -> None:
-        client = session.execute(select(CLIENTS.c.subscription, CLIENTS.c.credits)
-                                 .where(CLIENTS.c.name == name)).first()
+    def check_client(self, session: Executor, name: str) -> None:
+        client = session.execute(_CLIENT_CREDIT, {"k_name": name}).first()
         if client is None:
             return
         if client.subscription not in ACTIVATABLE:
@@ -285,7 +300,7 @@ class _Apply:
         return {"run": name, "type": decl.type, "revision": revision.revision,
                 "config_hash": config_hash}
 
-    def archive(self, session: Session, change: Change) -> dict[str, Any]:
+    def archive(self, session: Executor, change: Change) -> dict[str, Any]:
         row = self.lock(session, change.key)
         if row is None or row.deleted_at is not None:
             raise _Skip
@@ -316,7 +331,7 @@ def _start_run(session: Session, run: t.CampaignRun, now: dt.datetime) -> None:
     start_run(session, run, now=now)
 
 
-EXECUTORS: dict[str, Callable[[_Apply, Session, Change], dict[str, Any]]] = {
+EXECUTORS: dict[str, Callable[[_Apply, Any, Change], dict[str, Any]]] = {
     "create": _Apply.create,
     "update": _Apply.update,
     "transition": _Apply.transition,
@@ -443,9 +458,14 @@ def _tell(on_change: Callable[[Change, str, str], None] | None, change: Change, 
 def _execute(connection: Connection, work: _Apply, change: Change) -> tuple[str, str]:
     work = replace(work, pending=[])  # per change: executions may run in parallel
     try:
-        with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-            detail = EXECUTORS[change.action](work, session, change)
-            work.log(session, change, detail)
+        if change.action == "run":
+            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                detail = work.run(session, change)
+                work.log(session, change, detail)
+        else:  # Core statements only: the connection's own transaction, no unit of work
+            with connection.begin():
+                detail = EXECUTORS[change.action](work, connection, change)
+                work.log(connection, change, detail)
     except _Skip:
         return SKIPPED, "already in the database"
     except ChangeRefused as exc:

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from campaign_gitops.config.bundle import Bundle, load_bundle
 from campaign_gitops.config.project import Project, ProjectConfig
-from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.findings import CampaignGitopsError, Finding
+from campaign_gitops.preflight.lint import load_checked
 from campaign_gitops.reconcile.apply import ApplyResult, apply_changes, git_info
 from campaign_gitops.reconcile.plan import Plan, PlanOptions, build_plan
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import Snapshot, load_snapshot
 
-__all__ = ["ApplyResult", "apply_plan", "load_project_bundle", "plan_repo", "project_config"]
+__all__ = ["ApplyResult", "apply_plan", "cache_dir_of", "load_and_check", "load_project_bundle",
+           "plan_repo", "project_config"]
 
 
 def project_config(project: Project) -> ProjectConfig:
@@ -32,13 +36,40 @@ def project_config(project: Project) -> ProjectConfig:
     return load_project_file(project.root).require()
 
 
-def load_project_bundle(project: Project) -> Bundle:
+def cache_dir_of(project: Project) -> Path:
+    """Where lint, plan and apply keep their caches: ``.campaign-gitops/cache`` at the root."""
+    return project.root / ".campaign-gitops" / "cache"
+
+
+def _require_resources(project: Project) -> None:
     if not project.resources_dir.is_dir():
         raise CampaignGitopsError(
             f"no resources folder at {project.resources_dir}",
             "run from the repo root or pass --dir (a missing folder is never read as "
             "'everything deleted')")
-    return load_bundle(project.resources_dir, project.root)
+
+
+def load_project_bundle(project: Project, *, cache: bool = True) -> Bundle:
+    """Every resource file of the project (unchanged files from the parse cache)."""
+    _require_resources(project)
+    return load_bundle(project.resources_dir, project.root,
+                       cache_dir=cache_dir_of(project) if cache else None)
+
+
+def load_and_check(project: Project, config: ProjectConfig, *,
+                   cache: bool = True) -> tuple[Bundle, list[Finding]]:
+    """The Bundle and its preflight findings through lint's path (``preflight.lint``)."""
+    _require_resources(project)
+    return load_checked(project.resources_dir, project.root, config=config,
+                        cache_dir=cache_dir_of(project) if cache else None)
+
+
+def errors_by_resource(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    by_resource: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        if finding.is_error and finding.resource:
+            by_resource[finding.resource].append(finding)
+    return by_resource
 
 
 @contextmanager
@@ -59,14 +90,20 @@ def snapshot_of(db: Database) -> Snapshot:
 
 def plan_repo(project: Project, db: Database, *, prune: bool = False,
               now: dt.datetime | None = None,
-              config: ProjectConfig | None = None) -> tuple[Bundle, Plan]:
-    """Load the files and the database and compute the plan between them."""
+              config: ProjectConfig | None = None, cache: bool = True) -> tuple[Bundle, Plan]:
+    """Load the files and the database and compute the plan between them.
+
+    Files and preflight go through lint's path, caches included (``cache=False``
+    skips them); clients whose campaigns have started runs are preflighted again as
+    plan sees them (``build_plan``'s recheck).
+    """
     config = config or project_config(project)
     with _no_gc():  # tens of thousands of fresh objects, few cycles: ~15% faster
-        bundle = load_project_bundle(project)
+        bundle, findings = load_and_check(project, config, cache=cache)
         snapshot = snapshot_of(db)
         options = PlanOptions(prune=prune, now=now or dt.datetime.now(dt.UTC), config=config)
-        return bundle, build_plan(bundle, snapshot, options)
+        return bundle, build_plan(bundle, snapshot, options,
+                                  preflight_errors=errors_by_resource(findings))
 
 
 def apply_plan(db: Database, plan: Plan, bundle: Bundle, *, project: Project,
