@@ -61,6 +61,9 @@ Channel = Annotated[
         "email", "sms", "voice", "linkedin", "mail", "phone"]),
 ]
 HHMM = Annotated[str, Field(pattern=HHMM_PATTERN)]
+# ISO 8601 strings (YAML 1.2 has no timestamp type): parsed even though models are strict.
+Timestamp = Annotated[dt.datetime, Field(strict=False)]
+Day = Annotated[dt.date, Field(strict=False)]
 StrList = Annotated[list[str], BeforeValidator(_as_list, json_schema_input_type=list[str] | str)]
 
 
@@ -71,6 +74,10 @@ class Model(BaseModel):
         populate_by_name=True,
         frozen=True,
         str_strip_whitespace=False,
+        # SPEC 2: only true/false are booleans and numbers are numbers; "16", "no" or
+        # "false" in a typed field is an error, not a silent conversion. Dates and
+        # times are the exception: YAML 1.2 gives them as strings (see Timestamp).
+        strict=True,
     )
 
 
@@ -212,15 +219,15 @@ class ScheduleSpec(Model):
     work_hours: WorkHours = Field(default_factory=WorkHours)
     work_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     daily_limit: int = Field(default=50, ge=1, le=500)
-    start_at: dt.datetime | None = None
+    start_at: Timestamp | None = None
     cron: str | None = None
-    skip_dates: list[dt.date] = Field(default_factory=list)
+    skip_dates: list[Day] = Field(default_factory=list)
 
 
 class RunDecl(Model):
     name: Name
     type: Literal["test_run", "run", "schedule"]
-    at: dt.datetime | None = None
+    at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _at(self) -> RunDecl:

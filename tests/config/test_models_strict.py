@@ -1,0 +1,57 @@
+"""SPEC 2: only true/false are booleans and numbers are numbers, in every typed field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from campaign_gitops.config.bundle import load_bundle
+
+SEQUENCE = """\
+apiVersion: campaign-gitops/v1
+kind: Sequence
+metadata: {{name: s, client: acme}}
+spec:
+  steps:
+    - channel: email
+      {field}: {value}
+"""
+
+
+@pytest.mark.parametrize(("field", "value", "column"), [
+    ("skipIfReplied", "no", 22),
+    ("skipIfReplied", '"false"', 22),
+    ("skipIfBounced", "1", 22),
+    ("delayDays", '"3"', 18),
+    ("delayDays", "3.5", 18),
+])
+def test_a_typed_field_rejects_other_types(tmp_path: Path, field: str, value: str,
+                                           column: int) -> None:
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "s.yaml").write_text(SEQUENCE.format(field=field, value=value))
+    bundle = load_bundle(tmp_path / "campaigns", tmp_path)
+    [finding] = bundle.findings
+    assert (finding.rule, finding.location.line, finding.location.column) == ("SCHEMA", 7, column)
+    assert field in finding.message
+    assert not bundle.entries
+
+
+def test_dates_and_times_still_parse_from_yaml_strings(tmp_path: Path) -> None:
+    (tmp_path / "campaigns").mkdir()
+    (tmp_path / "campaigns" / "s.yaml").write_text("""\
+apiVersion: campaign-gitops/v1
+kind: Schedule
+metadata: {name: s, client: acme}
+spec:
+  startAt: 2026-12-01T09:00:00+11:00
+  skipDates: [2026-12-25, "2026-12-26"]
+  workHours: {start: 08:30, end: 17:00}
+""")
+    bundle = load_bundle(tmp_path / "campaigns", tmp_path)
+    assert bundle.findings == []
+    [entry] = bundle.entries.values()
+    spec = entry.resource.spec
+    assert spec.start_at.utcoffset().total_seconds() == 11 * 3600
+    assert [d.isoformat() for d in spec.skip_dates] == ["2026-12-25", "2026-12-26"]
+    assert spec.work_hours.start == "08:30"
