@@ -66,8 +66,8 @@ BROKEN = "prune: true\nfreezeWindow:\n  - {cron: '0 1 * * *', duration: 1h}\ntie
 
 
 def test_invalid_file_fails_commands_with_line_and_column(repo: Path) -> None:
-    (repo / "campaign-gitops.yaml").write_text(BROKEN)
-    code, out, err = run(["--dir", "from-file", "lint"])
+    (repo / "campaign-gitops.yaml").write_text(BROKEN)  # lint reports it as findings
+    code, out, err = run(["--dir", "from-file", "plan"])
     assert code == 2 and out == ""
     assert err.splitlines()[0] == (
         "error: invalid project configuration: campaign-gitops.yaml:2:1: unknown field "
@@ -94,8 +94,11 @@ def test_lowering_an_error_is_a_configuration_error(repo: Path) -> None:
     assert code == 1
     assert ("campaign-gitops.yaml:3:10: error: rules.PF001: an error is never lowered to a "
             "warning") in out
-    code, _, err = run(["--dir", "from-file", "lint"])
+    code, _, err = run(["--dir", "from-file", "plan"])
     assert code == 2 and "rules.PF001: an error is never lowered" in err
+    code, out, _ = run(["--dir", "from-file", "lint", "--format", "github"])
+    assert code == 1 and out.startswith("::error file=campaign-gitops.yaml,line=3,col=10,"
+                                        "title=SCHEMA::rules.PF001: an error is never lowered")
 
 
 def test_unknown_rule_gets_a_did_you_mean(repo: Path) -> None:

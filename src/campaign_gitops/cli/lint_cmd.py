@@ -10,7 +10,10 @@ from typing import Any
 import click
 
 from campaign_gitops.cli.common import Context, pass_context
-from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.config.project import Project, ProjectConfig
+from campaign_gitops.config.project_file import ProjectConfigError
+from campaign_gitops.config.settings import Settings
+from campaign_gitops.findings import CampaignGitopsError, Finding
 from campaign_gitops.preflight.report import FORMAT_NAMES, Report, render, rule_infos
 
 ACTIONS = ("test_run", "run", "schedule")
@@ -55,21 +58,54 @@ def _list_rules(fmt: str, output: str | None) -> int:
     return EXIT_CLEAN
 
 
+def _resources_dir(settings: Settings) -> Path:
+    """The folder to lint when campaign-gitops.yaml is invalid: its resourcesDir still counts.
+
+    An invalid file yields no configuration, so the settings fell back below it; a
+    ``resourcesDir`` string in the file is used anyway (``--dir`` still beats it).
+    """
+    document = settings.file.document
+    data = document.data if document is not None else None
+    raw = data.get("resourcesDir") if isinstance(data, dict) else None
+    if settings.origins["resourcesDir"].source == "flag" or not isinstance(raw, str) or not raw:
+        return settings.resources_dir
+    return (settings.root / raw).absolute()
+
+
+def _project_and_config(ctx: Context) -> tuple[Project, ProjectConfig | None,
+                                                tuple[Finding, ...]]:
+    """The project, its configuration, and the problems of an invalid campaign-gitops.yaml.
+
+    Other commands fail on an invalid file; lint reports its problems as findings (so
+    CI annotates them on the diff) and lints the resources with the defaults.
+    """
+    try:
+        return ctx.project, ctx.config, ()
+    except ProjectConfigError as exc:
+        settings = ctx.settings
+        project = Project(root=settings.root, resources_dir=_resources_dir(settings))
+        return project, None, exc.findings
+
+
 def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str, strict: bool,
              output: str | None, cache: bool, jobs: int | None = None) -> int:
-    from campaign_gitops.preflight.lint import lint, read_sources
+    from campaign_gitops.preflight.lint import LintResult, lint, read_sources
 
-    project = ctx.project
-    if not project.resources_dir.is_dir():
+    project, config, config_findings = _project_and_config(ctx)
+    if project.resources_dir.is_dir():
+        cache_dir = project.root / ".campaign-gitops" / "cache" if cache else None
+        result = lint(project.resources_dir, project.root, [Path(p) for p in paths],
+                      action=action, config=config, cache_dir=cache_dir, workers=jobs)
+    elif config_findings and ctx.settings.origins["resourcesDir"].source == "default":
+        result = LintResult((), 0, 0, False)  # the file that sets the folder is unreadable
+    else:
         raise CampaignGitopsError(f"no such folder: {project.resources_dir}",
                                   "pass --dir with the folder holding the resource files")
-    cache_dir = project.root / ".campaign-gitops" / "cache" if cache else None
-    result = lint(project.resources_dir, project.root, [Path(p) for p in paths], action=action,
-                  config=ctx.config, cache_dir=cache_dir, workers=jobs)
-    findings = result.findings
+    findings = tuple(sorted((*config_findings, *result.findings), key=Finding.sort_key))
+    files = result.files + (1 if config_findings else 0)
     sources = read_sources(project.root, {f.location.file for f in findings}) \
         if fmt == "text" else {}
-    report = Report(findings, result.files, result.resources, sources,
+    report = Report(findings, files, result.resources, sources,
                     rule_infos(_all_rules()) if fmt == "sarif" else (),
                     root_uri=project.root.absolute().as_uri())
     _emit(render(fmt, report, color=_use_color(output)), output)
