@@ -8,6 +8,7 @@ line for the user (never a traceback for bad input).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -16,6 +17,8 @@ import click
 from campaign_gitops import __version__
 from campaign_gitops.cli.common import Context
 from campaign_gitops.findings import CampaignGitopsError
+
+DEBUG_ENV = "CAMPAIGN_GITOPS_DEBUG"
 
 COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.lint_cmd",
@@ -63,11 +66,33 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
         except CampaignGitopsError as exc:
-            click.secho(f"error: {exc.message}", fg="red", err=True)
-            if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
-            ctx.exit(exc.exit_code)
+            _fail(ctx, exc.message, exc.hint, exc.exit_code)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(ctx, f"{exc.strerror or exc}{where}",
+                  "check the path and its permissions", 2)
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            if type(exc).__module__.startswith("sqlalchemy"):
+                orig = getattr(exc, "orig", None) or exc
+                _fail(ctx, f"database error: {str(orig).splitlines()[0]}",
+                      "check --db / CAMPAIGN_GITOPS_DB points at a campaign-gitops database "
+                      "that is reachable", 2)
+            _fail(ctx, f"internal error: {type(exc).__name__}: {exc}",
+                  f"this is a bug; run again with {DEBUG_ENV}=1 for the traceback and "
+                  "report it", 2)
+
+
+def _fail(ctx: click.Context, message: str, hint: str, code: int) -> None:
+    """One line for the user (and a hint), never a traceback; then exit with ``code``."""
+    click.secho(f"error: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+    ctx.exit(code)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],

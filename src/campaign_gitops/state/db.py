@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign_gitops.findings import CampaignGitopsError
@@ -63,7 +63,14 @@ def make_engine(url: str) -> Engine:
             "use sqlite:///path/state.db or postgresql+psycopg://user@host/db") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CampaignGitopsError(
+                    f"cannot create the folder {folder} for the SQLite database: "
+                    f"{exc.strerror or exc}",
+                    "pass --db with a writable path, or a PostgreSQL URL") from exc
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not pysqlite, open transactions: BEGIN IMMEDIATE takes the
@@ -159,6 +166,10 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
                     raise CampaignGitopsError(
                         f"cannot open the database {redact(url)}: {exc.orig}",
                         f"check --db or {ENV_DB}; is the server running?") from exc
+                except DatabaseError as exc:
+                    raise CampaignGitopsError(
+                        f"{redact(url)} is not a usable database: {exc.orig}",
+                        "point --db at a campaign-gitops database or a new file") from exc
                 _checked.add(url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     return Database(url, engine, sessions)
