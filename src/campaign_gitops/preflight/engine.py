@@ -12,7 +12,8 @@ Severity per action (SPEC section 4):
 
 Afterwards, in this order:
 
-1. ``campaign-gitops.yaml`` ``rules: {PF015: error}`` raises a rule's warnings to errors.
+1. ``campaign-gitops.yaml`` ``rules: {PF015: error}`` raises a rule's warnings to errors
+   (``DISABLE: error`` raises the unused-suppression warnings of step 3 too).
    ``warning`` there changes nothing: an error is never lowered.
 2. ``metadata.annotations["campaign-gitops/disable"]: "PF015,PF006"`` silences the
    *warnings* of those rules on that resource (for a finding located in another
@@ -140,9 +141,15 @@ def _strictest(cells: list[Severity | None], r: Rule, config: ProjectConfig) -> 
     for sev in cells:
         if sev is not None and (worst is None or sev.rank > worst.rank):
             worst = sev
-    if worst is Severity.WARNING and config.rules.get(r.id) == "error":
+    return _override(worst, r.id, config)
+
+
+def _override(severity: Severity | None, rule_id: str,
+              config: ProjectConfig) -> Severity | None:
+    """campaign-gitops.yaml ``rules:``: a warning raised to an error, an error never lowered."""
+    if severity is Severity.WARNING and config.rules.get(rule_id) == "error":
         return Severity.ERROR
-    return worst
+    return severity
 
 
 @cache
@@ -197,14 +204,15 @@ def _check(entries: Iterable[Entry], ctx: RuleContext, action: str | None, *,
                 location = hit.location or target.locate(hit.path, value=hit.value)
                 out.append(Finding(r.id, severity, location, hit.message,
                                    resource=str(target.key), hint=hint))
-    out.extend(_unused_disables(annotated, used, report_unused))
+    out.extend(_unused_disables(annotated, used, report_unused, ctx.config))
     return out
 
 
 def _unused_disables(entries: list[Entry], used: dict[Key, set[str]],
-                     report_unused: bool) -> list[Finding]:
+                     report_unused: bool, config: ProjectConfig) -> list[Finding]:
     from campaign_gitops.preflight.rules import RULES
 
+    severity = _override(Severity.WARNING, DISABLE_RULE, config) or Severity.WARNING
     out: list[Finding] = []
     for entry in entries:
         where = entry.locate(("metadata", "annotations", ANNOTATION_DISABLE), value=True)
@@ -217,7 +225,7 @@ def _unused_disables(entries: list[Entry], used: dict[Key, set[str]],
                 hint = "remove it from the annotation (errors cannot be disabled)"
             else:
                 continue
-            out.append(Finding(DISABLE_RULE, Severity.WARNING, where, message,
+            out.append(Finding(DISABLE_RULE, severity, where, message,
                                resource=str(entry.key), hint=hint))
     return out
 
