@@ -20,6 +20,7 @@ from campaign_gitops.cli.main import cli
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.replies import ReplyInput, add_reply
+from campaign_gitops.runs.review import decide
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import (
@@ -316,3 +317,20 @@ def test_no_credits_stops_delivery_with_a_reason_until_topped_up(db_url: str, tm
     with db.session() as s:
         assert s.execute(select(CampaignRun.status_reason)).scalar() is None
         assert s.get(Client, "acme").credits == 8
+
+
+def test_retries_and_approved_messages_wait_for_the_window(db_url: str, tmp_path: Path):
+    db = _setup(tmp_path, db_url, leads=2, reviewer={"type": "human"})
+    tick(db, now=MONDAY_9, config=ProjectConfig())
+    with db.session() as s:
+        first, second = (m.id for m in s.execute(select(Message).order_by(Message.id))
+                         .scalars())
+        decide(s, [first, second], approve=True, now=MONDAY_9)
+        # one of them failed earlier and is due for a retry
+        s.execute(update(Message).where(Message.id == second).values(
+            status="failed", attempts=1, next_attempt_at=MONDAY_9))
+    evening = MONDAY_9 + dt.timedelta(hours=9)  # 18:00, the window closed at 17:00
+    assert tick(db, now=evening, config=ProjectConfig()).total("sent") == 0
+    morning = MONDAY_9 + dt.timedelta(days=1)
+    assert tick(db, now=morning, config=ProjectConfig()).total("sent") == 2
+    assert {m.sent_at for m in _messages(db)} == {morning}

@@ -1,8 +1,9 @@
 """Messages that wait for delivery outside the step walk.
 
-- ``approved``: a human approved it (``review approve``); it still passes the daily
-  limit and credits gate, like any fresh message.
-- ``failed`` with ``next_attempt_at`` due: a retry (its credit is already reserved).
+- ``approved``: a human approved it (``review approve``); it still passes the sending
+  window, the daily limit and the credits gate, like any fresh message.
+- ``failed`` with ``next_attempt_at`` due: a retry inside the sending window (its credit
+  is already reserved).
 - ``queued`` for longer than the lease: a tick crashed between inserting and recording
   it; it is sent again with the same idempotency key, which the transport dedupes.
 """
@@ -16,6 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.runs import delivery
+from campaign_gitops.runs.calendar import next_slot
 from campaign_gitops.runs.compose import unsubscribe_url
 from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.sequences import RunPlan
@@ -43,7 +45,8 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
     m = messages
     query = (
         select(m.c.id, m.c.run_id, m.c.status, m.c.channel, m.c.recipient, m.c.subject,
-               m.c.body, m.c.idempotency_key, m.c.attempts, m.c.client, leads.c.email)
+               m.c.body, m.c.idempotency_key, m.c.attempts, m.c.client, leads.c.email,
+               leads.c.timezone)
         .join(runs, runs.c.id == m.c.run_id)
         .join(campaigns, campaigns.c.resource_id == m.c.campaign_id)
         .join(clients, clients.c.name == m.c.client)
@@ -83,7 +86,11 @@ def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued]
         budget = load_budget(session, fresh, state.now, lock=state.db.is_postgres)
         taken = []
         for r in rows:
-            if r.status == "approved" and budget.admit(plans[r.run_id], r.channel):
+            plan = plans[r.run_id]
+            if not plan.is_test and next_slot(state.now, plan.window, r.channel,
+                                              r.timezone) != state.now:
+                continue  # outside the sending window: a later tick sends it
+            if r.status == "approved" and budget.admit(plan, r.channel):
                 state.count(r.channel, "deferred")
                 continue
             taken.append(r)
