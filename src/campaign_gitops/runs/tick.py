@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from campaign_gitops.config.project import ProjectConfig, is_frozen
 from campaign_gitops.runs import bulk, delivery, pending
 from campaign_gitops.runs.allocation import release_leads
-from campaign_gitops.runs.calendar import next_day_start
+from campaign_gitops.runs.calendar import next_day_start, next_slot
 from campaign_gitops.runs.compose import Outcome, Work, precheck, unsubscribe_url, write
 from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_flags, suppressed
 from campaign_gitops.runs.gate import charge, load_budget
@@ -273,6 +273,10 @@ def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
                 ready.append(skipped)
                 continue
             channel = plan.steps[work.step_index]["channel"]
+            closed = _window_closed(state, plan, work, channel)
+            if closed is not None:
+                moves.append(closed)
+                continue
             refused = budget.admit(plan, channel)
             if refused is None:
                 to_write.append(work)
@@ -305,6 +309,23 @@ def _suppressions(state: _Tick, session: Session, works: list[Work]) -> dict[str
             str(v).lower() for v in (work.lead.get("email"), work.lead.get("phone")) if v)
     return {client: suppressed(session, client, contacts)
             for client, contacts in by_client.items()}
+
+
+def _window_closed(state: _Tick, plan: RunPlan, work: Work,
+                   channel: str) -> dict[str, Any] | None:
+    """A due step whose sending window is closed now (an overdue step found by a tick
+    after hours, on a weekend or in SMS/voice quiet hours) waits for its next slot;
+    None when it may go out now. Test runs have no window."""
+    if plan.is_test:
+        return None
+    slot = next_slot(state.now, plan.window, channel, work.lead.get("timezone"))
+    if slot == state.now:
+        return None
+    if slot is None:  # the window never opens for this channel
+        state.count(channel, "failed")
+        return _move(work, now=state.now, state="failed", next_due_at=None)
+    state.count(channel, "waiting")
+    return _move(work, now=state.now, next_due_at=slot)
 
 
 def _hold(state: _Tick, session: Session, plan: RunPlan, work: Work, channel: str,
