@@ -106,8 +106,12 @@ def test_pausing_after_a_run_started_is_not_blocked_by_its_needs(repo, database,
     path.write_text(path.read_text().replace(
         "[{name: launch, type: run}]", "[{name: launch, type: run}, {name: more, type: run}]"))
     _, plan = plan_repo(project, database)
-    assert [c.action for c in plan.changes] == ["error"]
-    assert plan.changes[0].rules == ("PF006",)
+    # The definition and the pause still apply; only the new run is refused.
+    assert [(c.action, str(c.key)) for c in plan.changes] == [
+        ("update", "acme/Campaign/q1"), ("transition", "acme/Campaign/q1"),
+        ("error", "acme/Campaign/q1")]
+    assert plan.changes[-1].rules == ("PF006",)
+    assert "more" in plan.changes[-1].reason
 
 
 def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
@@ -115,7 +119,7 @@ def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
     """The daemon passes its own preflight errors: started runs must not block them."""
     from collections import defaultdict
 
-    from campaign_gitops.preflight.engine import run_preflight
+    from campaign_gitops.preflight.engine import check_campaign_for_action, run_preflight
     from campaign_gitops.reconcile.plan import PlanOptions, build_plan
     from campaign_gitops.reconcile.service import load_project_bundle, snapshot_of
 
@@ -125,10 +129,14 @@ def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
     path = tmp_path / "campaigns/acme/q1.yaml"
     path.write_text(path.read_text().replace("status: active", "status: paused"))
     bundle = load_project_bundle(project)
+    assert not [f for f in run_preflight(bundle) if f.is_error]  # lint: the run ran already
+    # A caller that checks the declared run's needs anyway (PF006 for a paused campaign)
+    # must not block the pause: errors for started runs are re-checked by the plan.
+    key = next(k for k in bundle.entries if k.kind == "Campaign")
     errors = defaultdict(list)
-    for finding in run_preflight(bundle):
+    for finding in check_campaign_for_action(bundle, key, "run"):
         if finding.is_error:
             errors[finding.resource].append(finding)
-    assert "acme/Campaign/q1" in errors  # lint alone: PF006 for the declared run
+    assert [f.rule for f in errors["acme/Campaign/q1"]] == ["PF006"]
     plan = build_plan(bundle, snapshot_of(database), PlanOptions(), preflight_errors=errors)
     assert [(c.action, c.to) for c in plan.changes] == [("transition", "paused")]
