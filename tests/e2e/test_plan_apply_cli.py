@@ -163,3 +163,38 @@ def test_real_entry_point_runs(tmp_path: Path, sqlite_url: str) -> None:
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Apply complete: 6 created" in done.stdout
+
+
+DUPLICATE_RUN = """
+    apiVersion: campaign-gitops/v1
+    kind: Campaign
+    metadata: {name: q2, client: acme}
+    spec:
+      status: draft
+      goal: book-demo
+      writer: plain
+      reviewer: rules
+      template: intro
+      testRecipients: [qa@acme.test]
+      runs:
+        - {name: smoke, type: test_run}
+        - {name: smoke, type: test_run}
+    """
+
+
+def test_a_file_that_fails_to_load_fails_plan_and_apply(run, tmp_path: Path) -> None:
+    write(tmp_path, {"acme/q2.yaml": DUPLICATE_RUN})
+    for args in (("plan",), ("plan", "--detailed-exitcode")):
+        code, out = run(*args)
+        assert code == 1, out
+        assert "campaigns/acme/q2.yaml" in out and "matches the files" not in out
+    code, out = run("plan", "--format", "markdown")
+    assert code == 1 and "matches the files" not in out
+    code, out = run("apply", "--auto-approve")
+    assert code == 1, out
+    assert "6 created" in out and "held back" in out.lower()  # the rest applied
+    code, out = run("plan", "--detailed-exitcode")  # only the held file is left
+    assert code == 1 and "matches the files" not in out
+    assert "campaigns/acme/q2.yaml" in out
+    code, out = run("apply", "--auto-approve")
+    assert code == 1 and "matches the files" not in out

@@ -58,7 +58,8 @@ def test_text_has_symbols_and_the_summary_line() -> None:
                  "   # acme/Campaign/gone: orphan: …", "   campaigns/x.yaml"):
         assert line in text.splitlines(), line
     assert text.rstrip().endswith(
-        "Plan: 1 to create, 1 to update, 1 transition, 1 run, 1 to archive, 1 error.")
+        "Plan: 1 to create, 1 to update, 1 transition, 1 run, 1 to archive, 1 error; "
+        "1 file held back.")
     assert "\x1b[" not in text and "\x1b[" in render_text(PLAN, color=True)
     empty = render_text(Plan(changes=()))
     assert "No changes." in empty and "0 transitions, 0 runs" in empty

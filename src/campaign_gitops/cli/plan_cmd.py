@@ -48,7 +48,7 @@ def use_color() -> bool:
 
 
 def plan_exit_code(plan: Plan, detailed: bool) -> int:
-    if plan.has_errors:
+    if plan.has_errors or plan.failed_files:  # a held-back file is an error, not a match
         return EXIT_ERROR
     if plan.has_changes and detailed:
         return EXIT_CHANGES
@@ -154,7 +154,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
             bundle, plan = plan_repo(project, db, prune=prune or config.prune, config=config)
         click.echo(render_text(plan, color=use_color()), nl=False)
         if not plan.has_changes:
-            sys.exit(EXIT_ERROR if plan.has_errors else EXIT_OK)
+            sys.exit(EXIT_ERROR if plan.has_errors or plan.failed_files else EXIT_OK)
         if planfile is None:
             _confirm(auto_approve)
         click.echo("")
@@ -169,7 +169,16 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
                f"{counts['transition']} transitions, {counts['run']} runs started, "
                f"{counts['archive']} archived{skipped}, {errors} "
                f"error{'' if errors == 1 else 's'}.")
-    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
+    if plan.failed_files:
+        click.secho(_held_back(plan), fg="red")
+    sys.exit(EXIT_OK if result.ok and not plan.failed_files else EXIT_ERROR)
+
+
+def _held_back(plan: Plan) -> str:
+    n = len(plan.failed_files)
+    return (f"{n} file{'' if n == 1 else 's'} held back (failed to load, nothing of "
+            f"{'it' if n == 1 else 'them'} applied): {', '.join(plan.failed_files)}; "
+            "`campaign-gitops lint` shows why.")
 
 
 def _short(commit: str | None, dirty: bool) -> str:

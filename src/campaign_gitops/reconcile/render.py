@@ -48,7 +48,20 @@ def summary_line(plan: Plan) -> str:
     s = plan.summary
     return (f"Plan: {s['create']} to create, {s['update']} to update, "
             f"{_count(s['transition'], 'transition')}, {_count(s['run'], 'run')}, "
-            f"{s['archive']} to archive, {_count(s['error'], 'error')}.")
+            f"{s['archive']} to archive, {_count(s['error'], 'error')}{_held(plan)}.")
+
+
+def _held(plan: Plan) -> str:
+    n = len(plan.failed_files)
+    return f"; {n} file{'' if n == 1 else 's'} held back" if n else ""
+
+
+def no_changes_line(plan: Plan) -> str:
+    """What the plan says when it has nothing to change (held files are not a match)."""
+    if plan.failed_files:
+        return ("No changes from the files that loaded; the held-back files failed to load, "
+                "so the database may not match them.")
+    return "No changes. The database matches the files."
 
 
 def _count(n: int, word: str) -> str:
@@ -113,7 +126,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.extend(f"   {name}" for name in plan.failed_files)
     if not plan.has_changes and not plan.has_errors:
         lines.append("")
-        lines.append("No changes. The database matches the files.")
+        lines.append(no_changes_line(plan))
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines).lstrip("\n") + "\n"
@@ -155,7 +168,7 @@ def render_markdown(plan: Plan, *, color: bool = False) -> str:
         names = ", ".join(f"`{n}`" for n in plan.failed_files)
         lines += [f"Held back (failed to load): {names}", ""]
     if not plan.changes:
-        lines.append("No changes. The database matches the files.")
+        lines.append(no_changes_line(plan))
         return "\n".join(lines) + "\n"
     lines += ["| | resource | action | details |", "|---|---|---|---|"]
     for change in plan.changes:
