@@ -155,5 +155,84 @@ def test_invalid_resources_are_known_by_identity(tmp_path: Path) -> None:
         "outcome: meeting", "outcome: nope"))
     bundle = bundle_of(tmp_path)
     assert not bundle.entries
+    assert bundle.invalid == {  # where its (first) error is, not where its name is
+        Key("acme", "Goal", "g"): Location("campaigns/g.yaml", 7, 12, "/spec/outcome")}
+
+
+def test_documents_the_loader_rejects_are_known_by_identity(tmp_path: Path) -> None:
+    write(tmp_path, "campaigns/all.yaml", GOAL.format(name="dup", client="acme")
+          + "  outcome: reply\n---\n"
+          + "apiVersion: campaign-gitops/v1\nkind: Writer\nmetadata:\n  name: tagged\n"
+          + "  labels: {team: growth}\n  client: acme\nspec: !!python/object {type: template}\n"
+          + "---\n" + CLIENT.format(name="beta") + "  timezone: [UTC\n---\n"
+          + GOAL.format(name="after", client="beta"))
+    bundle = bundle_of(tmp_path)
+    assert not bundle.entries
+    at = Location("campaigns/all.yaml", 16, 7)  # the tag
+    syntax = next(f.location for f in bundle.findings if "syntax" in f.message)
     assert bundle.invalid == {
-        Key("acme", "Goal", "g"): Location("campaigns/g.yaml", 4, 9, "/metadata/name")}
+        Key("acme", "Goal", "dup"): Location("campaigns/all.yaml", 8, 3),  # the second key
+        Key("acme", "Writer", "tagged"): at,
+        # a syntax error: the rest of the file is read from its text, as far as it goes
+        Key("beta", "Client", "beta"): syntax,
+        Key("beta", "Goal", "after"): syntax,
+    }
+
+
+def test_a_rejected_document_without_a_readable_identity_is_skipped(tmp_path: Path) -> None:
+    write(tmp_path, "campaigns/x.yaml", "kind: Goal\nmetadata: {client: acme}\n"
+          "spec: {a: 1, a: 2}\n---\nkind: Goal\n: [\n")
+    bundle = bundle_of(tmp_path)
+    assert bundle.invalid == {}
+    assert bundle.failed_files == {"campaigns/x.yaml"}
+
+
+CAMPAIGN_RUNS = """\
+apiVersion: campaign-gitops/v1
+kind: Campaign
+metadata: {name: q1, client: acme}
+spec:
+  status: active
+  runs:
+    - {name: smoke, type: test_run}
+    - {name: launch, type: run}
+    - name: smoke
+      type: run
+"""
+
+
+def test_a_run_name_declared_twice_is_reported_at_the_second_run(tmp_path: Path) -> None:
+    write(tmp_path, "campaigns/q1.yaml", CAMPAIGN_RUNS)
+    bundle = bundle_of(tmp_path)
+    [finding] = bundle.findings
+    assert finding.rule == "SCHEMA"
+    assert finding.message == "run name 'smoke' is declared twice (first at line 7)"
+    assert (finding.location.line, finding.location.column) == (9, 13)
+    assert finding.location.path == "/spec/runs/2/name"
+    assert finding.related == (Location("campaigns/q1.yaml", 7, 14, "/spec/runs/0/name"),)
+    assert "'smoke-2'" in finding.hint
+    assert not bundle.entries and Key("acme", "Campaign", "q1") in bundle.invalid
+
+
+def test_a_duplicate_run_is_reported_along_with_other_schema_errors(tmp_path: Path) -> None:
+    write(tmp_path, "campaigns/q1.yaml", CAMPAIGN_RUNS.replace("status: active",
+                                                               "status: running"))
+    messages = sorted(f.message for f in bundle_of(tmp_path).findings)
+    assert len(messages) == 2
+    assert "declared twice" in messages[0] and "spec.status" in messages[1]
+
+
+def test_a_bad_name_says_what_a_name_is_and_suggests_one(tmp_path: Path) -> None:
+    write(tmp_path, "campaigns/g.yaml", GOAL.format(name="Book_Demo--Q1!", client="acme"))
+    write(tmp_path, "campaigns/h.yaml", GOAL.format(name="x" * 64, client="-acme"))
+    findings = sorted(bundle_of(tmp_path).findings, key=lambda f: f.sort_key())
+    assert [(f.location.file, f.location.line, f.location.column) for f in findings] == [
+        ("campaigns/g.yaml", 4, 9), ("campaigns/h.yaml", 4, 9), ("campaigns/h.yaml", 5, 11)]
+    bad, long, client = findings
+    assert bad.message == 'metadata.name: "Book_Demo--Q1!" is not a valid name'
+    assert "NAME_PATTERN" not in bad.message and "[a-z0-9]" not in bad.message
+    assert bad.hint == ("a name is 1-63 lowercase letters, digits and '-', starting and "
+                        "ending with a letter or digit: try 'book-demo-q1'")
+    assert long.message.startswith("metadata.name: ") and "try '" + "x" * 63 + "'" in long.hint
+    assert client.message == 'metadata.client: "-acme" is not a valid name'
+    assert client.hint.endswith("try 'acme'")

@@ -101,3 +101,13 @@ def test_shards_are_top_level_folders(repo: Path) -> None:
     assert shard_of(base / "acme" / "x" / "y.yaml", base) == "acme"
     assert shard_of(base / "top.yaml", base) == ""
     assert shard_of(repo / "elsewhere.yaml", base) == ""
+
+
+def test_a_hit_keeps_the_comments_for_the_secret_scan(repo: Path) -> None:
+    goals = repo / "campaigns" / "acme" / "goals.yaml"
+    goals.write_text(goals.read_text() + "# old key: AKIAIOSFODNN7EXAMPLE\n")
+    cache = repo / ".cache"
+    expected = lint(repo, None)
+    assert [f for f in expected if f[0] == "PF016" and "comment" in f[4]]
+    assert lint(repo, cache) == expected  # fills the cache
+    assert lint(repo, cache) == expected  # goals.yaml from the cache, its comments too

@@ -5,7 +5,8 @@ A case file holds ``rule`` and ``cases``; each case has a ``name``, optional ``a
 optional ``base: false`` (start from an empty repo instead of base_repo.yaml), optional
 ``check`` (rule ids compared; default: the file's rule), ``files`` (path -> YAML text)
 and ``expect``: the exact findings of the compared rules as
-{rule, severity, file, line, column}. Other rules' findings are ignored.
+{rule, severity, file, line, column}, each with an optional ``message``: a piece of
+text the finding's message must contain. Other rules' findings are ignored.
 """
 
 from __future__ import annotations
@@ -59,11 +60,15 @@ def test_rule_case(rule: str, case: dict[str, Any], tmp_path: Path) -> None:
     files = {**(BASE if case.get("base", True) else {}), **case["files"]}
     findings = _run(tmp_path, files, case.get("action"), case.get("config"))
     compared = set(case.get("check", [rule]))
-    got = [{k: f[k] for k in ("rule", "severity", "file", "line", "column")}
-           for f in findings if f["rule"] in compared]
-    assert got == case["expect"], "\n".join(
+    kept = [f for f in findings if f["rule"] in compared]
+    got = [{k: f[k] for k in ("rule", "severity", "file", "line", "column")} for f in kept]
+    expected = [{k: v for k, v in e.items() if k != "message"} for e in case["expect"]]
+    shown = "\n".join(
         f"{f['file']}:{f['line']}:{f['column']} {f['rule']} {f['severity']}: {f['message']}"
         for f in findings)
+    assert got == expected, shown
+    for want, finding in zip(case["expect"], kept, strict=True):
+        assert want.get("message", "") in finding["message"], shown
 
 
 @pytest.mark.parametrize("action", [None, *RUN_ACTIONS])

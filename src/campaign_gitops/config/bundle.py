@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from campaign_gitops.config.loader import (
     MAX_FILE_BYTES,
+    BrokenDocument,
     Document,
     FileResult,
     discover,
@@ -72,8 +73,9 @@ class Bundle:
     files: dict[str, FileResult] = field(default_factory=dict)
     failed_files: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
-    # Resources whose document is in the files but does not validate (kind, name and
-    # client readable): where they are. They exist, held at their last good state.
+    # Resources whose document is in the files but does not load or validate (kind,
+    # name and client readable, leniently for a document the loader rejected): where
+    # their first error is. They exist, held at their last good state.
     invalid: dict[Key, Location] = field(default_factory=dict)
 
     def get(self, client: str, kind: str, name: str | None) -> Entry | None:
@@ -123,6 +125,15 @@ def _envelope_key(doc: Document) -> Key | None:
     return Key(client, data["kind"], meta["name"]) if isinstance(client, str) else None
 
 
+def _broken_key(broken: BrokenDocument) -> Key | None:
+    client = broken.name if broken.kind == "Client" else broken.client
+    return Key(client, broken.kind, broken.name) if client else None
+
+
+def _first(findings: list[Finding]) -> Location:
+    return min((f.location for f in findings), key=lambda loc: (loc.line, loc.column))
+
+
 def build_bundle(results: Iterable[FileResult], root: Path, resources_dir: Path) -> Bundle:
     """Index validated documents into a Bundle; report duplicates and folder mismatches."""
     bundle = Bundle(root=root, resources_dir=resources_dir)
@@ -131,6 +142,10 @@ def build_bundle(results: Iterable[FileResult], root: Path, resources_dir: Path)
         bundle.files[result.file] = result
         bundle.findings.extend(result.findings)
         failed = bool(result.findings)
+        for broken in result.broken:
+            broken_key = _broken_key(broken)
+            if broken_key is not None:
+                bundle.invalid.setdefault(broken_key, broken.error)
         for doc in result.documents:
             model, findings = validate_document(doc)
             if findings:
@@ -138,7 +153,7 @@ def build_bundle(results: Iterable[FileResult], root: Path, resources_dir: Path)
                 failed = True
                 key = _envelope_key(doc)
                 if model is None and key is not None:
-                    bundle.invalid.setdefault(key, doc.locate(("metadata", "name"), value=True))
+                    bundle.invalid.setdefault(key, _first(findings))
             if model is not None:
                 entry = Entry(_key_of(model), model, doc)
                 seen[entry.key].append(entry)

@@ -166,14 +166,36 @@ class LazyPositions:
         return self._by_index.get(index, {})
 
 
+@dataclass(frozen=True, slots=True)
+class BrokenDocument:
+    """A document that did not load (duplicate key, bad tag, syntax error), with the
+    identity it declares as far as it can be read, and where its error is."""
+
+    kind: str
+    name: str
+    client: str | None
+    error: Location
+
+
+# A comment: (line, column of the '#', its text). A candidate: a '#' at a line start or
+# after a blank, which may still lie inside a quoted or block scalar.
+Comment = tuple[int, int, str]
+
+
 @dataclass(slots=True)
 class FileResult:
-    """Everything one file yielded: its documents and the findings of loading it."""
+    """Everything one file yielded: its documents and the findings of loading it.
+
+    ``broken``: the documents that did not load, by identity (for "does not load"
+    messages); ``comments``: the file's comment candidates (for the secret scan).
+    """
 
     file: str
     sha256: str
     documents: list[Document] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    broken: list[BrokenDocument] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -353,6 +375,90 @@ def _syntax_finding(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
     return _finding(file, line, col, message, hint)
 
 
+_COMMENT = re.compile(r"(?:^|(?<=[ \t]))#[^\n]*", re.MULTILINE)
+
+
+def comments_of(text: str) -> list[Comment]:
+    """Every comment candidate of a text: (line, column, text from the '#')."""
+    if "#" not in text:
+        return []
+    out: list[Comment] = []
+    line, counted = 1, 0
+    for m in _COMMENT.finditer(text):
+        start = m.start()
+        line += text.count("\n", counted, start)
+        counted = start
+        out.append((line, start - text.rfind("\n", 0, start), m.group()))
+    return out
+
+
+def _value_node(node: yaml.Node, key: str) -> yaml.Node | None:
+    """The value of the first ``key`` of a mapping node (duplicates tolerated)."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            return value_node  # type: ignore[no-any-return]
+    return None
+
+
+def _scalar(node: yaml.Node | None) -> str | None:
+    return node.value if isinstance(node, yaml.ScalarNode) and node.value else None
+
+
+def _broken_from_node(node: yaml.Node, error: Location) -> BrokenDocument | None:
+    """The identity a document declares, read leniently from its composed nodes."""
+    kind = _scalar(_value_node(node, "kind"))
+    meta = _value_node(node, "metadata")
+    name = _scalar(_value_node(meta, "name")) if meta is not None else None
+    if kind is None or name is None:
+        return None
+    return BrokenDocument(kind, name, _scalar(_value_node(meta, "client")), error)  # type: ignore[arg-type]
+
+
+_DOC_START = re.compile(r"^(?:---|\.\.\.)(?:[ \t]|$)", re.MULTILINE)
+_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z]+)", re.MULTILINE)
+_META_FLOW = re.compile(r"^metadata:[ \t]*\{([^}\n]*)", re.MULTILINE)
+_META_BLOCK = re.compile(r"^metadata:[ \t]*(?:#.*)?\n((?:[ \t]+\S.*(?:\n|$)|[ \t]*\n)+)",
+                         re.MULTILINE)
+_FIELD = re.compile(r"(?:^|[{,\s])(name|client):[ \t]*[\"']?([a-z0-9][-a-z0-9]*)")
+
+
+def _broken_from_text(text: str, error: Location) -> list[BrokenDocument]:
+    """Identities declared in text the parser could not read (after a syntax error):
+    a top-level ``kind:`` and the ``name``/``client`` of ``metadata``, per document."""
+    out = []
+    for chunk in _DOC_START.split(text):
+        kind = _KIND_LINE.search(chunk)
+        fields: dict[str, str] = {}
+        flow = _META_FLOW.search(chunk)
+        block = None if flow else _META_BLOCK.search(chunk)
+        if flow:
+            for m in _FIELD.finditer(flow.group(1)):
+                fields.setdefault(m.group(1), m.group(2))
+        elif block:
+            lines = [ln for ln in block.group(1).splitlines() if ln.strip()]
+            indent = len(lines[0]) - len(lines[0].lstrip())
+            for ln in lines:
+                m = _FIELD.match(ln[indent:]) if len(ln) - len(ln.lstrip()) == indent else None
+                if m:
+                    fields.setdefault(m.group(1), m.group(2))
+        if kind and "name" in fields:
+            out.append(BrokenDocument(kind.group(1), fields["name"], fields.get("client"),
+                                      error))
+    return out
+
+
+def _unread_text(text: str, after_line: int) -> str:
+    """The text from 0-based line ``after_line`` on (what the parser did not load)."""
+    at = 0
+    for _ in range(after_line):
+        at = text.find("\n", at) + 1
+        if at == 0:
+            return ""
+    return text[at:]
+
+
 def parse_text(text: str, file: str, *, record_positions: bool = True,
                sha256: str = "", lazy_positions: bool = False) -> FileResult:
     """Parse one file's text into documents; problems become findings.
@@ -360,7 +466,7 @@ def parse_text(text: str, file: str, *, record_positions: bool = True,
     ``lazy_positions``: record no positions now; ``Document.positions`` parses the
     text again the first time a position is asked for (findings are rare).
     """
-    result = FileResult(file=file, sha256=sha256)
+    result = FileResult(file=file, sha256=sha256, comments=comments_of(text))
     lazy = LazyPositions(text, file) if lazy_positions else None
     if lazy is not None:
         record_positions = False
@@ -368,29 +474,35 @@ def parse_text(text: str, file: str, *, record_positions: bool = True,
         if _nesting_bound(text) > _CHEAP_DEPTH_BOUND:
             deep = _too_deep(text)
             if deep is not None:
-                result.findings.append(_finding(
+                _unreadable(result, text, _finding(
                     file, deep.line + 1, deep.column + 1,
                     f"nesting deeper than {MAX_DEPTH} levels", "flatten the structure"))
                 return result
         loader = _Composer(text)
     except yaml.MarkedYAMLError as exc:
-        result.findings.append(_syntax_finding(file, text, exc))
+        _unreadable(result, text, _syntax_finding(file, text, exc))
         return result
     except yaml.YAMLError as exc:
-        result.findings.append(_reader_finding(file, text, exc))
+        _unreadable(result, text, _reader_finding(file, text, exc))
         return result
     index = 0
+    read_lines = 0  # lines of the text composed so far (the rest is lost on a syntax error)
     try:
         while loader.check_node():
             node = loader.get_node()
+            read_lines = node.end_mark.line
             builder = _Builder(record_positions)
             mark = node.start_mark
             try:
                 data = builder.build(node, (), 0)
             except _Problem as problem:
                 m = problem.node.start_mark
-                result.findings.append(_finding(file, m.line + 1, m.column + 1,
-                                                problem.message, problem.hint))
+                finding = _finding(file, m.line + 1, m.column + 1, problem.message,
+                                   problem.hint)
+                result.findings.append(finding)
+                broken = _broken_from_node(node, finding.location)
+                if broken is not None:
+                    result.broken.append(broken)
                 index += 1
                 continue
             if data is not None:  # an empty document (e.g. a trailing ---) is no resource
@@ -399,15 +511,21 @@ def parse_text(text: str, file: str, *, record_positions: bool = True,
                     None if lazy is not None else builder.positions, sha256, lazy))
             index += 1
     except yaml.MarkedYAMLError as exc:
-        result.findings.append(_syntax_finding(file, text, exc))
+        _unreadable(result, _unread_text(text, read_lines), _syntax_finding(file, text, exc))
     except yaml.YAMLError as exc:
-        result.findings.append(_reader_finding(file, text, exc))
+        _unreadable(result, _unread_text(text, read_lines), _reader_finding(file, text, exc))
     except RecursionError:  # the pure-Python composer on a deep document
         result.findings.append(_finding(file, 1, 1, f"nesting deeper than {MAX_DEPTH} levels",
                                         "flatten the structure"))
     finally:
         loader.dispose()
     return result
+
+
+def _unreadable(result: FileResult, unread: str, finding: Finding) -> None:
+    """Record an error that stopped the parser, and what the unread text declares."""
+    result.findings.append(finding)
+    result.broken.extend(_broken_from_text(unread, finding.location))
 
 
 def _reader_finding(file: str, text: str, exc: yaml.YAMLError) -> Finding:

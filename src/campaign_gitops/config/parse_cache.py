@@ -28,7 +28,7 @@ from campaign_gitops.config.loader import (
     relative_name,
 )
 
-FORMAT = 1
+FORMAT = 2  # 2: the comment candidates of each file (the secret scan reads them)
 
 
 @functools.cache
@@ -55,7 +55,8 @@ def shard_of(path: Path, resources_dir: Path) -> str:
 
 
 class ParseCache:
-    """One shard: file name -> [signature, sha256, [[index, line, column, data], ...]]."""
+    """One shard: file name -> [signature, sha256, [[index, line, column, data], ...],
+    [[line, column, comment], ...]]."""
 
     def __init__(self, cache_dir: Path, shard: str) -> None:
         key = hashlib.sha256(shard.encode()).hexdigest()[:16]
@@ -85,11 +86,13 @@ class ParseCache:
             sha = entry[1]
             return FileResult(name, sha, [Document(name, index, data, line, column, None, sha,
                                                    lazy)
-                                          for index, line, column, data in entry[2]])
+                                          for index, line, column, data in entry[2]],
+                              comments=[(line, column, text) for line, column, text in entry[3]])
         result = load_file(path, root, lazy_positions=True)
         if not result.findings:
             self.new[name] = [signature, result.sha256,
-                              [[d.index, d.line, d.column, d.data] for d in result.documents]]
+                              [[d.index, d.line, d.column, d.data] for d in result.documents],
+                              [list(c) for c in result.comments]]
         return result
 
     def save(self) -> None:

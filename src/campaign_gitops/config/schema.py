@@ -7,8 +7,10 @@ unknown fields computed from the generated schema.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from campaign_gitops.config.models import (
     API_VERSION,
     KIND_MODELS,
     KINDS,
+    NAME_PATTERN,
     SCHEMA_BASE,
     Resource,
 )
@@ -131,6 +134,82 @@ def _resource_name(data: Any) -> str:
     return f"{client or '?'}/{kind}/{name}"
 
 
+NAME_RULE = ("a name is 1-63 lowercase letters, digits and '-', starting and ending with "
+             "a letter or digit")
+_NAME_OK = re.compile(NAME_PATTERN)
+
+
+def fix_name(name: str) -> str:
+    """A valid name close to ``name`` ('' when nothing is left): lowercased, other
+    characters as '-', at most 63 characters, no '-' at either end."""
+    fixed = re.sub(r"[^a-z0-9]+", "-", name.lower())[:63].strip("-")
+    return fixed if _NAME_OK.match(fixed) else ""
+
+
+def _value_at(data: Any, pointer: str) -> Any:
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        elif isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _explain_names(doc: Document, findings: list[Finding]) -> list[Finding]:
+    """A name that breaks the name pattern says what a name is and suggests one,
+    instead of quoting the regular expression."""
+    out = []
+    for f in findings:
+        value = _value_at(doc.data, f.location.path)
+        if isinstance(value, str) and (NAME_PATTERN in f.message
+                                       or "should have at most 63 characters" in f.message):
+            where = f.message.split(": ", 1)[0]
+            fixed = fix_name(value)
+            f = dataclasses.replace(
+                f, message=f"{where}: {describe(value)} is not a valid name",
+                hint=f"{NAME_RULE}: {'try ' + repr(fixed) if fixed else 'e.g. cto-au-q1'}")
+        out.append(f)
+    return out
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    for n in range(2, 1000):
+        candidate = f"{name[:60].rstrip('-')}-{n}"
+        if candidate not in taken:
+            return candidate
+    return name  # pragma: no cover
+
+
+def _duplicate_runs(doc: Document, data: dict[str, Any], resource: str) -> list[Finding]:
+    """A campaign's runs have distinct names: each later copy is reported at its name."""
+    spec = data.get("spec")
+    runs = spec.get("runs") if isinstance(spec, dict) else None
+    if data.get("kind") != "Campaign" or not isinstance(runs, list):
+        return []
+    names = [r.get("name") if isinstance(r, dict) else None for r in runs]
+    taken = {n for n in names if isinstance(n, str)}
+    first: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            continue
+        if name not in first:
+            first[name] = i
+            continue
+        there = doc.locate(("spec", "runs", first[name], "name"), value=True)
+        other = _free_name(name, taken)
+        taken.add(other)
+        out.append(Finding(
+            "SCHEMA", Severity.ERROR, doc.locate(("spec", "runs", i, "name"), value=True),
+            f"run name {name!r} is declared twice (first at line {there.line})",
+            resource=resource, related=(there,),
+            hint=f"a run starts once per name: give this one its own, e.g. {other!r}"))
+    return out
+
+
 def validate_document(doc: Document) -> tuple[Resource | None, list[Finding]]:
     """Turn one document into its typed model, or into findings that say why not."""
     data = doc.data
@@ -155,7 +234,8 @@ def validate_document(doc: Document) -> tuple[Resource | None, list[Finding]]:
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("apiVersion",), value=True),
                               message, resource=resource, hint=f"use apiVersion: {API_VERSION}")]
     model, findings = validate_model(doc, KIND_MODELS[kind], resource_schema(kind), resource)
-    if model is None:
+    findings = _explain_names(doc, findings) + _duplicate_runs(doc, data, resource)
+    if model is None or findings:
         return None, findings
     if kind != "Client" and model.metadata.client is None:
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("metadata",)),

@@ -129,6 +129,11 @@ class RuleContext:
 
     # ------------------------------------------------------------ positions in text
 
+    def text_of(self, file: str) -> tuple[str, list[int]] | None:
+        """A file's text as loaded and the offset of each line start (read once), or
+        None when it can no longer be read or changed since it was loaded."""
+        return self._text(file)
+
     def _text(self, file: str) -> tuple[str, list[int]] | None:
         if file not in self._texts:
             self._texts[file] = _read_text(self.bundle, file)

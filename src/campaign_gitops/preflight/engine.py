@@ -126,7 +126,7 @@ def _plan(kind: str, actions: tuple[str, ...], config: ProjectConfig) -> Severit
     with the actions to decide per resource when a cell is conditional (PF004)."""
     plan: SeverityPlan = []
     for r in _rules_by_kind().get(kind, ()):
-        cells = [r.severities.get(a) for a in actions]
+        cells = [r.cells(kind).get(a) for a in actions]
         if any(isinstance(c, Conditional) for c in cells):
             plan.append((r, actions))
             continue

@@ -6,7 +6,9 @@ location, the severity for the requested action and the resource key.
 
 Severities are given per action (``lint``, ``test_run``, ``run``, ``schedule``) as a
 ``Severity``, ``None`` (not checked for that action) or a ``Conditional`` that decides
-from the resource (PF004: "warning if the campaign is active, else error").
+from the resource (PF004: "warning if the campaign is active, else error"). A rule may
+give one kind its own cells (``by_kind``): PF017 checks a Campaign's declared schedule
+runs only under ``schedule``, its Schedules in every column.
 """
 
 from __future__ import annotations
@@ -61,9 +63,15 @@ class Rule:
     severities: Mapping[str, SeverityCell]
     description: str
     check: RuleFn = field(compare=False)
+    by_kind: Mapping[str, Mapping[str, SeverityCell]] = field(default_factory=dict,
+                                                              compare=False)
+
+    def cells(self, kind: str) -> Mapping[str, SeverityCell]:
+        """The severities per action for resources of ``kind``."""
+        return self.by_kind.get(kind, self.severities)
 
     def severity(self, action: str, entry: Entry) -> Severity | None:
-        cell = self.severities.get(action)
+        cell = self.cells(entry.key.kind).get(action)
         if isinstance(cell, Conditional):
             return cell.decide(entry)
         return cell
@@ -89,15 +97,26 @@ def always(severity: Severity) -> dict[str, SeverityCell]:
 
 
 def rule(id: str, kinds: Iterable[str], severities: Mapping[str, SeverityCell], *,
-         description: str) -> Callable[[RuleFn], Rule]:
-    """Turn a check function into a Rule (listed explicitly in ``rules/__init__.py``)."""
-    unknown = set(severities) - set(ACTIONS)
-    if unknown:
-        raise ValueError(f"{id}: unknown actions {sorted(unknown)}")
+         description: str, by_kind: Mapping[str, Mapping[str, SeverityCell]] | None = None,
+         ) -> Callable[[RuleFn], Rule]:
+    """Turn a check function into a Rule (listed explicitly in ``rules/__init__.py``).
+
+    ``by_kind``: other severities for the resources of one kind (``--list-rules``
+    shows ``severities``; the rule's docstring says what differs).
+    """
     kinds = tuple(kinds)
+    for cells in (severities, *(by_kind or {}).values()):
+        unknown = set(cells) - set(ACTIONS)
+        if unknown:
+            raise ValueError(f"{id}: unknown actions {sorted(unknown)}")
+    if set(by_kind or ()) - set(kinds):
+        raise ValueError(f"{id}: by_kind names a kind the rule does not check")
+    per_kind = {kind: {a: cells.get(a) for a in ACTIONS}
+                for kind, cells in (by_kind or {}).items()}
 
     def wrap(fn: RuleFn) -> Rule:
-        return Rule(id, kinds, {a: severities.get(a) for a in ACTIONS}, description, fn)
+        return Rule(id, kinds, {a: severities.get(a) for a in ACTIONS}, description, fn,
+                    per_kind)
 
     return wrap
 

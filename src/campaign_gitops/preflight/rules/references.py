@@ -28,9 +28,9 @@ def _hint(name: str, kind: str, candidates: list[str], client: str) -> str:
 def _unresolved(ctx: RuleContext, client: str, kind: str, name: str,
                 path: tuple[str | int, ...]) -> Hit:
     broken = ctx.bundle.invalid.get(Key(client, kind, name))
-    if broken is not None:  # it exists, but its own findings keep it from loading
-        return Hit(f"{kind} {name!r} does not load (its errors are reported at {broken})",
-                   path, f"fix {broken.file} first", value=True)
+    if broken is not None:  # it exists, but its own errors keep it from loading
+        return Hit(f"{kind} {name!r} does not load (error at {broken})", path,
+                   f"fix the error at {broken} first", value=True)
     return Hit(f"{kind} {name!r} does not exist in client {client!r}", path,
                _hint(name, kind, ctx.names(client, kind), client), value=True)
 
@@ -43,12 +43,19 @@ def unresolved_reference(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     Checked: ``metadata.client`` (a Client of that name exists), a campaign's goal,
     segment, writer, reviewer, template, sequence and schedule, and the templates of
     a Sequence's steps. The hint suggests the closest name of that kind in the client.
+    A resource that is in the files but does not load (a schema error, a duplicate key,
+    a tag, a syntax error) is named as such, with the place of its first error.
     """
     client = entry.key.client
     if not ctx.has_client(client):
-        yield Hit(f"client {client!r} does not exist", ("metadata", "client"),
-                  did_you_mean(client, ctx.client_names())
-                  or f"add a Client resource named {client!r}", value=True)
+        broken = ctx.bundle.invalid.get(Key(client, "Client", client))
+        if broken is not None:
+            yield Hit(f"Client {client!r} does not load (error at {broken})",
+                      ("metadata", "client"), f"fix the error at {broken} first", value=True)
+        else:
+            yield Hit(f"client {client!r} does not exist", ("metadata", "client"),
+                      did_you_mean(client, ctx.client_names())
+                      or f"add a Client resource named {client!r}", value=True)
     spec = entry.resource.spec
     entries = ctx.bundle.entries
     if entry.key.kind == "Campaign":

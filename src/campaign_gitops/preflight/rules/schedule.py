@@ -48,12 +48,43 @@ def _timezone(name: str) -> Iterator[Hit]:
                   "use an IANA name such as Europe/Oslo or Australia/Sydney", value=True)
 
 
-@rule("PF017", ("Schedule", "Client"), always(E),
-      description="schedule: invalid timezone, workHours.start >= end, bad workDays, bad cron")
+def _runs_without_start(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
+    """A declared schedule run needs a start: its own ``at`` or the Schedule's ``startAt``."""
+    spec: CampaignSpec = entry.resource.spec
+    waiting = [(i, run.name) for i, run in enumerate(spec.runs)
+               if run.type == "schedule" and run.at is None]
+    if not waiting:
+        return
+    schedule = ctx.get(entry.key.client, "Schedule", spec.schedule)
+    if spec.schedule is not None and schedule is None:
+        return  # PF008 says the schedule is missing or does not load
+    if schedule is not None and schedule.resource.spec.start_at is not None:
+        return
+    why = (f"schedule {spec.schedule!r} has no startAt" if schedule is not None
+           else "the campaign has no schedule with a startAt")
+    fix = (f"or startAt to schedule {spec.schedule!r}" if schedule is not None
+           else "or a schedule whose startAt says when")
+    for i, name in waiting:
+        yield Hit(f"schedule run {name!r} has no 'at' and {why}: it has no time to start",
+                  ("spec", "runs", i),
+                  f"add at: 2026-12-01T09:00:00+11:00 (with a UTC offset) to the run, {fix}")
+
+
+@rule("PF017", ("Schedule", "Client", "Campaign"), always(E),
+      description="schedule: invalid timezone, workHours.start >= end, bad workDays, bad cron",
+      by_kind={"Campaign": {"schedule": E}})
 def invalid_schedule(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     """A Schedule has an IANA timezone, ``workHours.start`` before ``end``, ``workDays``
     that are ISO weekdays 1-7 (at least one, none twice) and, if set, a valid ``cron``.
-    A Client's ``timezone`` is checked too."""
+    A Client's ``timezone`` is checked too.
+
+    A Campaign's declared runs of type ``schedule`` need a start time: the run's ``at``
+    or its Schedule's ``startAt``; a schedule run with neither is an error in the
+    ``schedule`` column only (so ``lint`` reports it when the campaign declares one and
+    is not paused or completed, and a test run or run is not blocked by it)."""
+    if entry.key.kind == "Campaign":
+        yield from _runs_without_start(entry, ctx)
+        return
     yield from _timezone(entry.resource.spec.timezone)
     if entry.key.kind != "Schedule":
         return
