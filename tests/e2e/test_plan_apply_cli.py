@@ -198,3 +198,26 @@ def test_a_file_that_fails_to_load_fails_plan_and_apply(run, tmp_path: Path) -> 
     assert "campaigns/acme/q2.yaml" in out
     code, out = run("apply", "--auto-approve")
     assert code == 1 and "matches the files" not in out
+
+
+def test_restoring_a_pruned_campaign_plans_from_its_archived_status(run, tmp_path) -> None:
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    active = path.read_text().replace("status: draft", "status: active")
+    path.write_text(active)
+    assert run("apply", "--auto-approve")[0] == 0
+    path.unlink()
+    code, out = run("apply", "--auto-approve", "--prune")
+    assert code == 0 and "1 archived" in out, out
+    path.write_text(active)  # the file comes back, still saying active
+    code, out = run("plan")
+    assert code == 1, out
+    assert "restores the archived resource" in out
+    assert "! acme/Campaign/q1" in out and "completed" in out and "draft" not in out
+    code, out = run("apply", "--auto-approve")
+    assert code == 1 and "1 created" in out  # restored; the illegal transition refused
+    path.write_text(active.replace("status: active", "status: completed"))
+    assert run("plan", "--detailed-exitcode")[0] == 0
+    code, out = run("history", "q1")
+    assert code == 0 and "restored" in out and "renamed or moved" not in out, out
+    code, out = run("history", "q1", "--format", "json")
+    assert [r["restored"] for r in json.loads(out)["revisions"]] == [False, True]

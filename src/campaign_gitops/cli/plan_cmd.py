@@ -187,6 +187,13 @@ def _short(commit: str | None, dirty: bool) -> str:
     return f"git {commit[:10]}" + (" (dirty)" if dirty else "")
 
 
+def _unchanged_revision(rev: dict[str, Any]) -> str:
+    """A revision whose spec equals the one before it: why it exists."""
+    if rev["revision"] == 1:
+        return "created"
+    return "restored" if rev.get("restored") else "renamed or moved"
+
+
 def _history_lines(data: dict[str, Any]) -> list[str]:
     from campaign_gitops.reconcile.render import value
 
@@ -197,8 +204,9 @@ def _history_lines(data: dict[str, Any]) -> list[str]:
         head = (f"revision {rev['revision']}  {rev['applied_at']}  "
                 f"{_short(rev['git_commit'], rev['git_dirty'])}  {rev['source_file']}")
         body = [f"    {c['path']}: {value(c['old'])} → {value(c['new'])}"
-                for c in rev["changes"]] or ["    created" if rev["revision"] == 1
-                                              else "    renamed or moved"]
+                for c in rev["changes"]] or [f"    {_unchanged_revision(rev)}"]
+        if rev["changes"] and rev.get("restored"):
+            body.insert(0, "    restored")
         timeline.append((rev["apply_serial"] or 0, [head, *body]))
     for event in data["events"]:
         detail = event["detail"] or {}

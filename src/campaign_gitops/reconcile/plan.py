@@ -325,7 +325,10 @@ class _Planner:
     # -------------------------------------------------- campaigns
 
     def campaign(self, entry: Entry, spec: dict[str, Any], state: ResourceState | None) -> None:
-        current = state.status if state is not None and state.status else "draft"
+        # A restored (archived) campaign keeps its row and its status: apply's create
+        # reuses both, so the transition is from that status, not from draft.
+        known = state if state is not None else self.snapshot.archived.get(entry.key)
+        current = known.status if known is not None and known.status else "draft"
         desired = spec.get("status", "draft")
         will_be_active = current == "active"
         if desired != current:

@@ -85,12 +85,23 @@ def find_campaign(session: Session, ref: str) -> t.Resource:
     return found[0]
 
 
+def _restore_serials(session: Session, serials: list[int | None]) -> set[int]:
+    """The apply serials, of ``serials``, that restored an archived resource."""
+    wanted = [s for s in serials if s is not None]
+    if not wanted:
+        return set()
+    rows = session.execute(select(t.ApplyLog.serial, t.ApplyLog.detail).where(
+        t.ApplyLog.serial.in_(wanted), t.ApplyLog.action == "create")).all()
+    return {serial for serial, detail in rows if (detail or {}).get("restored")}
+
+
 def campaign_history(session: Session, ref: str) -> dict[str, Any]:
     """Every revision (when, git commit, what changed) and the apply log's events."""
     row = find_campaign(session, ref)
     revisions = list(session.scalars(
         select(t.CampaignRevision).where(t.CampaignRevision.resource_id == row.id)
         .order_by(t.CampaignRevision.revision)))
+    restored = _restore_serials(session, [r.apply_serial for r in revisions])
     out: list[dict[str, Any]] = []
     previous: dict[str, Any] | None = None
     for rev in revisions:
@@ -99,7 +110,7 @@ def campaign_history(session: Session, ref: str) -> dict[str, Any]:
             "revision": rev.revision, "applied_at": iso(rev.applied_at),
             "git_commit": rev.git_commit, "git_dirty": rev.git_dirty,
             "content_hash": rev.content_hash, "source_file": rev.source_file,
-            "apply_serial": rev.apply_serial,
+            "apply_serial": rev.apply_serial, "restored": rev.apply_serial in restored,
             "changes": [{"path": f.path, "old": f.old, "new": f.new} for f in changes],
         })
         previous = rev.spec
