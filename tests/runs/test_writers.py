@@ -234,3 +234,23 @@ def test_anthropic_writer_without_key_names_the_variable(monkeypatch: pytest.Mon
     writer = make_writer(WRITER)  # building it needs no key; writing does
     with pytest.raises(WriteError, match="ANTHROPIC_API_KEY"):
         writer.write(context(template=None))
+
+
+def test_anthropic_writer_marks_outages_temporary_and_bad_requests_not() -> None:
+    outage = FakeAnthropic(*[error_answer(529, "overloaded_error", "Overloaded")] * 2)
+    with pytest.raises(WriteError) as raised:
+        make_writer(WRITER, client=outage.client(max_retries=1)).write(context(template=None))
+    assert raised.value.temporary
+
+    def hang(request: dict[str, Any]) -> httpx2.Response:
+        raise httpx2.ReadTimeout("timed out")
+
+    with pytest.raises(WriteError) as raised:
+        make_writer(WRITER, client=FakeAnthropic(hang).client(max_retries=0)).write(
+            context(template=None))
+    assert raised.value.temporary
+    bad = FakeAnthropic(error_answer(400, "invalid_request_error", "model: not found", None))
+    with pytest.raises(WriteError) as raised:
+        make_writer(WRITER, client=bad.client()).write(context(template=None))
+    assert not raised.value.temporary
+    assert not WriteError("no value for first_name").temporary

@@ -47,6 +47,7 @@ class Outcome:
     reason: str | None = None
     subject: str | None = None
     body: str = ""
+    temporary: bool = False  # a failed write worth retrying later (WriteError.temporary)
 
     @property
     def wants_delivery(self) -> bool:
@@ -109,7 +110,8 @@ def write(plan: RunPlan, work: Work, writer: Writer, reviewer: Reviewer) -> Outc
     try:
         written = writer.write(ctx)
     except WriteError as exc:
-        return Outcome(work, channel, recipient, "failed", f"write failed: {exc}")
+        return Outcome(work, channel, recipient, "failed", f"write failed: {exc}",
+                       temporary=exc.temporary)
     decision = reviewer.review(written, ctx)
     status = {"approved": DELIVER}.get(decision.status, decision.status)
     return Outcome(work, channel, recipient, status, decision.reason or None,

@@ -52,7 +52,10 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
         .join(clients, clients.c.name == m.c.client)
         .outerjoin(leads, leads.c.id == m.c.lead_id)
         .where(or_(m.c.status == "approved",
-                   and_(m.c.status == "failed", m.c.next_attempt_at <= state.now),
+                   and_(m.c.status == "failed", m.c.next_attempt_at <= state.now,
+                        # a failed write is retried by the step walk (tick), not here
+                        or_(m.c.status_reason.is_(None),
+                            m.c.status_reason.not_like("write failed:%"))),
                    and_(m.c.status == "queued", m.c.updated_at < state.now - LEASE)),
                runs.c.status == "running", clients.c.halted.is_(False),
                or_(campaigns.c.status == "active",

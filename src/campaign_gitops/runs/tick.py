@@ -361,6 +361,7 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Que
         budget = load_budget(session, plans, now, lock=state.db.is_postgres)
         message_rows: list[dict[str, Any]] = []
         moves: list[dict[str, Any]] = []
+        earlier = _write_failures(session, outcomes)
         for outcome, plan in zip(outcomes, plans, strict=True):
             work = outcome.work
             tz = work.lead.get("timezone")
@@ -372,8 +373,14 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Que
                 if refused is not None:
                     moves.append(_hold(state, session, plan, work, outcome.channel, refused))
                     continue
-            message_rows.append(_message_row(plan, outcome, now))
+            row = _message_row(plan, outcome, now)
+            message_rows.append(row)
             state.touched_campaigns.add(plan.campaign_id)
+            retry = _write_retry(row, outcome, earlier.get(row["idempotency_key"]), now)
+            if retry is not None:  # a temporary write failure: same step, later
+                moves.append(_move(work, now=now, next_due_at=retry))
+                state.count(outcome.channel, "failed")
+                continue
             if outcome.status == "pending_review":
                 moves.append(_move(work, now=now, next_due_at=None))
             else:
@@ -387,6 +394,41 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Que
         queued = _insert_messages(session, message_rows)
         _apply_moves(session, moves, state.worker)
     return queued
+
+
+def _write_failures(session: Session, outcomes: list[Outcome]) -> dict[str, tuple[int, int]]:
+    """Idempotency key -> (message id, attempts) of the earlier temporary write failures
+    of these steps: the only message a step can have while its enrollment is still on it."""
+    keys = [f"{o.work.enrollment_id}:{o.work.step_index}" for o in outcomes
+            if o.status != "finished"]
+    if not keys:
+        return {}
+    rows = session.execute(select(messages.c.idempotency_key, messages.c.id,
+                                  messages.c.attempts).where(
+        bulk.one_of(session, messages.c.idempotency_key, keys),
+        messages.c.status == "failed"))
+    return {key: (message_id, attempts) for key, message_id, attempts in rows}
+
+
+def _write_retry(row: dict[str, Any], outcome: Outcome, earlier: tuple[int, int] | None,
+                 now: dt.datetime) -> dt.datetime | None:
+    """Fill in ``row`` for a step written before; for a temporary write failure with
+    attempts left, the time of the next attempt (the delivery backoff), else None."""
+    attempts = earlier[1] if earlier else 0
+    if earlier:
+        row["_replaces"] = earlier[0]
+    if not outcome.temporary:
+        return None
+    attempts += 1
+    row["attempts"] = attempts
+    if attempts >= delivery.MAX_ATTEMPTS:
+        row["status_reason"] = f"{outcome.reason} (gave up after {attempts} attempts)"
+        return None
+    retry = now + delivery.BACKOFF[attempts - 1]
+    row["next_attempt_at"] = retry
+    row["status_reason"] = f"{outcome.reason} (temporary: attempt {attempts} of " \
+                           f"{delivery.MAX_ATTEMPTS}, retried after {retry.isoformat()})"
+    return retry
 
 
 def _note_no_credits(state: _Tick, session: Session, plan: RunPlan) -> None:
@@ -433,8 +475,16 @@ def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[deliv
     if not rows:
         return []
     extras = {r["idempotency_key"]: r for r in rows}
-    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows
+             if "_replaces" not in r]
     inserted = bulk.insert_messages(session, clean)
+    for r in rows:  # a step whose earlier write failed temporarily: its row, rewritten
+        if "_replaces" in r:
+            values = {k: v for k, v in r.items() if not k.startswith("_") and k not in (
+                "idempotency_key", "created_at")}
+            session.execute(update(messages).where(messages.c.id == r["_replaces"])
+                            .values(**values))
+            inserted.append((r["_replaces"], r["idempotency_key"]))
     queued = []
     for message_id, key in inserted:
         r = extras[key]

@@ -56,7 +56,16 @@ class OutgoingMessage:
 
 
 class WriteError(Exception):
-    """The message cannot be written (e.g. a placeholder without value or fallback)."""
+    """The message cannot be written (e.g. a placeholder without value or fallback).
+
+    ``temporary`` failures (an AI API outage or timeout after the SDK's retries) are
+    retried by tick with the delivery backoff; the others fail the step for good.
+    """
+
+    def __init__(self, reason: str, *, temporary: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.temporary = temporary
 
 
 class DeliveryError(Exception):

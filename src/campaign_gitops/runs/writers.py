@@ -143,9 +143,11 @@ class AnthropicWriter:
                 messages=[{"role": "user", "content": prompt}], tool_name=prompts.WRITE_TOOL,
                 tool_schema=prompts.write_tool_schema(fields), max_tokens=self.max_tokens)
         except CampaignGitopsError as exc:
-            raise WriteError(f"{describe_step(ctx)}: anthropic writer: {exc.message}") from exc
+            raise WriteError(f"{describe_step(ctx)}: anthropic writer: {exc.message}",
+                             temporary=_temporary(exc.__cause__)) from exc
         except anthropic.APIError as exc:  # call_tool converts these; belt and braces
-            raise WriteError(f"{describe_step(ctx)}: anthropic writer: {exc}") from exc
+            raise WriteError(f"{describe_step(ctx)}: anthropic writer: {exc}",
+                             temporary=_temporary(exc)) from exc
         result: dict[str, str] = {}
         for name in fields:
             value = answer.get(name)
@@ -162,6 +164,16 @@ class AnthropicWriter:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _temporary(exc: BaseException | None) -> bool:
+    """An API failure that may pass: timeout, no connection, 408/409/429 or 5xx (after
+    the SDK's own retries). A refused key or a bad request is not."""
+    if isinstance(exc, anthropic.APIConnectionError):  # APITimeoutError is one
+        return True
+    if isinstance(exc, anthropic.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
 
 
 def _text(value: Any) -> str | None:
