@@ -159,3 +159,16 @@ def test_export_round_trips(run, tmp_path: Path) -> None:
     assert "kept campaigns/acme/q1.yaml" in out
     code, out = run("export", "--out", "elsewhere")
     assert (tmp_path / "elsewhere/campaigns/acme/q1.yaml").exists()
+
+
+def test_client_set_refuses_a_client_nobody_defines(run) -> None:
+    code, out = run("client", "set", "nosuch", "--credits", "5")
+    assert code == 2, out
+    assert "no client 'nosuch'" in out and "acme" in out  # the hint lists known clients
+    code, out = run("client", "list", "--format", "json")
+    assert json.loads(out)["clients"] == []  # nothing was created
+    # A client the files define may be set before the first apply.
+    code, out = run("client", "set", "acme", "--credits", "5")
+    assert code == 0 and "credits 5" in out
+    code, out = run("client", "set", "nosuch", "--credits", "5")
+    assert code == 2 and "acme" in out  # now known from the database too

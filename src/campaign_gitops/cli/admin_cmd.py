@@ -43,6 +43,29 @@ def client_group() -> None:
     """
 
 
+def _file_clients(ctx: Context) -> set[str]:
+    """The clients the files define (Client resources and the clients they name)."""
+    from campaign_gitops.reconcile.service import load_project_bundle
+
+    try:
+        bundle = load_project_bundle(ctx.project)
+    except CampaignGitopsError:  # no resources folder: the files define none
+        return set()
+    return {key.client for key in bundle.entries}
+
+
+def _require_known(ctx: Context, session: Session, client: str) -> None:
+    """``client set`` only for a client in the database or the files (like ``halt``)."""
+    known = _file_clients(ctx) | set(session.scalars(select(t.Client.name)))
+    if client in known:
+        return
+    names = ", ".join(sorted(known)[:20]) or "none"
+    raise CampaignGitopsError(
+        f"no client {client!r} in the database or the files",
+        f"known clients: {names} (campaign-gitops client list; a new client starts "
+        "with a Client file and apply)")
+
+
 @client_group.command("set")
 @click.argument("client")
 @click.option("--subscription", type=click.Choice(SUBSCRIPTIONS))
@@ -67,6 +90,7 @@ def client_set(ctx: Context, client: str, subscription: str | None,
         with db.session() as session:
             row = session.get(t.Client, client)
             if row is None:
+                _require_known(ctx, session, client)
                 row = t.Client(name=client, subscription=defaults.subscription,
                                credits=defaults.credits, created_at=now)
                 session.add(row)
