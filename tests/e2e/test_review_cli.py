@@ -149,14 +149,20 @@ def test_export_round_trips(run, tmp_path: Path) -> None:
     code, out = run("plan", "--prune")  # a missing folder never reads as "all deleted"
     assert code == 2 and "no resources folder" in out
     (tmp_path / "campaigns").mkdir()
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas/resource.json").write_text("{}")
     code, out = run("export")
-    assert code == 0 and "exported 6 resources into 3 files" in out
+    assert code == 0 and "wrote 3 files (6 resources)" in out and "kept" not in out, out
+    assert (tmp_path / "campaigns/acme/q1.yaml").read_text().startswith(
+        "# yaml-language-server: $schema=../../schemas/resource.json\n")
     code, out = run("lint")
     assert code == 0, out
     code, out = run("plan", "--detailed-exitcode")
     assert code == 0, out
+    (tmp_path / "campaigns/acme/q1.yaml").unlink()
     code, out = run("export")
-    assert "kept campaigns/acme/q1.yaml" in out
+    assert "kept campaigns/acme/parts.yaml" in out and "kept campaigns/acme/q1.yaml" not in out
+    assert "wrote 1 file (1 resource), kept 2 existing files (5 resources)" in out, out
     code, out = run("export", "--out", "elsewhere")
     assert (tmp_path / "elsewhere/campaigns/acme/q1.yaml").exists()
 

@@ -266,21 +266,32 @@ def export_command(ctx: Context, out: Path | None, force: bool) -> None:
       campaign-gitops export --out adopted/   # then review and move them under campaigns/
     """
     from campaign_gitops.config.loader import relative_name
-    from campaign_gitops.reconcile.export import export_files, write_files
+    from campaign_gitops.reconcile.export import SCHEMA_FILE, export_files, write_files
 
     project = ctx.project
     folder = relative_name(project.resources_dir, project.root)
+    schema = (SCHEMA_FILE if (project.root / SCHEMA_FILE).is_file()
+              else "https://campaign-gitops.dev/schemas/v1/resource.json")
     db = open_db(ctx)
     try:
         with db.session() as session:
-            files = export_files(session, folder)
+            files = export_files(session, folder, schema)
     finally:
         db.dispose()
     written, kept = write_files(files, out or project.root, force=force)
-    for name in kept:
-        click.echo(f"kept {name} (exists; --force overwrites it)")
-    total = sum(f.resources for f in files)
-    click.echo(f"exported {total} resources into {written} files under {out or project.root}")
+    for exported in kept:
+        click.echo(f"kept {exported.path} (exists; --force overwrites it)")
+    line = f"wrote {_files(written)}"
+    if kept:
+        line += f", kept {_files(kept, 'existing ')}"
+    click.echo(f"{line} under {out or project.root}")
+
+
+def _files(files: list[Any], adjective: str = "") -> str:
+    """``3 files (6 resources)``: how many exported files, and the resources in them."""
+    resources = sum(f.resources for f in files)
+    return (f"{len(files)} {adjective}file{'' if len(files) == 1 else 's'} "
+            f"({resources} resource{'' if resources == 1 else 's'})")
 
 
 def register(group: click.Group) -> None:

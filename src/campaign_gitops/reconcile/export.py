@@ -9,6 +9,7 @@ with no changes. Strings that YAML 1.2 would read as something else are quoted.
 
 from __future__ import annotations
 
+import posixpath
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +77,21 @@ def document(row: t.Resource, status: str | None) -> dict[str, Any]:
             "spec": _clean(spec)}
 
 
-def export_files(session: Session, resources_dir: str = "campaigns") -> list[ExportedFile]:
-    """The files that describe every live resource, keyed by their repo-relative path."""
+SCHEMA_FILE = "schemas/resource.json"  # repo-relative, like the example files
+
+
+def modeline(path: str, schema: str = SCHEMA_FILE) -> str:
+    """The editor's schema comment for the repo-relative ``path``: ``schema`` relative
+    to the file's folder (a URL is used as it is)."""
+    target = schema if "://" in schema else posixpath.relpath(
+        schema, posixpath.dirname(path) or ".")
+    return f"# yaml-language-server: $schema={target}\n"
+
+
+def export_files(session: Session, resources_dir: str = "campaigns",
+                 schema: str = SCHEMA_FILE) -> list[ExportedFile]:
+    """The files that describe every live resource, keyed by their repo-relative path;
+    each starts with the ``yaml-language-server`` modeline pointing at ``schema``."""
     statuses = dict(session.execute(select(t.Campaign.resource_id, t.Campaign.status)).all())
     rows = session.scalars(select(t.Resource).where(t.Resource.deleted_at.is_(None))).all()
     by_file: dict[str, list[t.Resource]] = defaultdict(list)
@@ -90,19 +104,22 @@ def export_files(session: Session, resources_dir: str = "campaigns") -> list[Exp
         docs = [document(r, statuses.get(r.id)) for r in group]
         text = yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                              default_flow_style=False, explicit_start=len(docs) > 1)
-        out.append(ExportedFile(path, text, len(docs)))
+        out.append(ExportedFile(path, modeline(path, schema) + text, len(docs)))
     return out
 
 
-def write_files(files: list[ExportedFile], root: Path, *, force: bool) -> tuple[int, list[str]]:
-    """Write the files under ``root``; existing files are kept unless ``force``."""
-    written, kept = 0, []
+def write_files(files: list[ExportedFile], root: Path, *,
+                force: bool) -> tuple[list[ExportedFile], list[ExportedFile]]:
+    """Write the files under ``root``; existing files are kept unless ``force``.
+    Returns (written, kept)."""
+    written: list[ExportedFile] = []
+    kept: list[ExportedFile] = []
     for exported in files:
         target = root / exported.path
         if target.exists() and not force:
-            kept.append(exported.path)
+            kept.append(exported)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(exported.text, encoding="utf-8")
-        written += 1
+        written.append(exported)
     return written, kept
