@@ -35,6 +35,7 @@ from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.start import launch
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import (
+    ApplyLog,
     Campaign,
     CampaignRun,
     Client,
@@ -50,6 +51,7 @@ campaigns = Campaign.__table__
 resources = Resource.__table__
 clients = Client.__table__
 messages = Message.__table__
+apply_log = ApplyLog.__table__
 DEFAULT_BATCH = 1000
 LEASE = dt.timedelta(minutes=10)
 MAX_ROUNDS = 10_000
@@ -149,6 +151,21 @@ def global_halt(session: Session) -> str | None:
     return "delivery is halted globally" + (f": {reason}" if reason else "")
 
 
+def client_halts(session: Session) -> list[str]:
+    """A note per halted client (with the ``halt --reason``): its delivery waits."""
+    notes = []
+    for name in session.execute(select(clients.c.name).where(
+            clients.c.halted.is_(True), clients.c.deleted_at.is_(None))
+            .order_by(clients.c.name)).scalars():
+        detail = session.execute(select(apply_log.c.detail).where(
+            apply_log.c.action == "halt", apply_log.c.resource == f"{name}/Client/{name}")
+            .order_by(apply_log.c.serial.desc()).limit(1)).scalar()
+        reason = (detail or {}).get("reason")
+        notes.append(f"delivery for client {name} is halted" + (f": {reason}" if reason else "")
+                     + f" (campaign-gitops resume --client {name})")
+    return notes
+
+
 def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
          batch_size: int = DEFAULT_BATCH, root: Path | None = None) -> TickResult:
     """Start due runs and deliver every due step (safe to run from several processes)."""
@@ -158,6 +175,8 @@ def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
         return TickResult(now=now, counts={}, halted=halted)
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     state = _Tick(db, now, config, delivery.Transports(config, root), worker)
+    with db.session() as session:
+        state.notes.extend(client_halts(session))
     try:
         _finish_completed_campaigns(state)
         _start_due_runs(state)
