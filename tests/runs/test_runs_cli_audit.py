@@ -53,3 +53,19 @@ def test_tick_names_a_client_halt_and_its_reason(db_url: str, repo: Path):
     _cli(db_url, "resume", "--client", "acme")
     out = _cli(db_url, "tick", "--now", "2026-11-23T09:02:00Z")
     assert "4 sent" in out and "halted" not in out
+
+
+@pytest.mark.parametrize("command", [("runs",), ("runs", "list"), ("communications",),
+                                     ("replies",)])
+def test_an_unknown_campaign_filter_exits_2_with_a_hint(db_url: str, repo: Path,
+                                                        command: tuple[str, ...]):
+    result = CliRunner().invoke(cli, ["--db", db_url, *command, "--campaign", "x/y/z"])
+    assert result.exit_code == 2, result.output
+    assert "no campaign 'x/y/z' in the database" in result.output
+    assert "a campaign is NAME or CLIENT/NAME" in result.output
+    assert "`campaign-gitops status` lists them" in result.output
+    result = CliRunner().invoke(cli, ["--db", db_url, *command, "--campaign", "other/q1"])
+    assert result.exit_code == 2 and "no campaign 'other/q1'" in result.output
+    # a known campaign still lists (possibly nothing)
+    assert CliRunner().invoke(cli, ["--db", db_url, *command, "--campaign",
+                                    "acme/q1"]).exit_code == 0

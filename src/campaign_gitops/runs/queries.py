@@ -45,6 +45,17 @@ def _campaign_filter(name: str) -> Any:
     return cond & (resources.c.client == client) if client else cond
 
 
+def check_campaign(session: Session, name: str) -> None:
+    """Refuse a ``--campaign`` filter naming no campaign (exit 2, like status/history),
+    rather than an empty listing that reads as "nothing happened"."""
+    found = session.execute(select(resources.c.id).where(
+        resources.c.kind == "Campaign", _campaign_filter(name)).limit(1)).first()
+    if found is None:
+        form = "a campaign is NAME or CLIENT/NAME; " if name.count("/") > 1 else ""
+        raise CampaignGitopsError(f"no campaign {name!r} in the database",
+                                  f"{form}`campaign-gitops status` lists them")
+
+
 def find_run(session: Session, ref: str) -> int:
     """A run id from ``ID``, ``run``, ``campaign/run`` or ``client/campaign/run``."""
     if ref.isdigit():
@@ -89,6 +100,7 @@ def _runs_query() -> Any:
 def list_runs(session: Session, campaign: str | None = None) -> list[dict[str, Any]]:
     query = _runs_query()
     if campaign:
+        check_campaign(session, campaign)
         query = query.where(_campaign_filter(campaign))
     return [_run_row(r) for r in session.execute(query)]
 
@@ -135,6 +147,7 @@ def communications(session: Session, *, run: int | None = None, status: str | No
     if status:
         query = query.where(messages.c.status == status)
     if campaign:
+        check_campaign(session, campaign)
         query = query.where(_campaign_filter(campaign))
     out = []
     for r in session.execute(query).mappings():
@@ -154,6 +167,7 @@ def list_replies(session: Session, *, campaign: str | None = None,
              .outerjoin(resources, resources.c.id == replies.c.campaign_id)
              .order_by(replies.c.id).limit(limit))
     if campaign:
+        check_campaign(session, campaign)
         query = query.where(_campaign_filter(campaign))
     return [{**dict(r), "received_at": _iso(r["received_at"])}
             for r in session.execute(query).mappings()]
