@@ -221,3 +221,18 @@ def test_restoring_a_pruned_campaign_plans_from_its_archived_status(run, tmp_pat
     assert code == 0 and "restored" in out and "renamed or moved" not in out, out
     code, out = run("history", "q1", "--format", "json")
     assert [r["restored"] for r in json.loads(out)["revisions"]] == [False, True]
+
+
+def test_prune_keeps_a_protected_orphan_without_failing(run, tmp_path: Path) -> None:
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    path.write_text(path.read_text().replace(
+        "metadata: {name: q1, client: acme}",
+        'metadata: {name: q1, client: acme, annotations: {campaign-gitops/protect: "true"}}'))
+    assert run("apply", "--auto-approve")[0] == 0
+    path.unlink()
+    code, out = run("plan", "--prune", "--detailed-exitcode")
+    assert code == 0, out
+    assert "# acme/Campaign/q1: protected" in out and "prune" in out
+    code, out = run("apply", "--auto-approve", "--prune")
+    assert code == 0, out
+    assert run("status", "--format", "json")[0] == 0

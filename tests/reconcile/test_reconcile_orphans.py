@@ -5,6 +5,7 @@ from __future__ import annotations
 import reconcile_repos as rr
 from sqlalchemy import select, update
 
+from campaign_gitops.reconcile.plan import sync_states
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 from campaign_gitops.state import tables as t
 
@@ -85,11 +86,13 @@ def test_protected_orphan_is_refused_by_prune(repo, database, tmp_path) -> None:
     applied(project, database)
     (tmp_path / "campaigns/acme/old.yaml").unlink()
     _, plan = plan_repo(project, database, prune=True)
-    [change] = plan.changes
-    assert (change.action, change.tag) == ("error", "archive")
+    [change] = plan.changes  # kept, and why: expected state, not an error
+    assert (change.action, change.tag) == ("noop", "protected")
     assert "protect" in change.reason
+    assert not plan.has_errors and not plan.has_changes
+    assert sync_states(plan) == {"acme/Campaign/old-promo": "Orphan"}
     _, result = applied(project, database, prune=True)
-    assert not result.ok
+    assert result.ok and not result.applied
     with database.session() as s:
         row = s.scalars(select(t.Resource).where(t.Resource.name == "old-promo")).one()
         assert row.deleted_at is None and row.protected

@@ -44,6 +44,7 @@ HELD = "held"          # its file failed to load: kept at its last applied state
 UNKNOWN = "unknown"    # in the database, and its file failed to load
 ORPHAN = "orphan"      # in the database, no file defines it any more
 SUSPENDED = "suspended"
+PROTECTED = "protected"  # an orphan that prune keeps: its row is protected
 FROZEN = "frozen"        # an activation or run start held by a freeze window
 
 
@@ -95,7 +96,7 @@ class PlanOptions:
     config: ProjectConfig = field(default_factory=ProjectConfig)
 
 
-SYNC_OF_TAG = {ORPHAN: "Orphan", UNKNOWN: "Unknown", HELD: "Unknown",
+SYNC_OF_TAG = {ORPHAN: "Orphan", PROTECTED: "Orphan", UNKNOWN: "Unknown", HELD: "Unknown",
                SUSPENDED: "Suspended", FROZEN: "OutOfSync"}
 _SYNC_RANK = {"Synced": 0, "Suspended": 1, "OutOfSync": 2, "Unknown": 3, "Orphan": 4}
 
@@ -408,9 +409,9 @@ class _Planner:
                 out.append(Change("noop", key, tag=ORPHAN, reason=(
                     f"orphan: no file defines it any more (was {state.source_file}); "
                     "--prune archives it")))
-            elif state.protected:
-                out.append(Change("error", key, tag="archive", reason=(
-                    f"protected ({ANNOTATION_PROTECT}): prune refuses to archive it; "
+            elif state.protected:  # expected state, not an error: shown, never failed
+                out.append(Change("noop", key, tag=PROTECTED, reason=(
+                    f"protected orphan ({ANNOTATION_PROTECT}): prune keeps it; "
                     "restore its file with the annotation removed to release it")))
             else:
                 note = " (active: completed first)" if state.status == "active" else ""
