@@ -41,7 +41,7 @@ def test_status_shows_sync_states(run, tmp_path: Path) -> None:
     assert json.loads(out)["campaigns"] == [
         {"name": "q1", "client": "acme", "status": None, "channel": None, "goal": None,
          "segment": None, "writer": None, "reviewer": None, "active_runs": 0,
-         "sync": "OutOfSync"}]
+         "sync": "OutOfSync", "metrics": None}]
     run("apply", "--auto-approve")
     code, out = run("status")
     assert code == 0

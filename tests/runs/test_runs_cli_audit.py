@@ -69,3 +69,24 @@ def test_an_unknown_campaign_filter_exits_2_with_a_hint(db_url: str, repo: Path,
     # a known campaign still lists (possibly nothing)
     assert CliRunner().invoke(cli, ["--db", db_url, *command, "--campaign",
                                     "acme/q1"]).exit_code == 0
+
+
+def test_runs_show_and_status_show_the_campaign_metrics(db_url: str, repo: Path):
+    _cli(db_url, "tick", "--now", "2026-11-23T09:00:00Z")
+    _cli(db_url, "replies", "add", "--contact", "lead0001@example.com", "--kind", "reply",
+         "--campaign", "acme/q1", "--now", "2026-11-23T10:00:00Z")
+    _cli(db_url, "replies", "add", "--contact", "lead0002@example.com", "--kind", "converted",
+         "--campaign", "acme/q1", "--now", "2026-11-23T11:00:00Z")
+    expected = {"total_leads": 4, "leads_contacted": 4, "leads_replied": 1,
+                "leads_converted": 1, "reply_rate": 0.25, "conversion_rate": 0.25}
+    shown = json.loads(_cli(db_url, "runs", "show", "acme/q1/launch", "--format", "json"))
+    assert shown["metrics"] == expected
+    text = _cli(db_url, "runs", "show", "acme/q1/launch")
+    assert "campaign:    4 leads, 4 contacted, 1 replied (25.0%), 1 converted (25.0%)" in text
+    status = json.loads(_cli(db_url, "status", "acme/q1", "--format", "json"))
+    assert [c["metrics"] for c in status["campaigns"]] == [expected]
+    table = _cli(db_url, "status").splitlines()
+    header = next(line for line in table if line.startswith("NAME"))
+    assert "REPLY RATE" in header
+    (row,) = [line for line in table if line.startswith("q1 ")]
+    assert row[header.index("REPLY RATE"):].startswith("25.0% (1/4)")

@@ -203,6 +203,13 @@ def runs_show(ctx: Context, run: str, fmt: str) -> None:
     for key in ("scheduled_for", "started_at", "finished_at"):
         if data[key]:
             click.echo(f"  {key + ':':<12} {data[key]}")
+    metrics = data["metrics"]
+    if metrics:
+        click.echo(f"  campaign:    {metrics['total_leads']} leads, "
+                   f"{metrics['leads_contacted']} contacted, "
+                   f"{metrics['leads_replied']} replied ({metrics['reply_rate']:.1%}), "
+                   f"{metrics['leads_converted']} converted "
+                   f"({metrics['conversion_rate']:.1%})")
     click.echo("  enrollments: " + _pairs(data["enrollments"]))
     click.echo("  messages:    " + _pairs(data["messages"]))
     for channel, counts in sorted(data["messages_by_channel"].items()):

@@ -4,7 +4,9 @@ The sync state comes from a plan of the files against the database: Synced,
 OutOfSync (apply would change it), Orphan (no file defines it), Unknown (its file
 failed to load, or the files could not be read), Suspended.
 ``--format json``: ``{"halted": {...}, "campaigns": [{name, client, status, channel,
-goal, segment, writer, reviewer, active_runs, sync}]}``.
+goal, segment, writer, reviewer, active_runs, sync, metrics: {total_leads,
+leads_contacted, leads_replied, leads_converted, reply_rate, conversion_rate} (null for a
+campaign not applied yet; rates are shares of the leads contacted, 0-1)}]}``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from campaign_gitops.cli.common import Context, pass_context
 from campaign_gitops.findings import CampaignGitopsError
 
 HEADERS = ("NAME", "CLIENT", "STATUS", "CHANNEL", "GOAL", "SEGMENT", "WRITER", "REVIEWER",
-           "RUNS", "SYNC")
+           "RUNS", "REPLY RATE", "SYNC")
 SYNC_STYLE = {"Synced": "green", "OutOfSync": "yellow", "Orphan": "red", "Unknown": "magenta",
               "Suspended": "cyan"}
 
@@ -86,7 +88,7 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
             continue
         rows.append({"name": key.name, "client": key.client, "status": None, "channel": None,
                      "goal": None, "segment": None, "writer": None, "reviewer": None,
-                     "active_runs": 0, "sync": "OutOfSync"})
+                     "active_runs": 0, "sync": "OutOfSync", "metrics": None})
     if campaign and not rows:
         raise CampaignGitopsError(f"no campaign {campaign!r}", "campaign-gitops status lists them")
     if fmt == "json":
@@ -116,10 +118,19 @@ def _print_table(rows: list[dict[str, Any]], halted: dict[str, Any], note: str) 
             table.add_row(r["name"], r["client"], r["status"] or "-", r["channel"] or "-",
                           r["goal"] or "-", r["segment"] or "-", r["writer"] or "-",
                           r["reviewer"] or "-", str(r["active_runs"]),
+                          _reply_rate(r.get("metrics")),
                           f"[{SYNC_STYLE.get(sync, 'white')}]{sync}[/]")
         console.print(table)
     if note:
         console.print(note)
+
+
+def _reply_rate(metrics: dict[str, Any] | None) -> str:
+    """``25.0% (1/4)``: replied leads of the leads contacted; ``-`` before any contact."""
+    if not metrics or not metrics["leads_contacted"]:
+        return "-"
+    return (f"{metrics['reply_rate']:.1%} "
+            f"({metrics['leads_replied']}/{metrics['leads_contacted']})")
 
 
 def register(group: click.Group) -> None:

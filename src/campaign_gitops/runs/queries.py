@@ -123,7 +123,10 @@ def show_run(session: Session, run_id: int) -> dict[str, Any]:
     steps = [{"step": i + 1, "channel": s["channel"], "delayDays": s.get("delayDays", 0),
               "template": s.get("template"), "purpose": s.get("purpose")}
              for i, s in enumerate(config.get("steps") or [])]
+    metrics = campaign_metrics(session, f"{row.client}/{row.campaign}")
     return {**_run_row(row),
+            "metrics": {k: v for k, v in metrics[0].items()
+                        if k not in ("client", "name", "status")} if metrics else None,
             "enrollments": _counts(session, enrollments.c.state, run_id, enrollments),
             "messages": _counts(session, messages.c.status, run_id, messages),
             "messages_by_channel": by_channel, "steps": steps}
@@ -174,6 +177,8 @@ def list_replies(session: Session, *, campaign: str | None = None,
 
 
 def campaign_metrics(session: Session, campaign: str | None = None) -> list[dict[str, Any]]:
+    """The campaigns' metrics (see runs/metrics.py): total_leads, leads_contacted,
+    leads_replied, leads_converted, reply_rate and conversion_rate (shares, 0-1)."""
     query = (select(resources.c.client, resources.c.name, campaigns.c.status,
                     campaigns.c.total_leads, campaigns.c.leads_contacted,
                     campaigns.c.leads_replied, campaigns.c.leads_converted,

@@ -21,7 +21,9 @@ from campaign_gitops.state import tables as t
 
 ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
 STATUS_COLUMNS = ("name", "client", "status", "channel", "goal", "segment", "writer",
-                  "reviewer", "active_runs", "sync")
+                  "reviewer", "active_runs", "sync", "metrics")
+METRICS = ("total_leads", "leads_contacted", "leads_replied", "leads_converted", "reply_rate",
+           "conversion_rate")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -39,7 +41,7 @@ def status_rows(session: Session, sync: Mapping[str, str] | None = None, *,
                 campaign: str | None = None, client: str | None = None) -> list[dict[str, Any]]:
     """One row per live campaign; ``sync`` maps ``client/Campaign/name`` to its state."""
     stmt = (select(t.Resource.id, t.Resource.client, t.Resource.name, t.Resource.spec,
-                   t.Campaign.status)
+                   t.Campaign.status, *(getattr(t.Campaign, m) for m in METRICS))
             .join(t.Campaign, t.Campaign.resource_id == t.Resource.id)
             .where(t.Resource.kind == "Campaign", t.Resource.deleted_at.is_(None))
             .order_by(t.Resource.client, t.Resource.name))
@@ -55,7 +57,7 @@ def status_rows(session: Session, sync: Mapping[str, str] | None = None, *,
         .where(t.CampaignRun.status.in_(ACTIVE_RUN_STATES))
         .group_by(t.CampaignRun.campaign_id)).all())
     rows = []
-    for rid, owner_name, name, spec, status in session.execute(stmt).all():
+    for rid, owner_name, name, spec, status, *figures in session.execute(stmt).all():
         spec = spec or {}
         key = f"{owner_name}/Campaign/{name}"
         rows.append({
@@ -64,6 +66,7 @@ def status_rows(session: Session, sync: Mapping[str, str] | None = None, *,
             "segment": spec.get("segment"), "writer": spec.get("writer"),
             "reviewer": spec.get("reviewer"), "active_runs": int(active.get(rid, 0)),
             "sync": (sync or {}).get(key, "Unknown" if sync is None else "Synced"),
+            "metrics": dict(zip(METRICS, figures, strict=True)),
         })
     return rows
 
