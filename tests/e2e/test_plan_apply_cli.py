@@ -236,3 +236,23 @@ def test_prune_keeps_a_protected_orphan_without_failing(run, tmp_path: Path) -> 
     code, out = run("apply", "--auto-approve", "--prune")
     assert code == 0, out
     assert run("status", "--format", "json")[0] == 0
+
+
+def test_a_saved_plan_is_the_approval_without_a_terminal(tmp_path: Path,
+                                                         sqlite_url: str) -> None:
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, FILES)
+    exe = str(Path(sys.executable).with_name("campaign-gitops"))
+
+    def cli_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, "--db", sqlite_url, *args], cwd=tmp_path, text=True,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+
+    assert "A saved PLANFILE is the approval" in " ".join(cli_run("apply", "--help").stdout
+                                                           .split())
+    refused = cli_run("apply")
+    assert refused.returncode == 1 and "--auto-approve" in refused.stdout + refused.stderr
+    assert cli_run("plan", "--out", "tfplan").returncode == 0
+    done = cli_run("apply", "tfplan")  # no terminal, no --auto-approve: the file approves
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Apply complete: 6 created" in done.stdout

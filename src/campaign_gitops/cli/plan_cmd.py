@@ -120,12 +120,18 @@ def _confirm(auto_approve: bool) -> None:
 @click.command("apply")
 @click.argument("planfile", required=False, type=click.Path(exists=True, dir_okay=False,
                                                              path_type=Path))
-@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--auto-approve", is_flag=True,
+              help="Do not ask for confirmation (needed without a terminal, unless "
+                   "PLANFILE is given).")
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
                   prune: bool) -> None:
     """Make the database match the files (or apply exactly a saved plan).
+
+    Without PLANFILE, apply asks on a terminal and, without one, refuses unless
+    --auto-approve. A saved PLANFILE is the approval (as in Terraform): it is
+    applied without asking, also without a terminal, and refused if stale.
 
     \b
     Example:
