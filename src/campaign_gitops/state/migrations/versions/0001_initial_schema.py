@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:52:39.204650
+Create Date: 2026-11-22 22:43:19.272752
 """
 
 from __future__ import annotations
@@ -71,11 +71,11 @@ def upgrade() -> None:
     sa.Column('created_at', campaign_gitops.state.tables.TZDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', campaign_gitops.state.tables.TZDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('email')
+    sa.UniqueConstraint('email'),
+    postgresql_with={'fillfactor': 80}
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
-        batch_op.create_index('ix_leads_free', ['email_status', 'enrichment_confidence', 'id'], unique=False, postgresql_where=sa.text('client IS NULL'), sqlite_where=sa.text('client IS NULL'))
-        batch_op.create_index('ix_leads_pool', ['client', 'email_status', 'enrichment_confidence'], unique=False)
+        batch_op.create_index('ix_leads_best', ['email_status', 'enrichment_confidence', 'id'], unique=False, sqlite_where=sa.text('client IS NULL'))
 
     op.create_table('resources',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -295,8 +295,7 @@ def downgrade() -> None:
 
     op.drop_table('resources')
     with op.batch_alter_table('leads', schema=None) as batch_op:
-        batch_op.drop_index('ix_leads_pool')
-        batch_op.drop_index('ix_leads_free', postgresql_where=sa.text('client IS NULL'), sqlite_where=sa.text('client IS NULL'))
+        batch_op.drop_index('ix_leads_best', sqlite_where=sa.text('client IS NULL'))
 
     op.drop_table('leads')
     op.drop_table('kv')
