@@ -486,6 +486,50 @@ def _execute(connection: Connection, work: _Apply, change: Change) -> tuple[str,
         return SKIPPED, "already in the database"
     except ChangeRefused as exc:
         return "error", str(exc)
-    except IntegrityError:
-        return SKIPPED, "made concurrently by another apply"
+    except IntegrityError as exc:
+        if _landed_concurrently(connection, change, exc):
+            return SKIPPED, "made concurrently by another apply"
+        return "error", f"the database refused it: {_constraint_failure(exc)}"
     return APPLIED, ""
+
+
+# The races apply expects: two appliers inserting the same run name or the same resource.
+RACE_CONSTRAINTS = {"run": "uq_run_name", "create": "uq_resources_identity"}
+_RACE_COLUMNS = {"uq_run_name": "campaign_runs.campaign_id, campaign_runs.name",
+                 "uq_resources_identity": "resources.client, resources.kind, resources.name"}
+
+
+def _constraint_name(exc: IntegrityError) -> str | None:
+    """The violated constraint: PostgreSQL names it (``diag.constraint_name``); SQLite
+    names the columns (``UNIQUE constraint failed: t.a, t.b``), mapped back here."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    message = str(exc.orig)
+    for constraint, columns in _RACE_COLUMNS.items():
+        if message.strip() == f"UNIQUE constraint failed: {columns}":
+            return constraint
+    return None
+
+
+def _constraint_failure(exc: IntegrityError) -> str:
+    name = _constraint_name(exc)
+    first = (str(exc.orig).strip().splitlines() or ["integrity error"])[0]
+    return f"{first} (constraint {name})" if name and name not in first else first
+
+
+def _landed_concurrently(connection: Connection, change: Change, exc: IntegrityError) -> bool:
+    """True only for an expected race whose winner's row is really there (re-read after
+    the rollback): the run name started, or the resource live under its identity."""
+    if _constraint_name(exc) != RACE_CONSTRAINTS.get(change.action):
+        return False
+    key = change.key
+    identity = (R.c.client == key.client, R.c.kind == key.kind, R.c.name == key.name)
+    if change.action == "run":
+        stmt = select(RUNS.c.id).join(R, R.c.id == RUNS.c.campaign_id).where(
+            *identity, RUNS.c.name == str(change.to))
+    else:
+        stmt = select(R.c.id).where(*identity, R.c.deleted_at.is_(None))
+    with connection.begin():
+        return connection.execute(stmt).first() is not None
