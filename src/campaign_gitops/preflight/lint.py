@@ -102,10 +102,12 @@ def load_checked(resources_dir: Path, root: Path, *, config: Any,
     The same path as ``lint``: files from the parse cache when unchanged, and the
     findings from lint's result cache when no file changed since the last ``lint`` or
     ``plan`` (the key is lint's, so each warms the other). A miss preflights the
-    bundle just loaded and keeps the result, unless a file changed while it loaded.
+    bundle just loaded, client folders whose files did not change from
+    ``client_cache.py``, and keeps the result, unless a file changed while it loaded.
     """
     from campaign_gitops.config.bundle import build_bundle
     from campaign_gitops.config.parse_cache import load_files
+    from campaign_gitops.preflight.client_cache import check_by_client
     from campaign_gitops.preflight.engine import run_preflight
 
     files = discover([resources_dir.absolute()])
@@ -118,7 +120,12 @@ def load_checked(resources_dir: Path, root: Path, *, config: Any,
         unchanged = cache_dir is not None and _key(files, root, config) == key
         if outcome is not None and unchanged:
             return bundle, outcome[0]
-        findings = run_preflight(bundle, config=config)
+        findings = None
+        if cache_dir is not None and unchanged:  # one edit re-checks only its client
+            findings = check_by_client(bundle, files, root, resources_dir, config=config,
+                                       config_json=_config_json(config), cache_dir=cache_dir)
+        if findings is None:
+            findings = run_preflight(bundle, config=config)
     if cache_dir is not None and unchanged:
         cache.store(cache_dir, key, findings,
                     {name: len(r.documents) for name, r in bundle.files.items()})

@@ -1,0 +1,97 @@
+"""Preflight findings per client folder, kept between runs: one edited file re-checks
+only its client.
+
+Lint's result cache answers only when no file changed; after one edit, a whole-repo
+plan would preflight every client again. With the repo laid out in client folders
+(the layout ``parallel.py`` splits on: every resource of ``<dir>/<client>/`` declares
+that client and the folder holds its Client), references and rules stay inside a
+folder, so each folder's findings are those of its own bundle. They are kept per
+folder under a key over the folder's files (lint's key: name, size, mtime, ctime,
+inode; code, configuration), in ``.campaign-gitops/cache/preflight-clients.json``.
+Anything else (a file outside a client folder, a resource of another client) gives
+None: the caller preflights the whole bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from campaign_gitops.config.loader import relative_name
+from campaign_gitops.findings import Finding
+from campaign_gitops.preflight import cache, parallel
+
+if TYPE_CHECKING:
+    from campaign_gitops.config.bundle import Bundle
+
+CACHE_FILE = "preflight-clients.json"
+
+
+def _read(cache_dir: Path) -> dict[str, list[Any]]:
+    try:
+        data = json.loads((cache_dir / CACHE_FILE).read_bytes())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write(cache_dir: Path, data: dict[str, list[Any]]) -> None:
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".preflight-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(payload)
+        os.replace(tmp, cache_dir / CACHE_FILE)
+    except OSError:
+        return
+
+
+def _cached(entry: Any, key: str) -> list[Finding] | None:
+    try:
+        if entry[0] != key:
+            return None
+        return [cache._finding(f) for f in entry[1]]
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir: Path, *,
+                    config: Any, config_json: str, cache_dir: Path) -> list[Finding] | None:
+    """The bundle's ``lint`` findings, unchanged client folders from the cache; None when
+    the repo is not laid out in client folders.
+
+    Call only when the files are as they were when ``bundle`` was loaded (the keys are
+    taken now and must describe what was checked).
+    """
+    from campaign_gitops.config.bundle import build_bundle
+    from campaign_gitops.preflight.engine import run_preflight
+
+    groups = parallel.client_groups(files, resources_dir)
+    if groups is None or len(groups) < 2:
+        return None
+    stored = _read(cache_dir)
+    kept: dict[str, list[Any]] = {}
+    findings: list[Finding] = []
+    for folder, paths in sorted(groups.items()):
+        names = [relative_name(p, root) for p in paths]
+        key = cache.result_key(zip(names, map(str, paths), strict=True), action=None,
+                               config_json=config_json)
+        found = _cached(stored.get(folder), key)
+        if found is None:
+            sub = build_bundle([bundle.files[n] for n in names if n in bundle.files], root,
+                               resources_dir)
+            if sub.get(folder, "Client", folder) is None or any(
+                    k.client != folder for k in sub.entries):
+                return None
+            found = run_preflight(sub, config=config)
+            kept[folder] = [key, [cache._finding_data(f) for f in found]]
+        else:
+            kept[folder] = stored[folder]
+        findings.extend(found)
+    if kept != stored:
+        _write(cache_dir, kept)
+    return sorted(findings, key=Finding.sort_key)
