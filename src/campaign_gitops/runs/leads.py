@@ -13,7 +13,6 @@ and whether it converted are kept.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
@@ -25,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs import csvfile
 from campaign_gitops.runs.calendar import zone
 from campaign_gitops.state.tables import Lead
 
@@ -126,17 +126,14 @@ def _confidence(value: str | None) -> float:
 
 
 def read_csv(path: Path, now: dt.datetime) -> tuple[list[dict[str, Any]], list[RowError], int]:
-    """Parse the file: good rows, bad rows (line, reason), and how many rows it has."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise CampaignGitopsError(f"cannot read {path}: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in reader.fieldnames or ()]
-        reader.fieldnames = header
-        _check_header(path, header)
-        return _parse_rows(reader, now)
+    """Parse the file: good rows, bad rows (line, reason), and how many rows it has.
+
+    A file that is not UTF-8 or not readable CSV (a quote never closed, a field over
+    128 KiB) raises CampaignGitopsError with file, line and column (runs/csvfile.py).
+    """
+    header, records = csvfile.rows(path)
+    _check_header(path, header)
+    return _parse_rows(records, now)
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -149,15 +146,14 @@ def _check_header(path: Path, header: list[str]) -> None:
                                   hint="columns: " + ", ".join(COLUMNS))
 
 
-def _parse_rows(reader: csv.DictReader[str],
+def _parse_rows(records: Iterable[tuple[int, dict[str, str | None]]],
                 now: dt.datetime) -> tuple[list[dict[str, Any]], list[RowError], int]:
     good: list[dict[str, Any]] = []
     bad: list[RowError] = []
     first_line: dict[str, int] = {}
     count = 0
-    for raw in reader:
+    for line, raw in records:
         count += 1
-        line = reader.line_num
         if None in raw:
             bad.append(RowError(line, "more values than columns"))
             continue

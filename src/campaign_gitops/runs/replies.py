@@ -18,7 +18,6 @@ Campaign metrics are recomputed for the campaigns touched.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs import csvfile
 from campaign_gitops.runs.leads import RowError, normalize_phone
 from campaign_gitops.runs.metrics import update_metrics
 from campaign_gitops.state.tables import (
@@ -233,15 +233,11 @@ def _item(raw: dict[str, Any]) -> ReplyInput:
 
 def read_replies(path: Path) -> tuple[list[tuple[int, ReplyInput]], list[RowError]]:
     """Parse a CSV (header row) or JSONL file of replies: (line, item) and bad lines."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise CampaignGitopsError(f"cannot read {path}: {exc.strerror}") from exc
     good: list[tuple[int, ReplyInput]] = []
     bad: list[RowError] = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         rows: list[tuple[int, Any]] = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(csvfile.read_text(path).splitlines(), start=1):
             if not line.strip():
                 continue
             try:
@@ -249,8 +245,7 @@ def read_replies(path: Path) -> tuple[list[tuple[int, ReplyInput]], list[RowErro
             except json.JSONDecodeError as exc:
                 bad.append(RowError(number, f"not JSON: {exc.msg}"))
     else:
-        reader = csv.DictReader(text.splitlines())
-        rows = [(reader.line_num, raw) for raw in reader]
+        rows = list(csvfile.rows(path)[1])  # not UTF-8 or broken quoting: an error
     for number, raw in rows:
         try:
             if not isinstance(raw, dict):
