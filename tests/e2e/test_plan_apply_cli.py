@@ -256,3 +256,30 @@ def test_a_saved_plan_is_the_approval_without_a_terminal(tmp_path: Path,
     done = cli_run("apply", "tfplan")  # no terminal, no --auto-approve: the file approves
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Apply complete: 6 created" in done.stdout
+
+
+def test_apply_format_json(run, tmp_path: Path) -> None:
+    code, out = run("apply", "--format", "json")  # it never asks: refuses, nothing changed
+    assert code == 1 and "--auto-approve" in out
+    path = tmp_path / "campaigns/acme/q1.yaml"
+    path.write_text(path.read_text().replace("  writer: plain\n", ""))
+    code, out = run("apply", "--auto-approve", "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    assert set(data) == {"changes", "summary", "serial", "failed_files", "ok"}
+    assert data["summary"] == {"create": 5, "update": 0, "transition": 0, "run": 0,
+                               "archive": 0, "skipped": 0, "error": 1}
+    assert data["serial"] == 5 and data["ok"] is False and data["failed_files"] == []
+    first = data["changes"][0]
+    assert set(first) == {"action", "resource", "from", "to", "outcome", "reason"}
+    assert [first["action"], first["resource"], first["outcome"]] == [
+        "create", "acme/Client/acme", "applied"]
+    [error] = [c for c in data["changes"] if c["outcome"] == "error"]
+    assert error["resource"] == "acme/Campaign/q1" and "PF002" in error["reason"]
+    code, out = run("apply", "--auto-approve", "--format", "json")  # only the error left
+    data = json.loads(out)
+    assert code == 1 and data["summary"]["error"] == 1 and data["summary"]["create"] == 0
+    write(tmp_path, {"acme/q1.yaml": FILES["acme/q1.yaml"]})
+    code, out = run("apply", "--auto-approve", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["ok"] and data["summary"]["create"] == 1

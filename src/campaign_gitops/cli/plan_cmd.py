@@ -106,9 +106,12 @@ def _progress(change: Change, outcome: str, reason: str) -> None:
         click.secho(f"   ! {what}: {reason}", fg="red", err=False)
 
 
-def _confirm(auto_approve: bool) -> None:
+def _confirm(auto_approve: bool, as_json: bool = False) -> None:
     if auto_approve:
         return
+    if as_json:  # the question would corrupt the JSON on stdout (terraform apply -json)
+        raise RefusedError("apply --format json does not ask: nothing was changed",
+                           "pass --auto-approve, or apply a saved plan FILE")
     if not sys.stdin.isatty():
         raise RefusedError("refusing to apply without confirmation: no terminal to ask on",
                            "pass --auto-approve (CI), or review `plan --out FILE` and "
@@ -124,9 +127,13 @@ def _confirm(auto_approve: bool) -> None:
               help="Do not ask for confirmation (needed without a terminal, unless "
                    "PLANFILE is given).")
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="json: each change's outcome and the counts, stable keys (README); "
+                   "needs --auto-approve or PLANFILE.")
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
-                  prune: bool) -> None:
+                  prune: bool, fmt: str) -> None:
     """Make the database match the files (or apply exactly a saved plan).
 
     Without PLANFILE, apply asks on a terminal and, without one, refuses unless
@@ -138,6 +145,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
       campaign-gitops apply                  # shows the plan, asks before changing
       campaign-gitops apply --auto-approve   # CI
       campaign-gitops apply plan.json        # exactly what `plan --out plan.json` showed
+      campaign-gitops apply --auto-approve --format json
     """
     from campaign_gitops.reconcile import planfile as pf
     from campaign_gitops.reconcile.service import (
@@ -149,6 +157,8 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
 
     project = ctx.project
     config = config_of(ctx)
+    as_json = fmt == "json"
+    outcomes: list[dict[str, Any]] = []
     db = open_db(ctx)
     try:
         if planfile is not None:
@@ -158,16 +168,29 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
             pf.check_fresh(plan, snapshot_of(db).base_serial, hashes)
         else:
             bundle, plan = plan_repo(project, db, prune=prune or config.prune, config=config)
-        click.echo(render_text(plan, color=use_color()), nl=False)
+        if not as_json:
+            click.echo(render_text(plan, color=use_color()), nl=False)
         if not plan.has_changes:
-            sys.exit(EXIT_ERROR if plan.has_errors or plan.failed_files else EXIT_OK)
+            code = EXIT_ERROR if plan.has_errors or plan.failed_files else EXIT_OK
+            if as_json:
+                outcomes.extend(_outcome(c, "error", c.reason) for c in plan.changes
+                                if c.action == "error")
+                _echo_apply_json(plan, outcomes, None, plan.base_serial, code)
+            sys.exit(code)
         if planfile is None:
-            _confirm(auto_approve)
-        click.echo("")
-        result = apply_plan(db, plan, bundle, project=project, config=config,
-                            on_change=_progress)
+            _confirm(auto_approve, as_json)
+        if not as_json:
+            click.echo("")
+        result = apply_plan(
+            db, plan, bundle, project=project, config=config,
+            on_change=(lambda c, o, r: outcomes.append(_outcome(c, o, r))) if as_json
+            else _progress)
     finally:
         db.dispose()
+    code = EXIT_OK if result.ok and not plan.failed_files else EXIT_ERROR
+    if as_json:
+        _echo_apply_json(plan, outcomes, result, result.serial, code)
+        sys.exit(code)
     counts = result.counts()
     skipped = f", {len(result.skipped)} already done" if result.skipped else ""
     errors = len(result.errors)
@@ -177,7 +200,28 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
                f"error{'' if errors == 1 else 's'}.")
     if plan.failed_files:
         click.secho(_held_back(plan), fg="red")
-    sys.exit(EXIT_OK if result.ok and not plan.failed_files else EXIT_ERROR)
+    sys.exit(code)
+
+
+def _outcome(change: Change, outcome: str, reason: str) -> dict[str, Any]:
+    return {"action": change.action, "resource": change.resource, "from": change.from_,
+            "to": change.to, "outcome": outcome, "reason": reason or change.reason}
+
+
+def _echo_apply_json(plan: Plan, outcomes: list[dict[str, Any]], result: Any,
+                     serial: int, code: int) -> None:
+    """``apply --format json``: {"changes": [{action, resource, from, to, outcome
+    (applied|skipped|error), reason}], "summary": {create, update, transition, run,
+    archive, skipped, error}, "serial", "failed_files", "ok"}."""
+    import json
+
+    counts = result.counts() if result is not None else dict.fromkeys(
+        ("create", "update", "transition", "run", "archive"), 0)
+    summary = {**counts, "skipped": sum(o["outcome"] == "skipped" for o in outcomes),
+               "error": sum(o["outcome"] == "error" for o in outcomes)}
+    click.echo(json.dumps({"changes": outcomes, "summary": summary, "serial": serial,
+                           "failed_files": list(plan.failed_files), "ok": code == EXIT_OK},
+                          indent=2, ensure_ascii=False, default=str))
 
 
 def _held_back(plan: Plan) -> str:
