@@ -12,6 +12,7 @@ enrolment) and then one ``tick`` delivers everything; reports messages/s.
 
     .venv/bin/python benchmarks/runs_bench.py                       # full size
     .venv/bin/python benchmarks/runs_bench.py --pool 100000 --take 10000 --campaigns 4
+    .venv/bin/python benchmarks/runs_bench.py --skip-tick           # allocation only
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--campaigns", type=int, default=40)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--skip-allocation", action="store_true")
+    parser.add_argument("--skip-tick", action="store_true")
     parser.add_argument("--ordered", action="store_true",
                         help="Lay the pool out on disk in confidence order.")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
@@ -272,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{alloc['exclusive']} (pool generated in {alloc['pool_fill_s']} s, "
               f"{'ordered' if args.ordered else 'scattered'} on disk)")
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if args.skip_tick:
+        backends = []
     for backend in backends:
         res = bench_tick(backend, args.campaigns, args.batch)
         print(f"tick ({backend}): {res['messages']:,} messages (template writer, rules "
