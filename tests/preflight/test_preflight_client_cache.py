@@ -59,7 +59,7 @@ def test_a_layout_that_does_not_split_is_checked_whole(repo: Path) -> None:
     bundle, _ = load_checked(resources, root, config=None, cache_dir=None)
     files = discover([resources.absolute()])
     assert client_cache.check_by_client(bundle, files, root, resources, config=None,
-                                        config_json="null",
+                                        config_json=repr(None),
                                         cache_dir=root / ".campaign-gitops") is None
     assert keys(check(repo)) == keys(check(repo, cache=False))
 
@@ -76,3 +76,19 @@ def test_an_unchanged_client_comes_from_the_cache(repo: Path) -> None:
     q1.write_text(q1.read_text().replace("goal: book-demo", "goal: book-demos"))
     assert "PF999" in {f.rule for f in check(repo)}  # globex reused, acme re-checked
     assert "PF999" not in {f.rule for f in check(repo, cache=False)}
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_resource_in_another_clients_folder_is_checked_whole(repo: Path, warm: bool) -> None:
+    if warm:  # per-folder entries exist; the edit makes globex's one stale
+        check(repo)
+    (repo / "campaigns" / "globex" / "extra.yaml").write_text(
+        "apiVersion: campaign-gitops/v1\nkind: Goal\nmetadata: {name: extra, client: acme}\n"
+        "spec: {outcome: reply}\n")
+    root, resources = repo, repo / "campaigns"
+    bundle, _ = load_checked(resources, root, config=None, cache_dir=None)
+    files = discover([resources.absolute()])
+    assert client_cache.check_by_client(bundle, files, root, resources, config=None,
+                                        config_json=repr(None),
+                                        cache_dir=root / ".campaign-gitops" / "cache") is None
+    assert keys(check(repo)) == keys(check(repo, cache=False))

@@ -59,13 +59,26 @@ def _cached(entry: Any, key: str) -> list[Finding] | None:
         return None
 
 
+def _layout_holds(bundle: Bundle, folder_of: dict[str, str]) -> bool:
+    """What ``parallel.lint_group`` checks, on the whole bundle: every resource lies in
+    the folder of its client, and each folder holds its Client."""
+    folders = set(folder_of.values())
+    for key, entry in bundle.entries.items():
+        if folder_of.get(entry.file) != key.client:
+            return False
+        if key.kind == "Client":
+            folders.discard(key.name)
+    return not folders
+
+
 def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir: Path, *,
                     config: Any, config_json: str, cache_dir: Path) -> list[Finding] | None:
     """The bundle's ``lint`` findings, unchanged client folders from the cache; None when
     the repo is not laid out in client folders.
 
     Call only when the files are as they were when ``bundle`` was loaded (the keys are
-    taken now and must describe what was checked).
+    taken now and must describe what was checked). When most folders changed (a cold
+    cache) the whole bundle is checked once and its findings split by folder.
     """
     from campaign_gitops.config.bundle import build_bundle
     from campaign_gitops.preflight.engine import run_preflight
@@ -74,24 +87,37 @@ def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir
     if groups is None or len(groups) < 2:
         return None
     stored = _read(cache_dir)
-    kept: dict[str, list[Any]] = {}
-    findings: list[Finding] = []
-    for folder, paths in sorted(groups.items()):
-        names = [relative_name(p, root) for p in paths]
-        key = cache.result_key(zip(names, map(str, paths), strict=True), action=None,
-                               config_json=config_json)
-        found = _cached(stored.get(folder), key)
-        if found is None:
-            sub = build_bundle([bundle.files[n] for n in names if n in bundle.files], root,
-                               resources_dir)
+    names = {folder: [relative_name(p, root) for p in paths] for folder, paths in groups.items()}
+    keys = {folder: cache.result_key(zip(names[folder], map(str, paths), strict=True),
+                                     action=None, config_json=config_json)
+            for folder, paths in groups.items()}
+    found = {folder: _cached(stored.get(folder), keys[folder]) for folder in groups}
+    missing = [folder for folder, hit in found.items() if hit is None]
+    if len(missing) * 2 > len(groups):
+        folder_of = {name: folder for folder, listed in names.items() for name in listed}
+        if not _layout_holds(bundle, folder_of):
+            return None
+        whole = run_preflight(bundle, config=config)
+        split: dict[str, list[Finding]] = {folder: [] for folder in groups}
+        for finding in whole:
+            folder = folder_of.get(finding.location.file)
+            if folder is None:  # a finding outside every folder: keep nothing per folder
+                return whole
+            split[folder].append(finding)
+        found = dict(split)
+        missing = list(groups)
+    for folder in missing:
+        if found[folder] is None:
+            sub = build_bundle([bundle.files[n] for n in names[folder] if n in bundle.files],
+                               root, resources_dir)
             if sub.get(folder, "Client", folder) is None or any(
                     k.client != folder for k in sub.entries):
                 return None
-            found = run_preflight(sub, config=config)
-            kept[folder] = [key, [cache._finding_data(f) for f in found]]
-        else:
-            kept[folder] = stored[folder]
-        findings.extend(found)
+            found[folder] = run_preflight(sub, config=config)
+    kept = {folder: stored[folder] if folder not in missing else
+            [keys[folder], [cache._finding_data(f) for f in found[folder] or ()]]
+            for folder in sorted(groups)}
     if kept != stored:
         _write(cache_dir, kept)
-    return sorted(findings, key=Finding.sort_key)
+    return sorted((f for folder in sorted(groups) for f in found[folder] or ()),
+                  key=Finding.sort_key)

@@ -90,9 +90,8 @@ def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
     return LintResult(tuple(kept), len(counts), sum(counts), cached)
 
 
-def _key(files: list[Path], root: Path, config: Any) -> str:
-    return cache.result_key(((relative_name(p, root), str(p)) for p in files), action=None,
-                            config_json=_config_json(config))
+def _key(named: list[tuple[str, str]], config: Any) -> str:
+    return cache.result_key(named, action=None, config_json=_config_json(config))
 
 
 def load_checked(resources_dir: Path, root: Path, *, config: Any,
@@ -111,13 +110,14 @@ def load_checked(resources_dir: Path, root: Path, *, config: Any,
     from campaign_gitops.preflight.engine import run_preflight
 
     files = discover([resources_dir.absolute()])
-    key = _key(files, root, config) if cache_dir is not None else ""
+    named = [(relative_name(p, root), str(p)) for p in files] if cache_dir is not None else []
+    key = _key(named, config) if cache_dir is not None else ""
     outcome = cache.load(cache_dir, key) if cache_dir is not None else None
     with parallel.no_gc():
         bundle = build_bundle(load_files(files, root, resources_dir, cache_dir), root,
                               resources_dir)  # what load_bundle does, files discovered once
         # The findings answer for the files as they were keyed: re-key after loading.
-        unchanged = cache_dir is not None and _key(files, root, config) == key
+        unchanged = cache_dir is not None and _key(named, config) == key
         if outcome is not None and unchanged:
             return bundle, outcome[0]
         findings = None
