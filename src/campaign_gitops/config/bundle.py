@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 from campaign_gitops.config.loader import (
     MAX_FILE_BYTES,
@@ -24,29 +23,12 @@ from campaign_gitops.config.loader import (
 )
 from campaign_gitops.config.models import (
     CAMPAIGN_REFERENCES,
-    KIND_ORDER,
     ClientSpec,
     Resource,
 )
 from campaign_gitops.config.schema import validate_document
 from campaign_gitops.findings import Finding, Location, Severity
-
-
-class Key(NamedTuple):
-    client: str
-    kind: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.client}/{self.kind}/{self.name}"
-
-    @classmethod
-    def parse(cls, text: str) -> Key:
-        client, kind, name = text.split("/", 2)
-        return cls(client, kind, name)
-
-    def order(self) -> tuple[int, str, str]:
-        return (KIND_ORDER.get(self.kind, 99), self.client, self.name)
+from campaign_gitops.identity import Key
 
 
 @dataclass(eq=False, slots=True)

@@ -15,15 +15,15 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+# Re-exported: the kinds and their plan order are part of the file format.
+from campaign_gitops.identity import KIND_ORDER as KIND_ORDER
+from campaign_gitops.identity import KINDS as KINDS
+
 API_VERSION = "campaign-gitops/v1"
 SCHEMA_BASE = "https://campaign-gitops.dev/schemas/v1"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
 
-KINDS = ("Client", "Goal", "Segment", "Template", "Writer", "Reviewer", "Sequence",
-         "Schedule", "Campaign")
-# Dependency order: what a campaign refers to comes first (plan/apply order).
-KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 
 CHANNELS = ("email", "sms", "voice", "linkedin", "mail")
 CHANNEL_ALIASES = {"phone": "voice"}

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign_gitops.config.bundle import Key
+from campaign_gitops.identity import Key
 from campaign_gitops.state import tables as t
 
 
