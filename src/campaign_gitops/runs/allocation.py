@@ -36,6 +36,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session
 
 from campaign_gitops.state.tables import Lead, Suppression
@@ -157,14 +158,7 @@ def allocate(session: Session, segment: dict[str, Any] | None, client: str, coun
     chosen = (select(leads.c.id, leads.c.timezone).where(*_filter(session, segment, client))
               .order_by(*BEST_FIRST).limit(count))
     if dialect == "postgresql":
-        picked = chosen.with_for_update(skip_locked=True).cte("picked")
-        stmt = (update(leads).where(leads.c.id == picked.c.id)
-                .values(client=client, assigned_at=now, updated_at=now)
-                .returning(leads.c.id, leads.c.timezone, leads.c.enrichment_confidence))
-        with _ordered_scan(session):
-            rows = session.execute(stmt).all()
-        rows.sort(key=lambda r: (-r[2], -r[0]))
-        return [(r[0], r[1]) for r in rows]
+        return _allocate_pg(session, _filter(session, segment, client), client, count, now)
     rows = [(r[0], r[1]) for r in session.execute(chosen)]
     taken: list[tuple[int, str | None]] = []
     for start in range(0, len(rows), _UPDATE_CHUNK):
@@ -181,6 +175,51 @@ def allocate(session: Session, segment: dict[str, Any] | None, client: str, coun
                 leads.c.assigned_at == now)).scalars())
             taken.extend(r for r in chunk if r[0] in mine)
     return taken
+
+
+# the system column, bound to the table (so the UPDATE ... FROM reads as a join)
+_CTID = sql_column("ctid", _selectable=leads)
+
+
+def _take_pg(session: Session, conds: list[ColumnElement[bool]], client: str, count: int,
+             now: dt.datetime) -> tuple[int, list[Any]]:
+    """One statement: lock up to ``count`` matches (``SKIP LOCKED``) and assign them.
+
+    The update finds each locked row by its ``ctid`` (no primary-key descent per lead).
+    Returns how many rows were locked and the rows assigned (id, timezone, confidence).
+    """
+    picked = (select(_CTID.label("tid")).where(*conds).order_by(*BEST_FIRST).limit(count)
+              .with_for_update(skip_locked=True).cte("picked"))
+    done = (update(leads).where(picked.c.tid == _CTID)
+            .values(client=client, assigned_at=now, updated_at=now)
+            .returning(leads.c.id, leads.c.timezone, leads.c.enrichment_confidence)
+            .cte("done"))
+    locked = select(func.count().label("n")).select_from(picked).subquery("locked")
+    stmt = (select(locked.c.n, done.c.id, done.c.timezone, done.c.enrichment_confidence)
+            .select_from(locked.outerjoin(done, literal_column("true"))))
+    rows = session.execute(stmt).all()
+    return int(rows[0][0]), [r[1:] for r in rows if r[1] is not None]
+
+
+def _allocate_pg(session: Session, conds: list[ColumnElement[bool]], client: str,
+                 count: int, now: dt.datetime) -> list[tuple[int, str | None]]:
+    """Assign up to ``count`` leads on PostgreSQL, best first.
+
+    A row another transaction changed after this statement's snapshot (a concurrent
+    re-import, say) is locked in its newest version, whose ``ctid`` the statement's
+    snapshot does not see: it stays unassigned (and locked by us), so the remainder is
+    taken by another statement with a fresh snapshot. Nothing is ever assigned twice.
+    """
+    rows: list[Any] = []
+    with _ordered_scan(session):
+        while len(rows) < count:
+            want = count - len(rows)
+            locked, got = _take_pg(session, conds, client, want, now)
+            rows.extend(got)
+            if locked < want or not got:  # the pool has no more (or nothing moves)
+                break
+    rows.sort(key=lambda r: (-r[2], -r[0]))
+    return [(r[0], r[1]) for r in rows]
 
 
 def allocate_for_run(session: Session, config: dict[str, Any], *,
