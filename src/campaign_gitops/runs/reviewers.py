@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-
-from campaign_gitops.ai import client as ai_client
 from campaign_gitops.ai import message_prompts as prompts
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.types import Decision, MessageContext, Reviewer, WrittenMessage
+
+# The Anthropic SDK is imported only by the code that calls it (see runs/writers.py).
+if TYPE_CHECKING:
+    import anthropic
 
 # Characters of the body. LinkedIn connection notes stop at 300; two SMS segments at 320.
 DEFAULT_MAX_LENGTH: dict[str, int] = {
@@ -57,6 +58,8 @@ def make_reviewer(reviewer_spec: Mapping[str, Any] | None, *,
     if kind == "human":
         return HumanReviewer(rules)
     if kind == "anthropic":
+        from campaign_gitops.ai import client as ai_client
+
         return AnthropicReviewer(
             rules, model=reviewer_spec.get("model") or ai_client.DEFAULT_MODEL,
             instructions=reviewer_spec.get("instructions") or "", client=client)
@@ -144,6 +147,10 @@ class AnthropicReviewer:
         rejected = _rejected(self.rules.problems(message, ctx))
         if rejected:
             return rejected
+        import anthropic
+
+        from campaign_gitops.ai import client as ai_client
+
         prompt = prompts.reviewer_prompt(
             channel=ctx.channel, purpose=str(ctx.step.get("purpose") or "follow_up"),
             lead=ctx.lead, goal=ctx.goal, subject=message.subject, body=message.body)
@@ -168,6 +175,8 @@ class AnthropicReviewer:
 
     def client(self) -> anthropic.Anthropic:
         if self._client is None:
+            from campaign_gitops.ai import client as ai_client
+
             self._client = ai_client.make_client()
         return self._client
 

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-
-from campaign_gitops.ai import client as ai_client
 from campaign_gitops.ai import message_prompts as prompts
 from campaign_gitops.config.placeholders import (
     SMART_PLACEHOLDERS,
@@ -30,6 +27,11 @@ from campaign_gitops.config.placeholders import (
 )
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.types import MessageContext, WriteError, Writer, WrittenMessage
+
+# The Anthropic SDK is imported only by the code that calls it: a template writer (and
+# so `tick`) does not pay for it.
+if TYPE_CHECKING:
+    import anthropic
 
 LEAD_PLACEHOLDERS = ("first_name", "last_name", "company", "title")
 DEFAULT_WRITER_MAX_TOKENS = 1024
@@ -46,6 +48,8 @@ def make_writer(writer_spec: Mapping[str, Any], *,
     if kind == "template":
         return TemplateWriter()
     if kind == "anthropic":
+        from campaign_gitops.ai import client as ai_client
+
         return AnthropicWriter(
             model=writer_spec.get("model") or ai_client.DEFAULT_MODEL,
             instructions=writer_spec.get("instructions") or "",
@@ -133,6 +137,10 @@ class AnthropicWriter:
 
     def _ask(self, ctx: MessageContext, frame: Mapping[str, str] | None,
              fields: Mapping[str, str]) -> dict[str, str]:
+        import anthropic
+
+        from campaign_gitops.ai import client as ai_client
+
         prompt = prompts.writer_prompt(
             channel=ctx.channel, purpose=str(ctx.step.get("purpose") or "follow_up"),
             step_number=ctx.step_index + 1, lead=ctx.lead, goal=ctx.goal,
@@ -159,6 +167,8 @@ class AnthropicWriter:
 
     def client(self) -> anthropic.Anthropic:
         if self._client is None:
+            from campaign_gitops.ai import client as ai_client
+
             self._client = ai_client.make_client()
         return self._client
 
@@ -169,6 +179,8 @@ class AnthropicWriter:
 def _temporary(exc: BaseException | None) -> bool:
     """An API failure that may pass: timeout, no connection, 408/409/429 or 5xx (after
     the SDK's own retries). A refused key or a bad request is not."""
+    import anthropic
+
     if isinstance(exc, anthropic.APIConnectionError):  # APITimeoutError is one
         return True
     if isinstance(exc, anthropic.APIStatusError):
