@@ -31,7 +31,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,15 +113,12 @@ STAMPS = {"active": "activated_at", "paused": "paused_at", "completed": "complet
 _LOCK = select(R).where(R.c.client == bindparam("k_client"), R.c.kind == bindparam("k_kind"),
                         R.c.name == bindparam("k_name"))
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
-# A create in one round trip: insert unless the identity exists (the unique constraint
-# decides, against a racing apply too); nothing returned means look at the row.
-_IDENTITY = ["client", "kind", "name"]
-_INSERT_NEW = {
-    "postgresql": pg_insert(R).on_conflict_do_nothing(index_elements=_IDENTITY)
-    .returning(R.c.id),
-    "sqlite": sqlite_insert(R).on_conflict_do_nothing(index_elements=_IDENTITY)
-    .returning(R.c.id),
-}
+_INSERT_RESOURCE = insert(R)
+# PostgreSQL: a create in one round trip, insert unless the identity exists (the unique
+# constraint decides, against a racing apply too); nothing returned means look at the
+# row. (SQLite is in-process, a round trip costs nothing, and RETURNING needs 3.35.)
+_INSERT_NEW = pg_insert(R).on_conflict_do_nothing(
+    index_elements=["client", "kind", "name"]).returning(R.c.id)
 _UPDATE_RESOURCE = update(R).where(R.c.id == bindparam("k_id"))
 _INSERT_CAMPAIGN = insert(CAMPAIGNS)
 _CAMPAIGN_STATUS = select(CAMPAIGNS.c.status).where(CAMPAIGNS.c.resource_id == bindparam("k_id"))
@@ -209,13 +205,18 @@ class _Apply:
         entry = self.entry(key)
         spec = desired_spec(entry)
         values = self.values(entry, spec)
-        rid = session.execute(_INSERT_NEW["postgresql" if self.postgres else "sqlite"], {
-            "client": key.client, "kind": key.kind, "name": key.name, "generation": 1,
-            "created_at": self.now, **values}).scalar()
-        row = None if rid is not None else self.lock(session, key)
-        if rid is None:  # the identity exists: already made, or archived (restore it)
-            if row is None:
+        new = {"client": key.client, "kind": key.kind, "name": key.name, "generation": 1,
+               "created_at": self.now, **values}
+        if self.postgres:
+            rid = session.execute(_INSERT_NEW, new).scalar()
+            row = None if rid is not None else self.lock(session, key)
+            if rid is None and row is None:
                 raise ChangeRefused("its row vanished while applying; re-plan")
+        else:
+            row = self.lock(session, key)
+            rid = (session.execute(_INSERT_RESOURCE, new).inserted_primary_key[0]
+                   if row is None else None)
+        if row is not None:  # the identity exists: already made, or archived (restore it)
             if row.deleted_at is None:
                 raise _Skip
             rid = row.id
