@@ -84,7 +84,13 @@ def _cell(value: Any) -> str:
 @format_option
 @pass_context
 def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) -> None:
-    """Deliver every due sequence step inside the sending windows and limits."""
+    """Deliver every due sequence step inside the sending windows and limits.
+
+    \b
+    Example:
+      campaign-gitops tick
+      campaign-gitops tick --now 2026-11-24T10:00:00+11:00 --format json   # a simulated time
+    """
     from campaign_gitops.runs.tick import tick
 
     now = parse_now(now_text)
@@ -120,7 +126,12 @@ def _tick_text(result: Any) -> None:
 
 @click.group("leads")
 def leads_group() -> None:
-    """The lead pool."""
+    """The lead pool.
+
+    \b
+    Example:
+      campaign-gitops leads import examples/leads.csv
+    """
 
 
 @leads_group.command("import")
@@ -129,7 +140,12 @@ def leads_group() -> None:
 @format_option
 @pass_context
 def leads_import(ctx: Context, file: Path, skip_invalid: bool, fmt: str) -> None:
-    """Import leads from a CSV file (upsert by email); exit 1 when rows are bad."""
+    """Import leads from a CSV file (upsert by email); exit 1 when rows are bad.
+
+    \b
+    Example:
+      campaign-gitops leads import examples/leads.csv --skip-invalid
+    """
     from campaign_gitops.runs.leads import import_csv
 
     with _session(ctx) as session:
@@ -160,7 +176,13 @@ RUN_COLUMNS = ["id", "client", "campaign", "name", "type", "status", "revision",
 @format_option
 @click.pass_context
 def runs_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> None:
-    """List campaign runs (``runs show RUN`` for one)."""
+    """List campaign runs (``runs show RUN`` for one).
+
+    \b
+    Example:
+      campaign-gitops runs --campaign acme/cto-au-q1
+      campaign-gitops runs show acme/cto-au-q1/launch
+    """
     if click_ctx.invoked_subcommand is None:
         click_ctx.invoke(runs_list, campaign=campaign, fmt=fmt)
 
@@ -170,7 +192,12 @@ def runs_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> None
 @format_option
 @pass_context
 def runs_list(ctx: Context, campaign: str | None, fmt: str) -> None:
-    """List campaign runs with their status and pinned revision."""
+    """List campaign runs with their status and pinned revision.
+
+    \b
+    Example:
+      campaign-gitops runs list --campaign cto-au-q1 --format json
+    """
     from campaign_gitops.runs.queries import list_runs
 
     with _session(ctx) as session:
@@ -186,7 +213,13 @@ def runs_list(ctx: Context, campaign: str | None, fmt: str) -> None:
 @format_option
 @pass_context
 def runs_show(ctx: Context, run: str, fmt: str) -> None:
-    """One run: revision, enrollments by state, messages by channel and status."""
+    """One run: revision, enrollments by state, messages by channel and status.
+
+    \b
+    Example:
+      campaign-gitops runs show acme/cto-au-q1/smoke-1
+      campaign-gitops runs show 2 --format json      # by the ID `runs list` shows
+    """
     from campaign_gitops.runs.queries import find_run, show_run
 
     with _session(ctx) as session:
@@ -227,7 +260,12 @@ def _pairs(counts: dict[str, int]) -> str:
 @click.argument("run")
 @pass_context
 def runs_resume(ctx: Context, run: str) -> None:
-    """Resume a run that paused itself (e.g. too many failed deliveries)."""
+    """Resume a run that paused itself (e.g. too many failed deliveries).
+
+    \b
+    Example:
+      campaign-gitops runs resume acme/cto-au-q1/launch   # once the cause is fixed
+    """
     from sqlalchemy import update
 
     from campaign_gitops.runs.queries import find_run
@@ -258,7 +296,13 @@ MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "sta
 @pass_context
 def communications_command(ctx: Context, run_ref: str | None, status: str | None,
                            campaign: str | None, limit: int, fmt: str) -> None:
-    """Every message written: recipient, status and why."""
+    """Every message written: recipient, status and why.
+
+    \b
+    Example:
+      campaign-gitops communications --campaign acme/cto-au-q1 --status failed
+      campaign-gitops communications --run acme/cto-au-q1/smoke-1 --format json
+    """
     from campaign_gitops.runs.queries import communications, find_run
 
     with _session(ctx) as session:
@@ -281,7 +325,12 @@ REPLY_COLUMNS = ["id", "client", "campaign", "contact", "kind", "message_id", "r
 @format_option
 @click.pass_context
 def replies_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> None:
-    """List replies and outcomes (``replies add`` / ``replies import`` record them)."""
+    """List replies and outcomes (``replies add`` / ``replies import`` record them).
+
+    \b
+    Example:
+      campaign-gitops replies --campaign acme/cto-au-q1
+    """
     if click_ctx.invoked_subcommand is not None:
         return
     from campaign_gitops.runs.queries import list_replies
@@ -307,7 +356,13 @@ def replies_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> N
 def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
                 body: str | None, in_reply_to: str | None, now_text: str | None,
                 fmt: str) -> None:
-    """Record one reply or outcome (a reply stops the lead's sequence)."""
+    """Record one reply or outcome (a reply stops the lead's sequence).
+
+    \b
+    Example:
+      campaign-gitops replies add --contact olivia.nguyen@linkt.com.au --kind reply \\
+        --campaign acme/cto-au-q1 --body "Tuesday works"
+    """
     from campaign_gitops.runs.replies import ReplyInput, add_reply
 
     item = ReplyInput(contact=contact, kind=kind, campaign=campaign, body=body,
@@ -339,7 +394,12 @@ def _reply_text(result: Any) -> str:
 @pass_context
 def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str | None,
                    fmt: str) -> None:
-    """Record replies from a CSV (contact,kind,campaign,body,in_reply_to) or JSONL file."""
+    """Record replies from a CSV (contact,kind,campaign,body,in_reply_to) or JSONL file.
+
+    \b
+    Example:
+      campaign-gitops replies import replies.csv --skip-invalid
+    """
     from campaign_gitops.runs.replies import import_replies
 
     with _session(ctx) as session:
@@ -363,7 +423,13 @@ def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str |
 
 @click.group("review")
 def review_group() -> None:
-    """The human reviewer's queue (messages pending_review)."""
+    """The human reviewer's queue (messages pending_review).
+
+    \b
+    Example:
+      campaign-gitops review list --campaign acme/pilot-renewals
+      campaign-gitops review approve 12 13     # IDs from `review list`
+    """
 
 
 @review_group.command("list")
@@ -371,7 +437,12 @@ def review_group() -> None:
 @format_option
 @pass_context
 def review_list(ctx: Context, campaign: str | None, fmt: str) -> None:
-    """Messages waiting for a decision."""
+    """Messages waiting for a decision.
+
+    \b
+    Example:
+      campaign-gitops review list --format json
+    """
     from campaign_gitops.runs.replies import campaign_ids
     from campaign_gitops.runs.review import pending
 
@@ -407,9 +478,13 @@ def _decide_command(approve: bool) -> Callable[..., None]:
     return command
 
 
-review_group.command("approve", help="Approve messages: the next tick delivers them.")(
+review_group.command("approve", help="Approve messages: the next tick delivers them.\n\n"
+                     "\b\nExample:\n  campaign-gitops review approve 12 13 "
+                     "--reason \"checked the tone\"")(
     _decide_command(True))
-review_group.command("reject", help="Reject messages: recorded, never delivered.")(
+review_group.command("reject", help="Reject messages: recorded, never delivered.\n\n"
+                     "\b\nExample:\n  campaign-gitops review reject 14 "
+                     "--reason \"wrong product name\"")(
     _decide_command(False))
 
 
