@@ -94,3 +94,47 @@ def test_ui_with_a_token_requires_it(ui: tuple[str, dict[str, str]]) -> None:
     # With a token the Host is not pinned: a reverse proxy may use any name.
     assert get(f"{base}/api/v1/status", {"Host": "ui.example",
                                          "Authorization": f"Bearer {info['token']}"})[0] == 200
+
+
+def test_reconcile_serves_the_ui_beside_the_daemon(tmp_path: Path) -> None:
+    import shutil
+
+    from web_world import REPO
+
+    shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CAMPAIGN_GITOPS_UI_TOKEN"}
+    proc = subprocess.Popen(
+        [CLI, "--db", f"sqlite:///{tmp_path / 'state.db'}", "reconcile", "--ui-port",
+         str(port), "--tick-interval", "0"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/static/app.css", proc)
+        deadline = time.monotonic() + 120
+        status: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            status = json.loads(get(f"{base}/api/v1/status")[1])
+            if status["last_reconcile"]:
+                break
+            time.sleep(0.2)
+        assert status["last_reconcile"], "no reconcile reported within 120 s"
+        items = json.loads(get(f"{base}/api/v1/campaigns")[1])["items"]
+        assert "cto-au-q1" in {c["name"] for c in items}
+        assert "last reconcile" in get(f"{base}/campaigns")[1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert f"listening on http://127.0.0.1:{port}" in out + err
+
+
+def test_reconcile_ui_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
+    (tmp_path / "campaigns").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CAMPAIGN_GITOPS_UI_TOKEN"}
+    result = subprocess.run(
+        [CLI, "--db", f"sqlite:///{tmp_path / 'state.db'}", "reconcile", "--ui-port", "0",
+         "--ui-host", "0.0.0.0"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode != 0
+    assert "refusing to listen on 0.0.0.0 without a token" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 from typing import Any
 
@@ -47,10 +48,16 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
               show_default=True)
 @click.option("--debounce-ms", type=click.IntRange(0, 60000), default=50, show_default=True,
               help="Quiet time that ends a burst of file events.")
+@click.option("--ui-port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve the web UI and /api/v1 (as `campaign-gitops ui`) on this port.")
+@click.option("--ui-host", default="127.0.0.1", show_default=True,
+              help="Address the UI listens on; anything but loopback needs "
+                   "CAMPAIGN_GITOPS_UI_TOKEN.")
 @pass_context
 def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: float, prune: bool,
                   health_port: int | None, health_host: str, source: str, ref: str,
-                  log_format: str, debounce_ms: int) -> None:
+                  log_format: str, debounce_ms: int, ui_port: int | None,
+                  ui_host: str) -> None:
     """Watch the repo and keep the database converged with it.
 
     \b
@@ -64,19 +71,26 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
       campaign-gitops reconcile --health-port 9464
       campaign-gitops reconcile --source git --ref main --log-format json
       campaign-gitops reconcile --once          # for cron and CI
+      campaign-gitops reconcile --ui-port 8080  # and the web UI in the same process
     """
     raise SystemExit(run_daemon(ctx, once=once, interval=interval, tick_interval=tick_interval,
                                 prune=prune, health_port=health_port, health_host=health_host,
                                 source=source, ref=ref, log_format=log_format,
-                                debounce_ms=debounce_ms))
+                                debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host))
 
 
 def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: float, prune: bool,
                health_port: int | None, health_host: str, source: str, ref: str,
-               log_format: str, debounce_ms: int) -> int:
+               log_format: str, debounce_ms: int, ui_port: int | None = None,
+               ui_host: str = "127.0.0.1") -> int:
     project = ctx.project
     config = ctx.config
     log = EventLog(log_format)
+    ui_token = os.environ.get("CAMPAIGN_GITOPS_UI_TOKEN") or None
+    if ui_port is not None:
+        from campaign_gitops.web.app import check_bind
+
+        check_bind(ui_host, ui_token)  # refused before anything starts
     if source == "worktree" and not project.resources_dir.is_dir():
         raise CampaignGitopsError(
             f"no resources folder at {project.resources_dir}",
@@ -110,6 +124,14 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     if health_port is not None:
         server = HealthServer(health, metrics, health_port, health_host).start()
         log("health", f"listening on http://{health_host}:{server.port}", port=server.port)
+    ui = None
+    if ui_port is not None:
+        from campaign_gitops.web.app import create_app, loopback_hosts, start_in_thread
+
+        ui = start_in_thread(create_app(db, project=project, config=config, token=ui_token,
+                                        allowed_hosts=loopback_hosts(ui_host, ui_token)),
+                             ui_host, ui_port)
+        log("ui", f"listening on http://{ui_host}:{ui.port}", port=ui.port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: runner.request_stop(
             signal.Signals(signum).name))
@@ -118,6 +140,8 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     finally:
         if server is not None:
             server.stop()
+        if ui is not None:
+            ui.stop()
         db.dispose()
         log("stopped", "clean shutdown")
 
