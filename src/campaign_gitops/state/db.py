@@ -24,6 +24,7 @@ from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "campaign_gitops_read_only"
 _UPGRADE_LOCK_ID = 0x6361_6D70  # "camp": serialises migrations on PostgreSQL
 
 
@@ -75,7 +76,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy, not pysqlite, open transactions: BEGIN IMMEDIATE takes the
         # write lock up front, so two writers queue instead of failing on upgrade.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # A read-only transaction (Database.reading) begins deferred: under WAL it reads
+        # a snapshot beside the writer instead of queueing behind it.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
+            "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"))
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
@@ -143,6 +147,14 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: on SQLite it does not take the write lock, so pages
+        and reports never wait for tick or apply. Writing through it is a mistake."""
+        reader = self.engine.execution_options(**{READ_ONLY: True})
+        with Session(reader, expire_on_commit=False) as session, session.begin():
             yield session
 
     def dispose(self) -> None:

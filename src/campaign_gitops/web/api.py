@@ -30,7 +30,7 @@ def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None
     """A campaign's detail plus what the files say about it (sync, findings, lead count)."""
     from campaign_gitops.runs.allocation import count_matching
 
-    with web.db.session() as session:
+    with web.db.reading() as session:
         detail = q.campaign_detail(session, client, name)
         if detail is None:
             return None
@@ -70,7 +70,7 @@ def router(web: Web) -> APIRouter:
                   q_: Annotated[str | None, Query(alias="q", max_length=200)] = None,
                   page: Page = 1, per_page: Annotated[int, Query(ge=1, le=q.MAX_PAGE)] = 50
                   ) -> dict[str, Any]:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             data = q.campaigns_page(session, client=client, status=status, channel=channel,
                                     q=q_, page=page, per_page=per_page)
         data["items"] = with_sync(web, data["items"])
@@ -86,13 +86,13 @@ def router(web: Web) -> APIRouter:
     @api.get("/runs", summary="Runs, newest first")
     def runs(client: Text = None, status: Text = None, before: Before = None,
              limit: Limit = 50) -> dict[str, Any]:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             return q.runs_page(session, client=client, status=status, before=before,
                                limit=limit)
 
     @api.get("/runs/{run_id}", summary="One run: revision, enrollments, messages by day")
     def run(run_id: int) -> dict[str, Any]:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
         if detail is None:
             raise HTTPException(404, f"no run {run_id}")
@@ -100,7 +100,7 @@ def router(web: Web) -> APIRouter:
 
     @api.get("/runs/{run_id}/config", summary="The configuration a run is pinned to")
     def run_config(run_id: int) -> dict[str, Any]:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             detail = q.run_config(session, run_id) if 0 <= run_id < 2**62 else None
         if detail is None:
             raise HTTPException(404, f"no run {run_id}")
@@ -110,7 +110,7 @@ def router(web: Web) -> APIRouter:
     def communications(client: Text = None, campaign: Text = None, run: RunId = None,
                        status: Text = None, channel: Text = None, before: Before = None,
                        limit: Limit = 50) -> dict[str, Any]:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             return q.communications_page(session, client=client, campaign=campaign, run=run,
                                          status=status, channel=channel, before=before,
                                          limit=limit)
@@ -119,7 +119,7 @@ def router(web: Web) -> APIRouter:
     def replies(client: Text = None, campaign: Text = None, run: RunId = None,
                 kind: Text = None, before: Before = None, limit: Limit = 50
                 ) -> dict[str, Any]:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             return q.replies_page(session, client=client, campaign=campaign, run=run,
                                   kind=kind, before=before, limit=limit)
 
@@ -131,7 +131,7 @@ def router(web: Web) -> APIRouter:
 
     @api.get("/review", summary="Messages waiting for a human reviewer")
     def review(after: Before = None, limit: Limit = 50) -> dict[str, Any]:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             return q.review_page(session, before=after, limit=limit)
 
     @api.post("/review/{message_id}/approve", summary="Approve a pending message")

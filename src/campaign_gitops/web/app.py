@@ -60,7 +60,7 @@ class Web:
         return self.workspace.db
 
     def header(self) -> dict[str, Any]:
-        with self.db.session() as session:
+        with self.db.reading() as session:
             data = q.header(session)
         data["database"] = redact(self.db.url)
         return data

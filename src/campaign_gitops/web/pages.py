@@ -53,7 +53,7 @@ def router(web: Web) -> APIRouter:
                                                       Query(alias="q", max_length=200)] = None,
                   page: Page = 1, selected: Text = None) -> Response:
         filters = _clean({"client": client, "status": status, "channel": channel, "q": q_})
-        with web.db.session() as session:
+        with web.db.reading() as session:
             data = q.campaigns_page(session, page=page, per_page=50, client=client,
                                     status=status, channel=channel, q=q_)
             choices = q.campaign_choices(session)
@@ -81,7 +81,7 @@ def router(web: Web) -> APIRouter:
 
     @pages.get("/runs/{run_id}")
     def run(request: Request, run_id: int) -> Response:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
             if detail is None:
                 raise HTTPException(404, f"no run {run_id}")
@@ -94,7 +94,7 @@ def router(web: Web) -> APIRouter:
 
     @pages.get("/runs/{run_id}/config")
     def run_config(request: Request, run_id: int) -> Response:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             detail = q.run_config(session, run_id) if 0 <= run_id < 2**62 else None
         if detail is None:
             raise HTTPException(404, f"no run {run_id}")
@@ -107,7 +107,7 @@ def router(web: Web) -> APIRouter:
     def runs(request: Request, client: Text = None, status: Text = None,
              before: Before = None) -> Response:
         filters = _clean({"client": client, "status": status})
-        with web.db.session() as session:
+        with web.db.reading() as session:
             data = q.runs_page(session, client=client, status=status, before=before)
         return web.render(request, "runs.html", {
             "data": data, "filters": filters, "active": "runs",
@@ -119,7 +119,7 @@ def router(web: Web) -> APIRouter:
                        before: Before = None) -> Response:
         filters = _clean({"client": client, "campaign": campaign, "run": run,
                           "status": status, "channel": channel})
-        with web.db.session() as session:
+        with web.db.reading() as session:
             data = q.communications_page(session, before=before, limit=50, **filters)
         return web.render(request, "communications.html", {
             "data": data, "filters": filters, "active": "communications",
@@ -129,7 +129,7 @@ def router(web: Web) -> APIRouter:
     def replies(request: Request, client: Text = None, campaign: Text = None,
                 run: Before = None, kind: Text = None, before: Before = None) -> Response:
         filters = _clean({"client": client, "campaign": campaign, "run": run, "kind": kind})
-        with web.db.session() as session:
+        with web.db.reading() as session:
             data = q.replies_page(session, before=before, limit=50, **filters)
         return web.render(request, "replies.html", {
             "data": data, "filters": filters, "active": "replies",
@@ -146,7 +146,7 @@ def router(web: Web) -> APIRouter:
 
     @pages.get("/review")
     def review(request: Request, after: Before = None) -> Response:
-        with web.db.session() as session:
+        with web.db.reading() as session:
             data = q.review_page(session, before=after, limit=50)
         return web.render(request, "review.html", {"data": data, "active": "review"})
 

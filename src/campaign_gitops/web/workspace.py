@@ -119,7 +119,7 @@ class Workspace:
             self._view, self._key = None, None
 
     def _fingerprint(self) -> tuple[Any, ...]:
-        with self.db.session() as session:
+        with self.db.reading() as session:
             serial = max_serial(session)
         files: Any = None
         if self.project is not None and self.project.resources_dir.is_dir():
