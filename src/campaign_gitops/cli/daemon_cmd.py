@@ -83,6 +83,11 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
                health_port: int | None, health_host: str, source: str, ref: str,
                log_format: str, debounce_ms: int, ui_port: int | None = None,
                ui_host: str = "127.0.0.1") -> int:
+    # SIGTERM/SIGINT during start-up are remembered and honoured as soon as the loop
+    # exists (a clean stop, exit 0) instead of killing the process half-started.
+    early_stop: list[str] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early_stop.append(signal.Signals(signum).name))
     project = ctx.project
     config = ctx.config
     log = EventLog(log_format)
@@ -115,8 +120,10 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     log("starting", f"database {redact(url)}", source=source,
         ref=ref if source == "git" else None, dir=str(project.resources_dir), prune=prune)
     if once:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            return runner.once()
+            return 0 if early_stop else runner.once()
         finally:
             leader.release()
             db.dispose()
@@ -135,6 +142,8 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: runner.request_stop(
             signal.Signals(signum).name))
+    if early_stop:
+        runner.request_stop(early_stop[0])
     try:
         return runner.serve()
     finally:
