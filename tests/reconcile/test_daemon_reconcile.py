@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select, text
 
 from campaign_gitops.config.project import FreezeWindow, Project, ProjectConfig
-from campaign_gitops.reconcile.daemon import KV_LAST, Options, Reconciler
+from campaign_gitops.reconcile.daemon import Options, Reconciler
 from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.sources import GitSource, WorktreeSource
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import Database, open_database
+from campaign_gitops.state.kv import RECONCILE_LAST
 
 daemon_repo = dr.daemon_repo
 NOW = dt.datetime(2026, 11, 18, 3, 0, tzinfo=dt.UTC)  # a Wednesday
@@ -79,7 +80,7 @@ def test_full_then_incremental_touches_one_client(daemon_repo: Path, db_url: str
 
     assert rec.reconcile_once(set(), now=NOW, clock=2.0).mode == "idle"
     with rec.db.session() as s:
-        last = s.get(t.KeyValue, KV_LAST)
+        last = s.get(t.KeyValue, RECONCILE_LAST)
         assert last is not None and last.value["ok"] and last.value["mode"] == "incremental"
         assert last.value["commit"] == dr.git(daemon_repo, "rev-parse", "HEAD")
 

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.cli.common import Context, pass_context
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state import kv
 from campaign_gitops.state import tables as t
 
 SUBSCRIPTIONS = ("active", "trialing", "past_due", "canceled")
-GLOBAL_HALT_KEY = "halt:global"
 
 
 def _log(session: Session, action: str, resource: str, detail: dict[str, Any]) -> None:
@@ -145,13 +145,8 @@ def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None
     try:
         with db.session() as session:
             if client is None:
-                row = session.get(t.KeyValue, GLOBAL_HALT_KEY)
-                value = {"halted": halted, "reason": reason, "at": now.isoformat()}
-                if row is None:
-                    session.add(t.KeyValue(key=GLOBAL_HALT_KEY, value=value, updated_at=now))
-                else:
-                    row.value = value
-                    row.updated_at = now
+                kv.write(session, kv.HALT_GLOBAL,
+                         {"halted": halted, "reason": reason, "at": now.isoformat()}, now)
                 _log(session, action, "*", {"reason": reason})
                 return "all delivery" + (" is halted" if halted else " resumed")
             target = session.get(t.Client, client)

@@ -46,13 +46,13 @@ def _sync_and_pending(ctx: Context, db: Any) -> tuple[dict[str, str] | None, lis
 def _halts(db: Any) -> dict[str, Any]:
     from sqlalchemy import select
 
+    from campaign_gitops.state import kv
     from campaign_gitops.state import tables as t
 
-    with db.session() as session:
-        glob = session.get(t.KeyValue, "halt:global")
+    with db.reading() as session:
+        halted = kv.global_halt(session) is not None
         clients = session.scalars(select(t.Client.name).where(t.Client.halted.is_(True))).all()
-    return {"global": bool(glob and (glob.value or {}).get("halted", True)),
-            "clients": sorted(clients)}
+    return {"global": halted, "clients": sorted(clients)}
 
 
 @click.command("status")

@@ -32,11 +32,9 @@ from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.health import SYNC_STATES, Health, Metrics
 from campaign_gitops.reconcile.plan import Change, Plan, PlanOptions, build_plan, unstarted_view
 from campaign_gitops.reconcile.sources import GitSource, SourceRead, WorktreeSource
-from campaign_gitops.state import tables as t
+from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import Snapshot, load_snapshot
-
-KV_LAST = "reconcile:last"
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,12 +360,7 @@ class Reconciler:
             "errors": errors, "held": [{"resource": r, "reason": why} for r, why in result.held],
         }
         with self.db.session() as session:
-            row = session.get(t.KeyValue, KV_LAST)
-            if row is None:
-                session.add(t.KeyValue(key=KV_LAST, value=value, updated_at=at))
-            else:
-                row.value = value
-                row.updated_at = at
+            kv.write(session, kv.RECONCILE_LAST, value, at)
 
 
 def describe_error(exc: BaseException) -> str:

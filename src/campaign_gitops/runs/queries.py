@@ -6,13 +6,13 @@ Each returns plain JSON-ready dicts with stable keys (documented in the README):
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state.queries import iso
 from campaign_gitops.state.tables import (
     Campaign,
     CampaignRevision,
@@ -33,10 +33,6 @@ messages = Message.__table__
 replies = Reply.__table__
 leads = Lead.__table__
 DEFAULT_LIMIT = 200
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _campaign_filter(name: str) -> Any:
@@ -83,8 +79,8 @@ def _run_row(row: Any) -> dict[str, Any]:
     return {"id": row.id, "client": row.client, "campaign": row.campaign, "name": row.name,
             "type": row.type, "status": row.status, "status_reason": row.status_reason,
             "revision": row.revision, "content_hash": row.content_hash,
-            "git_commit": row.git_commit, "scheduled_for": _iso(row.scheduled_for),
-            "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at)}
+            "git_commit": row.git_commit, "scheduled_for": iso(row.scheduled_for),
+            "started_at": iso(row.started_at), "finished_at": iso(row.finished_at)}
 
 
 def _runs_query() -> Any:
@@ -156,8 +152,8 @@ def communications(session: Session, *, run: int | None = None, status: str | No
     for r in session.execute(query).mappings():
         item = dict(r)
         item["step"] = item.pop("step_index") + 1
-        item["scheduled_for"] = _iso(r["scheduled_for"])
-        item["sent_at"] = _iso(r["sent_at"])
+        item["scheduled_for"] = iso(r["scheduled_for"])
+        item["sent_at"] = iso(r["sent_at"])
         out.append(item)
     return out
 
@@ -172,7 +168,7 @@ def list_replies(session: Session, *, campaign: str | None = None,
     if campaign:
         check_campaign(session, campaign)
         query = query.where(_campaign_filter(campaign))
-    return [{**dict(r), "received_at": _iso(r["received_at"])}
+    return [{**dict(r), "received_at": iso(r["received_at"])}
             for r in session.execute(query).mappings()]
 
 

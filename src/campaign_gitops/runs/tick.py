@@ -33,6 +33,7 @@ from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.metrics import update_metrics
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.start import launch
+from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import (
     ApplyLog,
@@ -40,7 +41,6 @@ from campaign_gitops.state.tables import (
     CampaignRun,
     Client,
     Enrollment,
-    KeyValue,
     Message,
     Resource,
 )
@@ -55,7 +55,6 @@ apply_log = ApplyLog.__table__
 DEFAULT_BATCH = 1000
 LEASE = dt.timedelta(minutes=10)
 MAX_ROUNDS = 10_000
-GLOBAL_HALT_KEY = "halt:global"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +143,10 @@ class _Tick:
 
 
 def global_halt(session: Session) -> str | None:
-    row = session.get(KeyValue, GLOBAL_HALT_KEY)
-    if row is None or not (row.value or {}).get("halted", True):
+    halt = kv.global_halt(session)
+    if halt is None:
         return None
-    reason = (row.value or {}).get("reason")
+    reason = halt.get("reason")
     return "delivery is halted globally" + (f": {reason}" if reason else "")
 
 

@@ -7,19 +7,19 @@ Every function returns JSON-ready dicts and reads one page: LIMIT on an indexed 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import Date, String, cast, func, select
 from sqlalchemy.orm import Session
 
+from campaign_gitops.state import kv
+from campaign_gitops.state.queries import iso
 from campaign_gitops.state.tables import (
     Campaign,
     CampaignRevision,
     CampaignRun,
     Client,
     Enrollment,
-    KeyValue,
     Message,
     Reply,
     Resource,
@@ -36,10 +36,6 @@ ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
 MAX_PAGE = 200
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -54,12 +50,10 @@ def _channel_expr() -> Any:
 
 def header(session: Session) -> dict[str, Any]:
     """Whether delivery is halted (globally, per client) and the daemon's last reconcile."""
-    halt = session.get(KeyValue, "halt:global")
     halted_clients = list(session.execute(
         select(Client.name).where(Client.halted.is_(True), Client.deleted_at.is_(None))
         .order_by(Client.name)).scalars())
-    last = session.get(KeyValue, "reconcile:last")
-    value = dict(last.value or {}) if last is not None else None
+    value = kv.read(session, kv.RECONCILE_LAST)
     reconcile = None
     if value is not None:
         reconcile = {"at": value.get("at"), "commit": value.get("commit"),
@@ -67,7 +61,7 @@ def header(session: Session) -> dict[str, Any]:
                      "applied": value.get("applied"),
                      "failing_files": list(value.get("failing_files") or []),
                      "errors": len(value.get("errors") or [])}
-    return {"halted": bool(halt and (halt.value or {}).get("halted")),
+    return {"halted": kv.global_halt(session) is not None,
             "halted_clients": halted_clients, "last_reconcile": reconcile}
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.identity import Key
+from campaign_gitops.state import kv
 from campaign_gitops.state import tables as t
 
 
@@ -92,8 +93,7 @@ def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Sna
             t.Client.name, t.Client.subscription, t.Client.credits, t.Client.halted),
             t.Client.name)).all()
     }
-    halt = session.get(t.KeyValue, "halt:global")
     return Snapshot(
         resources=MappingProxyType(live), archived=MappingProxyType(archived),
         clients=MappingProxyType(clients), base_serial=max_serial(session),
-        halted_globally=bool(halt and (halt.value or {}).get("halted", True)))
+        halted_globally=kv.global_halt(session) is not None)
