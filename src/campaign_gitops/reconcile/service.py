@@ -7,10 +7,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from campaign_gitops.config.bundle import Bundle, load_bundle
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError, Finding
 from campaign_gitops.preflight.lint import load_checked
+from campaign_gitops.preflight.parallel import no_gc
 from campaign_gitops.reconcile.apply import ApplyResult, apply_changes, git_info
 from campaign_gitops.reconcile.plan import Plan, PlanOptions, build_plan
 from campaign_gitops.state.db import Database
@@ -72,17 +71,6 @@ def errors_by_resource(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
     return by_resource
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def snapshot_of(db: Database) -> Snapshot:
     with db.session() as session:
         return load_snapshot(session)
@@ -98,7 +86,7 @@ def plan_repo(project: Project, db: Database, *, prune: bool = False,
     plan sees them (``build_plan``'s recheck).
     """
     config = config or project_config(project)
-    with _no_gc():  # tens of thousands of fresh objects, few cycles: ~15% faster
+    with no_gc():  # tens of thousands of fresh objects, few cycles: ~15% faster
         bundle, findings = load_and_check(project, config, cache=cache)
         snapshot = snapshot_of(db)
         options = PlanOptions(prune=prune, now=now or dt.datetime.now(dt.UTC), config=config)
