@@ -167,6 +167,11 @@ class CampaignRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    # A recurring schedule (its Schedule has a cron): the declared run is the series,
+    # ``scheduled``, its ``scheduled_for`` the next fire; each fire starts an occurrence,
+    # a run of its own whose ``series_id`` names the series (runs/start.py).
+    cron: Mapped[str | None] = mapped_column(String(120))
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id"), index=True)
 
 
 class ApplyLog(Base):
