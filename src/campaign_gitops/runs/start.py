@@ -7,6 +7,13 @@ that have come due, so both take the same path.
 - ``run``: allocate the audience now (exclusive, best first) and enrol every lead,
   its first step due in the first sending window.
 - ``schedule``: stays ``scheduled`` until its ``at`` (or the schedule's ``startAt``).
+  When the Schedule has a ``cron`` the run is a recurring *series*: it stays
+  ``scheduled``, ``scheduled_for`` its next fire (in the schedule's timezone, at or
+  after the ``at``/``startAt`` and the apply), and at each fire tick starts one
+  *occurrence* (``start_occurrence``): a run named ``<series>-<YYYYMMDD-HHMM>``, pinned
+  to the series' revision and config, that allocates and enrols like a ``run``. Fires
+  missed while nothing ticked (or the campaign was paused) start one occurrence, not
+  a burst.
 - ``test_run``: enrol a sample of the segment's matching leads (default 5) without
   taking them from the pool, or fixed sample data when nothing matches; delivered
   only to ``testRecipients``, at once, outside every window, limit and metric.
@@ -15,13 +22,16 @@ that have come due, so both take the same path.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from campaign_gitops.config.cron import cron_problem, first_fire, next_fire, prev_fire
 from campaign_gitops.runs.allocation import allocate_for_run, matching_ids
-from campaign_gitops.runs.calendar import Window, due_at
+from campaign_gitops.runs.calendar import Window, due_at, zone
 from campaign_gitops.state.tables import CampaignRun, Enrollment
 
 TEST_SAMPLE_SIZE = 5
@@ -43,14 +53,97 @@ SAMPLE_LEAD: dict[str, Any] = {
 _INSERT_CHUNK = 5000
 
 
+_NAME_MAX = 63
+
+
 def start_run(session: Session, run: CampaignRun, *, now: dt.datetime) -> None:
     """Start ``run`` (just inserted by apply) or, for a schedule, set when it starts."""
     if run.type == "schedule":
         run.status = "scheduled"
+        recurring = recurrence(run.config)
+        if recurring is not None:
+            cron, timezone = recurring
+            run.cron = cron
+            run.scheduled_for = first_fire(cron, timezone,
+                                           scheduled_time(run.config, run.name), now)
+            if run.scheduled_for is None:
+                _end_series(run, now, f"cron {cron!r} never fires")
+            return
         if run.scheduled_for is None:
             run.scheduled_for = scheduled_time(run.config, run.name) or now
         return
     launch(session, run, now=now)
+
+
+def recurrence(config: dict[str, Any]) -> tuple[str, str] | None:
+    """(cron, timezone) when the pinned Schedule of ``config`` has a usable ``cron``."""
+    schedule = config.get("schedule") or {}
+    cron = schedule.get("cron")
+    timezone = schedule.get("timezone") or "UTC"
+    if not cron or cron_problem(cron) is not None or zone(timezone) is None:
+        return None
+    return str(cron), str(timezone)
+
+
+def occurrence_name(series: str, fire: dt.datetime, timezone: str) -> str:
+    """``<series>-<YYYYMMDD-HHMM>`` of the fire in the schedule's timezone, the series
+    part cut so the name stays a valid resource name (63 characters at most)."""
+    suffix = "-" + fire.astimezone(zone(timezone)).strftime("%Y%m%d-%H%M")
+    return series[:_NAME_MAX - len(suffix)].rstrip("-") + suffix
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """What ``start_occurrence`` did: the run it started (None when a run of that name
+    already existed), the fire it stands for, the earliest fire it coalesced (None
+    when it is the only one) and the series' next fire (None: the series ended)."""
+
+    name: str
+    fire: dt.datetime
+    run: CampaignRun | None
+    leads: int
+    coalesced_since: dt.datetime | None
+    next_fire: dt.datetime | None
+
+
+def start_occurrence(session: Session, series: CampaignRun, *, now: dt.datetime) -> Occurrence:
+    """Start one occurrence of a due series and move the series to its next fire.
+
+    The occurrence stands for the latest fire at or before ``now``: fires missed since
+    the series' ``scheduled_for`` coalesce into it. The unique (campaign, name) of runs
+    makes a second start of the same fire a no-op (the caller holds the series row).
+    """
+    recurring = recurrence(series.config)
+    assert recurring is not None and series.scheduled_for is not None
+    cron, timezone = recurring
+    due = series.scheduled_for
+    fire = max(prev_fire(cron, timezone, now) or due, due)
+    name = occurrence_name(series.name, fire, timezone)
+    run: CampaignRun | None = CampaignRun(
+        campaign_id=series.campaign_id, name=name, type=series.type, status="running",
+        revision_id=series.revision_id, config=series.config, config_hash=series.config_hash,
+        git_commit=series.git_commit, scheduled_for=fire, started_at=now, created_at=now,
+        series_id=series.id)
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        run = None
+    leads = launch(session, run, now=now) if run is not None else 0
+    following = next_fire(cron, timezone, now)
+    series.scheduled_for = following
+    if following is None:
+        _end_series(series, now, f"cron {cron!r} fires no more")
+    return Occurrence(name=name, fire=fire, run=run, leads=leads,
+                      coalesced_since=due.astimezone(zone(timezone)) if due < fire else None,
+                      next_fire=following)
+
+
+def _end_series(run: CampaignRun, now: dt.datetime, reason: str) -> None:
+    run.status = "completed"
+    run.finished_at = now
+    run.status_reason = reason
 
 
 def scheduled_time(config: dict[str, Any], run_name: str) -> dt.datetime | None:

@@ -1,7 +1,8 @@
 """tick: start the runs that came due and deliver every due sequence step.
 
 One tick, in order: stop if delivery is halted globally; finish the enrollments of
-completed campaigns; start due scheduled runs; deliver approved and retry-due
+completed campaigns; start due scheduled runs (a due recurring series starts one
+occurrence and moves on to its next fire); deliver approved and retry-due
 messages; then, batch after batch, claim due enrollments (``FOR UPDATE SKIP LOCKED``
 and a lease, so several processes can tick at once), write and review each step
 outside any transaction, and in one short transaction gate them by daily limit and
@@ -32,7 +33,7 @@ from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_f
 from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.metrics import update_metrics
 from campaign_gitops.runs.sequences import RunPlan
-from campaign_gitops.runs.start import launch
+from campaign_gitops.runs.start import launch, start_occurrence
 from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import (
@@ -222,10 +223,28 @@ def _start_due_runs(state: _Tick) -> None:
         if state.db.is_postgres:
             query = query.with_for_update(skip_locked=True, of=CampaignRun)
         for run in session.execute(query).scalars().all():
-            count = launch(session, run, now=state.now)
-            state.started.append(f"{run.config['campaign']['client']}/"
-                                 f"{run.config['campaign']['name']}/{run.name} ({count} leads)")
+            where = f"{run.config['campaign']['client']}/{run.config['campaign']['name']}"
             state.touched_campaigns.add(run.campaign_id)
+            if run.cron is not None and run.series_id is None:
+                _start_occurrence(state, session, run, where)
+                continue
+            count = launch(session, run, now=state.now)
+            state.started.append(f"{where}/{run.name} ({count} leads)")
+
+
+def _start_occurrence(state: _Tick, session: Session, series: CampaignRun, where: str) -> None:
+    """One occurrence of a due recurring series; the series waits for its next fire."""
+    done = start_occurrence(session, series, now=state.now)
+    if done.run is not None:
+        state.started.append(f"{where}/{done.name} ({done.leads} leads)")
+        what = f"started {done.name} for the fire at {done.fire.isoformat()}"
+    else:
+        what = f"run {done.name} exists already, not started again"
+    if done.coalesced_since is not None:
+        what += f" (fires since {done.coalesced_since.isoformat()} coalesced into it)"
+    after = (f"next at {done.next_fire.isoformat()}" if done.next_fire is not None
+             else "its cron fires no more: the series ended")
+    state.notes.append(f"series {where}/{series.name}: {what}; {after}")
 
 
 def _deliverable_runs(state: _Tick, session: Session) -> list[int]:

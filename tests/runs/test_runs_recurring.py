@@ -1,0 +1,208 @@
+"""Recurring schedule runs (a Schedule with a cron) through the real CLI: ``apply``, then
+``tick --now`` at simulated times over six weeks, on SQLite and PostgreSQL.
+
+Asserted: one occurrence per fire with the leads imported since (the earlier ones
+still walk their occurrence), nothing between fires, missed fires coalescing into one
+occurrence, a pause holding the series, completing the campaign ending the series and
+its occurrences; ``plan``, ``runs`` and ``runs show`` showing the series; two tick
+processes racing at a fire starting it once. The timeline lies in 2030 so that
+apply's real clock is before every fire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from runs_helpers import base_resources, lead_row, write_leads, write_repo
+
+from campaign_gitops.cli.main import cli
+from campaign_gitops.runs.start import occurrence_name
+
+EXE = str(Path(sys.executable).with_name("campaign-gitops"))
+SYDNEY = dt.timezone(dt.timedelta(hours=11))  # December and January: daylight time
+CRON = "0 9 * * 1"  # Mondays 09:00 in Australia/Sydney
+STEPS = [{"channel": "email", "delayDays": 0, "template": "intro"},
+         {"channel": "email", "delayDays": 40, "template": "value"}]  # leads stay held
+
+
+def _repo(root: Path, status: str = "active") -> Path:
+    docs = base_resources(
+        campaign={"status": status, "allocation": None, "dailyLimit": 100,
+                  "runs": [{"name": "wave", "type": "schedule",
+                            "at": "2030-12-02T09:00:00+11:00"}]},
+        sequence=STEPS,
+        schedule={"timezone": "Australia/Sydney", "cron": CRON, "dailyLimit": 100,
+                  "workHours": {"start": "09:00", "end": "17:00"}})
+    write_repo(root, docs)
+    (root / "campaign-gitops.yaml").write_text(
+        "clientDefaults: {subscription: active, credits: 1000}\n")
+    return root
+
+
+class Cli:
+    def __init__(self, db_url: str, root: Path) -> None:
+        self.db_url, self.root, self.batches = db_url, root, 0
+
+    def __call__(self, *args: str) -> str:
+        result = CliRunner().invoke(cli, ["--db", self.db_url, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--format", "json"))
+
+    def tick(self, day: str, hhmm: str = "10:00") -> dict[str, Any]:
+        return self.json("tick", "--now", f"{day}T{hhmm}:00+11:00")
+
+    def import_batch(self) -> list[str]:
+        """Three fresh leads matching the segment."""
+        first = 10 * self.batches
+        self.batches += 1
+        rows = [lead_row(i) for i in range(first, first + 3)]
+        path = write_leads(self.root.parent / f"leads-{self.batches}.csv", rows)
+        assert "imported 3 lead(s)" in self("leads", "import", str(path))
+        return sorted(r["email"] for r in rows)
+
+    def runs(self) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r for r in self.json("runs")["runs"]}
+
+    def audience(self, run: str) -> list[str]:
+        messages = self.json("communications", "--run", f"acme/q1/{run}")["communications"]
+        return sorted(m["lead"] for m in messages if m["step"] == 1)
+
+
+@pytest.fixture
+def run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    root = _repo(tmp_path / "repo")
+    monkeypatch.chdir(root)
+    return Cli(db_url, root)
+
+
+def test_a_recurring_schedule_over_six_weeks(run: Cli) -> None:
+    planned = run.json("plan")["changes"]
+    (wave,) = [c for c in planned if c["action"] == "run"]
+    assert wave["reason"] == ("schedule, recurring 0 9 * * 1 (Australia/Sydney), "
+                              "first 2030-12-02T09:00:00+11:00")
+    assert "schedule, recurring 0 9 * * 1 (Australia/Sydney), first 2030-12-02T09:00:00+11:00" \
+        in run("plan")
+    assert "1 runs started" in run("apply", "--auto-approve")
+    series = run.runs()["wave"]
+    assert (series["status"], series["next_run_at"], series["series"]) == (
+        "scheduled", "2030-12-02T09:00:00+11:00", None)
+    assert series["recurring"] == {"cron": CRON, "timezone": "Australia/Sydney"}
+
+    # the first fire: one occurrence with the pool's leads; nothing before it
+    week1 = run.import_batch()
+    assert run.tick("2030-12-02", "08:59")["started_runs"] == []
+    first = run.tick("2030-12-02", "09:00")
+    assert first["started_runs"] == ["acme/q1/wave-20301202-0900 (3 leads)"]
+    assert first["notes"] == ["series acme/q1/wave: started wave-20301202-0900 for the fire at "
+                              "2030-12-02T09:00:00+11:00; next at 2030-12-09T09:00:00+11:00"]
+    assert run.audience("wave-20301202-0900") == week1
+    # between fires nothing starts, however often tick runs
+    for day in ("2030-12-03", "2030-12-05", "2030-12-09"):
+        assert run.tick(day, "08:30")["started_runs"] == []
+
+    # the next fire: fresh leads only (the first week's still walk their occurrence)
+    week2 = run.import_batch()
+    assert run.tick("2030-12-09", "09:30")["started_runs"] == [
+        "acme/q1/wave-20301209-0900 (3 leads)"]
+    assert run.audience("wave-20301209-0900") == week2
+
+    # down for two fires (Dec 16 and 23): one occurrence, for the latest, then the next
+    week4 = run.import_batch()
+    late = run.tick("2030-12-25")
+    assert late["started_runs"] == ["acme/q1/wave-20301223-0900 (3 leads)"]
+    assert late["notes"] == [
+        "series acme/q1/wave: started wave-20301223-0900 for the fire at "
+        "2030-12-23T09:00:00+11:00 (fires since 2030-12-16T09:00:00+11:00 coalesced into it); "
+        "next at 2030-12-30T09:00:00+11:00"]
+    assert run.audience("wave-20301223-0900") == week4
+    assert run.tick("2030-12-25", "11:00")["started_runs"] == []
+
+    # paused: the series holds through its fires; resumed: one occurrence, no burst
+    _repo(run.root, "paused")
+    run("apply", "--auto-approve")
+    week6 = run.import_batch()
+    for day in ("2030-12-30", "2031-01-06"):
+        assert run.tick(day)["started_runs"] == []
+    assert run.runs()["wave"]["next_run_at"] == "2030-12-30T09:00:00+11:00"
+    _repo(run.root, "active")
+    run("apply", "--auto-approve")
+    assert run.tick("2031-01-07")["started_runs"] == ["acme/q1/wave-20310106-0900 (3 leads)"]
+    assert run.audience("wave-20310106-0900") == week6
+    occurrences = ["wave-20301202-0900", "wave-20301209-0900", "wave-20301223-0900",
+                   "wave-20310106-0900"]
+    runs = run.runs()
+    assert sorted(runs) == ["wave", *occurrences]
+    assert {runs[o]["series"] for o in occurrences} == {"wave"}
+    assert {runs[o]["series_id"] for o in occurrences} == {runs["wave"]["id"]}
+    assert {runs[o]["status"] for o in occurrences} == {"running"}
+    assert {runs[o]["revision"] for o in runs} == {runs["wave"]["revision"]}
+    assert {runs[o]["content_hash"] for o in runs} == {runs["wave"]["content_hash"]}
+    assert runs["wave"]["next_run_at"] == "2031-01-13T09:00:00+11:00"
+    _check_runs_show(run, occurrences)
+
+    # completed: the series ends with its occurrences, and nothing starts again
+    _repo(run.root, "completed")
+    run("apply", "--auto-approve")
+    run.import_batch()
+    assert run.tick("2031-01-13")["started_runs"] == []
+    assert run.tick("2031-01-20")["started_runs"] == []
+    runs = run.runs()
+    assert sorted(runs) == ["wave", *occurrences]
+    assert {(r["status"], r["status_reason"]) for r in runs.values()} == {
+        ("completed", "campaign completed")}
+    assert runs["wave"]["next_run_at"] is None
+
+
+def _check_runs_show(run: Cli, occurrences: list[str]) -> None:
+    shown = run.json("runs", "show", "acme/q1/wave")
+    assert [o["name"] for o in shown["occurrences"]] == occurrences
+    assert shown["next_run_at"] == "2031-01-13T09:00:00+11:00"
+    text = run("runs", "show", "acme/q1/wave")
+    assert "recurring:   0 9 * * 1 (Australia/Sydney), next 2031-01-13T09:00:00+11:00" in text
+    assert "occurrences: 4" in text and "wave-20310106-0900  running" in text
+    one = run.json("runs", "show", f"acme/q1/{occurrences[0]}")
+    assert (one["series"], one["recurring"], one["occurrences"]) == ("wave", None, [])
+    assert one["scheduled_for"] == "2030-12-01T22:00:00+00:00"  # the fire it stands for
+    assert "series:      wave (run " in run("runs", "show", f"acme/q1/{occurrences[0]}")
+    table = run("runs").splitlines()
+    assert "NEXT_RUN_AT" in table[0] and "SERIES" in table[0]
+    (series_line,) = [line for line in table if " wave " in line and "scheduled" in line]
+    assert "2031-01-13T09:00:00+11:00" in series_line and "0 9 * * 1 (Australia/Sydney)" \
+        in series_line
+
+
+def test_two_tick_processes_at_a_fire_start_it_once(run: Cli) -> None:
+    run("apply", "--auto-approve")
+    run.import_batch()
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("CAMPAIGN_GITOPS_DB", None)
+    command = [EXE, "--db", run.db_url, "tick", "--now", "2030-12-02T09:00:00+11:00",
+               "--format", "json"]
+    ticks = [subprocess.Popen(command, cwd=run.root, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    started = []
+    for process in ticks:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        started += json.loads(out)["started_runs"]
+    assert started == ["acme/q1/wave-20301202-0900 (3 leads)"]
+    assert sorted(run.runs()) == ["wave", "wave-20301202-0900"]
+
+
+def test_occurrence_names_stay_valid_resource_names() -> None:
+    fire = dt.datetime(2026, 12, 6, 22, 0, tzinfo=dt.UTC)
+    assert occurrence_name("q1-wave", fire, "Australia/Sydney") == "q1-wave-20261207-0900"
+    cut = "a" * 48 + "-" + "b" * 14  # 63 characters: the series part is cut, "-" dropped
+    assert occurrence_name(cut, fire, "Australia/Sydney") == "a" * 48 + "-20261207-0900"
+    assert len(occurrence_name("c" * 63, fire, "UTC")) == 63
