@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from campaign_gitops.config.bundle import Entry
+from campaign_gitops.config.cron import cron_problem
 from campaign_gitops.config.models import CampaignSpec, ScheduleSpec
 from campaign_gitops.preflight.context import RuleContext
 from campaign_gitops.preflight.registry import E, Hit, always, rule
@@ -34,14 +33,6 @@ def valid_timezone(name: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=1024)
-def valid_cron(expression: str) -> bool:
-    try:
-        return bool(croniter.is_valid(expression))
-    except Exception:  # croniter raises assorted errors on odd input
-        return False
-
-
 def _timezone(name: str) -> Iterator[Hit]:
     if not valid_timezone(name):
         yield Hit(f"unknown timezone {name!r}", ("spec", "timezone"),
@@ -49,7 +40,8 @@ def _timezone(name: str) -> Iterator[Hit]:
 
 
 def _runs_without_start(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
-    """A declared schedule run needs a start: its own ``at`` or the Schedule's ``startAt``."""
+    """A declared schedule run needs a start: its own ``at``, the Schedule's ``startAt``
+    or the Schedule's ``cron`` (a recurring run starts at its next fire)."""
     spec: CampaignSpec = entry.resource.spec
     waiting = [(i, run.name) for i, run in enumerate(spec.runs)
                if run.type == "schedule" and run.at is None]
@@ -58,12 +50,13 @@ def _runs_without_start(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     schedule = ctx.get(entry.key.client, "Schedule", spec.schedule)
     if spec.schedule is not None and schedule is None:
         return  # PF008 says the schedule is missing or does not load
-    if schedule is not None and schedule.resource.spec.start_at is not None:
+    if schedule is not None and (schedule.resource.spec.start_at is not None
+                                 or schedule.resource.spec.cron is not None):
         return
-    why = (f"schedule {spec.schedule!r} has no startAt" if schedule is not None
-           else "the campaign has no schedule with a startAt")
-    fix = (f"or startAt to schedule {spec.schedule!r}" if schedule is not None
-           else "or a schedule whose startAt says when")
+    why = (f"schedule {spec.schedule!r} has no startAt or cron" if schedule is not None
+           else "the campaign has no schedule with a startAt or cron")
+    fix = (f"or startAt (or a cron, for recurring runs) to schedule {spec.schedule!r}"
+           if schedule is not None else "or a schedule whose startAt or cron says when")
     for i, name in waiting:
         yield Hit(f"schedule run {name!r} has no 'at' and {why}: it has no time to start",
                   ("spec", "runs", i),
@@ -75,11 +68,12 @@ def _runs_without_start(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
       by_kind={"Campaign": {"schedule": E}})
 def invalid_schedule(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     """A Schedule has an IANA timezone, ``workHours.start`` before ``end``, ``workDays``
-    that are ISO weekdays 1-7 (at least one, none twice) and, if set, a valid ``cron``.
-    A Client's ``timezone`` is checked too.
+    that are ISO weekdays 1-7 (at least one, none twice) and, if set, a valid ``cron``
+    (five fields, one that ever fires). A Client's ``timezone`` is checked too.
 
-    A Campaign's declared runs of type ``schedule`` need a start time: the run's ``at``
-    or its Schedule's ``startAt``; a schedule run with neither is an error in the
+    A Campaign's declared runs of type ``schedule`` need a start time: the run's ``at``,
+    its Schedule's ``startAt`` or, for a recurring run, its Schedule's ``cron`` (the
+    next fire); a schedule run with none of them is an error in the
     ``schedule`` column only (so ``lint`` reports it when the campaign declares one and
     is not paused or completed, and a test run or run is not blocked by it)."""
     if entry.key.kind == "Campaign":
@@ -105,8 +99,9 @@ def invalid_schedule(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
             yield Hit(f"workDays lists {day} twice", ("spec", "workDays", i),
                       "remove the duplicate", value=True)
         seen.add(day)
-    if spec.cron is not None and not valid_cron(spec.cron):
-        yield Hit(f"invalid cron expression {spec.cron!r}", ("spec", "cron"),
+    problem = cron_problem(spec.cron) if spec.cron is not None else None
+    if problem is not None:
+        yield Hit(f"invalid cron expression {spec.cron!r}: {problem}", ("spec", "cron"),
                   "five fields: minute hour day-of-month month day-of-week, e.g. 0 9 * * 1",
                   value=True)
 
