@@ -168,7 +168,15 @@ def leads_import(ctx: Context, file: Path, skip_invalid: bool, fmt: str) -> None
 # ---------------------------------------------------------------- runs
 
 RUN_COLUMNS = ["id", "client", "campaign", "name", "type", "status", "revision", "started_at",
-               "status_reason"]
+               "next_run_at", "series", "status_reason"]
+
+
+def _series_cell(row: dict[str, Any]) -> str | None:
+    """A series shows its cron, an occurrence the series it belongs to."""
+    recurring = row.get("recurring")
+    if recurring:
+        return f"{recurring['cron']} ({recurring['timezone']})"
+    return row.get("series")
 
 
 @click.group("runs", invoke_without_command=True)
@@ -205,7 +213,7 @@ def runs_list(ctx: Context, campaign: str | None, fmt: str) -> None:
     if fmt == "json":
         _json({"runs": rows})
     else:
-        _table(rows, RUN_COLUMNS, "no runs")
+        _table([{**r, "series": _series_cell(r)} for r in rows], RUN_COLUMNS, "no runs")
 
 
 @runs_group.command("show")
@@ -231,6 +239,12 @@ def runs_show(ctx: Context, run: str, fmt: str) -> None:
                f"({data['type']}) {data['status']}")
     if data["status_reason"]:
         click.echo(f"  reason:      {data['status_reason']}")
+    recurring = data["recurring"]
+    if recurring:
+        upcoming = f", next {data['next_run_at']}" if data["next_run_at"] else ""
+        click.echo(f"  recurring:   {recurring['cron']} ({recurring['timezone']}){upcoming}")
+    if data["series"]:
+        click.echo(f"  series:      {data['series']} (run {data['series_id']})")
     click.echo(f"  revision:    {data['revision']} {(data['content_hash'] or '')[:12]} "
                f"commit {(data['git_commit'] or '-')[:12]}")
     for key in ("scheduled_for", "started_at", "finished_at"):
@@ -250,6 +264,11 @@ def runs_show(ctx: Context, run: str, fmt: str) -> None:
     for step in data["steps"]:
         click.echo(f"  step {step['step']}: {step['channel']} +{step['delayDays']}d "
                    f"{step['template'] or ''}".rstrip())
+    if recurring:
+        click.echo(f"  occurrences: {len(data['occurrences']) or 'none yet'}")
+        for occurrence in data["occurrences"]:
+            click.echo(f"    {occurrence['id']:<5} {occurrence['name']}  {occurrence['status']}"
+                       f"  started {occurrence['started_at']}")
 
 
 def _pairs(counts: dict[str, int]) -> str:

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from campaign_gitops.config.bundle import Bundle, Entry, Key
+from campaign_gitops.config.cron import cron_problem, first_fire
 from campaign_gitops.config.models import (
     ANNOTATION_PREVIOUS_NAME,
     ANNOTATION_PROTECT,
@@ -377,7 +378,7 @@ class _Planner:
         key = entry.key
         action = RUN_ACTIONS[run.type]
         when = f" at {run.at.isoformat()}" if run.at is not None else ""
-        reason = f"{run.type}{when}"
+        reason = self.recurring(entry, run) or f"{run.type}{when}"
         findings = _run_errors(self.bundle, key, action, self.options.config)
         if findings:
             why, rules = _error_reason(findings)
@@ -391,6 +392,26 @@ class _Planner:
             return Change("noop", key, to=run.name, reason=f"run {run.name} waits: {frozen}",
                           tag=FROZEN)
         return Change("run", key, to=run.name, reason=reason)
+
+    def recurring(self, entry: Entry, run: Any) -> str | None:
+        """The reason of a recurring schedule run (its Schedule has a cron), else None:
+        the cron, its timezone and the first fire (at or after the run's ``at`` or the
+        Schedule's ``startAt``, and not before now)."""
+        if run.type != "schedule":
+            return None
+        schedule = self.bundle.get(entry.key.client, "Schedule", entry.resource.spec.schedule)
+        spec = schedule.resource.spec if schedule is not None else None
+        if spec is None or spec.cron is None or cron_problem(spec.cron) is not None:
+            return None
+        reason = f"schedule, recurring {spec.cron} ({spec.timezone})"
+        start = run.at or spec.start_at
+        if self.options.now is None:
+            return reason + (f", from {start.isoformat()}" if start is not None else "")
+        try:
+            first = first_fire(spec.cron, spec.timezone, start, self.options.now)
+        except (ValueError, LookupError, OSError):  # an unknown timezone: PF017 says so
+            return reason
+        return reason + (f", first {first.isoformat()}" if first is not None else "")
 
     # -------------------------------------------------- orphans
 
