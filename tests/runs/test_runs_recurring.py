@@ -150,6 +150,7 @@ def test_a_recurring_schedule_over_six_weeks(run: Cli) -> None:
     assert {runs[o]["content_hash"] for o in runs} == {runs["wave"]["content_hash"]}
     assert runs["wave"]["next_run_at"] == "2031-01-13T09:00:00+11:00"
     _check_runs_show(run, occurrences)
+    _check_web(run, runs["wave"]["id"])
 
     # completed: the series ends with its occurrences, and nothing starts again
     _repo(run.root, "completed")
@@ -180,6 +181,28 @@ def _check_runs_show(run: Cli, occurrences: list[str]) -> None:
     (series_line,) = [line for line in table if " wave " in line and "scheduled" in line]
     assert "2031-01-13T09:00:00+11:00" in series_line and "0 9 * * 1 (Australia/Sydney)" \
         in series_line
+
+
+def _check_web(run: Cli, series_id: int) -> None:
+    """The web UI lists the series with its cron and each occurrence with its series."""
+    from fastapi.testclient import TestClient
+
+    from campaign_gitops.web.app import create_app
+
+    app = create_app(run.db_url, plan_in_background=False)
+    with TestClient(app) as client:
+        items = {r["name"]: r for r in client.get("/api/v1/runs").json()["items"]}
+        assert (items["wave"]["cron"], items["wave"]["series_id"]) == (CRON, None)
+        assert (items["wave-20301209-0900"]["cron"],
+                items["wave-20301209-0900"]["series_id"]) == (None, series_id)
+        page = client.get("/runs")
+        assert page.status_code == 200
+        assert f"recurring <code>{CRON}</code>" in page.text
+        assert page.text.count(f'of <a href="/runs/{series_id}">series {series_id}</a>') == 4
+        series = client.get(f"/runs/{series_id}")
+        assert series.status_code == 200 and f"recurring <code>{CRON}</code>" in series.text
+        occurrence = client.get(f"/runs/{items['wave-20301209-0900']['id']}")
+        assert f'an occurrence of <a href="/runs/{series_id}">' in occurrence.text
 
 
 def test_two_tick_processes_at_a_fire_start_it_once(run: Cli) -> None:

@@ -197,7 +197,8 @@ def _run_columns() -> tuple[Any, ...]:
     return (runs.c.id, resources.c.client, resources.c.name.label("campaign"), runs.c.name,
             runs.c.type, runs.c.status, runs.c.status_reason, runs.c.git_commit,
             runs.c.config_hash, runs.c.scheduled_for, runs.c.started_at, runs.c.finished_at,
-            runs.c.created_at, revisions.c.revision, revisions.c.content_hash)
+            runs.c.created_at, revisions.c.revision, revisions.c.content_hash, runs.c.cron,
+            runs.c.series_id)
 
 
 def _run_dict(r: Any) -> dict[str, Any]:
@@ -206,7 +207,10 @@ def _run_dict(r: Any) -> dict[str, Any]:
             "revision": r["revision"], "content_hash": r["content_hash"],
             "config_hash": r["config_hash"], "git_commit": r["git_commit"],
             "scheduled_for": iso(r["scheduled_for"]), "started_at": iso(r["started_at"]),
-            "finished_at": iso(r["finished_at"]), "created_at": iso(r["created_at"])}
+            "finished_at": iso(r["finished_at"]), "created_at": iso(r["created_at"]),
+            # a recurring schedule: the series has its cron, each occurrence its series
+            "cron": r["cron"] if r["series_id"] is None else None,
+            "series_id": r["series_id"]}
 
 
 def runs_page(session: Session, *, campaign_id: int | None = None, client: str | None = None,
