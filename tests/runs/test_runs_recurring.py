@@ -1,8 +1,9 @@
 """Recurring schedule runs (a Schedule with a cron) through the real CLI: ``apply``, then
 ``tick --now`` at simulated times over six weeks, on SQLite and PostgreSQL.
 
-Asserted: one occurrence per fire with the leads imported since (the earlier ones
-still walk their occurrence), nothing between fires, missed fires coalescing into one
+Asserted: one occurrence per fire with the leads imported since (an earlier
+occurrence's leads stay with the client while the series goes on, even once that
+occurrence finished), nothing between fires, missed fires coalescing into one
 occurrence, a pause holding the series, completing the campaign ending the series and
 its occurrences; ``plan``, ``runs`` and ``runs show`` showing the series; two tick
 processes racing at a fire starting it once. The timeline lies in 2030 so that
@@ -30,7 +31,7 @@ EXE = str(Path(sys.executable).with_name("campaign-gitops"))
 SYDNEY = dt.timezone(dt.timedelta(hours=11))  # December and January: daylight time
 CRON = "0 9 * * 1"  # Mondays 09:00 in Australia/Sydney
 STEPS = [{"channel": "email", "delayDays": 0, "template": "intro"},
-         {"channel": "email", "delayDays": 40, "template": "value"}]  # leads stay held
+         {"channel": "email", "delayDays": 2, "template": "value"}]
 
 
 def _repo(root: Path, status: str = "active") -> Path:
@@ -107,11 +108,13 @@ def test_a_recurring_schedule_over_six_weeks(run: Cli) -> None:
     assert first["notes"] == ["series acme/q1/wave: started wave-20301202-0900 for the fire at "
                               "2030-12-02T09:00:00+11:00; next at 2030-12-09T09:00:00+11:00"]
     assert run.audience("wave-20301202-0900") == week1
-    # between fires nothing starts, however often tick runs
-    for day in ("2030-12-03", "2030-12-05", "2030-12-09"):
-        assert run.tick(day, "08:30")["started_runs"] == []
+    # between fires nothing starts, however often tick runs; the occurrence walks on
+    for day, hhmm in (("2030-12-03", "10:00"), ("2030-12-05", "10:00"), ("2030-12-09", "08:59")):
+        assert run.tick(day, hhmm)["started_runs"] == []
+    assert run.runs()["wave-20301202-0900"]["status"] == "completed"
+    assert _pool(run) == {"acme": 3, None: 0}  # its leads stay with the client
 
-    # the next fire: fresh leads only (the first week's still walk their occurrence)
+    # the next fire: fresh leads only, not the ones the first week walked
     week2 = run.import_batch()
     assert run.tick("2030-12-09", "09:30")["started_runs"] == [
         "acme/q1/wave-20301209-0900 (3 leads)"]
@@ -145,7 +148,7 @@ def test_a_recurring_schedule_over_six_weeks(run: Cli) -> None:
     assert sorted(runs) == ["wave", *occurrences]
     assert {runs[o]["series"] for o in occurrences} == {"wave"}
     assert {runs[o]["series_id"] for o in occurrences} == {runs["wave"]["id"]}
-    assert {runs[o]["status"] for o in occurrences} == {"running"}
+    assert [runs[o]["status"] for o in occurrences] == ["completed"] * 3 + ["running"]
     assert {runs[o]["revision"] for o in runs} == {runs["wave"]["revision"]}
     assert {runs[o]["content_hash"] for o in runs} == {runs["wave"]["content_hash"]}
     assert runs["wave"]["next_run_at"] == "2031-01-13T09:00:00+11:00"
@@ -160,9 +163,29 @@ def test_a_recurring_schedule_over_six_weeks(run: Cli) -> None:
     assert run.tick("2031-01-20")["started_runs"] == []
     runs = run.runs()
     assert sorted(runs) == ["wave", *occurrences]
-    assert {(r["status"], r["status_reason"]) for r in runs.values()} == {
-        ("completed", "campaign completed")}
+    assert {r["status"] for r in runs.values()} == {"completed"}
+    assert [name for name, r in runs.items() if r["status_reason"] == "campaign completed"] \
+        == ["wave", "wave-20310106-0900"]  # the series, and the occurrence still running
     assert runs["wave"]["next_run_at"] is None
+    assert _pool(run) == {"acme": 0, None: 15}  # the series ended: every lead went back
+
+
+def _pool(run: Cli) -> dict[str | None, int]:
+    """Leads held by the client and leads in the pool."""
+    from sqlalchemy import func, select
+
+    from campaign_gitops.state.db import open_database
+    from campaign_gitops.state.tables import Lead
+
+    db = open_database(run.db_url)
+    try:
+        with db.session() as s:
+            counts: dict[str | None, int] = {
+                client: n for client, n in s.execute(
+                    select(Lead.client, func.count()).group_by(Lead.client))}
+    finally:
+        db.dispose()
+    return {"acme": counts.get("acme", 0), None: counts.get(None, 0)}
 
 
 def _check_runs_show(run: Cli, occurrences: list[str]) -> None:

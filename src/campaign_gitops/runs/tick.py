@@ -206,7 +206,27 @@ def _finish_completed_campaigns(state: _Tick) -> None:
             return
         session.execute(update(runs).where(runs.c.id.in_(closing)).values(
             status="completed", finished_at=state.now, status_reason="campaign completed"))
-        release_leads(session, closing, now=state.now)
+        release_leads(session, closing + _occurrences(session, closing), now=state.now)
+
+
+def _occurrences(session: Session, series_ids: list[int]) -> list[int]:
+    """The occurrences of these recurring series (finished ones too)."""
+    return list(session.execute(select(runs.c.id).where(
+        bulk.one_of(session, runs.c.series_id, series_ids))).scalars())
+
+
+def _releasable(session: Session, run_ids: list[int]) -> list[int]:
+    """The finished runs whose leads go back to the pool now: an occurrence of a recurring
+    series keeps them while its series goes on (so the next occurrences take fresh leads,
+    not the ones already walked) and hands them back when the series ends."""
+    if not run_ids:
+        return []
+    series = runs.alias("series")
+    held = set(session.execute(
+        select(runs.c.id).join(series, series.c.id == runs.c.series_id)
+        .where(bulk.one_of(session, runs.c.id, run_ids), series.c.status == "scheduled"))
+        .scalars())
+    return [run_id for run_id in run_ids if run_id not in held]
 
 
 def _start_due_runs(state: _Tick) -> None:
@@ -242,8 +262,10 @@ def _start_occurrence(state: _Tick, session: Session, series: CampaignRun, where
         what = f"run {done.name} exists already, not started again"
     if done.coalesced_since is not None:
         what += f" (fires since {done.coalesced_since.isoformat()} coalesced into it)"
-    after = (f"next at {done.next_fire.isoformat()}" if done.next_fire is not None
-             else "its cron fires no more: the series ended")
+    after = f"next at {done.next_fire.isoformat()}" if done.next_fire is not None else ""
+    if done.next_fire is None:  # the series ended: its finished occurrences' leads go back
+        after = "its cron fires no more: the series ended"
+        release_leads(session, _occurrences(session, [series.id]), now=state.now)
     state.notes.append(f"series {where}/{series.name}: {what}; {after}")
 
 
@@ -545,7 +567,7 @@ def _wrap_up(state: _Tick) -> None:
                 runs.c.status_reason.like("delivery stopped:%")).values(status_reason=None))
         done = [run_id for run_id in sorted(state.plans)
                 if _complete_if_done(session, run_id, state.now)]
-        release_leads(session, done, now=state.now)
+        release_leads(session, _releasable(session, done), now=state.now)
         if state.touched_campaigns:
             update_metrics(session, state.touched_campaigns, state.now)
 
