@@ -267,8 +267,8 @@ def runs_show(ctx: Context, run: str, fmt: str) -> None:
     if recurring:
         click.echo(f"  occurrences: {len(data['occurrences']) or 'none yet'}")
         for occurrence in data["occurrences"]:
-            click.echo(f"    {occurrence['id']:<5} {occurrence['name']}  {occurrence['status']}"
-                       f"  started {occurrence['started_at']}")
+            click.echo(f"    {occurrence['id']:<5} {occurrence['name']}  "
+                       f"{occurrence['status']:<9} started {occurrence['started_at']}")
 
 
 def _pairs(counts: dict[str, int]) -> str:
