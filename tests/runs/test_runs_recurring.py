@@ -252,3 +252,53 @@ def test_occurrence_names_stay_valid_resource_names() -> None:
     cut = "a" * 48 + "-" + "b" * 14  # 63 characters: the series part is cut, "-" dropped
     assert occurrence_name(cut, fire, "Australia/Sydney") == "a" * 48 + "-20261207-0900"
     assert len(occurrence_name("c" * 63, fire, "UTC")) == 63
+
+
+def _series_repo(tmp_path: Path, runs: list[dict[str, Any]]) -> Path:
+    docs = base_resources(campaign={"allocation": None, "runs": runs}, sequence=STEPS,
+                          schedule={"timezone": "UTC", "cron": "0 9 * * *"})
+    return write_repo(tmp_path / "repo", docs)
+
+
+def _names(db: Any) -> dict[str, tuple[str, str | None]]:
+    from sqlalchemy import select
+
+    from campaign_gitops.state.tables import CampaignRun
+
+    with db.session() as s:
+        return {r.name: (r.status, r.scheduled_for.isoformat() if r.scheduled_for else None)
+                for r in s.scalars(select(CampaignRun))}
+
+
+def test_a_freeze_window_holds_the_series_and_a_taken_name_is_not_started_twice(
+        db_url: str, tmp_path: Path) -> None:
+    from runs_helpers import start_runs
+
+    from campaign_gitops.config.project import ProjectConfig
+    from campaign_gitops.runs.tick import tick
+    from campaign_gitops.state.db import open_database
+
+    db = open_database(db_url)
+    # a declared one-shot run already carries the name of the Dec 3 occurrence
+    start_runs(db, _series_repo(tmp_path, [
+        {"name": "daily", "type": "schedule", "at": "2030-12-02T09:00:00Z"},
+        {"name": "daily-20301203-0900", "type": "schedule", "at": "2031-06-01T09:00:00Z"}]),
+        now=dt.datetime(2030, 12, 1, tzinfo=dt.UTC))
+    frozen = ProjectConfig.model_validate(
+        {"freezeWindows": [{"name": "weekend", "cron": "0 0 * * 1", "duration": "1d"}]})
+    monday = dt.datetime(2030, 12, 2, 9, 0, tzinfo=dt.UTC)  # inside the freeze
+    result = tick(db, now=monday, config=frozen)
+    assert result.started_runs == ()
+    assert "scheduled runs wait: inside freeze window 'weekend'" in result.notes
+    tuesday = dt.datetime(2030, 12, 3, 9, 30, tzinfo=dt.UTC)  # after it: one occurrence
+    result = tick(db, now=tuesday, config=frozen)
+    assert result.started_runs == ()  # its name is taken: no second run of that name
+    assert result.notes == ("series acme/q1/daily: run daily-20301203-0900 exists already, "
+                            "not started again (fires since 2030-12-02T09:00:00+00:00 "
+                            "coalesced into it); next at 2030-12-04T09:00:00+00:00",)
+    assert _names(db) == {
+        "daily": ("scheduled", "2030-12-04T09:00:00+00:00"),
+        "daily-20301203-0900": ("scheduled", "2031-06-01T09:00:00+00:00")}
+    result = tick(db, now=dt.datetime(2030, 12, 4, 9, 0, tzinfo=dt.UTC), config=frozen)
+    assert result.started_runs == ("acme/q1/daily-20301204-0900 (0 leads)",)
+    db.dispose()

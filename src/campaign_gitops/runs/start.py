@@ -51,9 +51,7 @@ SAMPLE_LEAD: dict[str, Any] = {
     "timezone": None,
 }
 _INSERT_CHUNK = 5000
-
-
-_NAME_MAX = 63
+_NAME_MAX = 63  # a run name is a resource name: ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$
 
 
 def start_run(session: Session, run: CampaignRun, *, now: dt.datetime) -> None:
