@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import multiprocessing as mp
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -67,28 +69,41 @@ def _pg_database() -> tuple[str, Any]:
     return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", drop
 
 
-def _fill_pool_pg(db: Database, size: int, *, ordered: bool = False) -> None:
-    """N leads generated in SQL (varied industry, status, confidence).
+LAYOUTS = {
+    "imported": "built by 10 imports of a tenth each, every file written best first "
+                "by `leads import`",
+    "scattered": "the best leads spread over every page (confidence unrelated to where "
+                 "a row lies: in-place re-imports over time)",
+}
 
-    ``ordered``: the rows lie on disk in confidence order (as after importing a file
-    sorted by it); else the best leads are scattered over every page of the table.
-    """
-    confidence = ("(:n - g) / CAST(:n AS float)" if ordered
-                  else "((g::bigint * 7919) % 100000) / 100000.0")
+
+def _fill_pool_pg(db: Database, size: int, *, layout: str = "scattered") -> None:
+    """N leads generated in SQL (varied industry, status, confidence), laid out on disk
+    as ``layout`` says (see LAYOUTS); the values are the same in every layout."""
     industries = "ARRAY[" + ",".join(f"'{i}'" for i in INDUSTRIES) + "]"
+    files = 10 if layout == "imported" else 1
+    # the order runs/leads.py::upsert_leads writes an import file in
+    order = ("ORDER BY email_status, enrichment_confidence DESC" if layout == "imported"
+             else "")
     with db.engine.begin() as conn:
-        conn.execute(text(f"""
-            INSERT INTO leads (email, phone, first_name, last_name, title, seniority, company,
-                company_industry, company_country, company_employee_count,
-                company_technologies, email_status, enrichment_confidence, converted,
-                created_at, updated_at)
-            SELECT 'lead' || g || '@example.com', '+1555' || lpad(g::text, 7, '0'),
-                'First' || g, 'Last' || g, 'CTO', 'c_suite', 'Company ' || g,
-                ({industries})[1 + g % 5], 'US', 10 + g % 5000,
-                '["python", "postgres"]'::json,
-                CASE WHEN g % 10 = 0 THEN 'unknown' ELSE 'verified' END,
-                {confidence}, false, now(), now()
-            FROM generate_series(1, :n) AS g"""), {"n": size})
+        for part in range(files):
+            first, last = part * size // files + 1, (part + 1) * size // files
+            conn.execute(text(f"""
+                INSERT INTO leads (email, phone, first_name, last_name, title, seniority,
+                    company, company_industry, company_country, company_employee_count,
+                    company_technologies, email_status, enrichment_confidence, converted,
+                    created_at, updated_at)
+                SELECT * FROM (
+                    SELECT 'lead' || g || '@example.com' AS email,
+                        '+1555' || lpad(g::text, 7, '0'), 'First' || g, 'Last' || g, 'CTO',
+                        'c_suite', 'Company ' || g, ({industries})[1 + g % 5], 'US',
+                        10 + g % 5000, '["python", "postgres"]'::json,
+                        CASE WHEN g % 10 = 0 THEN 'unknown' ELSE 'verified' END
+                            AS email_status,
+                        ((g::bigint * 7919) % 100000) / 100000.0 AS enrichment_confidence,
+                        false, now(), now()
+                    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g) AS file
+                {order}"""), {"first": first, "last": last})
         conn.execute(text("ANALYZE leads"))
 
 
@@ -109,30 +124,46 @@ def _fill_pool(db: Database, size: int) -> None:
 # ---------------------------------------------------------------- allocation
 
 
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a local server process, from /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _allocator(url: str, client: str, count: int, ready: Any, start: Any, out: Any) -> None:
     from campaign_gitops.runs.allocation import allocate
 
     db = open_database(url, migrate=False)
-    with db.engine.connect():
-        pass  # connect before the start signal
+    with db.engine.connect() as conn:  # connect before the start signal
+        backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
     ready.put(client)
     start.wait()
     began = time.monotonic()  # system-wide clock: comparable across processes
+    cpu, server_cpu = time.process_time(), _backend_cpu(backend)
     with db.session() as session:
         taken = allocate(session, SEGMENT, client, count, now=NOW)
-    out.put((client, len(taken), began, time.monotonic()))
+    ended = time.monotonic()
+    cpu = time.process_time() - cpu
+    after = _backend_cpu(backend)
+    server = None if server_cpu is None or after is None else after - server_cpu
+    out.put((client, len(taken), began, ended, cpu, server))
     db.dispose()
 
 
 def bench_allocation(pool: int, take: int, workers: int, *,
-                     ordered: bool = False) -> dict[str, Any]:
+                     layout: str = "scattered") -> dict[str, Any]:
     url, drop = _pg_database()
     try:
         db = open_database(url)
         began = time.perf_counter()
-        _fill_pool_pg(db, pool, ordered=ordered)
+        _fill_pool_pg(db, pool, layout=layout)
         with db.engine.connect() as conn:  # start the WAL cycle fresh for both layouts
             conn.execute(text("CHECKPOINT"))
+            wal_before = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
         fill = time.perf_counter() - began
         ctx = mp.get_context("spawn")
         ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
@@ -144,6 +175,7 @@ def bench_allocation(pool: int, take: int, workers: int, *,
             p.start()
         for _ in procs:  # every process imported and connected
             ready.get(timeout=600)
+        load = os.getloadavg()[0]
         start.set()
         results = [out.get(timeout=600) for _ in procs]
         for p in procs:
@@ -152,14 +184,33 @@ def bench_allocation(pool: int, take: int, workers: int, *,
         with db.session() as session:
             assigned = session.execute(select(func.count()).where(
                 Lead.client.is_not(None))).scalar_one()
+            wal = session.execute(text("SELECT pg_current_wal_lsn() - CAST(:lsn AS pg_lsn)"),
+                                  {"lsn": wal_before}).scalar_one()
         got = sum(r[1] for r in results)
+        servers = [r[5] for r in results]
+        server_cpu = None if None in servers else sum(servers)
         db.dispose()
         return {"pool": pool, "allocators": workers, "taken": got, "assigned_rows": assigned,
                 "exclusive": assigned == got == share * workers, "seconds": round(wall, 3),
                 "leads_per_s": round(got / wall), "pool_fill_s": round(fill, 1),
+                "client_cpu_s": round(sum(r[4] for r in results), 2),
+                "server_cpu_s": None if server_cpu is None else round(server_cpu, 2),
+                "wal_mb": round(float(wal) / 1e6), "load_at_start": round(load, 1),
                 "per_allocator_s": sorted(round(r[3] - r[2], 2) for r in results)}
     finally:
         drop()
+
+
+def server_settings() -> dict[str, str]:
+    """The settings of the PostgreSQL server that shape allocation's cost."""
+    import psycopg
+
+    names = ("server_version", "shared_buffers", "wal_compression", "max_wal_size",
+             "synchronous_commit")
+    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        return {name: str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
+                for name in names}
 
 
 # ---------------------------------------------------------------- tick
@@ -253,6 +304,34 @@ def bench_tick(backend: str, campaigns: int, batch: int) -> dict[str, Any]:
             drop()
 
 
+def _spread(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:,.0f}"
+    return f"{statistics.median(values):,.0f} ({min(values):,.0f}–{max(values):,.0f})"
+
+
+def _allocation_rows(table: Any, args: argparse.Namespace, layout: str, cores: int) -> None:
+    trials = [bench_allocation(args.pool, args.take, args.allocators, layout=layout)
+              for _ in range(args.repeat)]
+    if args.json:
+        for trial in trials:
+            print(json.dumps({"layout": layout, **trial}))
+    rates = [float(t["leads_per_s"]) for t in trials]
+    table.add_row(
+        f"allocation, {args.allocators} concurrent, {args.take:,} of {args.pool:,} "
+        f"(PostgreSQL), pool {layout}", f"{_spread(rates)} leads/s",
+        f"{len(trials)} trials, median (min–max); exclusive: "
+        f"{all(t['exclusive'] for t in trials)}; load at start "
+        f"{', '.join(str(t['load_at_start']) for t in trials)}", "50,000 leads/s")
+    if None in [t["server_cpu_s"] for t in trials]:
+        return  # a remote server: its CPU is not ours to read
+    cpu = [(t["client_cpu_s"] + t["server_cpu_s"]) / t["taken"] * 1e6 for t in trials]
+    table.add_row(
+        "  CPU per lead (allocator processes + their server backends)", f"{_spread(cpu)} µs",
+        f"= {_spread([cores / c * 1e6 for c in cpu])} leads/s with the {cores} cores to "
+        f"itself; WAL {_spread([float(t['wal_mb']) for t in trials])} MB", "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", type=int, default=1_000_000)
@@ -260,28 +339,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allocators", type=int, default=8)
     parser.add_argument("--campaigns", type=int, default=40)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Allocation trials, each on a freshly generated pool.")
     parser.add_argument("--skip-allocation", action="store_true")
     parser.add_argument("--skip-tick", action="store_true")
-    parser.add_argument("--ordered", action="store_true",
-                        help="Lay the pool out on disk in confidence order.")
+    parser.add_argument("--layout", choices=[*LAYOUTS, "both"], default="both",
+                        help="How the pool lies on disk (see LAYOUTS).")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--json", action="store_true", help="Also print each result as JSON.")
     args = parser.parse_args(argv)
+    from rich.console import Console
+    from rich.table import Table
+
+    cores = os.cpu_count() or 1
+    table = Table(title=f"runs benchmark: {cores} cores, load average "
+                        f"{os.getloadavg()[0]:.1f} at start")
+    for name, justify in (("measure", "left"), ("result", "right"), ("detail", "left"),
+                          ("goal", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
     if not args.skip_allocation:
-        alloc = bench_allocation(args.pool, args.take, args.allocators, ordered=args.ordered)
-        print(f"allocation (PostgreSQL): {alloc['taken']:,} leads from a pool of "
-              f"{alloc['pool']:,} by {alloc['allocators']} concurrent allocators in "
-              f"{alloc['seconds']} s = {alloc['leads_per_s']:,} leads/s; exclusive: "
-              f"{alloc['exclusive']} (pool generated in {alloc['pool_fill_s']} s, "
-              f"{'ordered' if args.ordered else 'scattered'} on disk)")
+        settings = server_settings()
+        layouts = list(LAYOUTS) if args.layout == "both" else [args.layout]
+        for layout in layouts:
+            _allocation_rows(table, args, layout, cores)
+        table.add_row("  server", "", ", ".join(f"{k} {v}" for k, v in settings.items()), "")
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     if args.skip_tick:
         backends = []
     for backend in backends:
         res = bench_tick(backend, args.campaigns, args.batch)
-        print(f"tick ({backend}): {res['messages']:,} messages (template writer, rules "
-              f"reviewer, outbox) in {res['seconds']} s = {res['messages_per_s']:,} msg/s; "
-              f"tick process CPU {res['tick_cpu_s']} s; run start (allocate + enrol "
-              f"{args.campaigns} x 500): {res['run_start_s']} s")
+        if args.json:
+            print(json.dumps(res))
+        table.add_row(f"tick, {res['messages']:,} messages ({backend})",
+                      f"{res['messages_per_s']:,} msg/s",
+                      f"{res['seconds']} s (tick process CPU {res['tick_cpu_s']} s); run start, "
+                      f"allocate + enrol {args.campaigns} × 500: {res['run_start_s']} s",
+                      "2,000 msg/s")
+    Console(width=200).print(table)
     return 0
 
 

@@ -12,9 +12,12 @@ and the update re-checks ``client IS NULL``.
 
 Cost on PostgreSQL: no index covers ``client`` or ``assigned_at`` and the table keeps 20%
 of each page free (state/tables.py), so assigning a lead is a heap-only (HOT) update on
-its own page: one lock and one update record, no index entry, no new page. The price:
-``ix_leads_best`` also lists leads already held by a client, and the scan reads past
-those (a heap visit each, ~2-5 µs) before it reaches free ones.
+its own page when few leads of that page are taken: one lock and one update record, no
+index entry. ``leads import`` writes new leads best first (runs/leads.py), so a run's
+audience lies on a few pages rather than one page per lead: fewer pages to read and
+image in the WAL, at the price of ordinary (non-HOT) updates where a page's free space
+runs out. ``ix_leads_best`` also lists leads already held by a client, and the scan
+reads past those (a heap visit each, ~2-5 µs) before it reaches free ones.
 """
 
 from __future__ import annotations

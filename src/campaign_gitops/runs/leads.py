@@ -176,13 +176,22 @@ def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, A
         yield rows[start:start + size]
 
 
+def _best_first(row: dict[str, Any]) -> tuple[str, float]:
+    return (row.get("email_status") or "", -float(row.get("enrichment_confidence") or 0.0))
+
+
 def upsert_leads(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert or update (by email) lead rows in batches; how many were written."""
+    """Insert or update (by email) lead rows in batches; how many were written.
+
+    New leads are written best first (by email status, then confidence), so they lie
+    on disk in the order allocation takes them: a run's audience then sits on a few
+    pages rather than on every page of the table (runs/allocation.py, README).
+    """
     table = Lead.__table__
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     written = 0
-    for batch in _batches(list(rows), _BATCH):
+    for batch in _batches(sorted(rows, key=_best_first), _BATCH):
         stmt = module.insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.email],

@@ -208,7 +208,8 @@ class Lead(Base):
         # The pool, best first: allocation's ordered scan (runs/allocation.py). On
         # PostgreSQL no index mentions `client`/`assigned_at` (not even as a partial
         # index's predicate) and pages keep 20% free, so allocating or releasing a lead
-        # is a HOT update: no index entries, no new page (a third of the WAL records).
+        # is a HOT update where the page has room: no index entries, no new page (a
+        # third of the WAL records).
         Index("ix_leads_best", "email_status", "enrichment_confidence", "id",
               sqlite_where=text("client IS NULL")),
         {"postgresql_with": {"fillfactor": 80}},
