@@ -90,3 +90,52 @@ def test_runs_show_and_status_show_the_campaign_metrics(db_url: str, repo: Path)
     assert "REPLY RATE" in header
     (row,) = [line for line in table if line.startswith("q1 ")]
     assert row[header.index("REPLY RATE"):].startswith("25.0% (1/4)")
+
+
+def test_communications_shows_the_newest_and_pages_back(db_url: str, repo: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    """The newest --limit messages, oldest of them first, and 'older: --before ID' to go
+    on; pages are read as often as --limit needs (here 2 rows a page)."""
+    import campaign_gitops.state.listings as listings
+
+    monkeypatch.setattr(listings, "MAX_PAGE", 2)
+    _cli(db_url, "tick", "--now", "2026-11-23T09:00:00Z")
+    every = json.loads(_cli(db_url, "communications", "--format", "json"))
+    ids = [m["id"] for m in every["communications"]]
+    assert len(ids) == 4 and ids == sorted(ids) and every["next_before"] is None
+    assert {m["lead"] for m in every["communications"]} == {
+        f"lead{i:04d}@example.com" for i in range(4)}
+    assert all(m["body"] and m["transport"] == "outbox" and m["idempotency_key"]
+               for m in every["communications"])
+
+    newest = json.loads(_cli(db_url, "communications", "--limit", "3", "--format", "json"))
+    assert [m["id"] for m in newest["communications"]] == ids[1:]
+    assert newest["next_before"] == ids[1]
+    older = json.loads(_cli(db_url, "communications", "--limit", "3", "--before",
+                            str(ids[1]), "--format", "json"))
+    assert [m["id"] for m in older["communications"]] == ids[:1]
+    assert older["next_before"] is None
+
+    text = _cli(db_url, "communications", "--limit", "1")
+    assert text.splitlines()[-1] == f"older: --before {ids[-1]}"
+    assert "older:" not in _cli(db_url, "communications")
+    assert _cli(db_url, "communications", "--channel", "sms") == "no communications\n"
+    assert _cli(db_url, "communications", "--client", "other") == "no communications\n"
+
+
+def test_replies_filter_by_kind_and_run_and_page(db_url: str, repo: Path):
+    _cli(db_url, "tick", "--now", "2026-11-23T09:00:00Z")
+    for i, kind in enumerate(("reply", "out_of_office", "unsubscribe")):
+        _cli(db_url, "replies", "add", "--contact", f"lead{i:04d}@example.com", "--kind", kind,
+             "--now", f"2026-11-23T1{i}:00:00Z")
+    listed = json.loads(_cli(db_url, "replies", "--format", "json"))
+    assert [r["kind"] for r in listed["replies"]] == ["reply", "out_of_office", "unsubscribe"]
+    assert listed["next_before"] is None
+    only = json.loads(_cli(db_url, "replies", "--kind", "unsubscribe", "--format", "json"))
+    assert [r["contact"] for r in only["replies"]] == ["lead0002@example.com"]
+    run_id = listed["replies"][0]["run_id"]
+    assert run_id is not None
+    by_run = json.loads(_cli(db_url, "replies", "--run", str(run_id), "--limit", "2",
+                             "--format", "json"))
+    assert [r["kind"] for r in by_run["replies"]] == ["out_of_office", "unsubscribe"]
+    assert by_run["next_before"] == listed["replies"][1]["id"]

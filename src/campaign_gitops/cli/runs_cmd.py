@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.cli.common import Context, pass_context
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.state.db import open_database
 
 FORMATS = ("text", "json")
@@ -306,32 +307,70 @@ MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "sta
                    "status_reason", "sent_at"]
 
 
+def _page_options(func: Any) -> Any:
+    func = click.option("--before", type=click.IntRange(1), metavar="ID",
+                        help="Only rows older than this id (the 'older:' hint of a "
+                             "listing).")(func)
+    return click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+                        help="How many of the newest rows.")(func)
+
+
+def _campaign_scope(session: Any, campaign: str | None, client: str | None
+                    ) -> dict[str, str | None]:
+    """``--campaign NAME|CLIENT/NAME`` and ``--client`` as the listing's filters; an
+    unknown campaign is an error, not an empty list."""
+    if not campaign:
+        return {"client": client, "campaign": None}
+    from campaign_gitops.runs.queries import check_campaign
+
+    check_campaign(session, campaign)
+    owner, _, name = campaign.rpartition("/")
+    return {"client": owner or client, "campaign": name}
+
+
+def _listing(rows: list[dict[str, Any]], older: int | None, key: str, fmt: str,
+             columns: list[str], empty: str) -> None:
+    if fmt == "json":
+        _json({key: rows, "next_before": older})
+        return
+    _table(rows, columns, empty)
+    if older is not None:
+        click.echo(f"older: --before {older}")
+
+
 @click.command("communications")
 @click.option("--run", "run_ref", help="Only this run (id or client/campaign/run).")
 @click.option("--status", help="Only this status (sent, failed, skipped, rejected, ...).")
 @click.option("--campaign", help="Only this campaign (name or client/name).")
-@click.option("--limit", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--client", help="Only this client.")
+@click.option("--channel", type=click.Choice(["email", "sms", "voice", "linkedin", "mail"]),
+              help="Only this channel.")
+@_page_options
 @format_option
 @pass_context
 def communications_command(ctx: Context, run_ref: str | None, status: str | None,
-                           campaign: str | None, limit: int, fmt: str) -> None:
-    """Every message written: recipient, status and why.
+                           campaign: str | None, client: str | None, channel: str | None,
+                           limit: int, before: int | None, fmt: str) -> None:
+    """Messages written, newest last: recipient, status and why.
+
+    Shows the newest --limit messages (oldest of them first); a last line
+    'older: --before ID' continues with older ones.
 
     \b
     Example:
       campaign-gitops communications --campaign acme/cto-au-q1 --status failed
       campaign-gitops communications --run acme/cto-au-q1/smoke-1 --format json
     """
-    from campaign_gitops.runs.queries import communications, find_run
+    from campaign_gitops.runs.queries import find_run
+    from campaign_gitops.state.listings import communications_page, newest
 
     with _session(ctx) as session:
-        run_id = find_run(session, run_ref) if run_ref else None
-        rows = communications(session, run=run_id, status=status, campaign=campaign,
-                              limit=limit)
-    if fmt == "json":
-        _json({"communications": rows})
-    else:
-        _table(rows, MESSAGE_COLUMNS, "no communications")
+        filters = {**_campaign_scope(session, campaign, client), "status": status,
+                   "channel": channel,
+                   "run": find_run(session, run_ref) if run_ref else None}
+        rows, older = newest(lambda **page: communications_page(session, **filters, **page),
+                             limit=limit, before=before)
+    _listing(rows, older, "communications", fmt, MESSAGE_COLUMNS, "no communications")
 
 
 # ---------------------------------------------------------------- replies
@@ -341,31 +380,39 @@ REPLY_COLUMNS = ["id", "client", "campaign", "contact", "kind", "message_id", "r
 
 @click.group("replies", invoke_without_command=True)
 @click.option("--campaign", help="Only this campaign (name or client/name).")
+@click.option("--client", help="Only this client.")
+@click.option("--run", "run_ref", help="Only this run (id or client/campaign/run).")
+@click.option("--kind", type=click.Choice(REPLY_KINDS), help="Only this kind.")
+@_page_options
 @format_option
 @click.pass_context
-def replies_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> None:
-    """List replies and outcomes (``replies add`` / ``replies import`` record them).
+def replies_group(click_ctx: click.Context, campaign: str | None, client: str | None,
+                  run_ref: str | None, kind: str | None, limit: int, before: int | None,
+                  fmt: str) -> None:
+    """List replies and outcomes, newest last (``replies add`` / ``replies import``
+    record them).
 
     \b
     Example:
       campaign-gitops replies --campaign acme/cto-au-q1
+      campaign-gitops replies --kind unsubscribe --format json
     """
     if click_ctx.invoked_subcommand is not None:
         return
-    from campaign_gitops.runs.queries import list_replies
+    from campaign_gitops.runs.queries import find_run
+    from campaign_gitops.state.listings import newest, replies_page
 
     with _session(click_ctx.find_object(Context)) as session:
-        rows = list_replies(session, campaign=campaign)
-    if fmt == "json":
-        _json({"replies": rows})
-    else:
-        _table(rows, REPLY_COLUMNS, "no replies")
+        filters = {**_campaign_scope(session, campaign, client), "kind": kind,
+                   "run": find_run(session, run_ref) if run_ref else None}
+        rows, older = newest(lambda **page: replies_page(session, **filters, **page),
+                             limit=limit, before=before)
+    _listing(rows, older, "replies", fmt, REPLY_COLUMNS, "no replies")
 
 
 @replies_group.command("add")
 @click.option("--contact", required=True, help="The lead's email or phone.")
-@click.option("--kind", required=True, type=click.Choice(
-    ["reply", "out_of_office", "unsubscribe", "bounce", "converted"]))
+@click.option("--kind", required=True, type=click.Choice(REPLY_KINDS))
 @click.option("--campaign", help="The campaign it answers (name or client/name).")
 @click.option("--body", help="The text of the reply.")
 @click.option("--in-reply-to", help="The email's In-Reply-To Message-ID.")

@@ -1,7 +1,8 @@
 """Read-only views of what runs did, shared by the CLI and the web UI.
 
 Each returns plain JSON-ready dicts with stable keys (documented in the README):
-``list_runs``, ``show_run``, ``communications``, ``list_replies``.
+``list_runs``, ``show_run``, ``campaign_metrics``. Messages and replies are paged by
+state/listings.py (``communications_page``, ``replies_page``) for both.
 
 A recurring schedule (runs/start.py) shows as its series, with ``recurring`` (cron and
 timezone) and ``next_run_at`` (the next fire, in the schedule's timezone), and its
@@ -24,9 +25,7 @@ from campaign_gitops.state.tables import (
     CampaignRevision,
     CampaignRun,
     Enrollment,
-    Lead,
     Message,
-    Reply,
     Resource,
 )
 
@@ -36,10 +35,7 @@ campaigns = Campaign.__table__
 revisions = CampaignRevision.__table__
 enrollments = Enrollment.__table__
 messages = Message.__table__
-replies = Reply.__table__
-leads = Lead.__table__
 series_runs = runs.alias("series_runs")
-DEFAULT_LIMIT = 200
 
 
 def _campaign_filter(name: str) -> Any:
@@ -163,50 +159,6 @@ def show_run(session: Session, run_id: int) -> dict[str, Any]:
             "enrollments": _counts(session, enrollments.c.state, run_id, enrollments),
             "messages": _counts(session, messages.c.status, run_id, messages),
             "messages_by_channel": by_channel, "steps": steps}
-
-
-def communications(session: Session, *, run: int | None = None, status: str | None = None,
-                   campaign: str | None = None, limit: int = DEFAULT_LIMIT
-                   ) -> list[dict[str, Any]]:
-    query = (select(messages.c.id, resources.c.client, resources.c.name.label("campaign"),
-                    runs.c.name.label("run"), messages.c.step_index, messages.c.channel,
-                    leads.c.email.label("lead"), messages.c.recipient, messages.c.status,
-                    messages.c.status_reason, messages.c.subject, messages.c.attempts,
-                    messages.c.scheduled_for, messages.c.sent_at, messages.c.transport,
-                    messages.c.idempotency_key)
-             .join(runs, runs.c.id == messages.c.run_id)
-             .join(resources, resources.c.id == messages.c.campaign_id)
-             .outerjoin(leads, leads.c.id == messages.c.lead_id)
-             .order_by(messages.c.id).limit(limit))
-    if run is not None:
-        query = query.where(messages.c.run_id == run)
-    if status:
-        query = query.where(messages.c.status == status)
-    if campaign:
-        check_campaign(session, campaign)
-        query = query.where(_campaign_filter(campaign))
-    out = []
-    for r in session.execute(query).mappings():
-        item = dict(r)
-        item["step"] = item.pop("step_index") + 1
-        item["scheduled_for"] = iso(r["scheduled_for"])
-        item["sent_at"] = iso(r["sent_at"])
-        out.append(item)
-    return out
-
-
-def list_replies(session: Session, *, campaign: str | None = None,
-                 limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
-    query = (select(replies.c.id, replies.c.client, resources.c.name.label("campaign"),
-                    replies.c.contact, replies.c.kind, replies.c.message_id,
-                    replies.c.lead_id, replies.c.body, replies.c.received_at)
-             .outerjoin(resources, resources.c.id == replies.c.campaign_id)
-             .order_by(replies.c.id).limit(limit))
-    if campaign:
-        check_campaign(session, campaign)
-        query = query.where(_campaign_filter(campaign))
-    return [{**dict(r), "received_at": iso(r["received_at"])}
-            for r in session.execute(query).mappings()]
 
 
 def campaign_metrics(session: Session, campaign: str | None = None) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 
-from campaign_gitops.state import queries_web as q
+from campaign_gitops.state import listings as q
 from campaign_gitops.web.app import Web, now
 
 Limit = Annotated[int, Query(ge=1, le=q.MAX_PAGE)]

@@ -33,7 +33,7 @@ from fastapi.templating import Jinja2Templates
 from campaign_gitops import __version__
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.state import queries_web as q
+from campaign_gitops.state import listings as q
 from campaign_gitops.state.db import Database, redact
 from campaign_gitops.web.security import Security, is_loopback, middleware
 from campaign_gitops.web.workspace import SYNC_STATES, Workspace

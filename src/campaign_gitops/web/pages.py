@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from campaign_gitops.state import queries_web as q
+from campaign_gitops.state import listings as q
 from campaign_gitops.web import charts
 from campaign_gitops.web.api import campaign_overview, decide, with_sync
 from campaign_gitops.web.app import Web

@@ -1,12 +1,15 @@
-"""Paginated reads for the web UI and its JSON API (the CLI's own lists are in runs.queries).
+"""Paginated reads for the web UI, its JSON API and the CLI's ``communications`` and
+``replies``.
 
 Every function returns JSON-ready dicts and reads one page: LIMIT on an indexed order
 (campaigns by client/name, messages and replies by id descending, keyset with
-``before``), counts only for the rows of the page, never a whole table.
+``before``), counts only for the rows of the page, never a whole table. ``newest``
+reads as many pages as a caller asks for (the CLI's ``--limit``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Date, String, cast, func, select
@@ -20,6 +23,7 @@ from campaign_gitops.state.tables import (
     CampaignRun,
     Client,
     Enrollment,
+    Lead,
     Message,
     Reply,
     Resource,
@@ -32,6 +36,7 @@ revisions = CampaignRevision.__table__
 messages = Message.__table__
 replies = Reply.__table__
 enrollments = Enrollment.__table__
+leads = Lead.__table__
 ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
 MAX_PAGE = 200
 
@@ -240,6 +245,23 @@ def _keyset(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
             "next_before": rows[-1]["id"] if more and rows else None}
 
 
+def newest(page: Callable[..., dict[str, Any]], *, limit: int, before: int | None = None
+           ) -> tuple[list[dict[str, Any]], int | None]:
+    """The newest ``limit`` rows (any number) of a keyset-paged ``page`` function, read
+    page by page, oldest first, and the ``before`` that continues with older rows
+    (None: there are none)."""
+    rows: list[dict[str, Any]] = []
+    cursor = before
+    while len(rows) < limit:
+        got = page(before=cursor, limit=min(MAX_PAGE, limit - len(rows)))
+        rows.extend(got["items"])
+        cursor = got["next_before"]
+        if cursor is None:
+            break
+    rows.reverse()
+    return rows, cursor
+
+
 def _day_expr(session: Session, column: Any) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return func.date(column)
@@ -315,12 +337,14 @@ def communications_page(session: Session, *, client: str | None = None,
     limit = max(1, min(limit, MAX_PAGE))
     query = (select(messages.c.id, messages.c.client, resources.c.name.label("campaign"),
                     messages.c.run_id, runs.c.name.label("run"), messages.c.step_index,
-                    messages.c.channel, messages.c.recipient, messages.c.subject,
-                    messages.c.body, messages.c.status, messages.c.status_reason,
-                    messages.c.attempts, messages.c.scheduled_for, messages.c.sent_at,
-                    messages.c.created_at)
+                    messages.c.channel, leads.c.email.label("lead"), messages.c.recipient,
+                    messages.c.subject, messages.c.body, messages.c.status,
+                    messages.c.status_reason, messages.c.attempts, messages.c.transport,
+                    messages.c.idempotency_key, messages.c.scheduled_for,
+                    messages.c.sent_at, messages.c.created_at)
              .join(runs, runs.c.id == messages.c.run_id)
              .join(resources, resources.c.id == messages.c.campaign_id)
+             .outerjoin(leads, leads.c.id == messages.c.lead_id)
              .order_by(messages.c.id.desc()).limit(limit + 1))
     if client:
         query = query.where(messages.c.client == client)
@@ -349,8 +373,8 @@ def replies_page(session: Session, *, client: str | None = None, campaign: str |
                  limit: int = 50) -> dict[str, Any]:
     limit = max(1, min(limit, MAX_PAGE))
     query = (select(replies.c.id, replies.c.client, resources.c.name.label("campaign"),
-                    replies.c.run_id, replies.c.message_id, replies.c.contact, replies.c.kind,
-                    replies.c.body, replies.c.received_at)
+                    replies.c.run_id, replies.c.message_id, replies.c.lead_id,
+                    replies.c.contact, replies.c.kind, replies.c.body, replies.c.received_at)
              .outerjoin(resources, resources.c.id == replies.c.campaign_id)
              .order_by(replies.c.id.desc()).limit(limit + 1))
     if client:
