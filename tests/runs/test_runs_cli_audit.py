@@ -139,3 +139,18 @@ def test_replies_filter_by_kind_and_run_and_page(db_url: str, repo: Path):
                              "--format", "json"))
     assert [r["kind"] for r in by_run["replies"]] == ["out_of_office", "unsubscribe"]
     assert by_run["next_before"] == listed["replies"][1]["id"]
+
+
+def test_tables_keep_the_last_column_whole_and_times_to_the_second(capsys):
+    from campaign_gitops.cli.runs_cmd import MESSAGE_COLUMNS, _table
+
+    reason = ("write failed: step 2 (email): anthropic writer: no Anthropic API key: "
+              "ANTHROPIC_API_KEY is not set")
+    _table([{"id": 7, "recipient": "x" * 70, "status": "failed",
+             "sent_at": "2026-11-23T00:17:45.506691+00:00", "status_reason": reason}],
+           MESSAGE_COLUMNS, "none")
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == [c.upper() for c in MESSAGE_COLUMNS]
+    assert row.endswith(reason)
+    assert "x" * 57 + "..." in row and "x" * 58 not in row
+    assert "2026-11-23T00:17:45+00:00" in row and ".506691" not in row

@@ -56,10 +56,14 @@ def _json(data: Any) -> None:
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+    """Aligned columns; long values are cut to 60 characters, but for the last column
+    (a reason or a subject: what to do is often at its end), which is shown whole."""
     if not rows:
         click.echo(empty)
         return
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    last = len(columns) - 1
+    cells = [[_cell(_seconds(row.get(c)) if c.endswith("_at") else row.get(c),
+                    whole=i == last) for i, c in enumerate(columns)] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
                .rstrip())
@@ -67,11 +71,21 @@ def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
 
-def _cell(value: Any) -> str:
+def _seconds(value: Any) -> Any:
+    """An ISO time to the second (tables only; JSON keeps the fraction)."""
+    if isinstance(value, str) and len(value) > 19 and value[19] == ".":
+        end = 20
+        while end < len(value) and value[end].isdigit():
+            end += 1
+        return value[:19] + value[end:]
+    return value
+
+
+def _cell(value: Any, *, whole: bool = False) -> str:
     if value is None:
         return "-"
     text = str(value).replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
 # ---------------------------------------------------------------- tick
@@ -304,7 +318,7 @@ def runs_resume(ctx: Context, run: str) -> None:
 # ---------------------------------------------------------------- communications
 
 MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "status",
-                   "status_reason", "sent_at"]
+                   "sent_at", "status_reason"]
 
 
 def _page_options(func: Any) -> Any:
