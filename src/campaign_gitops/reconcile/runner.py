@@ -11,10 +11,12 @@ the change in flight finish, releases the lock and ends the loop.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,7 +133,8 @@ class Runner:
             if is_leader:
                 if clock >= next_full:
                     debouncer.take()
-                    self._pass(None)
+                    with _settled_heap():
+                        self._pass(None)
                     self._message_metrics()
                     next_full = time.monotonic() + o.interval
                 elif debouncer.ready(clock):
@@ -236,6 +239,24 @@ class Runner:
             return
         for channel, status, count in rows:
             self.reconciler.metrics.messages.labels(channel, status).set(count)
+
+
+@contextmanager
+def _settled_heap() -> Iterator[None]:
+    """Around a full pass: afterwards, collect once and freeze what survived.
+
+    A full pass leaves the file cache, bundle and snapshot of the whole repo on the heap
+    (hundreds of thousands of objects at 10,000 campaigns). Left to the collector, each
+    later full collection walks them all — a pause of ~300 ms in the middle of an edit's
+    incremental pass. Collected once here, between passes, and frozen (``gc.freeze``),
+    they are out of the collector's way until the next full pass unfreezes them.
+    """
+    gc.unfreeze()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.freeze()
 
 
 def _git_filter(_change: Any, path: str) -> bool:
