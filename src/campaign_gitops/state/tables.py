@@ -171,7 +171,8 @@ class CampaignRun(Base):
     # ``scheduled``, its ``scheduled_for`` the next fire; each fire starts an occurrence,
     # a run of its own whose ``series_id`` names the series (runs/start.py).
     cron: Mapped[str | None] = mapped_column(String(120))
-    series_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_runs.id"), index=True)
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_runs.id", name="fk_runs_series"), index=True)
 
 
 class ApplyLog(Base):

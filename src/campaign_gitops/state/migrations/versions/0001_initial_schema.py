@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:49:28.925744
+Create Date: 2026-11-22 22:43:19.272752
 """
 
 from __future__ import annotations
@@ -157,17 +157,13 @@ def upgrade() -> None:
     sa.Column('finished_at', campaign_gitops.state.tables.TZDateTime(timezone=True), nullable=True),
     sa.Column('status_reason', sa.Text(), nullable=True),
     sa.Column('created_at', campaign_gitops.state.tables.TZDateTime(timezone=True), nullable=False),
-    sa.Column('cron', sa.String(length=120), nullable=True),
-    sa.Column('series_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.ForeignKeyConstraint(['campaign_id'], ['resources.id'], ),
     sa.ForeignKeyConstraint(['revision_id'], ['campaign_revisions.id'], ),
-    sa.ForeignKeyConstraint(['series_id'], ['campaign_runs.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('campaign_id', 'name', name='uq_run_name')
     )
     with op.batch_alter_table('campaign_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaign_runs_campaign_id'), ['campaign_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_campaign_runs_series_id'), ['series_id'], unique=False)
         batch_op.create_index('ix_runs_status', ['status'], unique=False)
 
     op.create_table('enrollments',
@@ -285,7 +281,6 @@ def downgrade() -> None:
     op.drop_table('enrollments')
     with op.batch_alter_table('campaign_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_runs_status')
-        batch_op.drop_index(batch_op.f('ix_campaign_runs_series_id'))
         batch_op.drop_index(batch_op.f('ix_campaign_runs_campaign_id'))
 
     op.drop_table('campaign_runs')
