@@ -20,6 +20,7 @@ import click
 from sqlalchemy.orm import Session
 
 from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.config.models import CHANNELS
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.state.db import open_database
@@ -73,12 +74,10 @@ def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
 
 def _seconds(value: Any) -> Any:
     """An ISO time to the second (tables only; JSON keeps the fraction)."""
-    if isinstance(value, str) and len(value) > 19 and value[19] == ".":
-        end = 20
-        while end < len(value) and value[end].isdigit():
-            end += 1
-        return value[:19] + value[end:]
-    return value
+    try:
+        return dt.datetime.fromisoformat(value).isoformat(timespec="seconds")
+    except (TypeError, ValueError):
+        return value
 
 
 def _cell(value: Any, *, whole: bool = False) -> str:
@@ -357,8 +356,7 @@ def _listing(rows: list[dict[str, Any]], older: int | None, key: str, fmt: str,
 @click.option("--status", help="Only this status (sent, failed, skipped, rejected, ...).")
 @click.option("--campaign", help="Only this campaign (name or client/name).")
 @click.option("--client", help="Only this client.")
-@click.option("--channel", type=click.Choice(["email", "sms", "voice", "linkedin", "mail"]),
-              help="Only this channel.")
+@click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel.")
 @_page_options
 @format_option
 @pass_context
