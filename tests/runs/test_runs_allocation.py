@@ -152,3 +152,54 @@ def test_allocating_and_releasing_on_postgresql_are_heap_only_updates(pg_url: st
             "WHERE relname = 'leads'")).one()
     assert len(taken) == 60
     assert (upd, hot) == (80, 80)
+
+
+def test_a_lead_referenced_by_an_uncommitted_row_is_still_allocated(pg_url: str,
+                                                                    tmp_path: Path):
+    """A foreign-key check (a test run enrolling a sample of free leads, a message row)
+    holds FOR KEY SHARE on the lead until it commits; allocation's FOR NO KEY UPDATE
+    does not conflict with it, so a run starting meanwhile still gets those leads, while
+    another allocator's lock (an update) is still skipped."""
+    from campaign_gitops.state.tables import (
+        Campaign,
+        CampaignRevision,
+        CampaignRun,
+        Enrollment,
+        Resource,
+    )
+
+    db = open_database(pg_url)
+    _pool(db, tmp_path, [lead_row(i) for i in range(3)])
+    with db.session() as s:
+        resource = Resource(client="acme", kind="Campaign", name="q1", spec={}, spec_hash="h")
+        s.add(resource)
+        s.flush()
+        s.add(Campaign(resource_id=resource.id, status="active"))
+        revision = CampaignRevision(resource_id=resource.id, revision=1, spec={},
+                                    content_hash="h")
+        s.add(revision)
+        s.flush()
+        run = CampaignRun(campaign_id=resource.id, name="smoke", type="test_run",
+                          revision_id=revision.id, config={}, config_hash="h")
+        s.add(run)
+        s.flush()
+        run_id = s.scalar(select(CampaignRun.id))
+        first, second = s.scalars(select(Lead.id).order_by(Lead.id).limit(2)).all()
+    sample = db.engine.connect()
+    other = db.engine.connect()
+    try:
+        sample.begin()  # a test run's enrolment, not committed yet: FOR KEY SHARE
+        sample.execute(insert(Enrollment.__table__).values(
+            run_id=run_id, lead_id=first, state="active", next_step=0, created_at=NOW,
+            updated_at=NOW))
+        other.begin()  # another allocator holding a lead: skipped, not waited for
+        other.execute(update(Lead).where(Lead.id == second).values(client="globex"))
+        with db.session() as s:
+            taken = [lead for lead, _ in allocate(s, None, "acme", 3, now=NOW)]
+        assert sorted(taken) == sorted(set(range(first, first + 3)) - {second})
+        assert first in taken
+    finally:
+        sample.rollback()
+        sample.close()
+        other.rollback()
+        other.close()

@@ -5,8 +5,8 @@ seniorities, titles as case-insensitive substrings, technologies overlap, email
 status), over leads that are in the pool (``client IS NULL``) and not suppressed for
 the client, ordered by ``enrichment_confidence`` (best first).
 
-Exclusive: on PostgreSQL the chosen rows are locked with ``FOR UPDATE SKIP LOCKED`` and
-assigned in the same statement, so concurrent allocators never take the same lead; on
+Exclusive: on PostgreSQL the chosen rows are locked with ``FOR NO KEY UPDATE SKIP LOCKED``
+and assigned in the same statement, so concurrent allocators never take the same lead; on
 SQLite the transaction already holds the write lock (``BEGIN IMMEDIATE`` in state/db.py)
 and the update re-checks ``client IS NULL``.
 
@@ -196,11 +196,16 @@ def _take_pg(session: Session, conds: list[ColumnElement[bool]], client: str, co
              now: dt.datetime) -> tuple[int, list[Any]]:
     """One statement: lock up to ``count`` matches (``SKIP LOCKED``) and assign them.
 
-    The update finds each locked row by its ``ctid`` (no primary-key descent per lead).
+    The lock is ``FOR NO KEY UPDATE``: it excludes other allocators (and any update of
+    the row) but not the ``FOR KEY SHARE`` lock a foreign-key check takes. A test run
+    enrolling a sample of free leads, or a message inserted for a lead, holds that lock
+    on the lead until it commits; ``FOR UPDATE`` would have skipped such leads, and a run
+    starting at that moment found "no matching leads". The update finds each locked row
+    by its ``ctid`` (no primary-key descent per lead).
     Returns how many rows were locked and the rows assigned (id, timezone, confidence).
     """
     picked = (select(_CTID.label("tid")).where(*conds).order_by(*BEST_FIRST).limit(count)
-              .with_for_update(skip_locked=True).cte("picked"))
+              .with_for_update(skip_locked=True, key_share=True).cte("picked"))
     done = (update(leads).where(picked.c.tid == _CTID)
             .values(client=client, assigned_at=now, updated_at=now)
             .returning(leads.c.id, leads.c.timezone, leads.c.enrichment_confidence)
