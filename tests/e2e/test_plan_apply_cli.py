@@ -268,10 +268,10 @@ def test_apply_format_json(run, tmp_path: Path) -> None:
     data = json.loads(out)
     assert set(data) == {"changes", "summary", "serial", "failed_files", "ok"}
     assert data["summary"] == {"create": 5, "update": 0, "transition": 0, "run": 0,
-                               "archive": 0, "skipped": 0, "error": 1}
+                               "cancel": 0, "archive": 0, "skipped": 0, "error": 1}
     assert data["serial"] == 5 and data["ok"] is False and data["failed_files"] == []
     first = data["changes"][0]
-    assert set(first) == {"action", "resource", "from", "to", "outcome", "reason"}
+    assert set(first) == {"action", "resource", "from", "to", "tag", "outcome", "reason"}
     assert [first["action"], first["resource"], first["outcome"]] == [
         "create", "acme/Client/acme", "applied"]
     [error] = [c for c in data["changes"] if c["outcome"] == "error"]

@@ -289,3 +289,24 @@ def test_pausing_after_launch_is_not_a_failing_file(daemon_repo: Path, sqlite_ur
     assert paused.ok and paused.failing == ()  # PF006 is for runs still to start
     assert paused.applied == (("acme/Campaign/c0", "transition"),)
     assert status(rec.db, "acme", "c0") == "paused"
+
+
+def test_the_daemon_cancels_a_waiting_run_whose_declaration_left_the_file(
+        daemon_repo: Path, db_url: str) -> None:
+    with (daemon_repo / "campaigns/acme/client.yaml").open("a") as f:
+        f.write(SEGMENT)
+    path = daemon_repo / "campaigns/acme/c0.yaml"
+    runs = '\n  runs:\n    - {name: wave, type: schedule, at: "2030-11-18T02:30:00+00:00"}'
+    path.write_text(dr.campaign_text("acme", "c0", status="active").replace(
+        "template: intro", "template: intro\n  segment: everyone" + runs))
+    rec = make(daemon_repo, db_url)
+    assert rec.reconcile_once(None, now=NOW, clock=0.0).ok
+    path.write_text(path.read_text().replace(runs, ""))
+    sink = rec.log.stream  # type: ignore[attr-defined]
+    done = rec.reconcile_once({str(path)}, now=NOW, clock=1.0)
+    assert done.ok and ("acme/Campaign/c0", "run") in done.applied
+    with rec.db.session() as s:
+        assert s.scalar(select(t.CampaignRun.status).where(
+            t.CampaignRun.name == "wave")) == "cancelled"
+    assert any('"action": "cancel"' in line and '"run": "wave"' in line
+               for line in sink.lines)

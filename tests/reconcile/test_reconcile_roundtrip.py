@@ -38,7 +38,7 @@ def test_apply_then_plan_is_empty(repo, database) -> None:
     assert again.base_serial == result.serial == 7
     second = apply_plan(database, again, bundle, project=project)
     assert second.counts() == {"create": 0, "update": 0, "transition": 0, "run": 0,
-                               "archive": 0}
+                               "cancel": 0, "archive": 0}
 
 
 def test_reformatting_gives_an_empty_plan(repo, database, tmp_path) -> None:

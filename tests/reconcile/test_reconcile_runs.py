@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import reconcile_repos as rr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaign_gitops.config.resolved import resolve_with_hash
+from campaign_gitops.reconcile.render import render_text
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 from campaign_gitops.state import tables as t
 
@@ -140,3 +141,54 @@ def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
     assert [f.rule for f in errors["acme/Campaign/q1"]] == ["PF006"]
     plan = build_plan(bundle, snapshot_of(database), PlanOptions(), preflight_errors=errors)
     assert [(c.action, c.to) for c in plan.changes] == [("transition", "paused")]
+
+
+def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, database,
+                                                                     tmp_path) -> None:
+    """The file is the desired state: a schedule run that has not started and is no
+    longer declared is cancelled by the next apply (and never starts); runs already
+    started are in flight and stay."""
+    project = repo(campaign())
+    bundle, plan = plan_repo(project, database)
+    assert apply_plan(database, plan, bundle, project=project).ok
+    rr.write_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
+    bundle, plan = plan_repo(project, database)
+    runs = [c for c in plan.changes if c.action == "run"]
+    assert [(c.from_, c.to, c.tag, c.reason) for c in runs] == [
+        ("wave", None, "cancel", "no longer declared; scheduled, not started")]
+    assert "▶ acme/Campaign/q1: cancel run wave (no longer declared; scheduled, not started)" \
+        in render_text(plan)
+    result = apply_plan(database, plan, bundle, project=project)
+    assert result.ok and result.counts()["cancel"] == 1 and result.counts()["run"] == 0
+    with database.session() as s:
+        rows = {r.name: (r.status, r.status_reason) for r in s.scalars(select(t.CampaignRun))}
+        log = s.scalars(select(t.ApplyLog.detail).where(t.ApplyLog.action == "run")
+                        .order_by(t.ApplyLog.serial.desc()).limit(1)).one()
+    assert rows["wave"] == ("cancelled", "cancelled: no longer declared")
+    assert rows["smoke"] == ("running", None)  # still declared
+    assert rows["launch"][0] == "completed"  # started (no leads here): in flight, left alone
+    assert log["cancelled"] is True
+    _, again = plan_repo(project, database)
+    assert again.changes == ()
+    # declared again, the name stays used: a run name starts once (SPEC section 2)
+    rr.write_repo(tmp_path, campaign())
+    _, redeclared = plan_repo(project, database)
+    assert [c for c in redeclared.changes if c.action == "run"] == []
+
+
+def test_a_cancel_finds_the_run_started_meanwhile_and_leaves_it(repo, database,
+                                                                tmp_path) -> None:
+    project = repo(campaign())
+    bundle, plan = plan_repo(project, database)
+    assert apply_plan(database, plan, bundle, project=project).ok
+    rr.write_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
+    bundle, plan = plan_repo(project, database)
+    with database.session() as s:  # tick started it between plan and apply
+        s.execute(update(t.CampaignRun).where(t.CampaignRun.name == "wave")
+                  .values(status="running"))
+    result = apply_plan(database, plan, bundle, project=project)
+    assert result.ok and result.counts()["cancel"] == 0
+    assert result.skipped == ["acme/Campaign/q1"]
+    with database.session() as s:
+        status = s.scalar(select(t.CampaignRun.status).where(t.CampaignRun.name == "wave"))
+    assert status == "running"

@@ -34,11 +34,14 @@ STEPS = [{"channel": "email", "delayDays": 0, "template": "intro"},
          {"channel": "email", "delayDays": 2, "template": "value"}]
 
 
-def _repo(root: Path, status: str = "active") -> Path:
+WAVE = {"name": "wave", "type": "schedule", "at": "2030-12-02T09:00:00+11:00"}
+
+
+def _repo(root: Path, status: str = "active", runs: tuple[dict[str, str], ...] = (WAVE,)
+          ) -> Path:
     docs = base_resources(
         campaign={"status": status, "allocation": None, "dailyLimit": 100,
-                  "runs": [{"name": "wave", "type": "schedule",
-                            "at": "2030-12-02T09:00:00+11:00"}]},
+                  "runs": list(runs)},
         sequence=STEPS,
         schedule={"timezone": "Australia/Sydney", "cron": CRON, "dailyLimit": 100,
                   "workHours": {"start": "09:00", "end": "17:00"}})
@@ -168,6 +171,36 @@ def test_a_recurring_schedule_over_six_weeks(run: Cli) -> None:
         == ["wave", "wave-20310106-0900"]  # the series, and the occurrence still running
     assert runs["wave"]["next_run_at"] is None
     assert _pool(run) == {"acme": 0, None: 15}  # the series ended: every lead went back
+
+
+def test_removing_the_series_declaration_cancels_it(run: Cli) -> None:
+    """No more occurrences; the one still walking goes on with its leads, and the
+    finished ones' leads go back to the pool (they were held for the series)."""
+    run("apply", "--auto-approve")
+    run.import_batch()
+    assert run.tick("2030-12-02", "09:00")["started_runs"] == [
+        "acme/q1/wave-20301202-0900 (3 leads)"]
+    run.tick("2030-12-05")  # the first occurrence walked its two steps
+    run.import_batch()
+    assert run.tick("2030-12-09", "09:00")["started_runs"] == [
+        "acme/q1/wave-20301209-0900 (3 leads)"]
+    assert _pool(run) == {"acme": 6, None: 0}
+
+    _repo(run.root, runs=())
+    assert ("cancel run wave (no longer declared; a recurring series (0 9 * * 1): no more "
+            "occurrences; those started walk on)") in run("plan")
+    applied = run("apply", "--auto-approve")
+    assert "run wave: cancelled" in applied and "1 cancelled" in applied
+    assert _pool(run) == {"acme": 3, None: 3}  # the running occurrence keeps its leads
+    run.import_batch()
+    assert run.tick("2030-12-16", "09:00")["started_runs"] == []
+    runs = run.runs()
+    assert (runs["wave"]["status"], runs["wave"]["next_run_at"]) == ("cancelled", None)
+    # the second occurrence finished its steps since, and with the series gone its
+    # leads went back too
+    assert runs["wave-20301209-0900"]["status"] == "completed"
+    assert _pool(run) == {"acme": 0, None: 9}
+    assert "No changes" in run("plan")
 
 
 def _pool(run: Cli) -> dict[str | None, int]:

@@ -17,7 +17,7 @@ import click
 from campaign_gitops.cli.common import Context, pass_context
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.reconcile.plan import Change, Plan
+from campaign_gitops.reconcile.plan import CANCEL, Change, Plan
 from campaign_gitops.reconcile.render import RENDERERS, SYMBOLS, render_text
 from campaign_gitops.state.db import Database, database_url, open_database
 
@@ -95,10 +95,12 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
 
 def _progress(change: Change, outcome: str, reason: str) -> None:
     symbol = SYMBOLS[change.action]
-    what = change.resource + (f" run {change.to}" if change.action == "run" else "")
+    cancel = change.tag == CANCEL
+    what = change.resource + (f" run {change.from_ if cancel else change.to}"
+                              if change.action == "run" else "")
     if outcome == "applied":
         verb = (f"{change.from_} → {change.to}" if change.action == "transition"
-                else VERBS.get(change.action, change.action))
+                else "cancelled" if cancel else VERBS.get(change.action, change.action))
         click.echo(f"  {symbol:>2} {what}: {verb}")
     elif outcome == "skipped":
         click.echo(f"  {symbol:>2} {what}: already done ({reason})")
@@ -196,7 +198,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
     errors = len(result.errors)
     click.echo(f"\nApply complete: {counts['create']} created, {counts['update']} updated, "
                f"{counts['transition']} transitions, {counts['run']} runs started, "
-               f"{counts['archive']} archived{skipped}, {errors} "
+               f"{_cancelled(counts['cancel'])}{counts['archive']} archived{skipped}, {errors} "
                f"error{'' if errors == 1 else 's'}.")
     if plan.failed_files:
         click.secho(_held_back(plan), fg="red")
@@ -205,18 +207,23 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
 
 def _outcome(change: Change, outcome: str, reason: str) -> dict[str, Any]:
     return {"action": change.action, "resource": change.resource, "from": change.from_,
-            "to": change.to, "outcome": outcome, "reason": reason or change.reason}
+            "to": change.to, "tag": change.tag, "outcome": outcome,
+            "reason": reason or change.reason}
+
+
+def _cancelled(count: int) -> str:
+    return f"{count} cancelled, " if count else ""
 
 
 def _echo_apply_json(plan: Plan, outcomes: list[dict[str, Any]], result: Any,
                      serial: int, code: int) -> None:
-    """``apply --format json``: {"changes": [{action, resource, from, to, outcome
+    """``apply --format json``: {"changes": [{action, resource, from, to, tag, outcome
     (applied|skipped|error), reason}], "summary": {create, update, transition, run,
-    archive, skipped, error}, "serial", "failed_files", "ok"}."""
+    cancel, archive, skipped, error}, "serial", "failed_files", "ok"}."""
     import json
 
     counts = result.counts() if result is not None else dict.fromkeys(
-        ("create", "update", "transition", "run", "archive"), 0)
+        ("create", "update", "transition", "run", "cancel", "archive"), 0)
     summary = {**counts, "skipped": sum(o["outcome"] == "skipped" for o in outcomes),
                "error": sum(o["outcome"] == "error" for o in outcomes)}
     click.echo(json.dumps({"changes": outcomes, "summary": summary, "serial": serial,

@@ -38,7 +38,14 @@ from campaign_gitops.config.bundle import Bundle, Entry, Key
 from campaign_gitops.config.models import ANNOTATION_PROTECT, KIND_ORDER, content_hash
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.config.resolved import resolve_with_hash
-from campaign_gitops.reconcile.plan import ACTIVATABLE, Change, Plan, definition, desired_spec
+from campaign_gitops.reconcile.plan import (
+    ACTIVATABLE,
+    CANCEL,
+    Change,
+    Plan,
+    definition,
+    desired_spec,
+)
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import Database
 
@@ -95,8 +102,10 @@ class ApplyResult:
         return not self.errors
 
     def counts(self) -> dict[str, int]:
+        """Applied changes by action; ``run`` counts runs started, ``cancel`` runs
+        cancelled."""
         return {a: self.applied.get(a, 0) for a in ("create", "update", "transition", "run",
-                                                      "archive")}
+                                                      "cancel", "archive")}
 
 
 R = t.Resource.__table__
@@ -317,6 +326,33 @@ class _Apply:
         return {"run": name, "type": decl.type, "revision": revision.revision,
                 "config_hash": config_hash}
 
+    def cancel_run(self, session: Session, change: Change) -> dict[str, Any]:
+        """Cancel a run that has not started (``change.from_``); one that started in the
+        meantime is in flight and stays. A recurring series' finished occurrences hand
+        their leads back (those still walking keep them until they finish)."""
+        name = str(change.from_)
+        entry = self.entry(change.key)
+        if any(r.name == name for r in entry.resource.spec.runs):
+            raise ChangeRefused(f"run {name} is declared again; re-plan")
+        row = self.lock(session, change.key)
+        if row is None or row.deleted_at is not None:
+            raise ChangeRefused("the campaign is not in the database")
+        run = session.execute(select(RUNS.c.id, RUNS.c.cron).where(
+            RUNS.c.campaign_id == row.id, RUNS.c.name == name, RUNS.c.series_id.is_(None),
+            RUNS.c.status == "scheduled")).first()
+        if run is None:
+            raise _Skip("not waiting any more: cancelled already, or started in the meantime "
+                        "(a run in flight stays; `campaign-gitops runs` shows it)")
+        session.execute(update(RUNS).where(RUNS.c.id == run.id, RUNS.c.status == "scheduled")
+                        .values(status="cancelled", finished_at=self.now,
+                                status_reason="cancelled: no longer declared"))
+        released = 0
+        if run.cron is not None:
+            occurrences = list(session.execute(select(RUNS.c.id).where(
+                RUNS.c.series_id == run.id)).scalars())
+            released = _release_leads(session, occurrences, self.now)
+        return {"run": name, "cancelled": True, "leads_released": released}
+
     def archive(self, session: Executor, change: Change) -> dict[str, Any]:
         row = self.lock(session, change.key)
         if row is None or row.deleted_at is not None:
@@ -337,7 +373,15 @@ class _Apply:
 
 
 class _Skip(Exception):
-    """The change is already in the database."""
+    """The change is already in the database (the message, when given, says more)."""
+
+
+def _release_leads(session: Session, run_ids: list[int], now: dt.datetime) -> int:
+    try:
+        from campaign_gitops.runs.allocation import release_leads
+    except ImportError:  # the runs part is not installed: no leads were taken
+        return 0
+    return release_leads(session, run_ids, now=now)
 
 
 def _start_run(session: Session, run: t.CampaignRun, now: dt.datetime) -> None:
@@ -403,7 +447,7 @@ def _workers(db: Database, delay: float) -> int:
 def _record(result: ApplyResult, change: Change, outcome: str, reason: str,
             on_change: Callable[[Change, str, str], None] | None) -> None:
     if outcome == APPLIED:
-        result.applied[change.action] += 1
+        result.applied[CANCEL if change.tag == CANCEL else change.action] += 1
     elif outcome == SKIPPED:
         result.skipped.append(change.resource)
     else:
@@ -477,14 +521,15 @@ def _execute(connection: Connection, work: _Apply, change: Change) -> tuple[str,
     try:
         if change.action == "run":
             with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-                detail = work.run(session, change)
+                detail = (work.cancel_run(session, change) if change.tag == CANCEL
+                          else work.run(session, change))
                 work.log(session, change, detail)
         else:  # Core statements only: the connection's own transaction, no unit of work
             with connection.begin():
                 detail = EXECUTORS[change.action](work, connection, change)
                 work.log(connection, change, detail)
-    except _Skip:
-        return SKIPPED, "already in the database"
+    except _Skip as exc:
+        return SKIPPED, str(exc) or "already in the database"
     except ChangeRefused as exc:
         return "error", str(exc)
     except IntegrityError as exc:

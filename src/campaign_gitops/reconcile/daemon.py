@@ -30,7 +30,14 @@ from campaign_gitops.reconcile.apply import GitInfo, apply_changes
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
 from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.health import SYNC_STATES, Health, Metrics
-from campaign_gitops.reconcile.plan import Change, Plan, PlanOptions, build_plan, unstarted_view
+from campaign_gitops.reconcile.plan import (
+    CANCEL,
+    Change,
+    Plan,
+    PlanOptions,
+    build_plan,
+    unstarted_view,
+)
 from campaign_gitops.reconcile.sources import GitSource, SourceRead, WorktreeSource
 from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
@@ -297,8 +304,11 @@ class Reconciler:
             if outcome == "applied":
                 applied.append((key, change.action))
                 self.metrics.changes.labels(change.action).inc()
-                self.log("applied", change.reason, resource=key, action=change.action,
-                         commit=read.commit, run=change.to if change.action == "run" else None)
+                cancel = change.tag == CANCEL
+                self.log("applied", change.reason, resource=key,
+                         action="cancel" if cancel else change.action, commit=read.commit,
+                         run=(change.from_ if cancel else change.to)
+                         if change.action == "run" else None)
         self._record_sync(states, scope)
         return ReconcileResult(mode, read.commit, tuple(applied), tuple(errors), tuple(held),
                                self.failing(), len(scope) if scope is not None else -1)

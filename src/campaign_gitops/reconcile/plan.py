@@ -3,8 +3,10 @@
 Set arithmetic on identities (alembic's compare): desired - actual = create,
 actual - desired = orphan (archived only with ``prune``), both = update when the
 field diff of the canonical forms is not empty. A campaign's lifecycle status is
-compared apart from its definition (a transition, checked by ``lifecycle``), and
-every declared run the database has not started becomes a ``run`` change.
+compared apart from its definition (a transition, checked by ``lifecycle``), every
+declared run the database has not started becomes a ``run`` change, and a run that
+waits for its time but is no longer declared becomes a ``run`` change tagged
+``cancel``.
 
 A resource whose file failed to load is *held*: nothing of it changes, and a
 database resource that came from such a file (or whose identity appears in it) is
@@ -47,6 +49,8 @@ ORPHAN = "orphan"      # in the database, no file defines it any more
 SUSPENDED = "suspended"
 PROTECTED = "protected"  # an orphan that prune keeps: its row is protected
 FROZEN = "frozen"        # an activation or run start held by a freeze window
+# Tag of a run change that cancels a run not started yet (``from``: its name).
+CANCEL = "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +349,20 @@ class _Planner:
         for run in entry.resource.spec.runs:
             if run.name not in started:
                 self.runs.append(self.run(entry, run, will_be_active))
+        if state is not None:
+            declared = {run.name for run in entry.resource.spec.runs}
+            for name, cron in sorted(state.pending_runs.items()):
+                if name not in declared:
+                    self.runs.append(self.cancel(entry, name, cron))
+
+    def cancel(self, entry: Entry, name: str, cron: str | None) -> Change:
+        """A run that waits for its time (or a recurring series between fires) whose
+        declaration left the file: it will not start. A run already started is in flight
+        and stays (SPEC: complete the campaign to stop it)."""
+        what = (f"a recurring series ({cron}): no more occurrences; those started walk on"
+                if cron else "scheduled, not started")
+        return Change("run", entry.key, from_=name, tag=CANCEL,
+                      reason=f"no longer declared; {what}")
 
     def transition(self, entry: Entry, current: str, desired: str) -> Change:
         key = entry.key

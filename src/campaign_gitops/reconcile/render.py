@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from campaign_gitops.reconcile.plan import Change, Plan
+from campaign_gitops.reconcile.plan import CANCEL, Change, Plan
 
 SYMBOLS = {"create": "+", "update": "~", "transition": "->", "run": "▶", "archive": "-",
            "error": "!", "noop": "#"}
@@ -80,6 +80,8 @@ def _headline(change: Change) -> str:
     action = change.action
     if action == "transition":
         return f"{change.resource}: {change.from_} → {change.to}"
+    if action == "run" and change.tag == CANCEL:
+        return f"{change.resource}: cancel run {change.from_} ({change.reason})"
     if action == "run":
         return f"{change.resource}: start run {change.to} ({change.reason})"
     if action == "archive":
@@ -156,6 +158,8 @@ def _md_details(change: Change) -> str:
         return "<br>".join(parts) + extra
     if change.action == "transition":
         return f"`{change.from_}` → `{change.to}`"
+    if change.action == "run" and change.tag == CANCEL:
+        return f"cancel run `{change.from_}` ({_md(change.reason)})"
     if change.action == "run":
         return f"run `{change.to}` ({_md(change.reason)})"
     rules = f" ({', '.join(change.rules)})" if change.rules else ""

@@ -2,7 +2,8 @@
 
 ``load_snapshot(session)`` reads every resource (archived ones too, marked), the
 campaigns' lifecycle status, the clients' operational state, the names of the runs
-each campaign has started, and the apply log's last serial (what a saved plan is
+each campaign has started (and which of them wait for their time), and the apply log's
+last serial (what a saved plan is
 pinned to). Plan compares this with the bundle; nothing here knows about files.
 """
 
@@ -35,6 +36,9 @@ class ResourceState:
     deleted: bool = False
     status: str | None = None  # campaigns: the lifecycle status in the database
     runs: frozenset[str] = frozenset()  # campaigns: names of runs already started
+    # campaigns: runs declared earlier that have not started yet (a one-shot schedule run
+    # waiting for its time, a recurring series between fires): name -> cron or None
+    pending_runs: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +71,14 @@ def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Sna
     statuses = dict(session.execute(scoped(select(t.Campaign.resource_id, t.Campaign.status)
                                            .join(t.Resource))).all())
     runs: dict[int, set[str]] = defaultdict(set)
-    for campaign_id, name in session.execute(scoped(
-            select(t.CampaignRun.campaign_id, t.CampaignRun.name).join(
+    pending: dict[int, dict[str, str | None]] = defaultdict(dict)
+    for campaign_id, name, status, cron, series in session.execute(scoped(
+            select(t.CampaignRun.campaign_id, t.CampaignRun.name, t.CampaignRun.status,
+                   t.CampaignRun.cron, t.CampaignRun.series_id).join(
                 t.Resource, t.Resource.id == t.CampaignRun.campaign_id))).all():
         runs[campaign_id].add(name)
+        if status == "scheduled" and series is None:
+            pending[campaign_id][name] = cron
     live: dict[Key, ResourceState] = {}
     archived: dict[Key, ResourceState] = {}
     columns = (t.Resource.id, t.Resource.client, t.Resource.kind, t.Resource.name,
@@ -85,7 +93,8 @@ def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Sna
             id=rid, key=key, spec=spec or {}, spec_hash=spec_hash, labels=labels or {},
             annotations=annotations or {}, protected=bool(protected), source_file=source,
             deleted=gone is not None, status=statuses.get(rid),
-            runs=frozenset(runs.get(rid, ())))
+            runs=frozenset(runs.get(rid, ())),
+            pending_runs=MappingProxyType(pending.get(rid, {})))
         (archived if gone is not None else live)[key] = state
     clients = {
         name: ClientState(name, subscription, int(credits), bool(halted))
