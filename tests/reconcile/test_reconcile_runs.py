@@ -170,10 +170,16 @@ def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, databa
     assert log["cancelled"] is True
     _, again = plan_repo(project, database)
     assert again.changes == ()
-    # declared again, the name stays used: a run name starts once (SPEC section 2)
+    # declared again, the name stays used: a run name starts once (SPEC section 2), and
+    # plan says so rather than nothing
     rr.write_repo(tmp_path, campaign())
     _, redeclared = plan_repo(project, database)
     assert [c for c in redeclared.changes if c.action == "run"] == []
+    (note,) = [c for c in redeclared.changes if c.tag == "cancelled"]
+    assert (note.action, note.to) == ("noop", "wave")
+    assert ("# acme/Campaign/q1: run wave was cancelled when its declaration was removed; a "
+            "run name starts once: declare it under a new name to run it") \
+        in render_text(redeclared)
 
 
 def test_a_cancel_finds_the_run_started_meanwhile_and_leaves_it(repo, database,

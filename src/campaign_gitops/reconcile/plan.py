@@ -51,6 +51,7 @@ PROTECTED = "protected"  # an orphan that prune keeps: its row is protected
 FROZEN = "frozen"        # an activation or run start held by a freeze window
 # Tag of a run change that cancels a run not started yet (``from``: its name).
 CANCEL = "cancel"
+CANCELLED = "cancelled"  # noop: a declared run whose name was cancelled earlier
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +355,11 @@ class _Planner:
             for name, cron in sorted(state.pending_runs.items()):
                 if name not in declared:
                     self.runs.append(self.cancel(entry, name, cron))
+            for name in sorted(declared & state.cancelled_runs):
+                self.runs.append(Change(
+                    "noop", entry.key, to=name, tag=CANCELLED, reason=(
+                        f"run {name} was cancelled when its declaration was removed; a run "
+                        "name starts once: declare it under a new name to run it")))
 
     def cancel(self, entry: Entry, name: str, cron: str | None) -> Change:
         """A run that waits for its time (or a recurring series between fires) whose

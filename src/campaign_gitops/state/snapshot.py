@@ -39,6 +39,7 @@ class ResourceState:
     # campaigns: runs declared earlier that have not started yet (a one-shot schedule run
     # waiting for its time, a recurring series between fires): name -> cron or None
     pending_runs: Mapping[str, str | None] = field(default_factory=dict)
+    cancelled_runs: frozenset[str] = frozenset()  # campaigns: runs cancelled before starting
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Sna
                                            .join(t.Resource))).all())
     runs: dict[int, set[str]] = defaultdict(set)
     pending: dict[int, dict[str, str | None]] = defaultdict(dict)
+    cancelled: dict[int, set[str]] = defaultdict(set)
     for campaign_id, name, status, cron, series in session.execute(scoped(
             select(t.CampaignRun.campaign_id, t.CampaignRun.name, t.CampaignRun.status,
                    t.CampaignRun.cron, t.CampaignRun.series_id).join(
@@ -79,6 +81,8 @@ def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Sna
         runs[campaign_id].add(name)
         if status == "scheduled" and series is None:
             pending[campaign_id][name] = cron
+        elif status == "cancelled":
+            cancelled[campaign_id].add(name)
     live: dict[Key, ResourceState] = {}
     archived: dict[Key, ResourceState] = {}
     columns = (t.Resource.id, t.Resource.client, t.Resource.kind, t.Resource.name,
@@ -94,7 +98,8 @@ def load_snapshot(session: Session, scope: Collection[str] | None = None) -> Sna
             annotations=annotations or {}, protected=bool(protected), source_file=source,
             deleted=gone is not None, status=statuses.get(rid),
             runs=frozenset(runs.get(rid, ())),
-            pending_runs=MappingProxyType(pending.get(rid, {})))
+            pending_runs=MappingProxyType(pending.get(rid, {})),
+            cancelled_runs=frozenset(cancelled.get(rid, ())))
         (archived if gone is not None else live)[key] = state
     clients = {
         name: ClientState(name, subscription, int(credits), bool(halted))
