@@ -154,3 +154,32 @@ def test_tables_keep_the_last_column_whole_and_times_to_the_second(capsys):
     assert row.endswith(reason)
     assert "x" * 57 + "..." in row and "x" * 58 not in row
     assert "2026-11-23T00:17:45+00:00" in row and ".506691" not in row
+
+
+def test_runs_lists_the_newest_with_filters_and_pages_back(db_url: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    root = tmp_path / "repo"
+    write_repo(root, base_resources(sequence=EMAIL_ONLY, campaign={
+        "allocation": None, "status": "active", "testRecipients": ["qa@acme.test"],
+        "runs": [{"name": "launch", "type": "run"}, {"name": "smoke", "type": "test_run"},
+                 {"name": "wave", "type": "schedule", "at": "2030-12-02T09:00:00+11:00"}]}))
+    (root / "campaign-gitops.yaml").write_text(
+        "clientDefaults: {subscription: active, credits: 100}\n")
+    monkeypatch.chdir(root)
+    assert "3 runs started" in _cli(db_url, "apply", "--auto-approve")
+    every = json.loads(_cli(db_url, "runs", "--format", "json"))
+    ids = [r["id"] for r in every["runs"]]
+    assert len(ids) >= 2 and ids == sorted(ids) and every["next_before"] is None
+    assert {"next_run_at", "recurring", "series", "series_id", "cron", "campaign_id",
+            "config_hash"} <= set(every["runs"][0])
+    last = json.loads(_cli(db_url, "runs", "--limit", "1", "--format", "json"))
+    assert [r["id"] for r in last["runs"]] == ids[-1:] and last["next_before"] == ids[-1]
+    rest = json.loads(_cli(db_url, "runs", "list", "--before", str(ids[-1]), "--format",
+                           "json"))
+    assert [r["id"] for r in rest["runs"]] == ids[:-1]
+    statuses = {r["status"] for r in every["runs"]}
+    for status in statuses:
+        only = json.loads(_cli(db_url, "runs", "--status", status, "--format", "json"))
+        assert {r["status"] for r in only["runs"]} == {status}
+    assert _cli(db_url, "runs", "--client", "other") == "no runs\n"
+    assert _cli(db_url, "runs", "--limit", "1").splitlines()[-1] == f"older: --before {ids[-1]}"

@@ -87,6 +87,40 @@ def _cell(value: Any, *, whole: bool = False) -> str:
     return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
+# ---------------------------------------------------------------- listings
+
+
+def _page_options(func: Any) -> Any:
+    func = click.option("--before", type=click.IntRange(1), metavar="ID",
+                        help="Only rows older than this id (the 'older:' hint of a "
+                             "listing).")(func)
+    return click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+                        help="How many of the newest rows.")(func)
+
+
+def _campaign_scope(session: Any, campaign: str | None, client: str | None
+                    ) -> dict[str, str | None]:
+    """``--campaign NAME|CLIENT/NAME`` and ``--client`` as the listing's filters; an
+    unknown campaign is an error, not an empty list."""
+    if not campaign:
+        return {"client": client, "campaign": None}
+    from campaign_gitops.runs.queries import check_campaign
+
+    check_campaign(session, campaign)
+    owner, _, name = campaign.rpartition("/")
+    return {"client": owner or client, "campaign": name}
+
+
+def _listing(rows: list[dict[str, Any]], older: int | None, key: str, fmt: str,
+             columns: list[str], empty: str) -> None:
+    if fmt == "json":
+        _json({key: rows, "next_before": older})
+        return
+    _table(rows, columns, empty)
+    if older is not None:
+        click.echo(f"older: --before {older}")
+
+
 # ---------------------------------------------------------------- tick
 
 
@@ -193,41 +227,59 @@ def _series_cell(row: dict[str, Any]) -> str | None:
     return row.get("series")
 
 
+RUN_STATUSES = ("scheduled", "running", "paused", "completed", "cancelled", "failed")
+
+
+def _runs_filters(func: Any) -> Any:
+    for option in reversed((
+            click.option("--campaign", help="Only this campaign (name or client/name)."),
+            click.option("--client", help="Only this client."),
+            click.option("--status", type=click.Choice(RUN_STATUSES), help="Only this status."),
+            _page_options, format_option)):
+        func = option(func)
+    return func
+
+
 @click.group("runs", invoke_without_command=True)
-@click.option("--campaign", help="Only this campaign (name or client/name).")
-@format_option
+@_runs_filters
 @click.pass_context
-def runs_group(click_ctx: click.Context, campaign: str | None, fmt: str) -> None:
+def runs_group(click_ctx: click.Context, campaign: str | None, client: str | None,
+               status: str | None, limit: int, before: int | None, fmt: str) -> None:
     """List campaign runs (``runs show RUN`` for one).
 
     \b
     Example:
       campaign-gitops runs --campaign acme/cto-au-q1
+      campaign-gitops runs --status scheduled
       campaign-gitops runs show acme/cto-au-q1/launch
     """
     if click_ctx.invoked_subcommand is None:
-        click_ctx.invoke(runs_list, campaign=campaign, fmt=fmt)
+        click_ctx.invoke(runs_list, campaign=campaign, client=client, status=status,
+                         limit=limit, before=before, fmt=fmt)
 
 
 @runs_group.command("list")
-@click.option("--campaign", help="Only this campaign (name or client/name).")
-@format_option
+@_runs_filters
 @pass_context
-def runs_list(ctx: Context, campaign: str | None, fmt: str) -> None:
-    """List campaign runs with their status and pinned revision.
+def runs_list(ctx: Context, campaign: str | None, client: str | None, status: str | None,
+              limit: int, before: int | None, fmt: str) -> None:
+    """List campaign runs with their status and pinned revision, newest last.
+
+    Shows the newest --limit runs (oldest of them first); a last line
+    'older: --before ID' continues with older ones.
 
     \b
     Example:
       campaign-gitops runs list --campaign cto-au-q1 --format json
     """
-    from campaign_gitops.runs.queries import list_runs
+    from campaign_gitops.state.listings import newest, runs_page
 
     with _session(ctx) as session:
-        rows = list_runs(session, campaign)
-    if fmt == "json":
-        _json({"runs": rows})
-    else:
-        _table([{**r, "series": _series_cell(r)} for r in rows], RUN_COLUMNS, "no runs")
+        filters = {**_campaign_scope(session, campaign, client), "status": status}
+        rows, older = newest(lambda **page: runs_page(session, **filters, **page),
+                             limit=limit, before=before)
+    _listing([{**r, "series": _series_cell(r)} if fmt != "json" else r for r in rows],
+             older, "runs", fmt, RUN_COLUMNS, "no runs")
 
 
 @runs_group.command("show")
@@ -318,37 +370,6 @@ def runs_resume(ctx: Context, run: str) -> None:
 
 MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "status",
                    "sent_at", "status_reason"]
-
-
-def _page_options(func: Any) -> Any:
-    func = click.option("--before", type=click.IntRange(1), metavar="ID",
-                        help="Only rows older than this id (the 'older:' hint of a "
-                             "listing).")(func)
-    return click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
-                        help="How many of the newest rows.")(func)
-
-
-def _campaign_scope(session: Any, campaign: str | None, client: str | None
-                    ) -> dict[str, str | None]:
-    """``--campaign NAME|CLIENT/NAME`` and ``--client`` as the listing's filters; an
-    unknown campaign is an error, not an empty list."""
-    if not campaign:
-        return {"client": client, "campaign": None}
-    from campaign_gitops.runs.queries import check_campaign
-
-    check_campaign(session, campaign)
-    owner, _, name = campaign.rpartition("/")
-    return {"client": owner or client, "campaign": name}
-
-
-def _listing(rows: list[dict[str, Any]], older: int | None, key: str, fmt: str,
-             columns: list[str], empty: str) -> None:
-    if fmt == "json":
-        _json({key: rows, "next_before": older})
-        return
-    _table(rows, columns, empty)
-    if older is not None:
-        click.echo(f"older: --before {older}")
 
 
 @click.command("communications")

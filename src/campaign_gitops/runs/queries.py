@@ -1,8 +1,7 @@
-"""Read-only views of what runs did, shared by the CLI and the web UI.
-
-Each returns plain JSON-ready dicts with stable keys (documented in the README):
-``list_runs``, ``show_run``, ``campaign_metrics``. Messages and replies are paged by
-state/listings.py (``communications_page``, ``replies_page``) for both.
+"""Read-only views of what runs did, for the CLI: ``show_run``, ``campaign_metrics``,
+and the lookups of a ``--run`` / ``--campaign`` argument (``find_run``,
+``check_campaign``). Lists (runs, messages, replies) are the keyset pages of
+state/listings.py, which the web UI reads too; a run row is built there (``run_rows``).
 
 A recurring schedule (runs/start.py) shows as its series, with ``recurring`` (cron and
 timezone) and ``next_run_at`` (the next fire, in the schedule's timezone), and its
@@ -11,18 +10,15 @@ occurrences, each with ``series`` naming the series.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.runs.calendar import zone
-from campaign_gitops.state.queries import iso
+from campaign_gitops.state.listings import run_rows, runs_query
 from campaign_gitops.state.tables import (
     Campaign,
-    CampaignRevision,
     CampaignRun,
     Enrollment,
     Message,
@@ -32,10 +28,8 @@ from campaign_gitops.state.tables import (
 runs = CampaignRun.__table__
 resources = Resource.__table__
 campaigns = Campaign.__table__
-revisions = CampaignRevision.__table__
 enrollments = Enrollment.__table__
 messages = Message.__table__
-series_runs = runs.alias("series_runs")
 
 
 def _campaign_filter(name: str) -> Any:
@@ -78,59 +72,6 @@ def find_run(session: Session, ref: str) -> int:
     return found[0]
 
 
-def _run_row(row: Any, timezones: dict[int, str]) -> dict[str, Any]:
-    recurring = None
-    next_run_at = row.scheduled_for if row.status == "scheduled" else None
-    if row.cron is not None and row.series_id is None:
-        timezone = timezones.get(row.id, "UTC")
-        recurring = {"cron": row.cron, "timezone": timezone}
-        if next_run_at is not None:
-            next_run_at = next_run_at.astimezone(zone(timezone) or dt.UTC)
-    return {"id": row.id, "client": row.client, "campaign": row.campaign, "name": row.name,
-            "type": row.type, "status": row.status, "status_reason": row.status_reason,
-            "revision": row.revision, "content_hash": row.content_hash,
-            "git_commit": row.git_commit, "scheduled_for": iso(row.scheduled_for),
-            "started_at": iso(row.started_at), "finished_at": iso(row.finished_at),
-            "next_run_at": iso(next_run_at), "recurring": recurring, "series": row.series,
-            "series_id": row.series_id}
-
-
-def _runs_query() -> Any:
-    return (select(runs.c.id, resources.c.client, resources.c.name.label("campaign"),
-                   runs.c.name, runs.c.type, runs.c.status, runs.c.status_reason,
-                   revisions.c.revision, revisions.c.content_hash, runs.c.git_commit,
-                   runs.c.scheduled_for, runs.c.started_at, runs.c.finished_at,
-                   runs.c.cron, runs.c.series_id, series_runs.c.name.label("series"))
-            .join(resources, resources.c.id == runs.c.campaign_id)
-            .outerjoin(revisions, revisions.c.id == runs.c.revision_id)
-            .outerjoin(series_runs, series_runs.c.id == runs.c.series_id)
-            .order_by(runs.c.id))
-
-
-def _series_timezones(session: Session, rows: list[Any]) -> dict[int, str]:
-    """The schedule timezone of each recurring series among ``rows`` (few: one read)."""
-    ids = [r.id for r in rows if r.cron is not None and r.series_id is None]
-    if not ids:
-        return {}
-    query = select(runs.c.id, runs.c.config).where(runs.c.id.in_(ids))
-    return {run_id: str(((config or {}).get("schedule") or {}).get("timezone") or "UTC")
-            for run_id, config in session.execute(query)}
-
-
-def _rows(session: Session, query: Any) -> list[dict[str, Any]]:
-    rows = list(session.execute(query))
-    timezones = _series_timezones(session, rows)
-    return [_run_row(r, timezones) for r in rows]
-
-
-def list_runs(session: Session, campaign: str | None = None) -> list[dict[str, Any]]:
-    query = _runs_query()
-    if campaign:
-        check_campaign(session, campaign)
-        query = query.where(_campaign_filter(campaign))
-    return _rows(session, query)
-
-
 def _counts(session: Session, column: Any, run_id: int, table: Any) -> dict[str, int]:
     query = select(column, func.count()).where(table.c.run_id == run_id).group_by(column)
     return {str(k): int(v) for k, v in session.execute(query)}
@@ -138,7 +79,7 @@ def _counts(session: Session, column: Any, run_id: int, table: Any) -> dict[str,
 
 def show_run(session: Session, run_id: int) -> dict[str, Any]:
     """One run: what it is pinned to, its enrollments by state, its messages by status."""
-    (row,) = _rows(session, _runs_query().where(runs.c.id == run_id))
+    (row,) = run_rows(session, runs_query().where(runs.c.id == run_id))
     config = session.execute(select(runs.c.config).where(runs.c.id == run_id)).scalar_one()
     by_channel: dict[str, dict[str, int]] = {}
     query = (select(messages.c.channel, messages.c.status, func.count())
@@ -152,7 +93,8 @@ def show_run(session: Session, run_id: int) -> dict[str, Any]:
     metrics = campaign_metrics(session, f"{row['client']}/{row['campaign']}")
     occurrences = [{k: r[k] for k in ("id", "name", "status", "scheduled_for", "started_at",
                                       "finished_at")}
-                   for r in _rows(session, _runs_query().where(runs.c.series_id == run_id))]
+                   for r in run_rows(session, runs_query().where(runs.c.series_id == run_id)
+                                     .order_by(runs.c.id))]
     return {**row, "occurrences": occurrences,
             "metrics": {k: v for k, v in metrics[0].items()
                         if k not in ("client", "name", "status")} if metrics else None,

@@ -9,8 +9,10 @@ reads as many pages as a caller asks for (the CLI's ``--limit``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Date, String, cast, func, select
 from sqlalchemy.orm import Session
@@ -198,44 +200,88 @@ def campaign_detail(session: Session, client: str, name: str) -> dict[str, Any] 
 # ---------------------------------------------------------------- runs
 
 
+series_runs = runs.alias("series_runs")
+
+
 def _run_columns() -> tuple[Any, ...]:
-    return (runs.c.id, resources.c.client, resources.c.name.label("campaign"), runs.c.name,
-            runs.c.type, runs.c.status, runs.c.status_reason, runs.c.git_commit,
-            runs.c.config_hash, runs.c.scheduled_for, runs.c.started_at, runs.c.finished_at,
-            runs.c.created_at, revisions.c.revision, revisions.c.content_hash, runs.c.cron,
-            runs.c.series_id)
+    return (runs.c.id, runs.c.campaign_id, resources.c.client,
+            resources.c.name.label("campaign"), runs.c.name, runs.c.type, runs.c.status,
+            runs.c.status_reason, runs.c.git_commit, runs.c.config_hash, runs.c.scheduled_for,
+            runs.c.started_at, runs.c.finished_at, runs.c.created_at, revisions.c.revision,
+            revisions.c.content_hash, runs.c.cron, runs.c.series_id,
+            series_runs.c.name.label("series"))
 
 
-def _run_dict(r: Any) -> dict[str, Any]:
-    return {"id": r["id"], "client": r["client"], "campaign": r["campaign"], "name": r["name"],
-            "type": r["type"], "status": r["status"], "status_reason": r["status_reason"],
+def runs_query(*columns: Any) -> Any:
+    """Runs with their campaign, pinned revision and series (``run_rows`` reads them)."""
+    return (select(*_run_columns(), *columns)
+            .join(resources, resources.c.id == runs.c.campaign_id)
+            .outerjoin(revisions, revisions.c.id == runs.c.revision_id)
+            .outerjoin(series_runs, series_runs.c.id == runs.c.series_id))
+
+
+def _series_timezones(session: Session, rows: list[Any]) -> dict[int, str]:
+    """The schedule timezone of each recurring series among ``rows`` (few: one read)."""
+    ids = [r["id"] for r in rows if r["cron"] is not None and r["series_id"] is None]
+    if not ids:
+        return {}
+    query = select(runs.c.id, runs.c.config).where(runs.c.id.in_(ids))
+    return {run_id: str(((config or {}).get("schedule") or {}).get("timezone") or "UTC")
+            for run_id, config in session.execute(query)}
+
+
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _run_dict(r: Any, timezones: dict[int, str]) -> dict[str, Any]:
+    """One run as every listing shows it. A recurring series has ``recurring`` (cron and
+    timezone; ``cron`` too) and ``next_run_at`` in its schedule's timezone; an
+    occurrence names its ``series`` (and ``series_id``)."""
+    series = r["cron"] is not None and r["series_id"] is None
+    timezone = timezones.get(r["id"], "UTC") if series else None
+    next_run_at = r["scheduled_for"] if r["status"] == "scheduled" else None
+    if next_run_at is not None and timezone is not None:
+        next_run_at = next_run_at.astimezone(_zone(timezone))
+    return {"id": r["id"], "client": r["client"], "campaign": r["campaign"],
+            "campaign_id": r["campaign_id"], "name": r["name"], "type": r["type"],
+            "status": r["status"], "status_reason": r["status_reason"],
             "revision": r["revision"], "content_hash": r["content_hash"],
             "config_hash": r["config_hash"], "git_commit": r["git_commit"],
             "scheduled_for": iso(r["scheduled_for"]), "started_at": iso(r["started_at"]),
             "finished_at": iso(r["finished_at"]), "created_at": iso(r["created_at"]),
-            # a recurring schedule: the series has its cron, each occurrence its series
-            "cron": r["cron"] if r["series_id"] is None else None,
-            "series_id": r["series_id"]}
+            "next_run_at": iso(next_run_at),
+            "recurring": {"cron": r["cron"], "timezone": timezone} if series else None,
+            "cron": r["cron"] if series else None,
+            "series": r["series"], "series_id": r["series_id"]}
+
+
+def run_rows(session: Session, query: Any) -> list[dict[str, Any]]:
+    """The rows of a ``runs_query``, as dicts."""
+    rows = list(session.execute(query).mappings())
+    timezones = _series_timezones(session, rows)
+    return [_run_dict(r, timezones) for r in rows]
 
 
 def runs_page(session: Session, *, campaign_id: int | None = None, client: str | None = None,
-              status: str | None = None, before: int | None = None,
-              limit: int = 50) -> dict[str, Any]:
+              campaign: str | None = None, status: str | None = None,
+              before: int | None = None, limit: int = 50) -> dict[str, Any]:
     limit = max(1, min(limit, MAX_PAGE))
-    query = (select(*_run_columns())
-             .join(resources, resources.c.id == runs.c.campaign_id)
-             .outerjoin(revisions, revisions.c.id == runs.c.revision_id)
-             .order_by(runs.c.id.desc()).limit(limit + 1))
+    query = runs_query().order_by(runs.c.id.desc()).limit(limit + 1)
     if campaign_id is not None:
         query = query.where(runs.c.campaign_id == campaign_id)
     if client:
         query = query.where(resources.c.client == client)
+    if campaign:
+        query = query.where(resources.c.name == campaign)
     if status:
         query = query.where(runs.c.status == status)
     if before is not None:
         query = query.where(runs.c.id < before)
-    rows = [_run_dict(r) for r in session.execute(query).mappings()]
-    return _keyset(rows, limit)
+    return _keyset(run_rows(session, query), limit)
 
 
 def _keyset(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
@@ -271,12 +317,8 @@ def _day_expr(session: Session, column: Any) -> Any:
 
 def run_detail(session: Session, run_id: int) -> dict[str, Any] | None:
     """One run: pinned revision, enrollments by state, messages by day and status, replies."""
-    row = session.execute(
-        select(*_run_columns(), runs.c.revision_id, runs.c.campaign_id)
-        .join(resources, resources.c.id == runs.c.campaign_id)
-        .outerjoin(revisions, revisions.c.id == runs.c.revision_id)
-        .where(runs.c.id == run_id)).mappings().first()
-    if row is None:
+    found = run_rows(session, runs_query().where(runs.c.id == run_id))
+    if not found:
         return None
     by_state = {str(k): int(v) for k, v in session.execute(
         select(enrollments.c.state, func.count()).where(enrollments.c.run_id == run_id)
@@ -299,7 +341,7 @@ def run_detail(session: Session, run_id: int) -> dict[str, Any] | None:
     steps = [{"step": i + 1, "channel": s.get("channel"), "delayDays": s.get("delayDays", 0),
               "template": s.get("template"), "purpose": s.get("purpose")}
              for i, s in enumerate(_run_config(session, run_id).get("steps") or [])]
-    return {**_run_dict(row), "campaign_id": row["campaign_id"],
+    return {**found[0],
             "enrollments": by_state, "messages": by_status, "messages_by_day": by_day,
             "replies": by_kind, "steps": steps,
             "metrics": {"enrolled": enrolled, "sent": sent, "replies": replied,
