@@ -156,6 +156,7 @@ def test_a_recurring_schedule_over_six_weeks(run: Cli) -> None:
     assert {runs[o]["content_hash"] for o in runs} == {runs["wave"]["content_hash"]}
     assert runs["wave"]["next_run_at"] == "2031-01-13T09:00:00+11:00"
     _check_runs_show(run, occurrences)
+    _check_series_filter(run, occurrences)
     _check_web(run, runs["wave"]["id"])
 
     # completed: the series ends with its occurrences, and nothing starts again
@@ -239,6 +240,12 @@ def _check_runs_show(run: Cli, occurrences: list[str]) -> None:
         in series_line
 
 
+def _check_series_filter(run: Cli, occurrences: list[str]) -> None:
+    listed = run.json("runs", "--campaign", "acme/q1", "--series", "wave")["runs"]
+    assert [r["name"] for r in listed] == occurrences
+    assert run.json("runs", "--series", "no-such-series")["runs"] == []
+
+
 def _check_web(run: Cli, series_id: int) -> None:
     """The web UI lists the series with its cron and each occurrence with its series."""
     from fastapi.testclient import TestClient
@@ -248,6 +255,8 @@ def _check_web(run: Cli, series_id: int) -> None:
     app = create_app(run.db_url, plan_in_background=False)
     with TestClient(app) as client:
         items = {r["name"]: r for r in client.get("/api/v1/runs").json()["items"]}
+        of_series = client.get("/api/v1/runs?series=wave").json()["items"]
+        assert {r["series_id"] for r in of_series} == {series_id} and len(of_series) == 4
         assert (items["wave"]["cron"], items["wave"]["series_id"]) == (CRON, None)
         assert (items["wave-20301209-0900"]["cron"],
                 items["wave-20301209-0900"]["series_id"]) == (None, series_id)

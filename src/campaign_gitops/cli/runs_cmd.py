@@ -235,6 +235,7 @@ def _runs_filters(func: Any) -> Any:
             click.option("--campaign", help="Only this campaign (name or client/name)."),
             click.option("--client", help="Only this client."),
             click.option("--status", type=click.Choice(RUN_STATUSES), help="Only this status."),
+            click.option("--series", help="Only the occurrences of this recurring series."),
             _page_options, format_option)):
         func = option(func)
     return func
@@ -244,25 +245,27 @@ def _runs_filters(func: Any) -> Any:
 @_runs_filters
 @click.pass_context
 def runs_group(click_ctx: click.Context, campaign: str | None, client: str | None,
-               status: str | None, limit: int, before: int | None, fmt: str) -> None:
+               status: str | None, series: str | None, limit: int, before: int | None,
+               fmt: str) -> None:
     """List campaign runs (``runs show RUN`` for one).
 
     \b
     Example:
       campaign-gitops runs --campaign acme/cto-au-q1
       campaign-gitops runs --status scheduled
+      campaign-gitops runs --campaign acme/q1 --series weekly-wave
       campaign-gitops runs show acme/cto-au-q1/launch
     """
     if click_ctx.invoked_subcommand is None:
         click_ctx.invoke(runs_list, campaign=campaign, client=client, status=status,
-                         limit=limit, before=before, fmt=fmt)
+                         series=series, limit=limit, before=before, fmt=fmt)
 
 
 @runs_group.command("list")
 @_runs_filters
 @pass_context
 def runs_list(ctx: Context, campaign: str | None, client: str | None, status: str | None,
-              limit: int, before: int | None, fmt: str) -> None:
+              series: str | None, limit: int, before: int | None, fmt: str) -> None:
     """List campaign runs with their status and pinned revision, newest last.
 
     Shows the newest --limit runs (oldest of them first); a last line
@@ -275,7 +278,8 @@ def runs_list(ctx: Context, campaign: str | None, client: str | None, status: st
     from campaign_gitops.state.listings import newest, runs_page
 
     with _session(ctx) as session:
-        filters = {**_campaign_scope(session, campaign, client), "status": status}
+        filters = {**_campaign_scope(session, campaign, client), "status": status,
+                   "series": series}
         rows, older = newest(lambda **page: runs_page(session, **filters, **page),
                              limit=limit, before=before)
     _listing([{**r, "series": _series_cell(r)} if fmt != "json" else r for r in rows],

@@ -268,7 +268,10 @@ def run_rows(session: Session, query: Any) -> list[dict[str, Any]]:
 
 def runs_page(session: Session, *, campaign_id: int | None = None, client: str | None = None,
               campaign: str | None = None, status: str | None = None,
-              before: int | None = None, limit: int = 50) -> dict[str, Any]:
+              series: str | None = None, before: int | None = None,
+              limit: int = 50) -> dict[str, Any]:
+    """Runs, newest first; ``series``: the occurrences of the recurring series of that
+    name."""
     limit = max(1, min(limit, MAX_PAGE))
     query = runs_query().order_by(runs.c.id.desc()).limit(limit + 1)
     if campaign_id is not None:
@@ -279,6 +282,8 @@ def runs_page(session: Session, *, campaign_id: int | None = None, client: str |
         query = query.where(resources.c.name == campaign)
     if status:
         query = query.where(runs.c.status == status)
+    if series:
+        query = query.where(series_runs.c.name == series)
     if before is not None:
         query = query.where(runs.c.id < before)
     return _keyset(run_rows(session, query), limit)

@@ -84,11 +84,11 @@ def router(web: Web) -> APIRouter:
         return detail
 
     @api.get("/runs", summary="Runs, newest first")
-    def runs(client: Text = None, status: Text = None, before: Before = None,
-             limit: Limit = 50) -> dict[str, Any]:
+    def runs(client: Text = None, status: Text = None, series: Text = None,
+             before: Before = None, limit: Limit = 50) -> dict[str, Any]:
         with web.db.reading() as session:
-            return q.runs_page(session, client=client, status=status, before=before,
-                               limit=limit)
+            return q.runs_page(session, client=client, status=status, series=series,
+                               before=before, limit=limit)
 
     @api.get("/runs/{run_id}", summary="One run: revision, enrollments, messages by day")
     def run(run_id: int) -> dict[str, Any]:
