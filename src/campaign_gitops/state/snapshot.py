@@ -2,9 +2,9 @@
 
 ``load_snapshot(session)`` reads every resource (archived ones too, marked), the
 campaigns' lifecycle status, the clients' operational state, the names of the runs
-each campaign has started (and which of them wait for their time), and the apply log's
-last serial (what a saved plan is
-pinned to). Plan compares this with the bundle; nothing here knows about files.
+each campaign has started (which of them still wait for their time, which were
+cancelled), and the apply log's last serial (what a saved plan is pinned to). Plan
+compares this with the bundle; nothing here knows about files.
 """
 
 from __future__ import annotations
