@@ -24,6 +24,7 @@ from campaign_gitops.config.models import CHANNELS
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.state.db import open_database
+from campaign_gitops.state.queries import RUN_STATUSES
 
 FORMATS = ("text", "json")
 format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
@@ -227,14 +228,12 @@ def _series_cell(row: dict[str, Any]) -> str | None:
     return row.get("series")
 
 
-RUN_STATUSES = ("scheduled", "running", "paused", "completed", "cancelled", "failed")
-
-
 def _runs_filters(func: Any) -> Any:
     for option in reversed((
             click.option("--campaign", help="Only this campaign (name or client/name)."),
             click.option("--client", help="Only this client."),
-            click.option("--status", type=click.Choice(RUN_STATUSES), help="Only this status."),
+            click.option("--status", type=click.Choice(RUN_STATUSES),
+                         help="Only this status."),
             click.option("--series", help="Only the occurrences of this recurring series."),
             _page_options, format_option)):
         func = option(func)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.state.listings import run_rows, runs_query
+from campaign_gitops.state.listings import run_rows, run_steps, runs_query
 from campaign_gitops.state.tables import (
     Campaign,
     CampaignRun,
@@ -80,16 +80,12 @@ def _counts(session: Session, column: Any, run_id: int, table: Any) -> dict[str,
 def show_run(session: Session, run_id: int) -> dict[str, Any]:
     """One run: what it is pinned to, its enrollments by state, its messages by status."""
     (row,) = run_rows(session, runs_query().where(runs.c.id == run_id))
-    config = session.execute(select(runs.c.config).where(runs.c.id == run_id)).scalar_one()
     by_channel: dict[str, dict[str, int]] = {}
     query = (select(messages.c.channel, messages.c.status, func.count())
              .where(messages.c.run_id == run_id)
              .group_by(messages.c.channel, messages.c.status))
     for channel, status, count in session.execute(query):
         by_channel.setdefault(channel, {})[status] = int(count)
-    steps = [{"step": i + 1, "channel": s["channel"], "delayDays": s.get("delayDays", 0),
-              "template": s.get("template"), "purpose": s.get("purpose")}
-             for i, s in enumerate(config.get("steps") or [])]
     metrics = campaign_metrics(session, f"{row['client']}/{row['campaign']}")
     occurrences = [{k: r[k] for k in ("id", "name", "status", "scheduled_for", "started_at",
                                       "finished_at")}
@@ -100,7 +96,7 @@ def show_run(session: Session, run_id: int) -> dict[str, Any]:
                         if k not in ("client", "name", "status")} if metrics else None,
             "enrollments": _counts(session, enrollments.c.state, run_id, enrollments),
             "messages": _counts(session, messages.c.status, run_id, messages),
-            "messages_by_channel": by_channel, "steps": steps}
+            "messages_by_channel": by_channel, "steps": run_steps(session, run_id)}
 
 
 def campaign_metrics(session: Session, campaign: str | None = None) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from sqlalchemy import Date, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.state import kv
-from campaign_gitops.state.queries import iso
+from campaign_gitops.state.queries import ACTIVE_RUN_STATES, iso
 from campaign_gitops.state.tables import (
     Campaign,
     CampaignRevision,
@@ -39,7 +39,6 @@ messages = Message.__table__
 replies = Reply.__table__
 enrollments = Enrollment.__table__
 leads = Lead.__table__
-ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
 MAX_PAGE = 200
 
 
@@ -343,19 +342,19 @@ def run_detail(session: Session, run_id: int) -> dict[str, Any] | None:
     enrolled = sum(by_state.values())
     sent = by_status.get("sent", 0)
     replied = by_kind.get("reply", 0) + by_kind.get("converted", 0)
-    steps = [{"step": i + 1, "channel": s.get("channel"), "delayDays": s.get("delayDays", 0),
-              "template": s.get("template"), "purpose": s.get("purpose")}
-             for i, s in enumerate(_run_config(session, run_id).get("steps") or [])]
     return {**found[0],
             "enrollments": by_state, "messages": by_status, "messages_by_day": by_day,
-            "replies": by_kind, "steps": steps,
+            "replies": by_kind, "steps": run_steps(session, run_id),
             "metrics": {"enrolled": enrolled, "sent": sent, "replies": replied,
                         "reply_rate": round(replied / sent, 4) if sent else 0.0}}
 
 
-def _run_config(session: Session, run_id: int) -> dict[str, Any]:
-    value = session.execute(select(runs.c.config).where(runs.c.id == run_id)).scalar()
-    return value or {}
+def run_steps(session: Session, run_id: int) -> list[dict[str, Any]]:
+    """The steps of the sequence a run is pinned to (from its resolved config)."""
+    config = session.execute(select(runs.c.config).where(runs.c.id == run_id)).scalar()
+    return [{"step": i + 1, "channel": s.get("channel"), "delayDays": s.get("delayDays", 0),
+             "template": s.get("template"), "purpose": s.get("purpose")}
+            for i, s in enumerate((config or {}).get("steps") or [])]
 
 
 def run_config(session: Session, run_id: int) -> dict[str, Any] | None:

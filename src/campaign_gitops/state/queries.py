@@ -20,6 +20,9 @@ from campaign_gitops.jsondiff import diff
 from campaign_gitops.state import tables as t
 
 ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
+# every status a run can have: runs/start.py and runs/tick.py set the first four (a run
+# whose deliveries keep failing pauses itself), reconcile/apply.py cancels
+RUN_STATUSES = (*ACTIVE_RUN_STATES, "completed", "cancelled")
 STATUS_COLUMNS = ("name", "client", "status", "channel", "goal", "segment", "writer",
                   "reviewer", "active_runs", "sync", "metrics")
 METRICS = ("total_leads", "leads_contacted", "leads_replied", "leads_converted", "reply_rate",

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from campaign_gitops.state import listings as q
+from campaign_gitops.state.queries import RUN_STATUSES
 from campaign_gitops.web import charts
 from campaign_gitops.web.api import campaign_overview, decide, with_sync
 from campaign_gitops.web.app import Web
@@ -110,7 +111,7 @@ def router(web: Web) -> APIRouter:
         with web.db.reading() as session:
             data = q.runs_page(session, client=client, status=status, before=before)
         return web.render(request, "runs.html", {
-            "data": data, "filters": filters, "active": "runs",
+            "data": data, "filters": filters, "active": "runs", "statuses": RUN_STATUSES,
             "next_query": _query(filters, before=data["next_before"])})
 
     @pages.get("/communications")
