@@ -105,7 +105,7 @@ def test_three_weeks_of_a_campaign(db_url: str, tmp_path: Path,
     run = Cli(db_url)
     assert "imported 200 lead(s)" in run("leads", "import",
                                          str(write_leads(tmp_path / "leads.csv", _leads())))
-    assert "runs started" in run("apply", "--auto-approve")
+    assert "runs started" in run("apply", "--auto-approve", "--now", _at(0, 7))
     ((launch,),) = [[r["id"] for r in run.json("runs")["runs"] if r["name"] == "launch"]]
     ticks: list[dict[str, Any]] = []
     chosen: list[int] = []
@@ -115,10 +115,10 @@ def test_three_weeks_of_a_campaign(db_url: str, tmp_path: Path,
                 chosen = _answer_three_leads(run, launch)
             if day == 7 and hour == 8:
                 _repo(root, "paused")
-                run("apply", "--auto-approve")
+                run("apply", "--auto-approve", "--now", _at(day, hour))
             if day == 9 and hour == 8:
                 _repo(root, "active")
-                run("apply", "--auto-approve")
+                run("apply", "--auto-approve", "--now", _at(day, hour))
             if hour in (9, 15):
                 ticks.append(run.json("tick", "--now", _at(day, hour)))
     messages = run.json("communications", "--run", str(launch), "--limit", "100000")[

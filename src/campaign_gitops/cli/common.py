@@ -9,7 +9,9 @@ every file:line:column.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
+from typing import Any
 
 import click
 
@@ -80,3 +82,21 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def parse_now(value: str | None) -> dt.datetime:
+    """``--now`` (ISO 8601; no offset means UTC), else the current time."""
+    if not value:
+        return dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. "
+                                 "2026-12-01T09:00:00+11:00", param_hint="--now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def now_option(help: str = "Act as of this time (ISO 8601; no offset means UTC); "
+               "default: the current time.") -> Any:
+    """``--now``: the clock of a command, given by its caller (simulations, tests)."""
+    return click.option("--now", "now_text", metavar="ISO", help=help)

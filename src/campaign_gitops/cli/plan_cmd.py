@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.cli.common import Context, now_option, parse_now, pass_context
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.reconcile.plan import CANCEL, Change, Plan
@@ -63,9 +63,10 @@ def plan_exit_code(plan: Plan, detailed: bool) -> int:
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 no changes, 1 error, 2 changes.")
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@now_option()
 @pass_context
 def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bool,
-                 prune: bool) -> None:
+                 prune: bool, now_text: str | None) -> None:
     """Show how the database differs from the files (nothing is changed).
 
     \b
@@ -81,7 +82,8 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
     config = config_of(ctx)
     db = open_db(ctx)
     try:
-        _, plan = plan_repo(project, db, prune=prune or config.prune, config=config)
+        _, plan = plan_repo(project, db, prune=prune or config.prune, config=config,
+                            now=parse_now(now_text))
     finally:
         db.dispose()
     click.echo(RENDERERS[fmt](plan, color=fmt == "text" and use_color()), nl=False)
@@ -133,9 +135,10 @@ def _confirm(auto_approve: bool, as_json: bool = False) -> None:
               show_default=True,
               help="json: each change's outcome and the counts, stable keys (README); "
                    "needs --auto-approve or PLANFILE.")
+@now_option()
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
-                  prune: bool, fmt: str) -> None:
+                  prune: bool, fmt: str, now_text: str | None) -> None:
     """Make the database match the files (or apply exactly a saved plan).
 
     Without PLANFILE, apply asks on a terminal and, without one, refuses unless
@@ -161,6 +164,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
     config = config_of(ctx)
     as_json = fmt == "json"
     outcomes: list[dict[str, Any]] = []
+    now = parse_now(now_text)
     db = open_db(ctx)
     try:
         if planfile is not None:
@@ -169,7 +173,8 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
             hashes = {name: r.sha256 for name, r in bundle.files.items()}
             pf.check_fresh(plan, snapshot_of(db).base_serial, hashes)
         else:
-            bundle, plan = plan_repo(project, db, prune=prune or config.prune, config=config)
+            bundle, plan = plan_repo(project, db, prune=prune or config.prune, config=config,
+                                     now=now)
         if not as_json:
             click.echo(render_text(plan, color=use_color()), nl=False)
         if not plan.has_changes:
@@ -184,7 +189,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
         if not as_json:
             click.echo("")
         result = apply_plan(
-            db, plan, bundle, project=project, config=config,
+            db, plan, bundle, project=project, config=config, now=now,
             on_change=(lambda c, o, r: outcomes.append(_outcome(c, o, r))) if as_json
             else _progress)
     finally:

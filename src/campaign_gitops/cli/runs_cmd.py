@@ -19,7 +19,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.cli.common import Context, parse_now, pass_context
 from campaign_gitops.config.models import CHANNELS
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
@@ -39,18 +39,6 @@ def _session(ctx: Context) -> Iterator[Session]:
             yield session
     finally:
         db.dispose()
-
-
-def parse_now(value: str | None) -> dt.datetime:
-    """``--now`` (ISO 8601; no offset means UTC), else the current time."""
-    if not value:
-        return dt.datetime.now(dt.UTC)
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. "
-                                 "2026-12-01T09:00:00+11:00", param_hint="--now") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _json(data: Any) -> None:

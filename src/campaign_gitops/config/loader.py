@@ -342,9 +342,24 @@ def _nesting_bound(text: str) -> int:
 
 
 def _too_deep(text: str) -> yaml.Mark | None:
-    """The start of the first collection nested deeper than MAX_DEPTH, if any."""
+    """The start of the first collection nested deeper than MAX_DEPTH, if any.
+
+    libyaml stops at a nesting depth of its own (1000 in 0.2.5, with a syntax error
+    whose wording is libyaml's): where the C parser gives up, the pure-Python parser,
+    which keeps its states on a list and has no such bound, measures the depth, so the
+    finding is always ours.
+    """
+    try:
+        return _first_too_deep(yaml.parse(text, Loader=_ParserBase))
+    except yaml.MarkedYAMLError:
+        if _ParserBase is yaml.SafeLoader:
+            raise
+    return _first_too_deep(yaml.parse(text, Loader=yaml.SafeLoader))
+
+
+def _first_too_deep(events: Iterable[yaml.Event]) -> yaml.Mark | None:
     depth = 0
-    for event in yaml.parse(text, Loader=_ParserBase):
+    for event in events:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH + 1:
