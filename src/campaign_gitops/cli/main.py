@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.admin_cmd",
     "campaign_gitops.cli.runs_cmd",
     "campaign_gitops.cli.ui_cmd",
+    "campaign_gitops.cli.recipients_cmd",
 )
 
 

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campaign_gitops.inbound import suppressions as suppressions_module
 from campaign_gitops.runs.bulk import is_postgres, one_of
 from campaign_gitops.runs.sequences import RunPlan
-from campaign_gitops.state.tables import Lead, Reply, Suppression
+from campaign_gitops.state.tables import Lead, Reply
 
 leads = Lead.__table__
 replies = Reply.__table__
-suppressions = Suppression.__table__
 CHUNK = 900
 LEAD_FIELDS = ("id", "email", "phone", "linkedin_url", "first_name", "last_name", "title",
                "seniority", "company", "company_industry", "company_country",
@@ -70,13 +70,9 @@ def reply_flags(session: Session,
 
 
 def suppressed(session: Session, client: str, contacts: Iterable[str]) -> set[str]:
-    """The given contacts (lower-cased) the client must not contact."""
-    found: set[str] = set()
-    for chunk in _chunks(session, sorted({c.lower() for c in contacts})):
-        found.update(session.execute(select(suppressions.c.contact).where(
-            suppressions.c.client == client,
-            one_of(session, suppressions.c.contact, chunk))).scalars())
-    return found
+    """The given contacts (normalized) the client must not contact: the one answer is
+    inbound/suppressions.py's."""
+    return suppressions_module.suppressed(session, client, contacts)
 
 
 def final_state(replied: bool, bounced: bool) -> str:

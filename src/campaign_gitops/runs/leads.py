@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.inbound.suppressions import normalize_phone
 from campaign_gitops.runs import csvfile
 from campaign_gitops.runs.calendar import zone
 from campaign_gitops.state.tables import Lead
@@ -35,7 +36,6 @@ COLUMNS = ("email", "phone", "linkedin_url", "first_name", "last_name", "title",
 EMAIL_STATUSES = ("verified", "likely", "unverified", "unknown", "catch_all", "risky", "invalid")
 _STATUS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_JUNK = re.compile(r"[\s().-]")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _BATCH = 2000
 _UPDATED = [c for c in COLUMNS if c != "email"] + ["updated_at"]
@@ -56,11 +56,6 @@ class ImportReport:
     def as_json(self) -> dict[str, Any]:
         return {"rows": self.rows, "imported": self.imported,
                 "errors": [{"line": e.line, "reason": e.reason} for e in self.errors]}
-
-
-def normalize_phone(value: str) -> str:
-    """Spaces, dots, dashes and brackets removed (``+61 2 9999-0000`` → ``+61299990000``)."""
-    return _PHONE_JUNK.sub("", value)
 
 
 def _text(value: str | None) -> str | None:

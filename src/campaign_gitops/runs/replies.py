@@ -10,8 +10,14 @@ lead's enrollments with the client (only the given campaign's, when one is named
 - ``unsubscribe``: the contact is suppressed for the client; the sequences stop;
 - ``bounce``: the contact is suppressed (hard bounce); the sequences stop unless a
   remaining step says ``skipIfBounced: false``;
+- ``complaint`` (a spam report): suppressed like an unsubscribe;
 - ``converted``: the lead is marked converted (it stays with the client) and its
-  sequences finish.
+  sequences finish;
+- ``soft_bounce`` (a transient delivery failure), ``resubscribe`` and ``help`` (SMS
+  keywords): recorded only.
+
+Suppressing goes through inbound/suppressions.py. A reply given an ``external_id`` (an
+inbound mail's Message-ID) is recorded once: ``already_recorded`` tells the fetcher.
 
 Campaign metrics are recomputed for the campaigns touched.
 """
@@ -24,12 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.inbound import suppressions as supp
+from campaign_gitops.inbound.suppressions import normalize_contact
 from campaign_gitops.runs import csvfile
-from campaign_gitops.runs.leads import RowError, normalize_phone
+from campaign_gitops.runs.leads import RowError
 from campaign_gitops.runs.metrics import update_metrics
 from campaign_gitops.state.tables import (
     CampaignRun,
@@ -38,16 +46,19 @@ from campaign_gitops.state.tables import (
     Message,
     Reply,
     Resource,
-    Suppression,
 )
 
-KINDS = ("reply", "out_of_office", "unsubscribe", "bounce", "converted")
+KINDS = ("reply", "out_of_office", "unsubscribe", "bounce", "converted", "complaint",
+         "soft_bounce", "resubscribe", "help")
+# Kinds that suppress the contact for the client (and stop its sequences).
+SUPPRESSING = ("unsubscribe", "bounce", "complaint")
+# Kinds that are recorded and change nothing else.
+RECORDED_ONLY = ("out_of_office", "soft_bounce", "resubscribe", "help")
 leads = Lead.__table__
 messages = Message.__table__
 enrollments = Enrollment.__table__
 runs = CampaignRun.__table__
 resources = Resource.__table__
-suppressions = Suppression.__table__
 replies = Reply.__table__
 
 
@@ -59,6 +70,11 @@ class ReplyInput:
     body: str | None = None
     in_reply_to: str | None = None
     received_at: dt.datetime | None = None
+    channel: str | None = None  # the channel it came in on, when known
+    external_id: str | None = None  # a mail's Message-ID: recorded once
+    source: str = "replies"  # where it came from (audit): replies, imap:<box>, webhook
+    actor: str = "cli"
+    suppress_channel: str | None = None  # a STOP suppresses its channel only
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +94,6 @@ class ReplyResult:
                 "client": self.client, "campaign_id": self.campaign_id,
                 "lead_id": self.lead_id, "matched_by": self.matched_by,
                 "stopped": self.stopped, "suppressed": self.suppressed}
-
-
-def normalize_contact(contact: str) -> str:
-    contact = contact.strip()
-    return contact.lower() if "@" in contact else normalize_phone(contact)
 
 
 def campaign_ids(session: Session, name: str) -> list[int]:
@@ -111,8 +122,8 @@ class _Match:
 
 def _match(session: Session, item: ReplyInput, contact: str,
            wanted: list[int] | None) -> _Match:
-    if item.in_reply_to:
-        ref = item.in_reply_to.strip()
+    # In-Reply-To, or the References list (newest last): the newest known message wins.
+    for ref in reversed((item.in_reply_to or "").replace(",", " ").split()):
         row = session.execute(select(
             messages.c.id, messages.c.lead_id, messages.c.client, messages.c.campaign_id,
             messages.c.run_id).where(messages.c.transport_message_id.in_(
@@ -156,7 +167,7 @@ def _open_enrollments(session: Session, lead_id: int, client: str,
 def _stop(session: Session, rows: list[Any], kind: str, now: dt.datetime) -> int:
     flag = {"reply": "skipIfReplied", "bounce": "skipIfBounced"}.get(kind)
     state = {"reply": "replied", "bounce": "bounced", "unsubscribe": "unsubscribed",
-             "converted": "finished"}[kind]
+             "complaint": "unsubscribed", "converted": "finished"}[kind]
     stopped = 0
     for row in rows:
         remaining = (row.config.get("steps") or [])[row.next_step:]
@@ -166,6 +177,11 @@ def _stop(session: Session, rows: list[Any], kind: str, now: dt.datetime) -> int
             state=state, next_due_at=None, updated_at=now))
         stopped += 1
     return stopped
+
+
+def already_recorded(session: Session, external_id: str) -> bool:
+    return session.execute(select(replies.c.id).where(
+        replies.c.external_id == external_id)).first() is not None
 
 
 def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyResult:
@@ -179,9 +195,12 @@ def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyR
     wanted = campaign_ids(session, item.campaign) if item.campaign else None
     match = _match(session, item, contact, wanted)
     stopped, suppressed = 0, False
-    if match.client and item.kind in ("unsubscribe", "bounce"):
-        suppressed = _suppress(session, match.client, contact, item.kind, now)
-    if match.lead_id is not None and match.client and item.kind != "out_of_office":
+    if match.client and item.kind in SUPPRESSING:
+        supp.suppress(session, match.client, contact, reason=item.kind,
+                      source=item.source, actor=item.actor, now=now,
+                      channel=item.suppress_channel or supp.ALL)
+        suppressed = True
+    if match.lead_id is not None and match.client and item.kind not in RECORDED_ONLY:
         scope = wanted or None
         rows = _open_enrollments(session, match.lead_id, match.client, scope)
         stopped = _stop(session, rows, item.kind, now)
@@ -191,23 +210,13 @@ def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyR
     reply_id = session.execute(insert(replies).values(
         client=match.client, campaign_id=match.campaign_id, run_id=match.run_id,
         lead_id=match.lead_id, message_id=match.message_id, contact=contact, kind=item.kind,
-        body=item.body, received_at=item.received_at or now, created_at=now)
+        body=item.body, channel=item.channel, external_id=item.external_id,
+        received_at=item.received_at or now, created_at=now)
         .returning(replies.c.id)).scalar_one()
     if match.campaign_id is not None:
         update_metrics(session, [match.campaign_id], now)
     return ReplyResult(reply_id, item.kind, contact, match.client, match.campaign_id,
                        match.lead_id, match.how, stopped, suppressed)
-
-
-def _suppress(session: Session, client: str, contact: str, kind: str,
-              now: dt.datetime) -> bool:
-    exists = session.execute(select(func.count()).where(
-        suppressions.c.client == client, suppressions.c.contact == contact)).scalar()
-    if exists:
-        return True
-    session.execute(insert(suppressions).values(client=client, contact=contact, reason=kind,
-                                                created_at=now))
-    return True
 
 
 # ---------------------------------------------------------------- files

@@ -241,14 +241,42 @@ class Lead(Base):
 
 
 class Suppression(Base):
+    """A contact the client must not contact (on ``channel``; ``*`` is every channel).
+
+    ``contact`` is the lower-cased email or E.164 phone, or ``sha256:<hex>`` of it once
+    the person was forgotten (inbound/suppressions.py is the one place that writes here).
+    """
+
     __tablename__ = "suppressions"
-    __table_args__ = (UniqueConstraint("client", "contact", name="uq_suppression"),)
+    __table_args__ = (UniqueConstraint("client", "contact", "channel", name="uq_suppression"),)
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
     client: Mapped[str] = mapped_column(String(63))
-    contact: Mapped[str] = mapped_column(String(320))  # lower-cased email or E.164 phone
-    reason: Mapped[str] = mapped_column(String(32))  # unsubscribe, bounce
+    contact: Mapped[str] = mapped_column(String(320))
+    channel: Mapped[str] = mapped_column(String(16), default="*", server_default="*")
+    # unsubscribe, bounce, complaint, stop, manual, forgotten
+    reason: Mapped[str] = mapped_column(String(32))
+    # where it came from: link, imap:<mailbox>, webhook, smtp, cli, import, replies
+    source: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+
+class AuditLog(Base):
+    """Append-only record of changes made on a person's behalf (suppress, forget, export).
+
+    Kept apart from ``apply_log``, whose serial pins saved plans: an unsubscribe must not
+    make every saved plan stale. A forgotten contact appears here only hashed.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    client: Mapped[str | None] = mapped_column(String(63))
+    contact: Mapped[str | None] = mapped_column(String(320))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Enrollment(Base):
@@ -318,7 +346,8 @@ class Message(Base):
 class Reply(Base):
     __tablename__ = "replies"
     __table_args__ = (Index("ix_replies_campaign", "campaign_id", "received_at"),
-                      Index("ix_replies_run", "run_id", "id"))
+                      Index("ix_replies_run", "run_id", "id"),
+                      UniqueConstraint("external_id", name="uq_replies_external_id"))
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
     client: Mapped[str | None] = mapped_column(String(63))
@@ -327,8 +356,12 @@ class Reply(Base):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     contact: Mapped[str] = mapped_column(String(320))
-    # reply, out_of_office, unsubscribe, bounce, converted
+    # reply, out_of_office, unsubscribe, bounce, soft_bounce, complaint, converted,
+    # resubscribe, help
     kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    # The inbound mail's Message-ID (or a provider's event id): recorded once.
+    external_id: Mapped[str | None] = mapped_column(String(500))
     body: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -1,0 +1,205 @@
+"""Recipients' rights: ``suppressions list|add|remove|import|export`` (and the data
+requests ``leads forget`` / ``leads export``, registered on the ``leads`` group).
+
+Every change goes through inbound/suppressions.py and lands in the audit log.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from campaign_gitops.cli.common import Context, now_option, parse_now, pass_context
+from campaign_gitops.cli.runs_cmd import _json, _session, _table, format_option
+from campaign_gitops.inbound import suppressions as supp
+
+COLUMNS = ["client", "contact", "channel", "reason", "source", "created_at"]
+channel_option = click.option("--channel", type=click.Choice(supp.CHANNELS), default=supp.ALL,
+                              show_default=True, help="The channel ('*': every channel).")
+
+
+@click.group("suppressions", invoke_without_command=True)
+@click.pass_context
+def suppressions_group(click_ctx: click.Context) -> None:
+    """Contacts a client must never contact again (unsubscribes, bounces, complaints,
+    STOPs, and the ones you add).
+
+    \b
+    Example:
+      campaign-gitops suppressions list --client acme
+      campaign-gitops suppressions add jo@example.com --client acme
+    """
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(suppressions_list)
+
+
+def _rows(ctx: Context, client: str | None) -> list[dict[str, object]]:
+    with _session(ctx) as session:
+        return [r.as_json() for r in supp.list_suppressions(session, client)]
+
+
+@suppressions_group.command("list")
+@click.option("--client", help="Only this client.")
+@format_option
+@pass_context
+def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text") -> None:
+    """List suppressions, newest first.
+
+    \b
+    Example:
+      campaign-gitops suppressions list --client acme --format json
+    """
+    rows = _rows(ctx, client)
+    if fmt == "json":
+        _json({"suppressions": rows})
+    else:
+        _table(rows, COLUMNS, "no suppressions")
+
+
+@suppressions_group.command("export")
+@click.option("--client", help="Only this client.")
+@format_option
+@pass_context
+def suppressions_export(ctx: Context, client: str | None, fmt: str) -> None:
+    """Print the suppressions (JSON that ``suppressions import`` reads back, or CSV).
+
+    \b
+    Example:
+      campaign-gitops suppressions export --client acme --format json > acme.json
+    """
+    rows = _rows(ctx, client)
+    if fmt == "json":
+        _json({"suppressions": rows})
+        return
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+@suppressions_group.command("add")
+@click.argument("contacts", nargs=-1, required=True)
+@click.option("--client", required=True, help="The client that must not contact them.")
+@channel_option
+@click.option("--reason", type=click.Choice(supp.REASONS), default="manual", show_default=True)
+@now_option()
+@pass_context
+def suppressions_add(ctx: Context, contacts: tuple[str, ...], client: str, channel: str,
+                     reason: str, now_text: str | None) -> None:
+    """Suppress contacts (emails or phones) for a client.
+
+    \b
+    Example:
+      campaign-gitops suppressions add jo@example.com +61299990000 --client acme
+    """
+    now = parse_now(now_text)
+    with _session(ctx) as session:
+        for contact in contacts:
+            new = supp.suppress(session, client, contact, reason=reason, source="cli",
+                                actor="cli", now=now, channel=channel)
+            state = "suppressed" if new else "already suppressed"
+            click.echo(f"{state}: {supp.normalize_contact(contact)} for {client} "
+                       f"(channel {channel})")
+
+
+@suppressions_group.command("remove")
+@click.argument("contacts", nargs=-1, required=True)
+@click.option("--client", required=True, help="The client.")
+@click.option("--channel", type=click.Choice(supp.CHANNELS),
+              help="Only this channel's suppression (default: every one).")
+@now_option()
+@pass_context
+def suppressions_remove(ctx: Context, contacts: tuple[str, ...], client: str,
+                        channel: str | None, now_text: str | None) -> None:
+    """Lift suppressions (a forgotten person's hashed one stays).
+
+    \b
+    Example:
+      campaign-gitops suppressions remove jo@example.com --client acme --channel sms
+    """
+    now = parse_now(now_text)
+    missing = 0
+    with _session(ctx) as session:
+        for contact in contacts:
+            removed = supp.unsuppress(session, client, contact, actor="cli", now=now,
+                                      channel=channel)
+            missing += not removed
+            click.echo(f"removed {removed} suppression(s) of "
+                       f"{supp.normalize_contact(contact)} for {client}")
+    if missing:
+        sys.exit(1)
+
+
+@suppressions_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--client", help="The client of rows without a client column.")
+@now_option()
+@pass_context
+def suppressions_import(ctx: Context, file: Path, client: str | None,
+                        now_text: str | None) -> None:
+    """Import suppressions from a CSV (contact[,client,channel,reason]) or the JSON of
+    ``suppressions export``; nothing is written when a row is bad (exit 1).
+
+    \b
+    Example:
+      campaign-gitops suppressions import optouts.csv --client acme
+    """
+    from campaign_gitops.runs.suppression_file import import_file
+
+    with _session(ctx) as session:
+        new, old, errors = import_file(session, file, client=client, now=parse_now(now_text))
+    for error in errors:
+        click.echo(f"{file}:{error.line}: {error.reason}", err=True)
+    if errors:
+        click.echo(f"{len(errors)} bad row(s): nothing imported", err=True)
+        sys.exit(1)
+    click.echo(f"imported {new} suppression(s) from {file}, {old} already there")
+
+
+# ---------------------------------------------------------------- data requests
+
+
+@click.command("forget")
+@click.argument("contact")
+@now_option()
+@format_option
+@pass_context
+def leads_forget(ctx: Context, contact: str, now_text: str | None, fmt: str) -> None:
+    """Erase a person everywhere (lead, message bodies, replies); keep only a hashed
+    suppression so they are never contacted again.
+
+    \b
+    Example:
+      campaign-gitops leads forget jo@example.com
+    """
+    with _session(ctx) as session:
+        done = supp.forget(session, contact, actor="cli", now=parse_now(now_text))
+    if fmt == "json":
+        _json(done.as_json())
+    else:
+        click.echo(f"forgot {done.contact_hash}: {done.leads} lead(s), {done.messages} "
+                   f"message(s), {done.replies} repl(ies) erased; {done.suppressions} hashed "
+                   "suppression(s) kept")
+
+
+@click.command("export")
+@click.argument("contact")
+@now_option()
+@pass_context
+def leads_export(ctx: Context, contact: str, now_text: str | None) -> None:
+    """Print as JSON every piece of data held on a person (a data access request).
+
+    \b
+    Example:
+      campaign-gitops leads export jo@example.com > jo.json
+    """
+    with _session(ctx) as session:
+        data = supp.export_contact(session, contact, actor="cli", now=parse_now(now_text))
+    _json(data)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(suppressions_group)
