@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import time
 from typing import Any
 
 import click
@@ -43,7 +44,15 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
               help="Address the health endpoints listen on.")
 @click.option("--source", type=click.Choice(["worktree", "git"]), default="worktree",
               show_default=True, help="Follow the files as saved, or only what is committed.")
-@click.option("--ref", default="main", show_default=True, help="The ref --source git follows.")
+@click.option("--ref", default="main", show_default=True,
+              help="The ref --source git (or --repo) follows.")
+@click.option("--repo", "repo_url", default=None, metavar="URL",
+              help="Follow this remote repository (https, ssh or file URL; credentials from "
+                   "the environment): cloned under .campaign-gitops/repos/, --ref's commit "
+                   "reconciled.")
+@click.option("--fetch-interval", type=click.FloatRange(min=1), default=60.0,
+              show_default=True, help="Seconds between fetches of --repo (a push webhook "
+                                      "on /hooks/git fetches at once).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--debounce-ms", type=click.IntRange(0, 60000), default=50, show_default=True,
@@ -57,7 +66,7 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
 def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: float, prune: bool,
                   health_port: int | None, health_host: str, source: str, ref: str,
                   log_format: str, debounce_ms: int, ui_port: int | None,
-                  ui_host: str) -> None:
+                  ui_host: str, repo_url: str | None, fetch_interval: float) -> None:
     """Watch the repo and keep the database converged with it.
 
     \b
@@ -72,17 +81,38 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
       campaign-gitops reconcile --source git --ref main --log-format json
       campaign-gitops reconcile --once          # for cron and CI
       campaign-gitops reconcile --ui-port 8080  # and the web UI in the same process
+      campaign-gitops reconcile --repo https://git.example.com/team/campaigns.git \\
+          --ref main --ui-port 8080             # POST /hooks/git fetches at once
+
+    \b
+    --repo: https with CAMPAIGN_GITOPS_GIT_TOKEN (never in the URL), ssh with
+    GIT_SSH_COMMAND; webhook secret in CAMPAIGN_GITOPS_GIT_WEBHOOK_SECRET.
     """
     raise SystemExit(run_daemon(ctx, once=once, interval=interval, tick_interval=tick_interval,
                                 prune=prune, health_port=health_port, health_host=health_host,
                                 source=source, ref=ref, log_format=log_format,
-                                debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host))
+                                debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host,
+                                repo_url=repo_url, fetch_interval=fetch_interval))
+
+
+def _follow(project: Any, repo_url: str, ref: str) -> Any:
+    """The remote repository, fetched once: a clone with no good commit is an error."""
+    from campaign_gitops.reconcile.remote import RemoteRepo
+
+    remote = RemoteRepo(repo_url, ref, project.root / ".campaign-gitops" / "repos")
+    first = remote.fetch()
+    if first.commit is None:
+        raise CampaignGitopsError(f"could not fetch {ref} of {remote.url}: {first.error}",
+                                  "check the URL, --ref and the credentials in the "
+                                  "environment (CAMPAIGN_GITOPS_GIT_TOKEN, GIT_SSH_COMMAND)")
+    return remote, first
 
 
 def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: float, prune: bool,
                health_port: int | None, health_host: str, source: str, ref: str,
                log_format: str, debounce_ms: int, ui_port: int | None = None,
-               ui_host: str = "127.0.0.1") -> int:
+               ui_host: str = "127.0.0.1", repo_url: str | None = None,
+               fetch_interval: float = 60.0) -> int:
     # SIGTERM/SIGINT during start-up are remembered and honoured as soon as the loop
     # exists (a clean stop, exit 0) instead of killing the process half-started.
     early_stop: list[str] = []
@@ -96,12 +126,20 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         from campaign_gitops.web.app import check_bind
 
         check_bind(ui_host, ui_token)  # refused before anything starts
-    if source == "worktree" and not project.resources_dir.is_dir():
+    remote = first = None
+    if repo_url is not None:
+        from campaign_gitops.reconcile.remote import remote_config
+
+        remote, first = _follow(project, repo_url, ref)
+        config = remote_config(remote, config)  # the repository's campaign-gitops.yaml
+        source = "git"
+    elif source == "worktree" and not project.resources_dir.is_dir():
         raise CampaignGitopsError(
             f"no resources folder at {project.resources_dir}",
             "run from the repo root or pass --dir (a missing folder is never read as "
             "'everything deleted')")
-    reader = (GitSource(project.root, project.resources_dir, ref) if source == "git"
+    reader = (remote.source(project) if remote is not None
+              else GitSource(project.root, project.resources_dir, ref) if source == "git"
               else WorktreeSource(project.root, project.resources_dir))
     if isinstance(reader, GitSource):
         reader.resolve()  # a bad ref fails now, with git's message
@@ -118,7 +156,15 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         interval=interval, tick_interval=tick_interval, debounce=debounce_ms / 1000.0,
         max_wait=max(1.0, debounce_ms / 1000.0 * 4)), tick=tick)
     log("starting", f"database {redact(url)}", source=source,
-        ref=ref if source == "git" else None, dir=str(project.resources_dir), prune=prune)
+        ref=ref if source == "git" else None, dir=str(project.resources_dir), prune=prune,
+        repo=remote.url if remote is not None else None)
+    follower = None
+    if remote is not None and first is not None:
+        from campaign_gitops.reconcile.remote import FOLLOWED, Follower
+
+        follower = Follower(remote, fetch_interval, log=log, metrics=metrics, health=health,
+                            on_moved=lambda _c: runner.events.put(str(remote.path / FOLLOWED)))
+        follower.report(first, time.monotonic(), time.time())  # the start-up fetch
     if once:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -135,24 +181,40 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     if ui_port is not None:
         from campaign_gitops.web.app import create_app, loopback_hosts, start_in_thread
 
-        ui = start_in_thread(create_app(db, project=project, config=config, token=ui_token,
-                                        allowed_hosts=loopback_hosts(ui_host, ui_token)),
-                             ui_host, ui_port)
+        app = create_app(db, project=project, config=config, token=ui_token,
+                         allowed_hosts=loopback_hosts(ui_host, ui_token))
+        if follower is not None:
+            _add_git_hook(app, follower)
+        ui = start_in_thread(app, ui_host, ui_port)
         log("ui", f"listening on http://{ui_host}:{ui.port}", port=ui.port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: runner.request_stop(
             signal.Signals(signum).name))
     if early_stop:
         runner.request_stop(early_stop[0])
+    if follower is not None:
+        follower.start()
     try:
         return runner.serve()
     finally:
+        if follower is not None:
+            follower.close()
         if server is not None:
             server.stop()
         if ui is not None:
             ui.stop()
         db.dispose()
         log("stopped", "clean shutdown")
+
+
+def _add_git_hook(app: Any, follower: Any) -> None:
+    """``POST /hooks/git`` on the UI server: a signed push to the followed ref fetches now."""
+    from campaign_gitops.reconcile.remote import ref_matches
+    from campaign_gitops.web.public import WEBHOOK_SECRET_ENV, git_hook_router
+
+    ref = follower.repo.ref
+    app.include_router(git_hook_router(follower.trigger, lambda pushed: ref_matches(ref, pushed),
+                                       ref, os.environ.get(WEBHOOK_SECRET_ENV) or None))
 
 
 def register(group: click.Group) -> None:

@@ -2,7 +2,9 @@
 
 ``/healthz``: the process is alive. ``/readyz``: 200 when this daemon is leader or
 follower, its last reconcile succeeded and no file is failing; else 503, with the
-failing files as ``file:line:rule`` in the JSON body. ``/metrics``: Prometheus text
+failing files as ``file:line:rule`` in the JSON body; following a remote repository
+(``--repo``), also 503 while its last fetch failed (``fetch`` in the body: the error
+and the last good commit, which is still applied). ``/metrics``: Prometheus text
 from the daemon's own CollectorRegistry.
 """
 
@@ -46,6 +48,14 @@ class Metrics:
                                   "Unix time of the last successful reconcile.", registry=r)
         self.reconciles = Counter("campaign_gitops_reconciles_total",
                                   "Reconcile passes, by result.", ["result"], registry=r)
+        self.fetches = Counter("campaign_gitops_fetches_total",
+                               "Fetches of the followed repository (--repo), by result.",
+                               ["result"], registry=r)
+        self.fetch_failures = Gauge("campaign_gitops_fetch_failures",
+                                    "Consecutive failed fetches of the followed repository.",
+                                    registry=r)
+        self.last_fetch = Gauge("campaign_gitops_last_fetch_success_timestamp_seconds",
+                                "Unix time of the last successful fetch (--repo).", registry=r)
         for state in SYNC_STATES:
             self.resources.labels(state).set(0)
 
@@ -63,6 +73,7 @@ class Health:
     commit: str | None = None
     failing: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    fetch: dict[str, Any] | None = None  # --repo: the last fetch (ok, commit, error, ...)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def update(self, **values: Any) -> None:
@@ -74,7 +85,8 @@ class Health:
         with self.lock:
             role_ok = self.role in ("leader", "follower")
             reconciled = self.role == "follower" or bool(self.last_ok)
-            ok = role_ok and reconciled and not self.failing
+            fetched = self.fetch is None or bool(self.fetch.get("ok"))
+            ok = role_ok and reconciled and not self.failing and fetched
             body = {
                 "ready": ok,
                 "role": self.role,
@@ -83,6 +95,8 @@ class Health:
                 "findings": list(self.failing),
                 "errors": list(self.errors),
             }
+            if self.fetch is not None:
+                body["fetch"] = dict(self.fetch)
         return ok, body
 
 

@@ -12,6 +12,7 @@
   embed. A request that authenticates with the bearer header is exempt (browsers never
   attach that header cross-site, and the app enables no CORS). An ``Origin`` header, when
   sent, must name this host.
+- Public routes (``web/public.py``: webhooks) skip both: they check their own signature.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from campaign_gitops.web.public import is_public
 
 TOKEN_ENV = "CAMPAIGN_GITOPS_UI_TOKEN"
 SESSION_COOKIE = "cg_session"
@@ -115,7 +118,9 @@ def middleware(security: Security) -> Callable[[Request, Callable[[Request],
         path = request.url.path
         open_path = path == "/login" or path.startswith("/static/")
         response: Response
-        if not open_path and not security.authenticated(request):
+        if is_public(path):  # authenticates itself (signature, signed token): web/public.py
+            response = await call_next(request)
+        elif not open_path and not security.authenticated(request):
             if _wants_json(request):
                 response = JSONResponse({"detail": "authentication required"},
                                         status_code=401,
