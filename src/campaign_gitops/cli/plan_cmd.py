@@ -83,7 +83,7 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
     db = open_db(ctx)
     try:
         _, plan = plan_repo(project, db, prune=prune or config.prune, config=config,
-                            now=parse_now(now_text))
+                            now=parse_now(now_text), forecast=True)
     finally:
         db.dispose()
     click.echo(RENDERERS[fmt](plan, color=fmt == "text" and use_color()), nl=False)

@@ -64,6 +64,8 @@ class Change:
     reason: str = ""
     rules: tuple[str, ...] = ()
     tag: str = ""  # noop: held/unknown/orphan/suspended; error: the action it replaced
+    # a run it would start: what it will send (reconcile/forecast.py; JSON-ready)
+    forecast: Mapping[str, Any] | None = None
 
     @property
     def resource(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from campaign_gitops.reconcile.forecast import forecast_line, forecast_markdown
 from campaign_gitops.reconcile.plan import CANCEL, Change, Plan
 
 SYMBOLS = {"create": "+", "update": "~", "transition": "->", "run": "▶", "archive": "-",
@@ -36,6 +37,7 @@ def change_dict(change: Change) -> dict[str, Any]:
         "reason": change.reason,
         "rules": list(change.rules),
         "tag": change.tag,
+        **({"forecast": dict(change.forecast)} if change.forecast is not None else {}),
     }
 
 
@@ -117,6 +119,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         symbol = SYMBOLS[change.action]
         lines.append(paint(f"  {symbol:>2} {_headline(change)}", change.action))
         lines.extend(_field_lines(change))
+        if change.forecast is not None:
+            lines.append(f"      {forecast_line(change.forecast)}")
     if noops:
         lines.append("")
         lines.append("Left alone:")
@@ -179,6 +183,10 @@ def render_markdown(plan: Plan, *, color: bool = False) -> str:
         symbol = SYMBOLS[change.action].replace("-", "\\-").replace("~", "\\~")
         lines.append(f"| {symbol} | `{change.resource}` | {change.action} | "
                      f"{_md_details(change)} |")
+    for change in plan.changes:
+        if change.forecast is not None:
+            lines += ["", *forecast_markdown(f"{change.resource} run {change.to}",
+                                             change.forecast)]
     return "\n".join(lines) + "\n"
 
 

@@ -78,20 +78,28 @@ def snapshot_of(db: Database) -> Snapshot:
 
 def plan_repo(project: Project, db: Database, *, prune: bool = False,
               now: dt.datetime | None = None,
-              config: ProjectConfig | None = None, cache: bool = True) -> tuple[Bundle, Plan]:
+              config: ProjectConfig | None = None, cache: bool = True,
+              forecast: bool = False) -> tuple[Bundle, Plan]:
     """Load the files and the database and compute the plan between them.
 
     Files and preflight go through lint's path, caches included (``cache=False``
     skips them); clients whose campaigns have started runs are preflighted again as
-    plan sees them (``build_plan``'s recheck).
+    plan sees them (``build_plan``'s recheck). ``forecast``: every run the plan would
+    start gets a forecast (its inputs read here, the simulation pure).
     """
     config = config or project_config(project)
     with no_gc():  # tens of thousands of fresh objects, few cycles: ~15% faster
         bundle, findings = load_and_check(project, config, cache=cache)
         snapshot = snapshot_of(db)
         options = PlanOptions(prune=prune, now=now or dt.datetime.now(dt.UTC), config=config)
-        return bundle, build_plan(bundle, snapshot, options,
-                                  preflight_errors=errors_by_resource(findings))
+        plan = build_plan(bundle, snapshot, options,
+                          preflight_errors=errors_by_resource(findings))
+        if forecast and options.now is not None:
+            from campaign_gitops.runs.forecasting import forecast_plan
+
+            with db.session() as session:
+                plan = forecast_plan(session, plan, bundle, snapshot, options.now, config)
+        return bundle, plan
 
 
 def apply_plan(db: Database, plan: Plan, bundle: Bundle, *, project: Project,

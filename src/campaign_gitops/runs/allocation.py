@@ -241,16 +241,25 @@ def _allocate_pg(session: Session, conds: list[ColumnElement[bool]], client: str
 def allocate_for_run(session: Session, config: dict[str, Any], *,
                      now: dt.datetime) -> list[tuple[int, str | None]]:
     """The leads (id, timezone) a run of the resolved campaign ``config`` takes from the pool."""
+    count = run_size(session, config)
+    return allocate(session, config.get("segment"), config["campaign"]["client"], count,
+                    now=now)
+
+
+def run_size(session: Session, config: dict[str, Any],
+             matching: Any = None) -> int:
+    """How many leads a run of ``config`` asks the pool for: the segment's ``limit``, or
+    ``leadAllocationPct`` of the matching leads (capped by the limit). ``matching``: a
+    callable giving the match count when the caller caches it (the forecast)."""
     client = config["campaign"]["client"]
     spec = config["campaign"]["spec"]
     segment = config.get("segment")
     pct = int(spec.get("leadAllocationPct") or 100)
     limit = (segment or {}).get("limit")
+    count_of = matching or (lambda: count_matching(session, segment, client))
     if pct >= 100:
-        count = limit if limit is not None else count_matching(session, segment, client)
-    else:
-        count = wanted_count(count_matching(session, segment, client), pct, limit)
-    return allocate(session, segment, client, count, now=now)
+        return int(limit) if limit is not None else int(count_of())
+    return wanted_count(int(count_of()), pct, limit)
 
 
 def release_leads(session: Session, run_ids: list[int], *, now: dt.datetime) -> int:

@@ -43,19 +43,35 @@ class Budget:
 
     def admit(self, plan: RunPlan, channel: str) -> str | None:
         """Take one slot for ``channel`` of ``plan``; why not when it cannot."""
-        if plan.is_test:
-            return None
-        cid = plan.campaign_id
-        if self.used_total[cid] >= plan.daily_limit:
-            return "daily_limit"
-        if self.used[(cid, channel)] >= plan.channel_limit(channel):
-            return "daily_limit"
-        if self.credits.get(plan.client, 0) - self.charged[plan.client] <= 0:
-            return "credits"
-        self.used_total[cid] += 1
-        self.used[(cid, channel)] += 1
-        self.charged[plan.client] += 1
+        room, refused = self.room(plan, channel)
+        if room <= 0:
+            return refused
+        self.take(plan, channel, 1)
         return None
+
+    def room(self, plan: RunPlan, channel: str) -> tuple[int, str | None]:
+        """How many ``channel`` messages of ``plan`` may still go (test runs: no bound),
+        and why no more than that: ``daily_limit`` or ``credits``. Pure, shared with the
+        forecast (``reconcile/forecast.py``) so the two cannot count differently."""
+        if plan.is_test:
+            return 1 << 62, None
+        cid = plan.campaign_id
+        limit = min(plan.daily_limit - self.used_total[cid],
+                    plan.channel_limit(channel) - self.used[(cid, channel)])
+        if limit <= 0:
+            return 0, "daily_limit"
+        credits = self.credits.get(plan.client, 0) - self.charged[plan.client]
+        if credits <= 0:
+            return 0, "credits"
+        return (limit, "daily_limit") if limit < credits else (credits, "credits")
+
+    def take(self, plan: RunPlan, channel: str, count: int) -> None:
+        """Spend ``count`` slots (and credits) that ``room`` allowed."""
+        if plan.is_test or count <= 0:
+            return
+        self.used_total[plan.campaign_id] += count
+        self.used[(plan.campaign_id, channel)] += count
+        self.charged[plan.client] += count
 
 
 def load_budget(session: Session, plans: list[RunPlan], now: dt.datetime, *,

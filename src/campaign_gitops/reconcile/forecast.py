@@ -1,0 +1,414 @@
+"""The forecast: what runs will send, day by day, before they start. Pure: no database.
+
+``simulate`` walks enrollments through the same rules ``tick`` applies, taken from the
+same functions: the sending windows and quiet hours (``runs.calendar``), the steps,
+their delays and skips (``runs.sequences.RunPlan``, ``runs.compose.precheck``), where
+an enrollment goes after a step (``runs.enrollments.advance_values``) and the daily
+limit, allocation shares and credits (``runs.gate.Budget.room``/``take``). Only the
+bookkeeping differs: instead of one row per enrollment it moves *groups* of
+enrollments that share a run, a step, a due time, a timezone and the contacts they
+have, and that are consecutive in enrollment order (tick claims oldest due first, ties
+by enrollment id, so a group is a run of ids and a daily limit splits it in two).
+
+Inputs: ``now``, the runs (their pinned plan, when they start and their audience as
+groups in allocation order, best first), the clients' credits and what each campaign
+already sent today. Output: per run, messages per local day (the schedule's timezone,
+the day the daily limit counts) and channel, first and last send, credits used,
+skips, and what was left (credits ran out, a window that never opens, the horizon).
+
+Ticks: by default the simulation sends each step at the moment it is due (the daemon
+ticks every minute); ``ticks`` gives explicit tick times instead (a test that ticks
+twice a day). Not modelled: replies, bounces and unsubscribes to come (nobody knows
+them), pauses and halts to come, write failures and ``manual`` reviewers.
+Sender caps (issue 16): ``caps(plan, channel, day) -> int | None`` bounds a channel's
+messages a day further; None means no sender cap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from campaign_gitops.runs.calendar import Window, due_at, next_day_start, next_slot
+from campaign_gitops.runs.compose import Work, precheck
+from campaign_gitops.runs.enrollments import advance_values
+from campaign_gitops.runs.gate import Budget
+from campaign_gitops.runs.sequences import RunPlan
+
+# The contacts a lead may have (what the recipients and skip rules look at): "mail"
+# stands for a postal name/company.
+CONTACTS = ("email", "phone", "linkedin_url", "mail")
+ALL_CONTACTS = frozenset(CONTACTS)
+HORIZON_DAYS = 400
+Caps = Callable[[RunPlan, str, dt.date], "int | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """``count`` consecutive enrollments (in enrollment order) alike for the forecast."""
+
+    count: int
+    timezone: str | None = None
+    contacts: frozenset[str] = ALL_CONTACTS
+    step: int = 0
+    due: dt.datetime | None = None  # None: enrolled when the run starts (its first step)
+
+
+@dataclass(frozen=True, slots=True)
+class SimRun:
+    """A run to forecast: its pinned plan, when it starts and its audience."""
+
+    plan: RunPlan
+    start: dt.datetime
+    cohorts: tuple[Cohort, ...]
+
+    @property
+    def audience(self) -> int:
+        return sum(c.count for c in self.cohorts)
+
+
+@dataclass
+class RunForecast:
+    """What ``simulate`` expects one run to do."""
+
+    audience: int
+    per_day: Counter[tuple[dt.date, str]] = field(default_factory=Counter)
+    sent_per_step: Counter[int] = field(default_factory=Counter)
+    skipped_per_step: Counter[int] = field(default_factory=Counter)
+    first_send: dt.datetime | None = None
+    last_send: dt.datetime | None = None
+    failed: int = 0       # a step whose window never opens
+    blocked: int = 0      # enrollments left when the client's credits ran out
+    unfinished: int = 0   # enrollments still walking at the horizon
+    credits_out: dt.date | None = None
+    warnings: list[str] = field(default_factory=list)
+    next_fires: list[dt.datetime] = field(default_factory=list)  # a recurring series
+
+    @property
+    def credits(self) -> int:
+        """One credit per delivered message."""
+        return sum(self.per_day.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "audience": self.audience,
+            "first_send": self.first_send.isoformat() if self.first_send else None,
+            "last_send": self.last_send.isoformat() if self.last_send else None,
+            "per_day": [{"date": day.isoformat(), "channel": channel, "messages": n}
+                        for (day, channel), n in sorted(self.per_day.items())],
+            "credits": self.credits,
+            "warnings": list(self.warnings),
+            **({"next_fires": [f.isoformat() for f in self.next_fires]}
+               if self.next_fires else {}),
+        }
+
+
+@dataclass(order=True)
+class _Group:
+    due: dt.datetime
+    seq: tuple[int, int]  # (run order, first enrollment's place): tick's id order
+    run: int = field(compare=False)
+    step: int = field(compare=False)
+    count: int = field(compare=False)
+    timezone: str | None = field(compare=False)
+    contacts: frozenset[str] = field(compare=False)
+
+
+@lru_cache(maxsize=4096)
+def _lead(contacts: frozenset[str], timezone: str | None) -> dict[str, Any]:
+    """A stand-in lead with these contacts, for the real skip and recipient rules."""
+    lead: dict[str, Any] = {key: "x" for key in contacts if key != "mail"}
+    if "mail" in contacts:
+        lead["company"] = "x"
+    lead["timezone"] = timezone
+    return lead
+
+
+@lru_cache(maxsize=65536)
+def _slot(moment: dt.datetime, window: Window, channel: str,
+          timezone: str | None) -> dt.datetime | None:
+    return next_slot(moment, window, channel, timezone)
+
+
+@lru_cache(maxsize=65536)
+def _next_day(moment: dt.datetime, window: Window, channel: str,
+              timezone: str | None) -> dt.datetime | None:
+    return next_day_start(moment, window, channel, timezone)
+
+
+@lru_cache(maxsize=65536)
+def _local_day(moment: dt.datetime, timezone: str) -> dt.date:
+    """The local day of ``moment`` where the daily limit counts (``gate.load_budget``)."""
+    return moment.astimezone(Window(timezone=timezone).local_zone(None)).date()
+
+
+class _Sim:
+    def __init__(self, runs: Sequence[SimRun], credits: Mapping[str, int],
+                 used_today: Mapping[tuple[int, str], int], now: dt.datetime,
+                 caps: Caps | None) -> None:
+        self.runs = runs
+        self.out = [RunForecast(audience=r.audience) for r in runs]
+        self.budget = Budget(credits=dict(credits))
+        self.days: dict[int, dt.date] = {}
+        self.caps = caps
+        self.capped: Counter[tuple[int, str, dt.date]] = Counter()
+        self.heap: list[_Group] = []
+        for (cid, channel), n in used_today.items():
+            self.budget.used[(cid, channel)] += n
+            self.budget.used_total[cid] += n
+        for r in runs:
+            self.days.setdefault(r.plan.campaign_id, _local_day(now, r.plan.window.timezone))
+        self.exhausted: set[str] = {c for c, n in credits.items() if n <= 0}
+
+    # -------------------------------------------------- enrolment
+
+    def enrol(self) -> None:
+        for index, run in enumerate(self.runs):
+            plan, place = run.plan, 0
+            for cohort in run.cohorts:
+                if cohort.count <= 0:
+                    continue
+                due = cohort.due
+                if due is None and plan.steps:
+                    first = plan.steps[0]
+                    due = due_at(run.start, int(first.get("delayDays") or 0), plan.window,
+                                 first["channel"], cohort.timezone)
+                if due is None:
+                    self.out[index].failed += cohort.count if plan.steps else 0
+                else:
+                    self.push(due, (index, place), index, cohort.step, cohort.count,
+                              cohort.timezone, cohort.contacts)
+                place += cohort.count
+
+    def push(self, due: dt.datetime, seq: tuple[int, int], run: int, step: int, count: int,
+             timezone: str | None, contacts: frozenset[str]) -> None:
+        heapq.heappush(self.heap, _Group(due, seq, run, step, count, timezone, contacts))
+
+    # -------------------------------------------------- one step of a group
+
+    def room(self, plan: RunPlan, channel: str, now: dt.datetime) -> tuple[int, str | None]:
+        cid = plan.campaign_id
+        day = _local_day(now, plan.window.timezone)
+        if self.days.get(cid) != day:  # a new day for the campaign's limit
+            self.days[cid] = day
+            self.budget.used_total[cid] = 0
+            for key in [k for k in self.budget.used if k[0] == cid]:
+                del self.budget.used[key]
+        room, refused = self.budget.room(plan, channel)
+        cap = self.caps(plan, channel, day) if self.caps is not None else None
+        if cap is not None:
+            left = max(0, cap - self.capped[(cid, channel, day)])
+            if left < room:
+                room, refused = left, "daily_limit"
+        return room, refused
+
+    def process(self, group: _Group, now: dt.datetime) -> None:
+        """``group`` is due at or before ``now`` (a tick at ``now`` claims it)."""
+        run = self.runs[group.run]
+        plan, out = run.plan, self.out[group.run]
+        if plan.client in self.exhausted and not plan.is_test:
+            out.blocked += group.count
+            return
+        if group.step >= len(plan.steps):
+            return  # finished
+        step = plan.steps[group.step]
+        channel = step["channel"]
+        lead = _lead(group.contacts, group.timezone)
+        work = Work(0, plan.run_id, None, lead, group.step, group.due)
+        if precheck(plan, work, frozenset()) is not None:  # a skip: anchored at its due
+            out.skipped_per_step[group.step] += group.count
+            self.advance(group, group.count, group.due, group.seq)
+            return
+        if not plan.is_test:
+            slot = _slot(now, plan.window, channel, group.timezone)
+            if slot is None:
+                out.failed += group.count
+                return
+            if slot != now:
+                self.push(slot, group.seq, group.run, group.step, group.count,
+                          group.timezone, group.contacts)
+                return
+        room, refused = self.room(plan, channel, now)
+        sent = min(room, group.count)
+        if sent:
+            self.send(plan, out, group, channel, sent, now)
+            self.advance(group, sent, now, group.seq)
+        rest = group.count - sent
+        if not rest:
+            return
+        seq = (group.seq[0], group.seq[1] + sent)
+        if refused == "credits":
+            self.exhausted.add(plan.client)
+            out.blocked += rest
+            return
+        later = _next_day(now, plan.window, channel, group.timezone)
+        if later is None:
+            out.failed += rest
+        else:
+            self.push(later, seq, group.run, group.step, rest, group.timezone, group.contacts)
+
+    def send(self, plan: RunPlan, out: RunForecast, group: _Group, channel: str, n: int,
+             now: dt.datetime) -> None:
+        self.budget.take(plan, channel, n)
+        day = _local_day(now, plan.window.timezone)
+        if self.caps is not None:
+            self.capped[(plan.campaign_id, channel, day)] += n
+        if plan.is_test:
+            return
+        out.per_day[(day, channel)] += n
+        out.sent_per_step[group.step] += n
+        out.first_send = now if out.first_send is None else min(out.first_send, now)
+        out.last_send = now if out.last_send is None else max(out.last_send, now)
+        if self.budget.credits.get(plan.client, 0) - self.budget.charged[plan.client] <= 0:
+            self.exhausted.add(plan.client)
+            for forecast, r in zip(self.out, self.runs, strict=True):
+                if r.plan.client == plan.client and forecast.credits_out is None:
+                    forecast.credits_out = day
+
+    def advance(self, group: _Group, count: int, anchor: dt.datetime | None,
+                seq: tuple[int, int]) -> None:
+        plan = self.runs[group.run].plan
+        moved = advance_values(plan, group.step, anchor or group.due, group.timezone)
+        if moved["state"] == "failed":
+            self.out[group.run].failed += count
+        elif moved["state"] == "active":
+            self.push(moved["next_due_at"], seq, group.run, moved["next_step"], count,
+                      group.timezone, group.contacts)
+
+    # -------------------------------------------------- the clock
+
+    def run_continuous(self, until: dt.datetime) -> None:
+        while self.heap and self.heap[0].due <= until:
+            group = heapq.heappop(self.heap)
+            self.process(group, group.due)
+
+    def run_ticks(self, ticks: Iterable[dt.datetime]) -> None:
+        for tick in ticks:
+            while self.heap and self.heap[0].due <= tick:
+                self.process(heapq.heappop(self.heap), tick)
+
+    def leftovers(self) -> None:
+        for group in self.heap:
+            out = self.out[group.run]
+            if self.runs[group.run].plan.client in self.exhausted:
+                out.blocked += group.count
+            else:
+                out.unfinished += group.count
+
+
+def simulate(now: dt.datetime, runs: Sequence[SimRun], *,
+             credits: Mapping[str, int],
+             used_today: Mapping[tuple[int, str], int] | None = None,
+             ticks: Iterable[dt.datetime] | None = None,
+             horizon_days: int = HORIZON_DAYS, caps: Caps | None = None) -> list[RunForecast]:
+    """Forecast ``runs`` (in enrollment order: earlier runs' enrollments first).
+
+    ``credits``: the clients' credits now; ``used_today``: messages each campaign
+    already sent today, by (campaign id, channel); ``ticks``: explicit tick times
+    (default: a step goes out the moment it is due); the walk stops after
+    ``horizon_days``.
+    """
+    sim = _Sim(runs, credits, used_today or {}, now, caps)
+    sim.enrol()
+    if ticks is None:
+        sim.run_continuous(now + dt.timedelta(days=horizon_days))
+    else:
+        sim.run_ticks(ticks)
+    sim.leftovers()
+    for forecast in sim.out:
+        _warn(forecast)
+    return sim.out
+
+
+def _warn(forecast: RunForecast) -> None:
+    if forecast.audience == 0:
+        forecast.warnings.append("the audience is 0: no lead of the pool matches")
+    if forecast.credits_out is not None:
+        forecast.warnings.append(
+            f"credits run out on {forecast.credits_out.isoformat()}"
+            + (f": {forecast.blocked} enrollment(s) stop there" if forecast.blocked else ""))
+    if forecast.failed:
+        forecast.warnings.append(f"{forecast.failed} step(s) can never be sent: the "
+                                 "sending window never opens for their channel")
+    if forecast.unfinished:
+        forecast.warnings.append(f"{forecast.unfinished} enrollment(s) still walking after "
+                                 f"{HORIZON_DAYS} days")
+
+
+def freeze_warnings(forecast: RunForecast, windows: Iterable[Any]) -> None:
+    """Warn when a freeze window opens while the run is still sending (a freeze stops
+    starts and activations, not delivery: the sequence goes on through it)."""
+    from campaign_gitops.config.cron import next_fire
+
+    if forecast.first_send is None or forecast.last_send is None:
+        return
+    for window in windows:
+        try:
+            opens = next_fire(window.cron, window.timezone, forecast.first_send,
+                              inclusive=True)
+        except (ValueError, LookupError):
+            continue
+        if opens is not None and opens <= forecast.last_send:
+            forecast.warnings.append(
+                f"the sequence outlasts freeze window {window.name!r}: still sending when "
+                f"it opens at {opens.isoformat()} (a freeze holds starts, not delivery)")
+
+
+def _channels(data: Mapping[str, Any]) -> Counter[str]:
+    channels: Counter[str] = Counter()
+    for row in data.get("per_day") or ():
+        channels[row["channel"]] += int(row["messages"])
+    return channels
+
+
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def forecast_line(data: Mapping[str, Any]) -> str:
+    """The text plan's one line for a run's forecast (its JSON form)."""
+    channels = _channels(data)
+    if not channels:
+        head = f"forecast: {data['audience']} leads, nothing sent"
+    else:
+        mix = ", ".join(f"{channel} {n}" for channel, n in sorted(channels.items()))
+        days = len({row["date"] for row in data["per_day"]})
+        head = (f"forecast: {data['audience']} leads, {sum(channels.values())} messages "
+                f"({mix}) on {days} day{'s' if days != 1 else ''}, "
+                f"{_minute(data['first_send'])} → {_minute(data['last_send'])} UTC, "
+                f"{data['credits']} credits")
+    fires = data.get("next_fires") or ()
+    if fires:
+        head += "; next fires " + ", ".join(_minute(f) for f in fires)
+    return head + "".join(f"; ⚠ {w}" for w in data.get("warnings") or ())
+
+
+def forecast_markdown(title: str, data: Mapping[str, Any]) -> list[str]:
+    """A pull request's table for a run's forecast: a row per day, a column per channel."""
+    channels = sorted(_channels(data))
+    lines = [f"**Forecast for `{title}`**: {forecast_line(data).removeprefix('forecast: ')}"]
+    if not channels:
+        return lines
+    days: dict[str, Counter[str]] = {}
+    for row in data["per_day"]:
+        days.setdefault(row["date"], Counter())[row["channel"]] += int(row["messages"])
+    lines += ["", "| day | " + " | ".join(channels) + " | total |",
+              "|---|" + "---:|" * (len(channels) + 1)]
+    for day, counts in sorted(days.items()):
+        cells = " | ".join(str(counts.get(c, 0)) for c in channels)
+        lines.append(f"| {day} | {cells} | {sum(counts.values())} |")
+    return lines
+
+
+def attach(plan: Any, forecasts: Mapping[int, RunForecast]) -> Any:
+    """``plan`` with ``forecasts`` (by change index) on its run changes."""
+    from dataclasses import replace
+
+    changes = tuple(replace(c, forecast=forecasts[i].as_json()) if i in forecasts else c
+                    for i, c in enumerate(plan.changes))
+    return replace(plan, changes=changes)

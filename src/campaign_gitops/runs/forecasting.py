@@ -1,0 +1,207 @@
+"""The forecast's inputs read from the database (the service layer's half).
+
+``reconcile.forecast.simulate`` is pure; this module reads what it needs: the
+audience a run would take (the leads ``allocate`` would pick, best first, in the
+order their enrollments get ids, as groups of alike leads), the clients' credits and
+what each campaign sent today (``gate.load_budget``, the numbers tick uses), and the
+active enrollments of a running run (for ``next_send``).
+
+Runs of the same plan that share a client and a segment take consecutive slices of
+the same best-first list, as apply would allocate them one after the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from campaign_gitops.reconcile.forecast import Cohort, SimRun
+from campaign_gitops.runs.allocation import BEST_FIRST, _filter, count_matching, run_size
+from campaign_gitops.runs.gate import load_budget
+from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.state.tables import Enrollment, Lead
+
+leads = Lead.__table__
+enrollments = Enrollment.__table__
+
+
+def _present(column: Any) -> Any:
+    return case((func.coalesce(column, "") != "", 1), else_=0)
+
+
+def _contact_columns(table: Any) -> list[Any]:
+    mail = or_(func.coalesce(table.c.first_name, "") != "",
+               func.coalesce(table.c.last_name, "") != "",
+               func.coalesce(table.c.company, "") != "")
+    return [table.c.timezone, _present(table.c.email), _present(table.c.phone),
+            _present(table.c.linkedin_url), case((mail, 1), else_=0)]
+
+
+def _contacts(email: int, phone: int, linkedin: int, mail: int) -> frozenset[str]:
+    have = (("email", email), ("phone", phone), ("linkedin_url", linkedin), ("mail", mail))
+    return frozenset(name for name, flag in have if flag)
+
+
+def runs_of_alike(rows: Iterable[tuple[Any, ...]]) -> list[Cohort]:
+    """Consecutive rows (timezone, contact flags...) -> cohorts (run-length)."""
+    cohorts: list[Cohort] = []
+    last: tuple[Any, ...] | None = None
+    count = 0
+    for row in rows:
+        key = tuple(row)
+        if key == last:
+            count += 1
+            continue
+        if last is not None:
+            cohorts.append(Cohort(count, last[0] or None, _contacts(*last[1:5])))
+        last, count = key, 1
+    if last is not None:
+        cohorts.append(Cohort(count, last[0] or None, _contacts(*last[1:5])))
+    return cohorts
+
+
+@dataclass
+class Pool:
+    """The pool as a plan's runs would take it, one after the other."""
+
+    session: Session
+    taken: dict[tuple[str, str], int] = field(default_factory=dict)
+    matching: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def audience(self, config: dict[str, Any]) -> list[Cohort]:
+        """The leads a run of ``config`` would be allocated now (after the runs asked
+        for before it), as cohorts in enrollment order."""
+        client = config["campaign"]["client"]
+        segment = config.get("segment")
+        key = (client, json.dumps(segment, sort_keys=True, default=str))
+
+        def matching() -> int:
+            if key not in self.matching:
+                self.matching[key] = count_matching(self.session, segment, client)
+            return self.matching[key]
+
+        wanted = run_size(self.session, config, matching)
+        offset = self.taken.get(key, 0)
+        if wanted <= 0:
+            return []
+        query = (select(*_contact_columns(leads)).where(*_filter(self.session, segment, client))
+                 .order_by(*BEST_FIRST).offset(offset).limit(wanted))
+        cohorts = runs_of_alike(self.session.execute(query))
+        self.taken[key] = offset + sum(c.count for c in cohorts)
+        return cohorts
+
+
+def budget_now(session: Session, plans: list[RunPlan], now: dt.datetime,
+               default_credits: int) -> tuple[dict[str, int], dict[tuple[int, str], int]]:
+    """(credits by client, messages sent today by (campaign id, channel)): what tick's
+    ``load_budget`` would read now; a client not in the database has the defaults."""
+    budget = load_budget(session, [p for p in plans if p.campaign_id > 0], now, lock=False)
+    credits = {p.client: budget.credits.get(p.client, default_credits) for p in plans}
+    return credits, dict(budget.used)
+
+
+def active_cohorts(session: Session, run_id: int) -> list[Cohort]:
+    """A running run's active enrollments as cohorts (due, step, timezone, contacts),
+    in the order tick claims them."""
+    e = enrollments
+    query = (select(e.c.next_due_at, e.c.next_step, *_contact_columns(leads))
+             .join(leads, leads.c.id == e.c.lead_id)
+             .where(e.c.run_id == run_id, e.c.state == "active",
+                    e.c.next_due_at.is_not(None))
+             .order_by(e.c.next_due_at, e.c.id))
+    cohorts: list[Cohort] = []
+    for due, step, tz, *flags in session.execute(query):
+        contacts = _contacts(*flags)
+        last = cohorts[-1] if cohorts else None
+        if last is not None and (last.due, last.step, last.timezone, last.contacts) == (
+                due, step, tz or None, contacts):
+            cohorts[-1] = Cohort(last.count + 1, last.timezone, contacts, step, due)
+        else:
+            cohorts.append(Cohort(1, tz or None, contacts, step, due))
+    return cohorts
+
+
+def due_enrollments(session: Session, run_id: int) -> tuple[dt.datetime | None, int]:
+    """The earliest due time of a run's active enrollments and how many are due then."""
+    e = enrollments
+    first = session.execute(select(func.min(e.c.next_due_at)).where(
+        e.c.run_id == run_id, e.c.state == "active")).scalar()
+    if first is None:
+        return None, 0
+    count = session.execute(select(func.count()).where(and_(
+        e.c.run_id == run_id, e.c.state == "active", e.c.next_due_at == first))).scalar()
+    return first, int(count or 0)
+
+
+def run_starts(plan: Any, bundle: Any, snapshot: Any,
+               now: dt.datetime) -> list[tuple[int, SimRun, list[dt.datetime]]]:
+    """The runs ``plan`` would start, as (change index, run to simulate, next fires of a
+    recurring series); the audience is filled in by ``forecast_plan``. Test runs are left
+    out: they go to ``testRecipients`` at once, outside windows and limits."""
+    from campaign_gitops.config.cron import first_fire, next_fire
+    from campaign_gitops.config.resolved import resolve_campaign
+    from campaign_gitops.reconcile.plan import CANCEL
+    from campaign_gitops.runs.start import recurrence, scheduled_time
+
+    out: list[tuple[int, SimRun, list[dt.datetime]]] = []
+    for index, change in enumerate(plan.changes):
+        if change.action != "run" or change.tag == CANCEL:
+            continue
+        entry = bundle.entries.get(change.key)
+        decl = next((r for r in entry.resource.spec.runs if r.name == change.to), None) \
+            if entry is not None else None
+        if decl is None or decl.type == "test_run":
+            continue
+        config = resolve_campaign(entry, bundle)
+        state = snapshot.resources.get(change.key)
+        campaign_id = state.id if state is not None else -(index + 1)
+        run_plan = RunPlan.from_config(-(index + 1), str(change.to), decl.type, campaign_id,
+                                       config)
+        start, fires = now, []
+        if decl.type == "schedule":
+            recurring = recurrence(config)
+            at = scheduled_time(config, str(change.to))
+            if recurring is not None:
+                cron, timezone = recurring
+                first = first_fire(cron, timezone, at, now)
+                if first is None:
+                    continue
+                start, fires = first, [first]
+                while len(fires) < 3:
+                    following = next_fire(cron, timezone, fires[-1])
+                    if following is None:
+                        break
+                    fires.append(following)
+            elif at is not None and at > now:
+                start = at
+        out.append((index, SimRun(run_plan, start, ()), fires))
+    return out
+
+
+def forecast_plan(session: Session, plan: Any, bundle: Any, snapshot: Any,
+                  now: dt.datetime, config: Any) -> Any:
+    """``plan`` with a forecast on every run it would start (see ``reconcile.forecast``)."""
+    from campaign_gitops.reconcile.forecast import attach, freeze_warnings, simulate
+
+    starts = run_starts(plan, bundle, snapshot, now)
+    if not starts:
+        return plan
+    pool = Pool(session)
+    sims = [SimRun(sim.plan, sim.start, tuple(pool.audience(sim.plan.config)))
+            for _, sim, _ in starts]
+    credits, used = budget_now(session, [s.plan for s in sims], now,
+                               config.client_defaults.credits)
+    forecasts = simulate(now, sims, credits=credits, used_today=used)
+    by_change = {}
+    for (index, _sim, fires), forecast in zip(starts, forecasts, strict=True):
+        freeze_warnings(forecast, config.freeze_windows)
+        if fires:
+            forecast.next_fires = fires
+        by_change[index] = forecast
+    return attach(plan, by_change)
