@@ -80,14 +80,19 @@ class RunForecast:
     per_day: Counter[tuple[dt.date, str]] = field(default_factory=Counter)
     sent_per_step: Counter[int] = field(default_factory=Counter)
     skipped_per_step: Counter[int] = field(default_factory=Counter)
+    failed_per_step: Counter[int] = field(default_factory=Counter)
     first_send: dt.datetime | None = None
     last_send: dt.datetime | None = None
-    failed: int = 0       # a step whose window never opens
     blocked: int = 0      # enrollments left when the client's credits ran out
     unfinished: int = 0   # enrollments still walking at the horizon
     credits_out: dt.date | None = None
     warnings: list[str] = field(default_factory=list)
     next_fires: list[dt.datetime] = field(default_factory=list)  # a recurring series
+
+    @property
+    def failed(self) -> int:
+        """Steps that can never go out: their sending window never opens."""
+        return sum(self.failed_per_step.values())
 
     @property
     def credits(self) -> int:
@@ -179,7 +184,7 @@ class _Sim:
                     due = due_at(run.start, int(first.get("delayDays") or 0), plan.window,
                                  first["channel"], cohort.timezone)
                 if due is None:
-                    self.out[index].failed += cohort.count if plan.steps else 0
+                    self.out[index].failed_per_step[0] += cohort.count if plan.steps else 0
                 else:
                     self.push(due, (index, place), index, cohort.step, cohort.count,
                               cohort.timezone, cohort.contacts)
@@ -227,7 +232,7 @@ class _Sim:
         if not plan.is_test:
             slot = _slot(now, plan.window, channel, group.timezone)
             if slot is None:
-                out.failed += group.count
+                out.failed_per_step[group.step] += group.count
                 return
             if slot != now:
                 self.push(slot, group.seq, group.run, group.step, group.count,
@@ -248,7 +253,7 @@ class _Sim:
             return
         later = _next_day(now, plan.window, channel, group.timezone)
         if later is None:
-            out.failed += rest
+            out.failed_per_step[group.step] += rest
         else:
             self.push(later, seq, group.run, group.step, rest, group.timezone, group.contacts)
 
@@ -275,7 +280,7 @@ class _Sim:
         plan = self.runs[group.run].plan
         moved = advance_values(plan, group.step, anchor or group.due, group.timezone)
         if moved["state"] == "failed":
-            self.out[group.run].failed += count
+            self.out[group.run].failed_per_step[group.step + 1] += count
         elif moved["state"] == "active":
             self.push(moved["next_due_at"], seq, group.run, moved["next_step"], count,
                       group.timezone, group.contacts)
@@ -321,11 +326,11 @@ def simulate(now: dt.datetime, runs: Sequence[SimRun], *,
         sim.run_ticks(ticks)
     sim.leftovers()
     for forecast in sim.out:
-        _warn(forecast)
+        _warn(forecast, horizon_days)
     return sim.out
 
 
-def _warn(forecast: RunForecast) -> None:
+def _warn(forecast: RunForecast, horizon_days: int) -> None:
     if forecast.audience == 0:
         forecast.warnings.append("the audience is 0: no lead of the pool matches")
     if forecast.credits_out is not None:
@@ -337,7 +342,7 @@ def _warn(forecast: RunForecast) -> None:
                                  "sending window never opens for their channel")
     if forecast.unfinished:
         forecast.warnings.append(f"{forecast.unfinished} enrollment(s) still walking after "
-                                 f"{HORIZON_DAYS} days")
+                                 f"{horizon_days} days")
 
 
 def freeze_warnings(forecast: RunForecast, windows: Iterable[Any]) -> None:
