@@ -109,6 +109,69 @@ class TransportConfig(_Cfg):
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
+class MailboxConfig(_Cfg):
+    """An IMAP mailbox that receives replies, bounces and complaints."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+                      description="Names it in `replies fetch --mailbox`, /readyz, /metrics.")
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="Default: 993 with tls implicit, else 143.")
+    tls: Literal["implicit", "starttls", "none"] = "implicit"
+    username_env: EnvName = Field(description="The variable holding the login name.")
+    password_env: EnvName = Field(description="The variable holding the password.")
+    folder: str = "INBOX"
+    processed_folder: str = "campaign-gitops/processed"
+    address: str | None = Field(
+        default=None, pattern=r"^[^@\s<>]+@[^@\s<>]+$",
+        description="Its email address: emails then offer a mailto: unsubscribe too.")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+
+class InboundWebhookConfig(_Cfg):
+    secret_env: EnvName = Field(description="The variable holding the HMAC-SHA256 secret of "
+                                            "X-Campaign-Gitops-Signature.")
+
+
+class InboundConfig(_Cfg):
+    """What comes back: IMAP mailboxes, the provider webhook, the public rate limit."""
+
+    mailboxes: list[MailboxConfig] = Field(default_factory=list)
+    webhook: InboundWebhookConfig | None = None
+    rate_limit_per_minute: int = Field(
+        default=60, ge=1, le=100000,
+        description="Public requests (/u/..., /hooks/...) per client and minute.")
+
+    @field_validator("mailboxes")
+    @classmethod
+    def _unique_names(cls, value: list[MailboxConfig]) -> list[MailboxConfig]:
+        names = [m.name for m in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"mailbox name {twice[0]!r} is used twice")
+        return value
+
+
+def _check_public_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    loopback = (parts.hostname or "") in ("localhost", "::1") or (
+        parts.hostname or "").startswith("127.")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"publicUrl {value!r} is not an http(s) URL such as "
+                         "https://outreach.example.com")
+    if parts.scheme != "https" and not loopback:
+        raise ValueError(f"publicUrl {value!r} must use https:// (recipients' mail clients "
+                         "and RFC 8058 one-click need it; http is only for loopback hosts)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"publicUrl {value!r}: no query, fragment or credentials")
+    return value.rstrip("/")
+
+
 TransportChannel = Annotated[
     Literal["email", "sms", "voice", "linkedin", "mail"],
     Field(description="A channel (phone is an alias of voice)."),
@@ -194,6 +257,15 @@ class ProjectConfig(_Cfg):
     client_defaults: ClientDefaults = Field(default_factory=ClientDefaults)
     failure_threshold: float = Field(default=0.2, ge=0, le=1,
                                      description="Pause a run when this share of deliveries fails.")
+    public_url: str | None = Field(
+        default=None, description="Where recipients and providers reach the public endpoints "
+                                  "(/u/..., /hooks/...): https:// unless the host is loopback.")
+    inbound: InboundConfig = Field(default_factory=InboundConfig)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_public_url(value)
 
     @field_validator("transports", mode="before")
     @classmethod

@@ -6,11 +6,14 @@ the client's suppressions, and gets back what to record and whether to deliver.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from campaign_gitops.inbound.tokens import Unsubscribe
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.types import (
     MessageContext,
@@ -18,6 +21,11 @@ from campaign_gitops.runs.types import (
     WriteError,
     Writer,
 )
+
+# SMS and voice say how to opt out (TCPA); a body that already names STOP keeps its words.
+OPT_OUT_CHANNELS = ("sms", "voice")
+OPT_OUT_LINE = "Reply STOP to opt out"
+_MENTIONS_STOP = re.compile(r"\bSTOP\b")
 
 # Outcome statuses: "queued" wants delivery; the rest are final for this step
 # (pending_review waits for a human).
@@ -54,7 +62,22 @@ class Outcome:
         return self.status == DELIVER
 
 
-def unsubscribe_url(plan: RunPlan, lead: dict[str, Any]) -> str:
+def message_key(work: Work) -> str:
+    """A message's idempotency key: one per (enrollment, step)."""
+    return f"{work.enrollment_id}:{work.step_index}"
+
+
+def unsubscribe_url(plan: RunPlan, lead: dict[str, Any], message: str = "") -> str:
+    """THE one builder of a message's unsubscribe link.
+
+    With ``publicUrl`` configured (``plan.links``): ``{publicUrl}/u/{token}``, the token
+    signed and naming client, contact and message; a test run's token is marked test and
+    unsubscribes nobody. Without: the old unsigned link, which nothing serves.
+    """
+    if plan.links is not None:
+        return plan.links.unsubscribe_url(Unsubscribe(
+            client=plan.client, contact=str(lead.get("email") or ""), message=message,
+            test=plan.is_test))
     domain = ((plan.config.get("client") or {}).get("resources") or {}).get("emailDomain")
     token = hashlib.sha256(f"{plan.client}:{lead.get('email', '')}".encode()).hexdigest()[:20]
     return f"https://{domain or 'unsubscribe.invalid'}/unsubscribe/{token}"
@@ -68,7 +91,7 @@ def context(plan: RunPlan, work: Work, step: dict[str, Any]) -> MessageContext:
         writer=plan.config.get("writer") or {"type": "template"},
         client_spec=plan.config.get("client") or {},
         sender_name=plan.client.replace("-", " ").title(),
-        unsubscribe_url=unsubscribe_url(plan, work.lead),
+        unsubscribe_url=unsubscribe_url(plan, work.lead, message_key(work)),
     )
 
 
@@ -112,6 +135,8 @@ def write(plan: RunPlan, work: Work, writer: Writer, reviewer: Reviewer) -> Outc
     except WriteError as exc:
         return Outcome(work, channel, recipient, "failed", f"write failed: {exc}",
                        temporary=exc.temporary)
+    if channel in OPT_OUT_CHANNELS and not _MENTIONS_STOP.search(written.body):
+        written = dataclasses.replace(written, body=f"{written.body.rstrip()}\n{OPT_OUT_LINE}")
     decision = reviewer.review(written, ctx)
     status = {"approved": DELIVER}.get(decision.status, decision.status)
     return Outcome(work, channel, recipient, status, decision.reason or None,

@@ -113,5 +113,6 @@ def _queued(row: Any, plan: RunPlan) -> delivery.Queued:
         message_id=row.id, run_id=row.run_id, client=row.client, campaign=plan.campaign,
         channel=row.channel, recipient=row.recipient, subject=row.subject, body=row.body,
         idempotency_key=row.idempotency_key, attempts=row.attempts, is_test=plan.is_test,
-        metadata={"unsubscribe_url": unsubscribe_url(plan, {"email": row.email or ""}),
+        metadata={"unsubscribe_url": unsubscribe_url(plan, {"email": row.email or ""},
+                                                  row.idempotency_key),
                   "run_id": row.run_id, "message_id": row.id})

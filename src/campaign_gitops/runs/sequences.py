@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from campaign_gitops.inbound.tokens import Links
 from campaign_gitops.runs.calendar import Window, due_at
 
 # Where each channel delivers, from the lead's fields.
@@ -33,6 +34,9 @@ class RunPlan:
     daily_limit: int
     allocation: dict[str, int] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    # Where recipients reach us (publicUrl and the signing keys): tick sets it from
+    # campaign-gitops.yaml and the environment; None keeps the unserved legacy link.
+    links: Links | None = None
 
     @classmethod
     def from_config(cls, run_id: int, run_name: str, run_type: str, campaign_id: int,

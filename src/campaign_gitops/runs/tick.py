@@ -12,6 +12,7 @@ send; record. Campaign metrics and finished runs are updated at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import socket
@@ -25,10 +26,18 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig, is_frozen
+from campaign_gitops.inbound.tokens import Links, links_for
 from campaign_gitops.runs import bulk, delivery, pending
 from campaign_gitops.runs.allocation import release_leads
 from campaign_gitops.runs.calendar import next_day_start, next_slot
-from campaign_gitops.runs.compose import Outcome, Work, precheck, unsubscribe_url, write
+from campaign_gitops.runs.compose import (
+    Outcome,
+    Work,
+    message_key,
+    precheck,
+    unsubscribe_url,
+    write,
+)
 from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_flags, suppressed
 from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.metrics import update_metrics
@@ -94,6 +103,7 @@ class _Tick:
     config: ProjectConfig
     transports: delivery.Transports
     worker: str
+    links: Links | None = None
     plans: dict[int, RunPlan] = field(default_factory=dict)
     writers: dict[int, Any] = field(default_factory=dict)
     reviewers: dict[int, Any] = field(default_factory=dict)
@@ -111,8 +121,8 @@ class _Tick:
         if run_id not in self.plans:
             row = session.execute(select(runs.c.name, runs.c.type, runs.c.campaign_id,
                                          runs.c.config).where(runs.c.id == run_id)).one()
-            self.plans[run_id] = RunPlan.from_config(run_id, row.name, row.type,
-                                                     row.campaign_id, row.config)
+            self.plans[run_id] = dataclasses.replace(RunPlan.from_config(
+                run_id, row.name, row.type, row.campaign_id, row.config), links=self.links)
         return self.plans[run_id]
 
     def send_and_record(self, queued: list[delivery.Queued]) -> None:
@@ -174,7 +184,8 @@ def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
     if halted:
         return TickResult(now=now, counts={}, halted=halted)
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    state = _Tick(db, now, config, delivery.Transports(config, root), worker)
+    state = _Tick(db, now, config, delivery.Transports(config, root), worker,
+                  links_for(config))
     with db.session() as session:
         state.notes.extend(client_halts(session))
     try:
@@ -525,7 +536,8 @@ def _message_row(plan: RunPlan, outcome: Outcome, now: dt.datetime) -> dict[str,
         "attempts": 0, "scheduled_for": now, "created_at": now, "updated_at": now,
         "transport": None, "transport_message_id": None, "next_attempt_at": None,
         "sent_at": None,
-        "_unsubscribe": unsubscribe_url(plan, work.lead), "_test": plan.is_test,
+        "_unsubscribe": unsubscribe_url(plan, work.lead, message_key(work)),
+        "_test": plan.is_test,
         "_campaign": plan.campaign,
     }
 

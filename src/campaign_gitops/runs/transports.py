@@ -38,6 +38,7 @@ import httpx
 from campaign_gitops.config.models import CHANNEL_ALIASES
 from campaign_gitops.config.project import ProjectConfig, TransportConfig
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.inbound.tokens import mailto, token_of
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
 
 SIGNATURE_HEADER = "X-Campaign-Gitops-Signature"
@@ -67,7 +68,8 @@ def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = N
         if channel != "email":
             raise CampaignGitopsError(f"{where}: smtp can only deliver email, not {channel}",
                                       hint="use a webhook transport for this channel")
-        return SmtpTransport.from_config(settings, environ, where)
+        address = next((m.address for m in config.inbound.mailboxes if m.address), None)
+        return SmtpTransport.from_config(settings, environ, where, address)
     if settings.type == "webhook":
         return WebhookTransport.from_config(settings, environ, where)
     path = None
@@ -193,8 +195,11 @@ class SmtpTransport:
     def __init__(self, *, host: str, port: int, from_address: str, starttls: bool = False,
                  username_env: str | None = None, password_env: str | None = None,
                  timeout: float = 10.0, env: Mapping[str, str] | None = None,
-                 tls_context: ssl.SSLContext | None = None) -> None:
+                 tls_context: ssl.SSLContext | None = None,
+                 unsubscribe_mailbox: str | None = None) -> None:
         self.host = host
+        # An inbound mailbox's address: List-Unsubscribe offers a mailto: beside the link.
+        self.unsubscribe_mailbox = unsubscribe_mailbox
         self.port = port
         self.from_address = from_address
         self.starttls = starttls
@@ -209,7 +214,7 @@ class SmtpTransport:
 
     @classmethod
     def from_config(cls, settings: TransportConfig, env: Mapping[str, str],
-                    where: str) -> SmtpTransport:
+                    where: str, unsubscribe_mailbox: str | None = None) -> SmtpTransport:
         missing = [name for name, value in (("host", settings.host),
                                             ("fromAddress", settings.from_address))
                    if not value]
@@ -222,7 +227,8 @@ class SmtpTransport:
         return cls(host=settings.host or "", port=settings.port or default_port,
                    from_address=settings.from_address or "", starttls=settings.starttls,
                    username_env=settings.username_env, password_env=settings.password_env,
-                   timeout=settings.timeout_seconds, env=env)
+                   timeout=settings.timeout_seconds, env=env,
+                   unsubscribe_mailbox=unsubscribe_mailbox)
 
     def send(self, message: OutgoingMessage) -> str:
         try:
@@ -260,7 +266,11 @@ class SmtpTransport:
         email[EMAIL_IDEMPOTENCY_HEADER] = message.idempotency_key
         unsubscribe = unsubscribe_link(message)
         if unsubscribe:
-            email["List-Unsubscribe"] = f"<{unsubscribe}>"
+            targets = [unsubscribe]
+            token = token_of(unsubscribe)
+            if token and self.unsubscribe_mailbox:
+                targets.append(mailto(self.unsubscribe_mailbox, token))
+            email["List-Unsubscribe"] = ", ".join(f"<{t}>" for t in targets)
             if unsubscribe.startswith("https://"):
                 email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
         for key, value in message.headers.items():
