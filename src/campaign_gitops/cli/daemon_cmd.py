@@ -165,6 +165,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         follower = Follower(remote, fetch_interval, log=log, metrics=metrics, health=health,
                             on_moved=lambda _c: runner.events.put(str(remote.path / FOLLOWED)))
         follower.report(first, time.monotonic(), time.time())  # the start-up fetch
+    notifier = _notifier(config, db, log, health) if not once else None
     if once:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -199,12 +200,27 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     finally:
         if follower is not None:
             follower.close()
+        if notifier is not None:
+            notifier.close()
         if server is not None:
             server.stop()
         if ui is not None:
             ui.stop()
         db.dispose()
         log("stopped", "clean shutdown")
+
+
+def _notifier(config: Any, db: Any, log: EventLog, health: Health) -> Any:
+    """``notifications`` of campaign-gitops.yaml fed by the log (None when there are none)."""
+    if not config.notifications:
+        return None
+    from campaign_gitops.notify.conditions import scan
+    from campaign_gitops.notify.notifier import Notifier
+
+    notifier = Notifier.from_config(config.notifications, log=log, scan=lambda: scan(db),
+                                    active_only=lambda: health.role == "leader")
+    log.listeners.append(notifier.listen)
+    return notifier.start()
 
 
 def _add_git_hook(app: Any, follower: Any) -> None:

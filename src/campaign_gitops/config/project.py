@@ -172,6 +172,39 @@ def _check_public_url(value: str) -> str:
     return value.rstrip("/")
 
 
+NOTIFY_EVENTS = ("file-failing", "apply-failed", "fetch-failed", "run-paused", "halted",
+                 "credits-low", "review-waiting", "message-unknown", "recovered")
+NotifyEvent = Literal["file-failing", "apply-failed", "fetch-failed", "run-paused", "halted",
+                      "credits-low", "review-waiting", "message-unknown", "recovered"]
+
+
+class NotificationConfig(_Cfg):
+    """One receiver of the daemon's notices, in apprise's URL forms (json://, slack://...)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Names the receiver "
+                      "in logs and metrics.")
+    url: str | None = Field(default=None, description="An apprise URL, e.g. json://host/path.")
+    url_env: EnvName | None = Field(default=None, description="Read the URL from this variable "
+                                    "(for URLs holding a token).")
+    events: list[NotifyEvent] = Field(min_length=1, description="Which events it is told.")
+    max_per_minute: int = Field(default=20, ge=1, le=1000,
+                                description="Rate limit: notices past it wait their turn.")
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value and _SECRET_IN_URL.match(value):
+            raise ValueError("a password in a notification url would be committed to git; "
+                             "put the URL in a variable and name it in urlEnv")
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> NotificationConfig:
+        if bool(self.url) == bool(self.url_env):
+            raise ValueError(f"notification {self.name}: give url or urlEnv (one of them)")
+        return self
+
+
 TransportChannel = Annotated[
     Literal["email", "sms", "voice", "linkedin", "mail"],
     Field(description="A channel (phone is an alias of voice)."),
@@ -261,6 +294,9 @@ class ProjectConfig(_Cfg):
         default=None, description="Where recipients and providers reach the public endpoints "
                                   "(/u/..., /hooks/...): https:// unless the host is loopback.")
     inbound: InboundConfig = Field(default_factory=InboundConfig)
+    notifications: list[NotificationConfig] = Field(
+        default_factory=list, description="Who the daemon tells when a file fails, an apply "
+        "fails, a run pauses... (once per event and subject until it clears).")
 
     @field_validator("public_url")
     @classmethod

@@ -6,10 +6,12 @@ the git commit, so a change in the database can be traced to the commit that mad
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -21,6 +23,9 @@ class EventLog:
     format: str = "text"  # text | json
     stream: TextIO = field(default_factory=lambda: sys.stderr)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Called with (event, message, fields) after each line (the notifier queues them).
+    listeners: list[Callable[[str, str, Mapping[str, Any]], None]] = field(
+        default_factory=list, repr=False)
 
     def __call__(self, event: str, message: str = "", *, level: str = "info",
                  **fields: Any) -> None:
@@ -42,6 +47,9 @@ class EventLog:
         with self.lock:
             self.stream.write(line + "\n")
             self.stream.flush()
+        for listener in self.listeners:
+            with contextlib.suppress(Exception):  # a listener never breaks the logging
+                listener(event, message, values)
 
 
 def _short(key: str, value: Any) -> str:

@@ -298,6 +298,7 @@ class Follower:
 
     def report(self, result: FetchResult, clock: float, at: float) -> FetchResult:
         """Health, metrics, the log and the callbacks for one fetch's ``result``."""
+        recovered = result.ok and self.last is not None and not self.last.ok
         self.last = result
         m = self.metrics
         m.fetches.labels("ok" if result.ok else "failed").inc()
@@ -308,6 +309,8 @@ class Follower:
             self.health.update(fetch={"ok": True, "commit": result.commit, "error": None,
                                       "attempts": 0, "url": self.repo.url,
                                       "ref": self.repo.ref})
+            if recovered:
+                self.log("fetch-ok", "fetching works again", commit=result.commit)
             if result.moved:
                 self.log("fetched", f"{self.repo.ref} moved", commit=result.commit,
                          previous=result.previous, ms=round(result.seconds * 1000, 1))

@@ -1,0 +1,1 @@
+"""Notifications: the daemon's events, deduplicated, to apprise URLs (notifier.py)."""
