@@ -75,6 +75,9 @@ class ReplyInput:
     source: str = "replies"  # where it came from (audit): replies, imap:<box>, webhook
     actor: str = "cli"
     suppress_channel: str | None = None  # a STOP suppresses its channel only
+    # The message it answers, by idempotency key and client (a signed unsubscribe link).
+    message_key: str | None = None
+    client: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,14 @@ class _Match:
 
 def _match(session: Session, item: ReplyInput, contact: str,
            wanted: list[int] | None) -> _Match:
+    if item.message_key and item.client:
+        row = session.execute(select(
+            messages.c.id, messages.c.lead_id, messages.c.client, messages.c.campaign_id,
+            messages.c.run_id).where(messages.c.idempotency_key == item.message_key,
+                                     messages.c.client == item.client)).first()
+        if row is not None:
+            return _Match(row.lead_id, row.client, row.campaign_id, row.run_id, row.id,
+                          "message_id")
     # In-Reply-To, or the References list (newest last): the newest known message wins.
     for ref in reversed((item.in_reply_to or "").replace(",", " ").split()):
         row = session.execute(select(
@@ -194,13 +205,17 @@ def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyR
         raise CampaignGitopsError("a reply needs a contact (email or phone)")
     wanted = campaign_ids(session, item.campaign) if item.campaign else None
     match = _match(session, item, contact, wanted)
+    if item.client and match.client != item.client:  # the caller knows the client (signed)
+        match = _Match(None, item.client, None, None, None, "none")
     stopped, suppressed = 0, False
     if match.client and item.kind in SUPPRESSING:
         supp.suppress(session, match.client, contact, reason=item.kind,
                       source=item.source, actor=item.actor, now=now,
                       channel=item.suppress_channel or supp.ALL)
         suppressed = True
-    if match.lead_id is not None and match.client and item.kind not in RECORDED_ONLY:
+    channel_only = item.kind == "unsubscribe" and item.suppress_channel not in (None, supp.ALL)
+    if match.lead_id is not None and match.client and item.kind not in RECORDED_ONLY \
+            and not channel_only:
         scope = wanted or None
         rows = _open_enrollments(session, match.lead_id, match.client, scope)
         stopped = _stop(session, rows, item.kind, now)

@@ -97,6 +97,9 @@ def create_app(db: Database | str, *, project: Project | None = None,
 
     app.include_router(api.router(web), prefix=API_PREFIX)
     app.include_router(pages.router(web))
+    from campaign_gitops.web.public import recipients_router
+
+    app.include_router(recipients_router(database, config, web.templates))
     return app
 
 

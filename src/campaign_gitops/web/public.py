@@ -11,20 +11,42 @@ without the UI's bearer token or session cookie, and without the CSRF double sub
 ``CAMPAIGN_GITOPS_GIT_WEBHOOK_SECRET``. A bad or missing signature: 401. A push to
 another ref: 202 with the reason it is ignored. A push to the followed ref: 202, and
 the daemon fetches at once.
+
+``/u/{token}`` (every email's unsubscribe link, ``recipients_router``): ``GET`` shows a
+page naming the sender with a confirm button and changes nothing (mail scanners
+prefetch links); ``POST`` (the button, or RFC 8058's ``List-Unsubscribe=One-Click`` with
+no cookie) suppresses the contact for the client, commits, then answers 200; again: 200,
+nothing new. A token no key verifies: 404, nothing changed. A test run's token: 200,
+nobody suppressed.
+
+``POST /hooks/inbound``: SMS/voice provider events (inbound/webhook.py), signed with the
+secret ``inbound.webhook.secretEnv`` names; a bad signature is 401 and changes nothing.
+
+Both are rate limited per client (``inbound.rateLimitPerMinute``, default 60):
+429 with ``Retry-After`` beyond it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
-from typing import Any
+import os
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-PUBLIC_PREFIXES: tuple[str, ...] = ("/hooks/",)
+if TYPE_CHECKING:
+    from campaign_gitops.config.project import ProjectConfig
+    from campaign_gitops.inbound.tokens import Signer
+    from campaign_gitops.state.db import Database
+
+PUBLIC_PREFIXES: tuple[str, ...] = ("/hooks/", "/u/")
 WEBHOOK_SECRET_ENV = "CAMPAIGN_GITOPS_GIT_WEBHOOK_SECRET"
 MAX_BODY = 5 * 1024 * 1024  # bytes; a push payload is far smaller
 
@@ -84,3 +106,138 @@ def git_hook_router(trigger: Callable[[str], None], matches: Callable[[str], boo
         return JSONResponse({"fetching": True, "ref": ref}, status_code=202)
 
     return router
+
+
+# ---------------------------------------------------------------- recipients
+
+
+class RateLimit:
+    """At most ``per_minute`` requests per key in any sliding minute (thread-safe)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] | None = None) -> None:
+        import threading
+        import time
+
+        self.per_minute = per_minute
+        self._clock = clock or time.monotonic
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            seen = self._seen.setdefault(key, deque())
+            while seen and seen[0] <= now - 60.0:
+                seen.popleft()
+            if len(seen) >= self.per_minute:
+                return False
+            seen.append(now)
+            return True
+
+
+def sender_name(client: str) -> str:
+    return client.replace("-", " ").title()
+
+
+def recipients_router(db: Database, config: ProjectConfig | None, templates: Any,
+                      signer: Signer | None = None,
+                      environ: Mapping[str, str] | None = None,
+                      clock: Callable[[], dt.datetime] | None = None) -> APIRouter:
+    """``/u/{token}`` and ``POST /hooks/inbound``; ``clock`` stamps what they record."""
+    from campaign_gitops.inbound import webhook
+    from campaign_gitops.inbound.suppressions import suppress
+    from campaign_gitops.inbound.tokens import Signer as _Signer
+    from campaign_gitops.runs.replies import ReplyInput, add_reply, already_recorded
+
+    env = os.environ if environ is None else environ
+    signer = signer if signer is not None else _Signer.from_env(env)
+    inbound = config.inbound if config is not None else None
+    limit = RateLimit(inbound.rate_limit_per_minute if inbound else 60)
+    now = clock or (lambda: dt.datetime.now(dt.UTC))
+    router = APIRouter()
+
+    def page(request: Request, status: int, **context: Any) -> Any:
+        return templates.TemplateResponse(request, "unsubscribe.html", context,
+                                          status_code=status)
+
+    def not_found(request: Request) -> Any:
+        return page(request, 404, state="invalid")
+
+    def too_many() -> JSONResponse:
+        return JSONResponse({"detail": "too many requests for this sender; try again in a "
+                             "minute"}, status_code=429, headers={"Retry-After": "60"})
+
+    @router.get("/u/{token}", include_in_schema=False)
+    def unsubscribe_page(request: Request, token: str) -> Any:
+        what = signer.verify(token) if signer is not None else None
+        if what is None:
+            return not_found(request)
+        if not limit.allow(what.client):
+            return too_many()
+        return page(request, 200, state="confirm", sender=sender_name(what.client),
+                    test=what.test, action=f"/u/{token}")
+
+    @router.post("/u/{token}", include_in_schema=False)
+    def unsubscribe(request: Request, token: str) -> Any:
+        what = signer.verify(token) if signer is not None else None
+        if what is None:
+            return not_found(request)
+        if not limit.allow(what.client):
+            return too_many()
+        if not what.test:
+            at = now()
+            external = f"u:{what.client}:{what.message}"
+            with db.session() as session:  # committed before the answer
+                suppress(session, what.client, what.contact, reason="unsubscribe",
+                         source="link", actor="link", now=at)
+                if not already_recorded(session, external):
+                    add_reply(session, ReplyInput(
+                        contact=what.contact, kind="unsubscribe", external_id=external,
+                        source="link", actor="link", message_key=what.message,
+                        client=what.client, channel="email"), now=at)
+        return page(request, 200, state="done", sender=sender_name(what.client),
+                    test=what.test)
+
+    @router.post("/hooks/inbound", include_in_schema=False)
+    async def inbound_hook(request: Request) -> JSONResponse:
+        secret_env = inbound.webhook.secret_env if inbound and inbound.webhook else None
+        secret = env.get(secret_env) if secret_env else None
+        if not secret:
+            return JSONResponse({"detail": "the inbound webhook is off: set "
+                                 "inbound.webhook.secretEnv in campaign-gitops.yaml and that "
+                                 "variable"}, status_code=503)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"detail": "payload too large"}, status_code=413)
+        if not webhook.verify(secret, body, request.headers.get(webhook.SIGNATURE_HEADER)):
+            return JSONResponse({"detail": f"bad or missing {webhook.SIGNATURE_HEADER}"},
+                                status_code=401)
+        try:
+            event = webhook.parse(body)
+        except webhook.BadEvent as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        return await run_in_threadpool(_apply_event, event)
+
+    def _apply_event(event: Any) -> JSONResponse:
+        from campaign_gitops.inbound.suppressions import normalize_contact
+
+        key = _event_client(db, normalize_contact(event.sender))
+        if not limit.allow(key):
+            return too_many()
+        with db.session() as session:
+            answer = webhook.handle(session, event, now=now())
+        return JSONResponse(answer)
+
+    return router
+
+
+def _event_client(db: Database, number: str) -> str:
+    """The rate limit's key for an event: the client that last wrote to the number."""
+    from sqlalchemy import select
+
+    from campaign_gitops.state.tables import Message
+
+    with db.reading() as session:
+        client = session.execute(select(Message.client).where(
+            Message.recipient == number).order_by(Message.id.desc()).limit(1)).scalar()
+    return client or "(unknown)"

@@ -12,7 +12,9 @@
   embed. A request that authenticates with the bearer header is exempt (browsers never
   attach that header cross-site, and the app enables no CORS). An ``Origin`` header, when
   sent, must name this host.
-- Public routes (``web/public.py``: webhooks) skip both: they check their own signature.
+- Public routes (``web/public.py``: webhooks, unsubscribe links) skip both, and the
+  Host check (a reverse proxy serves them under ``publicUrl``): they check their own
+  signature.
 """
 
 from __future__ import annotations
@@ -108,8 +110,8 @@ def middleware(security: Security) -> Callable[[Request, Callable[[Request],
                                                 Awaitable[Response]]], Awaitable[Response]]:
     async def guard(request: Request,
                     call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if security.allowed_hosts is not None and _host_name(request) not in \
-                security.allowed_hosts:
+        if security.allowed_hosts is not None and not is_public(request.url.path) and \
+                _host_name(request) not in security.allowed_hosts:
             return JSONResponse({"detail": "host not allowed"}, status_code=400)
         new_csrf = None
         request.state.csrf = request.cookies.get(CSRF_COOKIE) or ""
