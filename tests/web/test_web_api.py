@@ -98,6 +98,9 @@ def test_runs_and_run_detail(client: TestClient) -> None:
     assert sum(sum(d.values()) for d in detail["messages_by_day"].values()) == sum(
         detail["messages"].values())
     assert detail["steps"][0]["step"] == 1
+    # when the next messages go out (runs/forecasting.next_send; its numbers are tested in
+    # tests/forecast/test_next_send.py against a fixed clock, the web reads the real one)
+    assert detail["next_send"] is None or set(detail["next_send"]) == {"at", "messages"}
     config = client.get(f"/api/v1/runs/{launch['id']}/config").json()
     assert config["config"]["campaign"]["name"] == "cto-au-q1"
     assert config["revision_spec"]["goal"] == "book-demo"

@@ -19,7 +19,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from campaign_gitops.cli.common import Context, parse_now, pass_context
+from campaign_gitops.cli.common import Context, now_option, parse_now, pass_context
 from campaign_gitops.config.models import CHANNELS
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
@@ -276,8 +276,9 @@ def runs_list(ctx: Context, campaign: str | None, client: str | None, status: st
 @runs_group.command("show")
 @click.argument("run")
 @format_option
+@now_option("When next_send is counted from (ISO 8601); default: the current time.")
 @pass_context
-def runs_show(ctx: Context, run: str, fmt: str) -> None:
+def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
     """One run: revision, enrollments by state, messages by channel and status.
 
     \b
@@ -285,10 +286,13 @@ def runs_show(ctx: Context, run: str, fmt: str) -> None:
       campaign-gitops runs show acme/cto-au-q1/smoke-1
       campaign-gitops runs show 2 --format json      # by the ID `runs list` shows
     """
+    from campaign_gitops.runs.forecasting import next_send_of_run, next_send_text
     from campaign_gitops.runs.queries import find_run, show_run
 
     with _session(ctx) as session:
-        data = show_run(session, find_run(session, run))
+        run_id = find_run(session, run)
+        data = show_run(session, run_id)
+        data["next_send"] = next_send_of_run(session, run_id, parse_now(now_text))
     if fmt == "json":
         _json(data)
         return
@@ -315,6 +319,7 @@ def runs_show(ctx: Context, run: str, fmt: str) -> None:
                    f"{metrics['leads_converted']} converted "
                    f"({metrics['conversion_rate']:.1%})")
     click.echo("  enrollments: " + _pairs(data["enrollments"]))
+    click.echo("  next send:   " + next_send_text(data["next_send"]))
     click.echo("  messages:    " + _pairs(data["messages"]))
     for channel, counts in sorted(data["messages_by_channel"].items()):
         click.echo(f"    {channel:<9} {_pairs(counts)}")

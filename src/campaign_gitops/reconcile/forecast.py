@@ -82,6 +82,7 @@ class RunForecast:
     skipped_per_step: Counter[int] = field(default_factory=Counter)
     failed_per_step: Counter[int] = field(default_factory=Counter)
     first_send: dt.datetime | None = None
+    first_batch: int = 0  # messages sent at ``first_send``
     last_send: dt.datetime | None = None
     blocked: int = 0      # enrollments left when the client's credits ran out
     unfinished: int = 0   # enrollments still walking at the horizon
@@ -267,7 +268,10 @@ class _Sim:
             return
         out.per_day[(day, channel)] += n
         out.sent_per_step[group.step] += n
-        out.first_send = now if out.first_send is None else min(out.first_send, now)
+        if out.first_send is None or now < out.first_send:
+            out.first_send, out.first_batch = now, n
+        elif now == out.first_send:
+            out.first_batch += n
         out.last_send = now if out.last_send is None else max(out.last_send, now)
         if self.budget.credits.get(plan.client, 0) - self.budget.charged[plan.client] <= 0:
             self.exhausted.add(plan.client)
@@ -287,10 +291,11 @@ class _Sim:
 
     # -------------------------------------------------- the clock
 
-    def run_continuous(self, until: dt.datetime) -> None:
+    def run_continuous(self, now: dt.datetime, until: dt.datetime) -> None:
+        """Each group goes the moment it is due (an overdue one: now)."""
         while self.heap and self.heap[0].due <= until:
             group = heapq.heappop(self.heap)
-            self.process(group, group.due)
+            self.process(group, max(group.due, now))
 
     def run_ticks(self, ticks: Iterable[dt.datetime]) -> None:
         for tick in ticks:
@@ -321,7 +326,7 @@ def simulate(now: dt.datetime, runs: Sequence[SimRun], *,
     sim = _Sim(runs, credits, used_today or {}, now, caps)
     sim.enrol()
     if ticks is None:
-        sim.run_continuous(now + dt.timedelta(days=horizon_days))
+        sim.run_continuous(now, now + dt.timedelta(days=horizon_days))
     else:
         sim.run_ticks(ticks)
     sim.leftovers()

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.reconcile.forecast import Cohort, SimRun
@@ -107,36 +107,56 @@ def budget_now(session: Session, plans: list[RunPlan], now: dt.datetime,
 
 
 def active_cohorts(session: Session, run_id: int) -> list[Cohort]:
-    """A running run's active enrollments as cohorts (due, step, timezone, contacts),
-    in the order tick claims them."""
+    """A running run's active enrollments as cohorts (due, step, timezone, contacts), in
+    the order tick claims them (oldest due first; alike enrollments due together are
+    counted as one group, placed at its first enrollment)."""
     e = enrollments
-    query = (select(e.c.next_due_at, e.c.next_step, *_contact_columns(leads))
+    columns = [e.c.next_due_at, e.c.next_step, *_contact_columns(leads)]
+    query = (select(*columns, func.count(), func.min(e.c.id))
              .join(leads, leads.c.id == e.c.lead_id)
              .where(e.c.run_id == run_id, e.c.state == "active",
                     e.c.next_due_at.is_not(None))
-             .order_by(e.c.next_due_at, e.c.id))
-    cohorts: list[Cohort] = []
-    for due, step, tz, *flags in session.execute(query):
-        contacts = _contacts(*flags)
-        last = cohorts[-1] if cohorts else None
-        if last is not None and (last.due, last.step, last.timezone, last.contacts) == (
-                due, step, tz or None, contacts):
-            cohorts[-1] = Cohort(last.count + 1, last.timezone, contacts, step, due)
-        else:
-            cohorts.append(Cohort(1, tz or None, contacts, step, due))
-    return cohorts
+             .group_by(*columns).order_by(e.c.next_due_at, func.min(e.c.id)))
+    return [Cohort(int(count), tz or None, _contacts(*flags), int(step), due)
+            for due, step, tz, *flags, count, _first in session.execute(query)]
 
 
-def due_enrollments(session: Session, run_id: int) -> tuple[dt.datetime | None, int]:
-    """The earliest due time of a run's active enrollments and how many are due then."""
-    e = enrollments
-    first = session.execute(select(func.min(e.c.next_due_at)).where(
-        e.c.run_id == run_id, e.c.state == "active")).scalar()
-    if first is None:
-        return None, 0
-    count = session.execute(select(func.count()).where(and_(
-        e.c.run_id == run_id, e.c.state == "active", e.c.next_due_at == first))).scalar()
-    return first, int(count or 0)
+def next_send(session: Session, run_ids: list[int], now: dt.datetime,
+              default_credits: int = 0) -> dict[str, Any] | None:
+    """When the next messages of these running runs go out and how many:
+    ``{"at": ISO, "messages": N}`` from the forecast of their active enrollments (the
+    same simulation as plan's), or None when nothing will (no active enrollment, the
+    campaign not active, delivery or the client halted, no credits left)."""
+    from campaign_gitops.reconcile.forecast import simulate
+    from campaign_gitops.state import kv
+    from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Resource
+
+    if kv.global_halt(session) is not None:
+        return None
+    runs, campaigns = CampaignRun.__table__, Campaign.__table__
+    clients, resources = Client.__table__, Resource.__table__
+    rows = session.execute(
+        select(runs.c.id, runs.c.name, runs.c.type, runs.c.campaign_id, runs.c.config)
+        .join(campaigns, campaigns.c.resource_id == runs.c.campaign_id)
+        .join(resources, resources.c.id == runs.c.campaign_id)
+        .join(clients, clients.c.name == resources.c.client)
+        .where(runs.c.id.in_(run_ids), runs.c.status == "running",
+               runs.c.type != "test_run", campaigns.c.status == "active",
+               clients.c.halted.is_(False))
+        .order_by(runs.c.id)).all()
+    sims = [SimRun(RunPlan.from_config(r.id, r.name, r.type, r.campaign_id, r.config), now,
+                   tuple(active_cohorts(session, r.id))) for r in rows]
+    sims = [s for s in sims if s.cohorts]
+    if not sims:
+        return None
+    credits, used = budget_now(session, [s.plan for s in sims], now, default_credits)
+    out = simulate(now, sims, credits=credits, used_today=used, horizon_days=60)
+    firsts = [f.first_send for f in out if f.first_send is not None]
+    if not firsts:
+        return None
+    at = min(firsts)
+    return {"at": at.isoformat(),
+            "messages": sum(f.first_batch for f in out if f.first_send == at)}
 
 
 def run_starts(plan: Any, bundle: Any, snapshot: Any,
@@ -205,3 +225,34 @@ def forecast_plan(session: Session, plan: Any, bundle: Any, snapshot: Any,
             forecast.next_fires = fires
         by_change[index] = forecast
     return attach(plan, by_change)
+
+
+def next_send_of_run(session: Session, run_id: int, now: dt.datetime) -> dict[str, Any] | None:
+    """``next_send`` of a run (of a recurring series: of its running occurrences)."""
+    from campaign_gitops.state.tables import CampaignRun
+
+    runs = CampaignRun.__table__
+    ids = [run_id, *session.execute(select(runs.c.id).where(
+        runs.c.series_id == run_id, runs.c.status == "running")).scalars()]
+    return next_send(session, ids, now)
+
+
+def next_send_of_campaign(session: Session, client: str, name: str,
+                          now: dt.datetime) -> dict[str, Any] | None:
+    """``next_send`` over every running run of the campaign ``client/name``."""
+    from campaign_gitops.state.tables import CampaignRun, Resource
+
+    runs, resources = CampaignRun.__table__, Resource.__table__
+    ids = list(session.execute(select(runs.c.id).join(
+        resources, resources.c.id == runs.c.campaign_id).where(
+        resources.c.client == client, resources.c.name == name, resources.c.kind == "Campaign",
+        runs.c.status == "running")).scalars())
+    return next_send(session, ids, now) if ids else None
+
+
+def next_send_text(value: dict[str, Any] | None) -> str:
+    """One line for people: ``12 message(s) at 2026-12-01 09:00 UTC`` or ``nothing due``."""
+    if value is None:
+        return "nothing to send"
+    when = value["at"][:16].replace("T", " ")
+    return f"{value['messages']} message(s) at {when} UTC"

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 
+from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of_run
 from campaign_gitops.state import listings as q
 from campaign_gitops.web.app import Web, now
 
@@ -37,6 +38,7 @@ def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None
         segment = detail["refs"].get("segment")
         if segment is not None:
             segment["lead_count"] = count_matching(session, segment["spec"], client)
+        detail["next_send"] = next_send_of_campaign(session, client, name, now())
     view = web.workspace.view()
     detail["sync"] = view.sync_of(client, "Campaign", name)
     detail["findings"] = list(view.findings.get(f"{client}/Campaign/{name}", ()))
@@ -94,6 +96,8 @@ def router(web: Web) -> APIRouter:
     def run(run_id: int) -> dict[str, Any]:
         with web.db.reading() as session:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
+            if detail is not None:
+                detail["next_send"] = next_send_of_run(session, run_id, now())
         if detail is None:
             raise HTTPException(404, f"no run {run_id}")
         return detail

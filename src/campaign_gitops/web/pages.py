@@ -14,11 +14,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from campaign_gitops.runs.forecasting import next_send_of_run
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.queries import RUN_STATUSES
 from campaign_gitops.web import charts
 from campaign_gitops.web.api import campaign_overview, decide, with_sync
-from campaign_gitops.web.app import Web
+from campaign_gitops.web.app import Web, now
 from campaign_gitops.web.security import SESSION_COOKIE, form_fields
 
 Text = Annotated[str | None, Query(max_length=200)]
@@ -86,6 +87,7 @@ def router(web: Web) -> APIRouter:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
             if detail is None:
                 raise HTTPException(404, f"no run {run_id}")
+            detail["next_send"] = next_send_of_run(session, run_id, now())
             comms = q.communications_page(session, run=run_id, limit=20)
             reps = q.replies_page(session, run=run_id, limit=20)
         by_day = detail["messages_by_day"]
