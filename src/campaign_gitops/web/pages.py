@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from campaign_gitops.reconcile.forecast import forecast_line
 from campaign_gitops.runs.forecasting import next_send_of_run
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.queries import RUN_STATUSES
@@ -144,8 +145,11 @@ def router(web: Web) -> APIRouter:
         changes = [c for c in (view.plan or {}).get("changes", []) if c["action"] != "noop"]
         noops = [c for c in (view.plan or {}).get("changes", []) if c["action"] == "noop"
                  and c.get("tag")]
+        forecasts = {i: (forecast_line(c["forecast"]), *charts.forecast_per_day(c["forecast"]))
+                     for i, c in enumerate(changes) if c.get("forecast")}
         return web.render(request, "plan.html", {"view": view, "changes": changes,
-                                                 "noops": noops, "active": "plan"})
+                                                 "noops": noops, "forecasts": forecasts,
+                                                 "active": "plan"})
 
     @pages.get("/review")
     def review(request: Request, after: Before = None) -> Response:

@@ -135,7 +135,8 @@ class Workspace:
         from campaign_gitops.reconcile.service import plan_repo
 
         try:
-            bundle, plan = plan_repo(self.project, self.db, config=self.config)
+            bundle, plan = plan_repo(self.project, self.db, config=self.config,
+                                     forecast=True)
             findings = list(run_preflight(bundle, config=self.config or ProjectConfig()))
         except CampaignGitopsError as exc:
             return View(None, {}, {}, exc.message, at)
