@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.ui_cmd",
     "campaign_gitops.cli.recipients_cmd",
     "campaign_gitops.cli.preview_cmd",
+    "campaign_gitops.cli.pr_comment_cmd",
 )
 
 
