@@ -201,5 +201,49 @@ def leads_export(ctx: Context, contact: str, now_text: str | None) -> None:
     _json(data)
 
 
+@click.command("fetch")
+@click.option("--mailbox", help="Only this mailbox (a name under inbound.mailboxes).")
+@now_option("Record the mails as received at this time (ISO 8601); default: now.")
+@format_option
+@pass_context
+def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: str) -> None:
+    """Read new mail from the inbound IMAP mailboxes once: classify (reply, out of office,
+    bounce, complaint), record each once, move it to the processed folder; mail that
+    matches nothing stays and is counted. Exit 1 when a mailbox could not be read.
+
+    \b
+    Example:
+      campaign-gitops replies fetch --mailbox replies
+    """
+    from campaign_gitops.inbound.imap import MailboxError, fetch_mailbox, mailboxes
+    from campaign_gitops.inbound.tokens import Signer
+    from campaign_gitops.state.db import open_database
+
+    boxes = mailboxes(ctx.config, mailbox)
+    now = parse_now(now_text)
+    db = open_database(ctx.db)
+    reports, errors = [], []
+    try:
+        for box in boxes:
+            try:
+                reports.append(fetch_mailbox(db, box, now=now, signer=Signer.from_env()))
+            except MailboxError as exc:
+                errors.append(exc.message)
+    finally:
+        db.dispose()
+    if fmt == "json":
+        _json({"mailboxes": [r.as_json() for r in reports], "errors": errors})
+    else:
+        for r in reports:
+            kinds = ", ".join(f"{n} {k}" for k, n in sorted(r.kinds.items())) or "nothing new"
+            click.echo(f"{r.mailbox}: {r.seen} mail(s): recorded {r.recorded} ({kinds}), "
+                       f"{r.duplicates} recorded before, {r.unmatched} unmatched (left in "
+                       f"place), moved {r.moved}")
+        for error in errors:
+            click.echo(f"error: {error}", err=True)
+    if errors:
+        sys.exit(1)
+
+
 def register(group: click.Group) -> None:
     group.add_command(suppressions_group)

@@ -584,10 +584,11 @@ review_group.command("reject", help="Reject messages: recorded, never delivered.
 
 
 def register(group: click.Group) -> None:
-    from campaign_gitops.cli.recipients_cmd import leads_export, leads_forget
+    from campaign_gitops.cli.recipients_cmd import leads_export, leads_forget, replies_fetch
 
     leads_group.add_command(leads_forget)
     leads_group.add_command(leads_export)
+    replies_group.add_command(replies_fetch)
     for command in (tick_command, leads_group, runs_group, communications_command,
                     replies_group, review_group):
         group.add_command(command)
