@@ -166,16 +166,21 @@ def test_two_replicas_on_postgres_fetch_and_one_applies(
         daemons: list[Daemon]) -> None:
     origin, server, home = served
     url = server.url("campaigns.git")
-    a, port_a = start(home, pg_url, url, daemons)
+    a, _ = start(home, pg_url, url, daemons)
     wait_for("a leader", lambda: a.ready().get("role") == "leader")
     other = home.parent / "replica-b"  # a second machine: a cache folder of its own
     other.mkdir()
     b, port_b = start(other, pg_url, url, daemons)
     wait_for("a follower", lambda: b.ready().get("role") == "follower")
 
+    wait_for("both listening for the other's webhooks",
+             lambda: a.event("fetch-wake-listening") and b.event("fetch-wake-listening"))
     pushed = origin.commit("acme", "c1", "both-fetch")
-    assert signed_push(port_a) == 202 and signed_push(port_b) == 202
+    # The load balancer hands the webhook to the follower: the leader is woken through
+    # PostgreSQL (its interval is an hour) and applies.
+    assert signed_push(port_b) == 202
     wait_for("the leader applied", described(pg_url, "acme", "c1", "both-fetch"))
+    assert "another replica" in (a.event("fetch-requested") or {}).get("msg", "")
     wait_for("the follower fetched too",
              lambda: (b.ready().get("fetch") or {}).get("commit") == pushed)
     assert commits_of(pg_url, "acme/Campaign/c1") == [pushed]  # applied once

@@ -224,3 +224,26 @@ def wait_for(check: object, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.02)
+
+
+def test_a_webhook_on_one_replica_wakes_the_others_through_postgres(pg_url: str) -> None:
+    from campaign_gitops.reconcile.remote import PgWake
+
+    heard_a: list[str] = []
+    heard_b: list[str] = []
+    quiet = EventLog(stream=open("/dev/null", "w"))  # noqa: SIM115
+    a = PgWake(pg_url, heard_a.append, log=quiet).start()
+    b = PgWake(pg_url, heard_b.append, log=quiet).start()
+    try:
+        wait_for(lambda: a.listening.is_set() and b.listening.is_set())
+        a.notify("github push to refs/heads/main")
+        wait_for(lambda: heard_b)
+        assert heard_b == ["another replica: github push to refs/heads/main"]
+        b.notify("gitlab push")
+        wait_for(lambda: heard_a)
+        assert heard_a == ["another replica: gitlab push"]  # nobody hears itself
+        assert heard_b == ["another replica: github push to refs/heads/main"]
+    finally:
+        a.close()
+        b.close()
+        quiet.stream.close()

@@ -165,6 +165,11 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         follower = Follower(remote, fetch_interval, log=log, metrics=metrics, health=health,
                             on_moved=lambda _c: runner.events.put(str(remote.path / FOLLOWED)))
         follower.report(first, time.monotonic(), time.time())  # the start-up fetch
+    wake = None
+    if follower is not None and leader.kind == "postgresql":
+        from campaign_gitops.reconcile.remote import PgWake
+
+        wake = PgWake(url, follower.trigger, log=log)
     notifier = _notifier(config, db, log, health) if not once else None
     if once:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -185,7 +190,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         app = create_app(db, project=project, config=config, token=ui_token,
                          allowed_hosts=loopback_hosts(ui_host, ui_token))
         if follower is not None:
-            _add_git_hook(app, follower)
+            _add_git_hook(app, follower, wake)
         ui = start_in_thread(app, ui_host, ui_port)
         log("ui", f"listening on http://{ui_host}:{ui.port}", port=ui.port)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -195,9 +200,13 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         runner.request_stop(early_stop[0])
     if follower is not None:
         follower.start()
+    if wake is not None:
+        wake.start()
     try:
         return runner.serve()
     finally:
+        if wake is not None:
+            wake.close()
         if follower is not None:
             follower.close()
         if notifier is not None:
@@ -223,13 +232,19 @@ def _notifier(config: Any, db: Any, log: EventLog, health: Health) -> Any:
     return notifier.start()
 
 
-def _add_git_hook(app: Any, follower: Any) -> None:
-    """``POST /hooks/git`` on the UI server: a signed push to the followed ref fetches now."""
+def _add_git_hook(app: Any, follower: Any, wake: Any) -> None:
+    """``POST /hooks/git`` on the UI server: a signed push to the followed ref fetches now
+    (here, and on every other replica through PostgreSQL when ``wake`` is set)."""
     from campaign_gitops.reconcile.remote import ref_matches
     from campaign_gitops.web.public import WEBHOOK_SECRET_ENV, git_hook_router
 
+    def on_push(reason: str) -> None:
+        follower.trigger(reason)
+        if wake is not None:
+            wake.notify(reason)
+
     ref = follower.repo.ref
-    app.include_router(git_hook_router(follower.trigger, lambda pushed: ref_matches(ref, pushed),
+    app.include_router(git_hook_router(on_push, lambda pushed: ref_matches(ref, pushed),
                                        ref, os.environ.get(WEBHOOK_SECRET_ENV) or None))
 
 
