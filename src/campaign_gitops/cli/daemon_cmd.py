@@ -57,6 +57,8 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
               show_default=True)
 @click.option("--debounce-ms", type=click.IntRange(0, 60000), default=50, show_default=True,
               help="Quiet time that ends a burst of file events.")
+@click.option("--inbound-interval", type=click.FloatRange(min=0), default=60.0,
+              show_default=True, help="Seconds between reads of inbound.mailboxes (0: off).")
 @click.option("--ui-port", type=click.IntRange(0, 65535), default=None,
               help="Also serve the web UI and /api/v1 (as `campaign-gitops ui`) on this port.")
 @click.option("--ui-host", default="127.0.0.1", show_default=True,
@@ -66,7 +68,8 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
 def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: float, prune: bool,
                   health_port: int | None, health_host: str, source: str, ref: str,
                   log_format: str, debounce_ms: int, ui_port: int | None,
-                  ui_host: str, repo_url: str | None, fetch_interval: float) -> None:
+                  ui_host: str, repo_url: str | None, fetch_interval: float,
+                  inbound_interval: float) -> None:
     """Watch the repo and keep the database converged with it.
 
     \b
@@ -92,7 +95,8 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
                                 prune=prune, health_port=health_port, health_host=health_host,
                                 source=source, ref=ref, log_format=log_format,
                                 debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host,
-                                repo_url=repo_url, fetch_interval=fetch_interval))
+                                repo_url=repo_url, fetch_interval=fetch_interval,
+                                inbound_interval=inbound_interval))
 
 
 def _follow(project: Any, repo_url: str, ref: str) -> Any:
@@ -112,7 +116,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
                health_port: int | None, health_host: str, source: str, ref: str,
                log_format: str, debounce_ms: int, ui_port: int | None = None,
                ui_host: str = "127.0.0.1", repo_url: str | None = None,
-               fetch_interval: float = 60.0) -> int:
+               fetch_interval: float = 60.0, inbound_interval: float = 60.0) -> int:
     # SIGTERM/SIGINT during start-up are remembered and honoured as soon as the loop
     # exists (a clean stop, exit 0) instead of killing the process half-started.
     early_stop: list[str] = []
@@ -202,9 +206,12 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         follower.start()
     if wake is not None:
         wake.start()
+    poller = _inbound(config, db, inbound_interval, log, metrics, health)
     try:
         return runner.serve()
     finally:
+        if poller is not None:
+            poller.close()
         if wake is not None:
             wake.close()
         if follower is not None:
@@ -230,6 +237,20 @@ def _notifier(config: Any, db: Any, log: EventLog, health: Health) -> Any:
                                     active_only=lambda: health.role == "leader")
     log.listeners.append(notifier.listen)
     return notifier.start()
+
+
+def _inbound(config: Any, db: Any, interval: float, log: EventLog, metrics: Metrics,
+             health: Health) -> Any:
+    """The inbound-mail poll (None without mailboxes or with --inbound-interval 0)."""
+    if not config.inbound.mailboxes or interval <= 0:
+        return None
+    from campaign_gitops.inbound.tokens import Signer
+    from campaign_gitops.reconcile.inbound_poll import InboundPoller
+
+    log("inbound", f"reading {len(config.inbound.mailboxes)} mailbox(es) every {interval:g}s",
+        mailboxes=[b.name for b in config.inbound.mailboxes])
+    return InboundPoller(db, list(config.inbound.mailboxes), interval, Signer.from_env(),
+                         health=health, metrics=metrics, log=log).start()
 
 
 def _add_git_hook(app: Any, follower: Any, wake: Any) -> None:

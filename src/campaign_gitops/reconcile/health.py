@@ -4,7 +4,8 @@
 follower, its last reconcile succeeded and no file is failing; else 503, with the
 failing files as ``file:line:rule`` in the JSON body; following a remote repository
 (``--repo``), also 503 while its last fetch failed (``fetch`` in the body: the error
-and the last good commit, which is still applied). ``/metrics``: Prometheus text
+and the last good commit, which is still applied); also 503 while an inbound mailbox
+fails (``mailboxes`` in the body). ``/metrics``: Prometheus text
 from the daemon's own CollectorRegistry.
 """
 
@@ -56,6 +57,15 @@ class Metrics:
                                     registry=r)
         self.last_fetch = Gauge("campaign_gitops_last_fetch_success_timestamp_seconds",
                                 "Unix time of the last successful fetch (--repo).", registry=r)
+        self.mailbox_failures = Gauge("campaign_gitops_mailbox_failures",
+                                      "Consecutive failed reads of an inbound mailbox.",
+                                      ["mailbox"], registry=r)
+        self.inbound_mails = Counter("campaign_gitops_inbound_mails_total",
+                                     "Inbound mails recorded, by mailbox and kind.",
+                                     ["mailbox", "kind"], registry=r)
+        self.inbound_unmatched = Gauge("campaign_gitops_inbound_unmatched",
+                                       "Mails left in a mailbox that match nothing.",
+                                       ["mailbox"], registry=r)
         for state in SYNC_STATES:
             self.resources.labels(state).set(0)
 
@@ -74,6 +84,7 @@ class Health:
     failing: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     fetch: dict[str, Any] | None = None  # --repo: the last fetch (ok, commit, error, ...)
+    mailboxes: dict[str, dict[str, Any]] | None = None  # inbound: name -> ok, error, ...
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def update(self, **values: Any) -> None:
@@ -86,7 +97,8 @@ class Health:
             role_ok = self.role in ("leader", "follower")
             reconciled = self.role == "follower" or bool(self.last_ok)
             fetched = self.fetch is None or bool(self.fetch.get("ok"))
-            ok = role_ok and reconciled and not self.failing and fetched
+            mail_ok = all(m.get("ok") for m in (self.mailboxes or {}).values())
+            ok = role_ok and reconciled and not self.failing and fetched and mail_ok
             body = {
                 "ready": ok,
                 "role": self.role,
@@ -97,6 +109,8 @@ class Health:
             }
             if self.fetch is not None:
                 body["fetch"] = dict(self.fetch)
+            if self.mailboxes is not None:
+                body["mailboxes"] = {k: dict(v) for k, v in self.mailboxes.items()}
         return ok, body
 
 
