@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.inbound.suppressions import suppress
 from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
@@ -59,6 +60,7 @@ class Result:
     provider_id: str | None = None
     error: str | None = None
     permanent: bool = False
+    bounce: str | None = None  # hard / soft: the server refused the recipient (RCPT)
 
 
 class Transports:
@@ -110,7 +112,8 @@ def send_one(q: Queued, transports: Transports) -> Result:
             key = q.idempotency_key if i == 0 else f"{q.idempotency_key}#{i}"
             ids.append(transport.send(_outgoing(q, recipient, key)))
     except DeliveryError as exc:
-        return Result(q, transport.name, error=exc.reason, permanent=exc.permanent)
+        return Result(q, transport.name, error=exc.reason, permanent=exc.permanent,
+                      bounce=exc.bounce)
     except Exception as exc:  # a transport bug must not stop the tick: retried later
         return Result(q, transport.name, error=f"{type(exc).__name__}: {exc}")
     return Result(q, transport.name, provider_id=",".join(ids))
@@ -147,7 +150,28 @@ def record(session: Session, results: list[Result], now: dt.datetime,
             status_reason=bindparam("m_reason"), attempts=messages.c.attempts + 1,
             next_attempt_at=bindparam("m_next")), rows)
     refund(session, lost)
+    _record_bounces(session, [r for r in failed if r.bounce and not r.queued.is_test], now)
     return _pause_failing_runs(session, {r.queued.run_id for r in failed}, now, threshold)
+
+
+def _record_bounces(session: Session, bounced: list[Result], now: dt.datetime) -> None:
+    """A recipient refused at send time: a hard bounce (5xx on RCPT) suppresses the
+    contact for the client and stops its sequences (a ``bounce`` reply); a soft one is
+    recorded (``soft_bounce``, once per attempt) and the message retried."""
+    from campaign_gitops.runs.replies import ReplyInput, add_reply, already_recorded
+
+    for r in bounced:
+        q = r.queued
+        external = f"smtp:{r.bounce}:{q.idempotency_key}:{q.attempts + 1}"
+        if already_recorded(session, external):
+            continue
+        if r.bounce == "hard":
+            suppress(session, q.client, q.recipient, reason="bounce", source="smtp",
+                     actor="tick", now=now)
+        add_reply(session, ReplyInput(
+            contact=q.recipient, kind="bounce" if r.bounce == "hard" else "soft_bounce",
+            body=r.error, channel=q.channel, external_id=external, source="smtp",
+            actor="tick", message_key=q.idempotency_key, client=q.client), now=now)
 
 
 def _pause_failing_runs(session: Session, run_ids: set[int], now: dt.datetime,

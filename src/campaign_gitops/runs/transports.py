@@ -240,7 +240,9 @@ class SmtpTransport:
             conn.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
-            raise DeliveryError(_refused_reason(exc), permanent=_all_permanent(exc)) from exc
+            permanent = _all_permanent(exc)
+            raise DeliveryError(_refused_reason(exc), permanent=permanent,
+                                bounce="hard" if permanent else "soft") from exc
         except smtplib.SMTPResponseException as exc:
             self.close()
             text = exc.smtp_error.decode(errors="replace") if isinstance(

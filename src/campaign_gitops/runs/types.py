@@ -69,12 +69,18 @@ class WriteError(Exception):
 
 
 class DeliveryError(Exception):
-    """Delivery failed; ``permanent`` failures are not retried."""
+    """Delivery failed; ``permanent`` failures are not retried.
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    ``bounce`` says the server refused the recipient itself (SMTP RCPT): ``hard`` (5xx,
+    the contact is suppressed) or ``soft`` (4xx, recorded, retried); None otherwise.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False,
+                 bounce: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.bounce = bounce
 
 
 class Writer(Protocol):
