@@ -186,3 +186,50 @@ def test_two_replicas_on_postgres_fetch_and_one_applies(
     assert commits_of(pg_url, "acme/Campaign/c1") == [pushed]  # applied once
     assert b.count("applied") == 0
     assert a.stop() == 0 and b.stop() == 0
+
+
+def test_notifications_from_the_followed_repositorys_config(
+        tmp_path: Path, sqlite_url: str, daemons: list[Daemon],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notify"))
+    from test_notify import Receiver
+
+    receiver = Receiver()
+    try:
+        origin = Origin(tmp_path)
+        (origin.work / "campaign-gitops.yaml").write_text(
+            "notifications:\n"
+            "  - name: ops\n"
+            "    urlEnv: OPS_HOOK\n"
+            "    events: [file-failing, recovered]\n")
+        dr.git(origin.work, "add", "campaign-gitops.yaml")
+        dr.git(origin.work, "commit", "-qm", "notifications")
+        dr.git(origin.work, "push", "-q", "origin", "main")
+        monkeypatch.setenv("OPS_HOOK", receiver.url)
+        monkeypatch.setenv("CAMPAIGN_GITOPS_GIT_WEBHOOK_SECRET", SECRET)
+        monkeypatch.delenv("CAMPAIGN_GITOPS_UI_TOKEN", raising=False)
+        home = tmp_path / "daemon"
+        home.mkdir()
+        d, port = start(home, sqlite_url, origin.bare.as_uri(), daemons)
+        wait_for("ready", lambda: d.ready()["http"] == 200)
+
+        broken = origin.work / "campaigns/acme/c1.yaml"
+        broken.write_text(dr.campaign_text("acme", "c1", description="x") + "  bogus: [\n")
+        dr.git(origin.work, "commit", "-qam", "broken")
+        dr.git(origin.work, "push", "-q", "origin", "main")
+        assert signed_push(port) == 202
+        wait_for("the notice", lambda: receiver.posts, timeout=20)
+        origin.commit("globex", "c0", "another-push")  # the file still fails: no new notice
+        assert signed_push(port) == 202
+        wait_for("the second pass", lambda: described(sqlite_url, "globex", "c0",
+                                                      "another-push")())
+        origin.commit("acme", "c1", "fixed")
+        assert signed_push(port) == 202
+        wait_for("recovered", lambda: len(receiver.posts) >= 2, timeout=20)
+        wait_for("both logged", lambda: d.count("notified") == 2)
+        assert d.stop() == 0
+        assert receiver.titles() == [
+            "campaign-gitops: file-failing: campaigns/acme/c1.yaml",
+            "campaign-gitops: recovered: file-failing campaigns/acme/c1.yaml"]
+    finally:
+        receiver.close()

@@ -107,6 +107,8 @@ def reconciler(root: Path, url: str, notifier: Notifier) -> Reconciler:
     log = EventLog("json", io.StringIO())
     log.listeners.append(notifier.listen)
     notifier.log = log
+    for receiver in notifier.receivers:
+        receiver.log = log
     rec = Reconciler(Project(root, root / "campaigns"), open_database(url),
                      WorktreeSource(root, root / "campaigns"), config=ProjectConfig(), log=log)
     rec.health.update(role="leader")
@@ -146,6 +148,13 @@ def test_a_broken_file_is_told_once_and_recovered_once(tmp_path: Path, sqlite_ur
     assert receiver.posts[0]["type"] == "failure" and "SCHEMA" not in receiver.posts[0]["title"]
     assert "campaigns/acme/c1.yaml:" in receiver.posts[0]["message"]
     assert receiver.posts[1]["type"] == "success"
+
+    def notified() -> list[str]:
+        lines = rec.log.stream.getvalue().splitlines()  # type: ignore[attr-defined]
+        return [r["notice"] for r in map(json.loads, lines) if r["event"] == "notified"]
+
+    assert wait_for(lambda: len(notified()) == 2 and notified()) == ["file-failing",
+                                                                     "recovered"]
 
 
 def test_a_hanging_receiver_does_not_hold_up_reconciling(tmp_path: Path, sqlite_url: str) -> None:

@@ -21,6 +21,7 @@ notices out. Sending is apprise (``json://``, ``slack://``, ``mailto://``, ...).
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import queue
 import threading
@@ -130,7 +131,12 @@ class Receiver:
                 notice = self.queue.get(timeout=0.5)
             except queue.Empty:
                 continue
-            self._deliver(notice)
+            try:
+                self._deliver(notice)
+            except Exception as exc:  # never let a receiver's thread die
+                with contextlib.suppress(Exception):
+                    self.log("notify-error", f"{type(exc).__name__}: {exc}", level="error",
+                             receiver=self.name)
 
     def _deliver(self, notice: Notice) -> None:
         attempt = 0
@@ -147,7 +153,7 @@ class Receiver:
                 ok, error = False, f"{type(exc).__name__}: {exc}"
             if ok:
                 self.delivered.append(notice)
-                self.log("notified", notice.title, receiver=self.name, event=notice.event)
+                self.log("notified", notice.title, receiver=self.name, notice=notice.event)
                 return
             attempt += 1
             if attempt > len(self.delays):
