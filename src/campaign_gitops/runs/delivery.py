@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.inbound.suppressions import suppress
+from campaign_gitops.inbound.suppressions import normalize_contact, suppress, suppressed
 from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
@@ -97,6 +97,30 @@ def _outgoing(q: Queued, recipient: str, key: str) -> OutgoingMessage:
     return OutgoingMessage(idempotency_key=key, channel=q.channel, recipient=recipient,
                            subject=q.subject, body=q.body, client=q.client,
                            campaign=q.campaign, metadata=dict(q.metadata))
+
+
+def drop_suppressed(session: Session, queued: list[Queued],
+                    now: dt.datetime) -> tuple[list[Queued], list[Queued]]:
+    """The last look before the transports: a contact suppressed since its message was
+    written or approved (an unsubscribe, a STOP, a bounce committed meanwhile) is not
+    sent to; its message becomes ``skipped`` (reason ``suppressed``), its credit
+    refunded. Returns (to send, skipped)."""
+    by_client: dict[tuple[str, str], list[Queued]] = {}
+    for q in queued:
+        if not q.is_test:
+            by_client.setdefault((q.client, q.channel), []).append(q)
+    blocked: set[int] = set()
+    for (client, channel), items in by_client.items():
+        found = suppressed(session, client, [q.recipient for q in items], channel)
+        blocked.update(q.message_id for q in items
+                       if normalize_contact(q.recipient) in found)
+    if not blocked:
+        return queued, []
+    dropped = [q for q in queued if q.message_id in blocked]
+    session.execute(update(messages).where(messages.c.id.in_(sorted(blocked))).values(
+        status="skipped", status_reason="suppressed", updated_at=now))
+    refund(session, Counter(q.client for q in dropped))
+    return [q for q in queued if q.message_id not in blocked], dropped
 
 
 def send_one(q: Queued, transports: Transports) -> Result:

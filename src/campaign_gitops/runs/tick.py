@@ -128,6 +128,12 @@ class _Tick:
     def send_and_record(self, queued: list[delivery.Queued]) -> None:
         if not queued:
             return
+        with self.db.session() as session:
+            queued, dropped = delivery.drop_suppressed(session, queued, self.now)
+        for q in dropped:
+            self.count(q.channel, "skipped")
+        if not queued:
+            return
         results = delivery.send_all(queued, self.transports)
         with self.db.session() as session:
             self.notes.extend(delivery.record(session, results, self.now,
