@@ -233,3 +233,16 @@ def test_notifications_from_the_followed_repositorys_config(
             "campaign-gitops: recovered: file-failing campaigns/acme/c1.yaml"]
     finally:
         receiver.close()
+
+
+@pytest.mark.parametrize(("repo", "expected"), [
+    ("file:///no/such/repo.git", "could not fetch main of file:///no/such/repo.git"),
+    ("https://ci:ghp_leaked@git.example.com/acme/campaigns.git", "must not hold a password"),
+])
+def test_a_repo_that_cannot_be_followed_is_a_clear_error(tmp_path: Path, sqlite_url: str,
+                                                         repo: str, expected: str) -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "campaign-gitops"), "--db",
+                           sqlite_url, "reconcile", "--repo", repo, "--once"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and expected in done.stderr
+    assert "Traceback" not in done.stderr and "ghp_leaked" not in done.stderr
