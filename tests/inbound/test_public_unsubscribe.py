@@ -147,3 +147,22 @@ def test_inbound_webhook_stop_start_help(served: tuple[httpx.Client, World]):
     assert kinds == ["help", "reply", "resubscribe", "resubscribe", "resubscribe",
                      "unsubscribe"]
     assert _hook(http, {"channel": "sms"}).status_code == 400
+
+
+def test_ui_shows_a_clients_suppressions_and_the_classified_replies(
+        served: tuple[httpx.Client, World]):
+    http, world = served
+    http.post(path_of(world.links["lead0001@example.com"]), **ONE_CLICK)
+    _hook(http, {"channel": "sms", "from": "+15550000002", "body": "STOP"})
+    auth = {"Authorization": "Bearer ui-token"}
+    page = http.get("/suppressions?client=acme", headers=auth)
+    assert page.status_code == 200
+    rows = [line for line in page.text.splitlines() if 'class="suppression"' in line]
+    assert len(rows) == 2
+    assert "+15550000002</td><td>sms</td>" in page.text
+    assert "lead0001@example.com</td><td>*</td>" in page.text
+    assert "No suppressions." in http.get("/suppressions?client=globex", headers=auth).text
+    inbox = http.get("/replies?client=acme", headers=auth).text
+    assert 'kind-unsubscribe">unsubscribe</span> <span class="hint">sms' in inbox
+    assert 'kind-unsubscribe">unsubscribe</span> <span class="hint">email' in inbox
+    assert "<option >complaint</option>" in inbox or "<option>complaint</option>" in inbox

@@ -420,7 +420,8 @@ def replies_page(session: Session, *, client: str | None = None, campaign: str |
     limit = max(1, min(limit, MAX_PAGE))
     query = (select(replies.c.id, replies.c.client, resources.c.name.label("campaign"),
                     replies.c.run_id, replies.c.message_id, replies.c.lead_id,
-                    replies.c.contact, replies.c.kind, replies.c.body, replies.c.received_at)
+                    replies.c.contact, replies.c.kind, replies.c.channel, replies.c.body,
+                    replies.c.received_at)
              .outerjoin(resources, resources.c.id == replies.c.campaign_id)
              .order_by(replies.c.id.desc()).limit(limit + 1))
     if client:

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from campaign_gitops.reconcile.forecast import forecast_line
 from campaign_gitops.runs.forecasting import next_send_of_run
+from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.queries import RUN_STATUSES
 from campaign_gitops.web import charts
@@ -24,6 +25,7 @@ from campaign_gitops.web.app import Web, now
 from campaign_gitops.web.security import SESSION_COOKIE, form_fields
 
 Text = Annotated[str | None, Query(max_length=200)]
+SUPPRESSIONS_SHOWN = 500
 Before = Annotated[int | None, Query(ge=0, le=2**62)]
 Page = Annotated[int, Query(ge=1, le=10**6)]
 
@@ -136,8 +138,21 @@ def router(web: Web) -> APIRouter:
         with web.db.reading() as session:
             data = q.replies_page(session, before=before, limit=50, **filters)
         return web.render(request, "replies.html", {
-            "data": data, "filters": filters, "active": "replies",
+            "data": data, "filters": filters, "active": "replies", "kinds": REPLY_KINDS,
             "next_query": _query(filters, before=data["next_before"])})
+
+    @pages.get("/suppressions")
+    def suppressions(request: Request, client: Text = None) -> Response:
+        """A client's (or every client's) suppressions, newest first."""
+        from campaign_gitops.inbound.suppressions import list_suppressions
+
+        with web.db.reading() as session:
+            rows = [r.as_json() for r in list_suppressions(session, client or None,
+                                                          limit=SUPPRESSIONS_SHOWN + 1)]
+        return web.render(request, "suppressions.html", {
+            "rows": rows[:SUPPRESSIONS_SHOWN], "more": len(rows) > SUPPRESSIONS_SHOWN,
+            "filters": {"client": client}, "active": "suppressions",
+            "shown": SUPPRESSIONS_SHOWN})
 
     @pages.get("/plan")
     def plan(request: Request) -> Response:
