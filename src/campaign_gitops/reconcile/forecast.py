@@ -114,15 +114,9 @@ class RunForecast:
         }
 
 
-@dataclass(order=True)
-class _Group:
-    due: dt.datetime
-    seq: tuple[int, int]  # (run order, first enrollment's place): tick's id order
-    run: int = field(compare=False)
-    step: int = field(compare=False)
-    count: int = field(compare=False)
-    timezone: str | None = field(compare=False)
-    contacts: frozenset[str] = field(compare=False)
+# One group of alike enrollments inside a batch: (place in enrollment order, how many,
+# step, lead timezone, contacts).
+_Item = tuple[int, int, int, "str | None", frozenset[str]]
 
 
 @lru_cache(maxsize=4096)
@@ -153,17 +147,31 @@ def _local_day(moment: dt.datetime, timezone: str) -> dt.date:
     return moment.astimezone(Window(timezone=timezone).local_zone(None)).date()
 
 
+@lru_cache(maxsize=4096)
+def _zone_key(window: Window, timezone: str | None) -> str:
+    return window.local_zone(timezone).key
+
+
 class _Sim:
+    """The walk. Enrollments due at the same instant, of one run, in one local zone, form
+    a *batch* (their groups in enrollment order), so a backlog that today's limit defers
+    moves as one batch, not group by group. A step a lead skips is resolved when it is
+    scheduled: a skip needs no slot and is anchored at its due time, as in tick."""
+
     def __init__(self, runs: Sequence[SimRun], credits: Mapping[str, int],
                  used_today: Mapping[tuple[int, str], int], now: dt.datetime,
                  caps: Caps | None) -> None:
         self.runs = runs
+        self.now = now
         self.out = [RunForecast(audience=r.audience) for r in runs]
         self.budget = Budget(credits=dict(credits))
         self.days: dict[int, dt.date] = {}
         self.caps = caps
         self.capped: Counter[tuple[int, str, dt.date]] = Counter()
-        self.heap: list[_Group] = []
+        self.heap: list[tuple[dt.datetime, int, str]] = []
+        self.batches: dict[tuple[dt.datetime, int, str], list[_Item]] = {}
+        self.skips: dict[tuple[int, int, frozenset[str]], bool] = {}
+        self.moves: dict[tuple[int, int, dt.datetime, str | None], dict[str, Any]] = {}
         for (cid, channel), n in used_today.items():
             self.budget.used[(cid, channel)] += n
             self.budget.used_total[cid] += n
@@ -171,7 +179,7 @@ class _Sim:
             self.days.setdefault(r.plan.campaign_id, _local_day(now, r.plan.window.timezone))
         self.exhausted: set[str] = {c for c, n in credits.items() if n <= 0}
 
-    # -------------------------------------------------- enrolment
+    # -------------------------------------------------- scheduling
 
     def enrol(self) -> None:
         for index, run in enumerate(self.runs):
@@ -185,17 +193,63 @@ class _Sim:
                     due = due_at(run.start, int(first.get("delayDays") or 0), plan.window,
                                  first["channel"], cohort.timezone)
                 if due is None:
-                    self.out[index].failed_per_step[0] += cohort.count if plan.steps else 0
+                    self.out[index].failed_per_step[cohort.step] += (
+                        cohort.count if plan.steps else 0)
                 else:
-                    self.push(due, (index, place), index, cohort.step, cohort.count,
-                              cohort.timezone, cohort.contacts)
+                    self.schedule(index, due, (place, cohort.count, cohort.step,
+                                               cohort.timezone, cohort.contacts))
                 place += cohort.count
 
-    def push(self, due: dt.datetime, seq: tuple[int, int], run: int, step: int, count: int,
-             timezone: str | None, contacts: frozenset[str]) -> None:
-        heapq.heappush(self.heap, _Group(due, seq, run, step, count, timezone, contacts))
+    def skips_step(self, run: int, step: int, contacts: frozenset[str]) -> bool:
+        key = (run, step, contacts)
+        if key not in self.skips:
+            plan = self.runs[run].plan
+            work = Work(0, plan.run_id, None, _lead(contacts, None), step, None)
+            self.skips[key] = precheck(plan, work, frozenset()) is not None
+        return self.skips[key]
 
-    # -------------------------------------------------- one step of a group
+    def schedule(self, run: int, due: dt.datetime | None, item: _Item) -> None:
+        """Put ``item`` (its step due at ``due``) in its batch, walking past the steps
+        it skips (each anchored at its due time, as tick anchors a skip)."""
+        place, count, step, tz, contacts = item
+        plan, out = self.runs[run].plan, self.out[run]
+        while due is not None and step < len(plan.steps) and \
+                self.skips_step(run, step, contacts):
+            out.skipped_per_step[step] += count
+            moved = self.moved(run, step, due, tz)
+            if moved["state"] == "failed":
+                out.failed_per_step[step + 1] += count
+                return
+            due, step = moved["next_due_at"], int(moved["next_step"])
+        if due is None or step >= len(plan.steps):
+            return  # finished
+        key = (due, run, _zone_key(plan.window, tz))
+        batch = self.batches.get(key)
+        if batch is None:
+            self.batches[key] = [(place, count, step, tz, contacts)]
+            heapq.heappush(self.heap, key)
+        else:
+            batch.append((place, count, step, tz, contacts))
+
+    def moved(self, run: int, step: int, anchor: dt.datetime,
+              tz: str | None) -> dict[str, Any]:
+        """``advance_values`` (where an enrollment goes after a step), remembered: many
+        groups of a run take the same step at the same moment."""
+        key = (run, step, anchor, tz)
+        if key not in self.moves:
+            self.moves[key] = advance_values(self.runs[run].plan, step, anchor, tz)
+        return self.moves[key]
+
+    def advance(self, run: int, item: _Item, anchor: dt.datetime) -> None:
+        place, count, step, tz, contacts = item
+        moved = self.moved(run, step, anchor, tz)
+        if moved["state"] == "failed":
+            self.out[run].failed_per_step[step + 1] += count
+        elif moved["state"] == "active":
+            self.schedule(run, moved["next_due_at"],
+                          (place, count, int(moved["next_step"]), tz, contacts))
+
+    # -------------------------------------------------- one batch at a tick
 
     def room(self, plan: RunPlan, channel: str, now: dt.datetime) -> tuple[int, str | None]:
         cid = plan.campaign_id
@@ -213,53 +267,76 @@ class _Sim:
                 room, refused = left, "daily_limit"
         return room, refused
 
-    def process(self, group: _Group, now: dt.datetime) -> None:
-        """``group`` is due at or before ``now`` (a tick at ``now`` claims it)."""
-        run = self.runs[group.run]
-        plan, out = run.plan, self.out[group.run]
+    def process(self, key: tuple[dt.datetime, int, str], now: dt.datetime) -> None:
+        """The batch ``key`` is due at or before ``now``: a tick at ``now`` claims it,
+        oldest enrollment first."""
+        _due, run, zone = key
+        items = sorted(self.batches.pop(key))
+        plan, out = self.runs[run].plan, self.out[run]
         if plan.client in self.exhausted and not plan.is_test:
-            out.blocked += group.count
+            out.blocked += sum(item[1] for item in items)
             return
-        if group.step >= len(plan.steps):
-            return  # finished
-        step = plan.steps[group.step]
-        channel = step["channel"]
-        lead = _lead(group.contacts, group.timezone)
-        work = Work(0, plan.run_id, None, lead, group.step, group.due)
-        if precheck(plan, work, frozenset()) is not None:  # a skip: anchored at its due
-            out.skipped_per_step[group.step] += group.count
-            self.advance(group, group.count, group.due, group.seq)
-            return
-        if not plan.is_test:
-            slot = _slot(now, plan.window, channel, group.timezone)
-            if slot is None:
-                out.failed_per_step[group.step] += group.count
-                return
-            if slot != now:
-                self.push(slot, group.seq, group.run, group.step, group.count,
-                          group.timezone, group.contacts)
-                return
-        room, refused = self.room(plan, channel, now)
-        sent = min(room, group.count)
-        if sent:
-            self.send(plan, out, group, channel, sent, now)
-            self.advance(group, sent, now, group.seq)
-        rest = group.count - sent
-        if not rest:
-            return
-        seq = (group.seq[0], group.seq[1] + sent)
-        if refused == "credits":
-            self.exhausted.add(plan.client)
-            out.blocked += rest
-            return
-        later = _next_day(now, plan.window, channel, group.timezone)
-        if later is None:
-            out.failed_per_step[group.step] += rest
-        else:
-            self.push(later, seq, group.run, group.step, rest, group.timezone, group.contacts)
+        steps = plan.steps
+        channels = {steps[item[2]]["channel"] for item in items}
+        full: dict[str, str] = {}  # channels today's limit (or the credits) refuse now
+        held: dict[str, list[_Item]] = {}
+        slots: dict[tuple[str, str | None], dt.datetime | None] = {}
+        for index, item in enumerate(items):
+            place, count, step, tz, contacts = item
+            channel = steps[step]["channel"]
+            if channel in full:
+                held.setdefault(channel, []).append(item)
+                if len(full) == len(channels):  # nothing more goes now: hold the rest
+                    for rest in items[index + 1:]:
+                        held[steps[rest[2]]["channel"]].append(rest)
+                    break
+                continue
+            if not plan.is_test:
+                if (channel, tz) not in slots:
+                    slots[(channel, tz)] = _slot(now, plan.window, channel, tz)
+                slot = slots[(channel, tz)]
+                if slot is None:
+                    out.failed_per_step[step] += count
+                    continue
+                if slot != now:
+                    self.schedule(run, slot, item)
+                    continue
+            room, refused = self.room(plan, channel, now)
+            sent = min(room, count)
+            if sent:
+                self.send(run, channel, step, sent, now)
+                self.advance(run, (place, sent, step, tz, contacts), now)
+            if sent < count:
+                full[channel] = refused or "daily_limit"
+                held.setdefault(channel, []).append((place + sent, count - sent, step, tz,
+                                                     contacts))
+        for channel, kept in held.items():
+            self.hold(run, zone, kept, channel, full[channel], now)
 
-    def send(self, plan: RunPlan, out: RunForecast, group: _Group, channel: str, n: int,
+    def hold(self, run: int, zone: str, items: list[_Item], channel: str, refused: str,
              now: dt.datetime) -> None:
+        """Keep steps the limit refuses (to the next day's first slot, together: they
+        share a zone and a channel) or the credits do (they stop)."""
+        plan, out = self.runs[run].plan, self.out[run]
+        if refused == "credits" or plan.client in self.exhausted:
+            self.exhausted.add(plan.client)
+            out.blocked += sum(item[1] for item in items)
+            return
+        later = _next_day(now, plan.window, channel, items[0][3])
+        if later is None:
+            for item in items:
+                out.failed_per_step[item[2]] += item[1]
+            return
+        key = (later, run, zone)
+        batch = self.batches.get(key)
+        if batch is None:
+            self.batches[key] = list(items)
+            heapq.heappush(self.heap, key)
+        else:
+            batch.extend(items)
+
+    def send(self, run: int, channel: str, step: int, n: int, now: dt.datetime) -> None:
+        plan, out = self.runs[run].plan, self.out[run]
         self.budget.take(plan, channel, n)
         day = _local_day(now, plan.window.timezone)
         if self.caps is not None:
@@ -267,7 +344,7 @@ class _Sim:
         if plan.is_test:
             return
         out.per_day[(day, channel)] += n
-        out.sent_per_step[group.step] += n
+        out.sent_per_step[step] += n
         if out.first_send is None or now < out.first_send:
             out.first_send, out.first_batch = now, n
         elif now == out.first_send:
@@ -279,36 +356,26 @@ class _Sim:
                 if r.plan.client == plan.client and forecast.credits_out is None:
                     forecast.credits_out = day
 
-    def advance(self, group: _Group, count: int, anchor: dt.datetime | None,
-                seq: tuple[int, int]) -> None:
-        plan = self.runs[group.run].plan
-        moved = advance_values(plan, group.step, anchor or group.due, group.timezone)
-        if moved["state"] == "failed":
-            self.out[group.run].failed_per_step[group.step + 1] += count
-        elif moved["state"] == "active":
-            self.push(moved["next_due_at"], seq, group.run, moved["next_step"], count,
-                      group.timezone, group.contacts)
-
     # -------------------------------------------------- the clock
 
     def run_continuous(self, now: dt.datetime, until: dt.datetime) -> None:
-        """Each group goes the moment it is due (an overdue one: now)."""
-        while self.heap and self.heap[0].due <= until:
-            group = heapq.heappop(self.heap)
-            self.process(group, max(group.due, now))
+        """Each batch goes the moment it is due (an overdue one: now)."""
+        while self.heap and self.heap[0][0] <= until:
+            key = heapq.heappop(self.heap)
+            self.process(key, max(key[0], now))
 
     def run_ticks(self, ticks: Iterable[dt.datetime]) -> None:
         for tick in ticks:
-            while self.heap and self.heap[0].due <= tick:
+            while self.heap and self.heap[0][0] <= tick:
                 self.process(heapq.heappop(self.heap), tick)
 
     def leftovers(self) -> None:
-        for group in self.heap:
-            out = self.out[group.run]
-            if self.runs[group.run].plan.client in self.exhausted:
-                out.blocked += group.count
+        for (_due, run, _zone), items in self.batches.items():
+            left = sum(item[1] for item in items)
+            if self.runs[run].plan.client in self.exhausted:
+                self.out[run].blocked += left
             else:
-                out.unfinished += group.count
+                self.out[run].unfinished += left
 
 
 def simulate(now: dt.datetime, runs: Sequence[SimRun], *,

@@ -66,35 +66,85 @@ def runs_of_alike(rows: Iterable[tuple[Any, ...]]) -> list[Cohort]:
     return cohorts
 
 
+# Up to this many leads per (client, segment) the forecast follows them one by one, in
+# allocation order; past it, in blocks of BLOCK leads (the mix of contacts and timezones
+# of each block, its order inside the block not kept).
+EXACT_LEADS = 50_000
+BLOCK = 100
+
+
 @dataclass
 class Pool:
     """The pool as a plan's runs would take it, one after the other."""
 
     session: Session
-    taken: dict[tuple[str, str], int] = field(default_factory=dict)
     matching: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def audience(self, config: dict[str, Any]) -> list[Cohort]:
-        """The leads a run of ``config`` would be allocated now (after the runs asked
-        for before it), as cohorts in enrollment order."""
-        client = config["campaign"]["client"]
-        segment = config.get("segment")
-        key = (client, json.dumps(segment, sort_keys=True, default=str))
+    def audiences(self, configs: list[dict[str, Any]]) -> list[list[Cohort]]:
+        """The leads each run of ``configs`` would be allocated now, in order (a run
+        after the runs before it with the same client and segment), as cohorts."""
+        keyed: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for index, config in enumerate(configs):
+            client = config["campaign"]["client"]
+            segment = config.get("segment")
+            key = (client, json.dumps(segment, sort_keys=True, default=str))
 
-        def matching() -> int:
-            if key not in self.matching:
-                self.matching[key] = count_matching(self.session, segment, client)
-            return self.matching[key]
+            def matching(key: tuple[str, str] = key, segment: Any = segment,
+                         client: str = client) -> int:
+                if key not in self.matching:
+                    self.matching[key] = count_matching(self.session, segment, client)
+                return self.matching[key]
 
-        wanted = run_size(self.session, config, matching)
-        offset = self.taken.get(key, 0)
-        if wanted <= 0:
-            return []
+            keyed.setdefault(key, []).append((index, run_size(self.session, config, matching)))
+        out: list[list[Cohort]] = [[] for _ in configs]
+        for (client, segment_json), wants in keyed.items():
+            segment = json.loads(segment_json)
+            total = sum(w for _, w in wants)
+            if total <= 0:
+                continue
+            if total <= EXACT_LEADS:
+                groups = self._exact(segment, client, total)
+            else:
+                groups = self._blocks(segment, client, total)
+            for (index, wanted), part in zip(wants, _slices(groups, [w for _, w in wants]),
+                                             strict=True):
+                out[index] = part if wanted > 0 else []
+        return out
+
+    def _exact(self, segment: Any, client: str, total: int) -> list[Cohort]:
         query = (select(*_contact_columns(leads)).where(*_filter(self.session, segment, client))
-                 .order_by(*BEST_FIRST).offset(offset).limit(wanted))
-        cohorts = runs_of_alike(self.session.execute(query))
-        self.taken[key] = offset + sum(c.count for c in cohorts)
-        return cohorts
+                 .order_by(*BEST_FIRST).limit(total))
+        return runs_of_alike(self.session.execute(query))
+
+    def _blocks(self, segment: Any, client: str, total: int) -> list[Cohort]:
+        columns = [c.label(f"c{i}") for i, c in enumerate(_contact_columns(leads))]
+        ranked = (select(func.row_number().over(order_by=BEST_FIRST).label("rn"), *columns)
+                  .where(*_filter(self.session, segment, client))
+                  .order_by(*BEST_FIRST).limit(total).subquery())
+        block = ((ranked.c.rn - 1) // BLOCK).label("block")
+        keys = [ranked.c[f"c{i}"] for i in range(len(columns))]
+        query = (select(block, *keys, func.count()).group_by(block, *keys)
+                 .order_by(block, *keys))
+        return [Cohort(int(n), tz or None, _contacts(*flags))
+                for _block, tz, *flags, n in self.session.execute(query)]
+
+
+def _slices(groups: list[Cohort], sizes: list[int]) -> list[list[Cohort]]:
+    """Cut the cohorts, in order, into consecutive parts of ``sizes`` leads (a cohort
+    across a boundary is split; fewer leads than asked: the last parts get less)."""
+    parts: list[list[Cohort]] = []
+    queue = list(reversed(groups))
+    for size in sizes:
+        part: list[Cohort] = []
+        while size > 0 and queue:
+            cohort = queue.pop()
+            if cohort.count > size:
+                queue.append(Cohort(cohort.count - size, cohort.timezone, cohort.contacts))
+                cohort = Cohort(size, cohort.timezone, cohort.contacts)
+            part.append(cohort)
+            size -= cohort.count
+        parts.append(part)
+    return parts
 
 
 def budget_now(session: Session, plans: list[RunPlan], now: dt.datetime,
@@ -212,9 +262,9 @@ def forecast_plan(session: Session, plan: Any, bundle: Any, snapshot: Any,
     starts = run_starts(plan, bundle, snapshot, now)
     if not starts:
         return plan
-    pool = Pool(session)
-    sims = [SimRun(sim.plan, sim.start, tuple(pool.audience(sim.plan.config)))
-            for _, sim, _ in starts]
+    audiences = Pool(session).audiences([sim.plan.config for _, sim, _ in starts])
+    sims = [SimRun(sim.plan, sim.start, tuple(audience))
+            for (_, sim, _), audience in zip(starts, audiences, strict=True)]
     credits, used = budget_now(session, [s.plan for s in sims], now,
                                config.client_defaults.credits)
     forecasts = simulate(now, sims, credits=credits, used_today=used)
