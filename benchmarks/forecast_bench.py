@@ -152,8 +152,8 @@ def write_repo(root: Path, runs: int, clients: int = 10) -> None:
 POOL_SELECT = """
     SELECT 'lead' || g || '@example.com', '+1555' || g, {linkedin}, 'First' || g,
         'Last' || g, 'CTO', 'c_suite', 'Company ' || g, {industry}, {country}, 100,
-        'verified', ((g * 7919) % 100000) / 100000.0, {timezone}, {false}, {now}, {now},
-        {techs}
+        'verified', ((CAST(g AS BIGINT) * 7919) % 100000) / 100000.0, {timezone}, {false},
+        {now}, {now}, {techs}
 """
 COLUMNS = ("email, phone, linkedin_url, first_name, last_name, title, seniority, company, "
            "company_industry, company_country, company_employee_count, email_status, "
@@ -269,22 +269,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args(argv)
-    rows = []
+    load = os.getloadavg()
+    print(f"forecast bench: {args.runs} runs starting, {args.leads:,} leads in the pool; "
+          f"median of {args.repeat}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          f"on {os.cpu_count()} CPUs (at the start)")
+    print(f"{'backend':<11} {'runs':>5} {'audience':>9} {'groups':>7} {'messages':>9} "
+          f"{'plan':>7} {'plan+fc':>8} {'inputs':>7} {'simulate':>9}", flush=True)
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "repo"
             write_repo(root, args.runs)
-            rows.append(bench(backend, root, args.leads, args.repeat))
-    load = os.getloadavg()
-    print(f"forecast bench: {args.runs} runs starting, {args.leads:,} leads in the pool; "
-          f"median of {args.repeat}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-          f"on {os.cpu_count()} CPUs")
-    print(f"{'backend':<11} {'runs':>5} {'audience':>9} {'groups':>7} {'messages':>9} "
-          f"{'plan':>7} {'plan+fc':>8} {'inputs':>7} {'simulate':>9}")
-    for r in rows:
+            r = bench(backend, root, args.leads, args.repeat)
         print(f"{r['backend']:<11} {r['runs']:>5} {r['audience']:>9,} {r['groups']:>7,} "
               f"{r['messages']:>9,} {r['plan']:>6.2f}s {r['plan+forecast']:>7.2f}s "
-              f"{r['inputs']:>6.2f}s {r['simulate']:>8.2f}s")
+              f"{r['inputs']:>6.2f}s {r['simulate']:>8.2f}s", flush=True)
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
 
 

@@ -63,7 +63,7 @@ def test_preview_fills_placeholders_uses_fallbacks_and_writes_nothing(
     assert (first["subject"], first["verdict"], first["channel"]) == (
         "Hi First1", "approved", "email")
     assert first["body"].startswith("Hello First1 at Company 1. Unsubscribe: https://")
-    assert first["sender"] == "Acme <mail.acme.test>"
+    assert first["sender"] == "Acme via mail.acme.test"
     assert first["recipient"] == "lead0001@example.com"
     # the fallback: no first name -> "there"
     assert by[("lead0002@example.com", 1)]["subject"] == "Hi there"

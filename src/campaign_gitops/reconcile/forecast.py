@@ -450,12 +450,14 @@ def _minute(iso: str) -> str:
 def forecast_line(data: Mapping[str, Any]) -> str:
     """The text plan's one line for a run's forecast (its JSON form)."""
     channels = _channels(data)
+    audience = int(data["audience"])
+    leads = f"{audience} lead{'' if audience == 1 else 's'}"
     if not channels:
-        head = f"forecast: {data['audience']} leads, nothing sent"
+        head = f"forecast: {leads}, nothing sent"
     else:
         mix = ", ".join(f"{channel} {n}" for channel, n in sorted(channels.items()))
         days = len({row["date"] for row in data["per_day"]})
-        head = (f"forecast: {data['audience']} leads, {sum(channels.values())} messages "
+        head = (f"forecast: {leads}, {sum(channels.values())} messages "
                 f"({mix}) on {days} day{'s' if days != 1 else ''}, "
                 f"{_minute(data['first_send'])} → {_minute(data['last_send'])} UTC, "
                 f"{data['credits']} credits")

@@ -73,7 +73,7 @@ def sender_of(plan: RunPlan, channel: str) -> str:
     resources = (plan.config.get("client") or {}).get("resources") or {}
     name = plan.client.replace("-", " ").title()
     where = resources.get(SENDER_RESOURCE.get(channel, ""), "")
-    return f"{name} <{where}>" if where else name
+    return f"{name} via {where}" if where else name
 
 
 def _writer_and_reviewer(config: dict[str, Any], ai: bool) -> tuple[Any, Any, list[str]]:
