@@ -52,6 +52,8 @@ KINDS = ("reply", "out_of_office", "unsubscribe", "bounce", "converted", "compla
          "soft_bounce", "resubscribe", "help")
 # Kinds that suppress the contact for the client (and stop its sequences).
 SUPPRESSING = ("unsubscribe", "bounce", "complaint")
+# Kinds the campaign metrics count (runs/metrics.py): only they recompute them.
+METRIC_KINDS = ("reply", "converted")
 # Kinds that are recorded and change nothing else.
 RECORDED_ONLY = ("out_of_office", "soft_bounce", "resubscribe", "help")
 leads = Lead.__table__
@@ -228,7 +230,7 @@ def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyR
         body=item.body, channel=item.channel, external_id=item.external_id,
         received_at=item.received_at or now, created_at=now)
         .returning(replies.c.id)).scalar_one()
-    if match.campaign_id is not None:
+    if match.campaign_id is not None and item.kind in METRIC_KINDS:
         update_metrics(session, [match.campaign_id], now)
     return ReplyResult(reply_id, item.kind, contact, match.client, match.campaign_id,
                        match.lead_id, match.how, stopped, suppressed)
