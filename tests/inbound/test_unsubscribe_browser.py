@@ -5,7 +5,6 @@ tests where Chromium is missing; CAMPAIGN_GITOPS_REQUIRE_BROWSER=1 makes that a 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from recipients_world import KEY, build, config, path_of
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from test_web_browser import CHROMIUM_ARGS, _chromium, _unavailable
+from test_web_browser import browser  # noqa: F401 - the module's Chromium fixture
 
 from campaign_gitops.state.tables import Suppression
 from campaign_gitops.web.app import create_app, start_in_thread
@@ -22,28 +21,13 @@ from campaign_gitops.web.app import create_app, start_in_thread
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright)")
-    executable = _chromium()
-    if executable is None:
-        _unavailable("no Chromium on this machine (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def test_clicking_through_the_confirmation_page(chromium: Any, tmp_path: Path,
+def test_clicking_through_the_confirmation_page(browser: Any, tmp_path: Path,  # noqa: F811
                                                  monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CAMPAIGN_GITOPS_SIGNING_KEY", KEY)
     world = build(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", config(), leads=1)
     running = start_in_thread(create_app(world.db, config=world.config, token="ui-token"))
     try:
-        page = chromium.new_page()
+        page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(f"http://127.0.0.1:{running.port}"

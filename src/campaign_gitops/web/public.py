@@ -147,6 +147,7 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
     from campaign_gitops.inbound import webhook
     from campaign_gitops.inbound.suppressions import suppress
     from campaign_gitops.inbound.tokens import Signer as _Signer
+    from campaign_gitops.inbound.tokens import Unsubscribe
     from campaign_gitops.runs.replies import ReplyInput, add_reply, already_recorded
 
     env = os.environ if environ is None else environ
@@ -167,23 +168,28 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
         return JSONResponse({"detail": "too many requests for this sender; try again in a "
                              "minute"}, status_code=429, headers={"Retry-After": "60"})
 
-    @router.get("/u/{token}", include_in_schema=False)
-    def unsubscribe_page(request: Request, token: str) -> Any:
+    def verified(request: Request, token: str) -> Any:
+        """The token's content, or the answer refusing it (404, 429)."""
         what = signer.verify(token) if signer is not None else None
         if what is None:
             return not_found(request)
         if not limit.allow(what.client):
             return too_many()
+        return what
+
+    @router.get("/u/{token}", include_in_schema=False)
+    def unsubscribe_page(request: Request, token: str) -> Any:
+        what = verified(request, token)
+        if not isinstance(what, Unsubscribe):
+            return what
         return page(request, 200, state="confirm", sender=sender_name(what.client),
                     test=what.test, action=f"/u/{token}")
 
     @router.post("/u/{token}", include_in_schema=False)
     def unsubscribe(request: Request, token: str) -> Any:
-        what = signer.verify(token) if signer is not None else None
-        if what is None:
-            return not_found(request)
-        if not limit.allow(what.client):
-            return too_many()
+        what = verified(request, token)
+        if not isinstance(what, Unsubscribe):
+            return what
         if not what.test:
             at = now()
             external = f"u:{what.client}:{what.message}"
