@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.inbound import suppressions as supp
-from campaign_gitops.state.tables import Message
+from campaign_gitops.state.tables import Lead, Message
 
 SIGNATURE_HEADER = "X-Campaign-Gitops-Signature"
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT",
@@ -37,6 +37,7 @@ START_WORDS = frozenset({"START", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 PHONE_CHANNELS = ("sms", "voice")
 messages = Message.__table__
+leads = Lead.__table__
 
 
 class BadEvent(ValueError):
@@ -111,8 +112,9 @@ def _clients_of(session: Session, number: str, in_reply_to: str | None) -> list[
             messages.c.transport_message_id == in_reply_to)).scalar()
         if found:
             return [found]
+    lead_ids = select(leads.c.id).where(leads.c.phone == number).scalar_subquery()
     return sorted(set(session.execute(select(messages.c.client).where(
-        messages.c.recipient == number).distinct()).scalars()))
+        messages.c.lead_id.in_(lead_ids)).distinct()).scalars()))
 
 
 def handle(session: Session, event: Event, *, now: dt.datetime) -> dict[str, Any]:

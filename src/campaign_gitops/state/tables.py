@@ -213,6 +213,8 @@ class Lead(Base):
         # third of the WAL records).
         Index("ix_leads_best", "email_status", "enrichment_confidence", "id",
               sqlite_where=text("client IS NULL")),
+        # A phone's lead: an SMS STOP or reply arriving on the inbound webhook.
+        Index("ix_leads_phone", "phone"),
         {"postgresql_with": {"fillfactor": 80}},
     )
 
@@ -286,6 +288,8 @@ class Enrollment(Base):
         Index("ix_enrollments_due", "state", "next_due_at"),
         # tick's claim: due enrollments in (next_due_at, id) order (runs/tick.py)
         Index("ix_enrollments_claim", "state", "next_due_at", "id"),
+        # A lead's enrollments: what a reply, bounce or unsubscribe stops.
+        Index("ix_enrollments_lead", "lead_id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)

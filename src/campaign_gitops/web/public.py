@@ -238,12 +238,12 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
 
 
 def _event_client(db: Database, number: str) -> str:
-    """The rate limit's key for an event: the client that last wrote to the number."""
+    """The rate limit's key for an event: the client the number's lead belongs to."""
     from sqlalchemy import select
 
-    from campaign_gitops.state.tables import Message
+    from campaign_gitops.state.tables import Lead
 
     with db.reading() as session:
-        client = session.execute(select(Message.client).where(
-            Message.recipient == number).order_by(Message.id.desc()).limit(1)).scalar()
+        client = session.execute(select(Lead.client).where(
+            Lead.phone == number).limit(1)).scalar()
     return client or "(unknown)"
