@@ -9,8 +9,9 @@ leads each, ``limit: 1000``: the 100 runs of a client take consecutive slices of
 same best-first list) with a 3-step sequence (email; LinkedIn after 2 days, skipped
 without a LinkedIn URL; email after 3 days), a daily limit of 50 split 60/40, weekdays
 09:00-17:00 Europe/London. The pool: leads generated in SQL, a third in New York, a
-third in Berlin, a third without a timezone, a third without a LinkedIn URL (spread, so
-the audience of a run is ~700 groups of alike leads in a row, not a handful).
+third in Berlin, a third without a timezone, a third without a LinkedIn URL (spread over the
+pool, not sorted by them). Past 50,000 leads per segment the audiences are read in bands
+of enrichment confidence (docs/forecast.md), so a run is ~30 groups here.
 
 Measured (the median of ``--repeat`` runs): ``plan_repo`` without forecasts, with them,
 and the forecast's parts: reading its inputs (the audiences, credits, today's usage)

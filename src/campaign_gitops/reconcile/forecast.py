@@ -172,10 +172,18 @@ class _Sim:
         self.batches: dict[tuple[dt.datetime, int, str], list[_Item]] = {}
         self.skips: dict[tuple[int, int, frozenset[str]], bool] = {}
         self.moves: dict[tuple[int, int, dt.datetime, str | None], dict[str, Any]] = {}
+        # runs walking the same steps in the same window move alike: one memo for them
+        shapes: dict[str, int] = {}
+        self.shape = [shapes.setdefault(repr((r.plan.window, r.plan.steps, r.plan.is_test)),
+                                        len(shapes)) for r in runs]
+        self.channels: dict[int, set[str]] = {}  # the channels each campaign counts
         for (cid, channel), n in used_today.items():
             self.budget.used[(cid, channel)] += n
             self.budget.used_total[cid] += n
+            self.channels.setdefault(cid, set()).add(channel)
         for r in runs:
+            self.channels.setdefault(r.plan.campaign_id, set()).update(
+                str(step["channel"]) for step in r.plan.steps)
             self.days.setdefault(r.plan.campaign_id, _local_day(now, r.plan.window.timezone))
         self.exhausted: set[str] = {c for c, n in credits.items() if n <= 0}
 
@@ -235,7 +243,7 @@ class _Sim:
               tz: str | None) -> dict[str, Any]:
         """``advance_values`` (where an enrollment goes after a step), remembered: many
         groups of a run take the same step at the same moment."""
-        key = (run, step, anchor, tz)
+        key = (self.shape[run], step, anchor, tz)
         if key not in self.moves:
             self.moves[key] = advance_values(self.runs[run].plan, step, anchor, tz)
         return self.moves[key]
@@ -251,14 +259,13 @@ class _Sim:
 
     # -------------------------------------------------- one batch at a tick
 
-    def room(self, plan: RunPlan, channel: str, now: dt.datetime) -> tuple[int, str | None]:
+    def room(self, plan: RunPlan, channel: str, day: dt.date) -> tuple[int, str | None]:
         cid = plan.campaign_id
-        day = _local_day(now, plan.window.timezone)
         if self.days.get(cid) != day:  # a new day for the campaign's limit
             self.days[cid] = day
             self.budget.used_total[cid] = 0
-            for key in [k for k in self.budget.used if k[0] == cid]:
-                del self.budget.used[key]
+            for used in self.channels.get(cid, ()):
+                self.budget.used.pop((cid, used), None)
         room, refused = self.budget.room(plan, channel)
         cap = self.caps(plan, channel, day) if self.caps is not None else None
         if cap is not None:
@@ -277,6 +284,7 @@ class _Sim:
             out.blocked += sum(item[1] for item in items)
             return
         steps = plan.steps
+        day = _local_day(now, plan.window.timezone)
         channels = {steps[item[2]]["channel"] for item in items}
         full: dict[str, str] = {}  # channels today's limit (or the credits) refuse now
         held: dict[str, list[_Item]] = {}
@@ -301,10 +309,10 @@ class _Sim:
                 if slot != now:
                     self.schedule(run, slot, item)
                     continue
-            room, refused = self.room(plan, channel, now)
+            room, refused = self.room(plan, channel, day)
             sent = min(room, count)
             if sent:
-                self.send(run, channel, step, sent, now)
+                self.send(run, channel, step, sent, now, day)
                 self.advance(run, (place, sent, step, tz, contacts), now)
             if sent < count:
                 full[channel] = refused or "daily_limit"
@@ -335,10 +343,10 @@ class _Sim:
         else:
             batch.extend(items)
 
-    def send(self, run: int, channel: str, step: int, n: int, now: dt.datetime) -> None:
+    def send(self, run: int, channel: str, step: int, n: int, now: dt.datetime,
+             day: dt.date) -> None:
         plan, out = self.runs[run].plan, self.out[run]
         self.budget.take(plan, channel, n)
-        day = _local_day(now, plan.window.timezone)
         if self.caps is not None:
             self.capped[(plan.campaign_id, channel, day)] += n
         if plan.is_test:

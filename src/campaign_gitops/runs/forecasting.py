@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.reconcile.forecast import Cohort, SimRun
@@ -67,10 +67,10 @@ def runs_of_alike(rows: Iterable[tuple[Any, ...]]) -> list[Cohort]:
 
 
 # Up to this many leads per (client, segment) the forecast follows them one by one, in
-# allocation order; past it, in blocks of BLOCK leads (the mix of contacts and timezones
-# of each block, its order inside the block not kept).
+# allocation order; past it, in bands of enrichment confidence (1/BANDS wide: each band's
+# mix of contacts and timezones kept, the order inside a band not).
 EXACT_LEADS = 50_000
-BLOCK = 100
+BANDS = 1000
 
 
 @dataclass
@@ -97,15 +97,16 @@ class Pool:
 
             keyed.setdefault(key, []).append((index, run_size(self.session, config, matching)))
         out: list[list[Cohort]] = [[] for _ in configs]
-        for (client, segment_json), wants in keyed.items():
-            segment = json.loads(segment_json)
+        large = [(key, sum(w for _, w in wants)) for key, wants in keyed.items()
+                 if sum(w for _, w in wants) > EXACT_LEADS]
+        blocks = self._blocks(large) if large else {}
+        for key, wants in keyed.items():
+            client, segment_json = key
             total = sum(w for _, w in wants)
             if total <= 0:
                 continue
-            if total <= EXACT_LEADS:
-                groups = self._exact(segment, client, total)
-            else:
-                groups = self._blocks(segment, client, total)
+            groups = (blocks.get(key, []) if total > EXACT_LEADS
+                      else self._exact(json.loads(segment_json), client, total))
             for (index, wanted), part in zip(wants, _slices(groups, [w for _, w in wants]),
                                              strict=True):
                 out[index] = part if wanted > 0 else []
@@ -116,17 +117,31 @@ class Pool:
                  .order_by(*BEST_FIRST).limit(total))
         return runs_of_alike(self.session.execute(query))
 
-    def _blocks(self, segment: Any, client: str, total: int) -> list[Cohort]:
+    def _blocks(self, wanted: list[tuple[tuple[str, str], int]]
+                ) -> dict[tuple[str, str], list[Cohort]]:
+        """The audiences of large (client, segment) keys in one pass over the pool, no
+        sort: each lead goes to the first key (in plan order) whose filter it matches,
+        grouped by band of ``enrichment_confidence`` (``BANDS`` of them, best first) and
+        alike contacts; a key takes bands from the best down to its total. (Keys whose
+        segments overlap: a shared lead counts for the first one only.)"""
+        filters = [and_(*_filter(self.session, json.loads(seg), client))
+                   for (client, seg), _ in wanted]
+        label = case(*((f, i) for i, f in enumerate(filters))).label("k")
+        band = cast(leads.c.enrichment_confidence * BANDS, Integer).label("band")
         columns = [c.label(f"c{i}") for i, c in enumerate(_contact_columns(leads))]
-        ranked = (select(func.row_number().over(order_by=BEST_FIRST).label("rn"), *columns)
-                  .where(*_filter(self.session, segment, client))
-                  .order_by(*BEST_FIRST).limit(total).subquery())
-        block = ((ranked.c.rn - 1) // BLOCK).label("block")
-        keys = [ranked.c[f"c{i}"] for i in range(len(columns))]
-        query = (select(block, *keys, func.count()).group_by(block, *keys)
-                 .order_by(block, *keys))
-        return [Cohort(int(n), tz or None, _contacts(*flags))
-                for _block, tz, *flags, n in self.session.execute(query)]
+        inner = select(label, band, *columns).subquery("labelled")
+        keys = [inner.c.k, inner.c.band, *(inner.c[f"c{i}"] for i in range(len(columns)))]
+        query = (select(*keys, func.count()).where(inner.c.k.is_not(None))
+                 .group_by(*keys).order_by(inner.c.k, inner.c.band.desc(), *keys[2:]))
+        out: dict[tuple[str, str], list[Cohort]] = {key: [] for key, _ in wanted}
+        left = [total for _, total in wanted]
+        for k, _band, tz, *flags, n in self.session.execute(query):
+            index = int(k)
+            take = min(int(n), left[index])
+            if take > 0:
+                left[index] -= take
+                out[wanted[index][0]].append(Cohort(take, tz or None, _contacts(*flags)))
+        return out
 
 
 def _slices(groups: list[Cohort], sizes: list[int]) -> list[list[Cohort]]:

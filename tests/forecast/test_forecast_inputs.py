@@ -1,0 +1,63 @@
+"""The forecast's audiences read from the pool (runs/forecasting.Pool): runs of one plan
+with the same client and segment take consecutive slices of the best-first list, as
+apply allocates them one after the other; the one-pass reading of large pools (bands of
+enrichment confidence) gives the same audiences when every band holds one lead."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
+from runs_helpers import lead_row, write_leads
+
+from campaign_gitops.runs import forecasting
+from campaign_gitops.runs.leads import import_csv
+from campaign_gitops.state.db import open_database
+
+
+def _config(client: str = "acme", limit: int | None = 10, pct: int = 100) -> dict[str, Any]:
+    segment: dict[str, Any] = {"industries": ["software"], "emailStatus": ["verified"]}
+    if limit is not None:
+        segment["limit"] = limit
+    return {"campaign": {"client": client, "name": "q1", "spec": {"leadAllocationPct": pct}},
+            "segment": segment}
+
+
+def _profile(cohorts: list[forecasting.Cohort]) -> Counter[tuple[Any, ...]]:
+    out: Counter[tuple[Any, ...]] = Counter()
+    for c in cohorts:
+        out[(c.timezone, tuple(sorted(c.contacts)))] += c.count
+    return out
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["one-by-one", "bands"])
+def test_runs_take_consecutive_slices(db_url: str, tmp_path: Path, exact: bool,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [lead_row(i, enrichment_confidence=f"{(i * 37) % 100 / 100:.2f}",
+                     phone="" if i % 3 == 0 else f"+1555{i:07d}",
+                     timezone="America/New_York" if i % 4 == 0 else "",
+                     company_industry="retail" if i % 5 == 0 else "software")
+            for i in range(40)]
+    db = open_database(db_url)
+    try:
+        with db.session() as session:
+            import_csv(session, write_leads(tmp_path / "leads.csv", rows))
+        with db.session() as session:
+            reference = forecasting.Pool(session).audiences(
+                [_config(), _config(), _config(pct=50)])
+            if not exact:
+                monkeypatch.setattr(forecasting, "EXACT_LEADS", 0)
+            first, second, half = forecasting.Pool(session).audiences(
+                [_config(), _config(), _config(pct=50)])
+    finally:
+        db.dispose()
+    # 32 match: 10, the next 10, then min(half of 32, the limit 10) of the 12 left
+    assert [sum(c.count for c in a) for a in (first, second, half)] == [10, 10, 10]
+    assert _profile(first) == _profile(reference[0])
+    assert _profile(second) == _profile(reference[1])
+    assert _profile(half) == _profile(reference[2])
