@@ -19,8 +19,9 @@ from sqlalchemy import select
 from campaign_gitops.cli.main import cli
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.inbound import suppressions as supp
-from campaign_gitops.inbound.imap import MailboxError, fetch_mailbox
+from campaign_gitops.inbound.imap import MailboxError
 from campaign_gitops.inbound.tokens import Signer
+from campaign_gitops.runs.inbound import fetch_mailbox
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.tables import Enrollment, Lead, Message, Reply
 

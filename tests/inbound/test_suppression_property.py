@@ -26,9 +26,9 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
 from runs_helpers import _doc, base_resources, lead_row, start_runs, write_leads, write_repo
 
-from campaign_gitops.inbound.imap import record
 from campaign_gitops.inbound.tokens import Signer, Unsubscribe
 from campaign_gitops.inbound.webhook import signature
+from campaign_gitops.runs.inbound import record_mail
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.review import decide
 from campaign_gitops.runs.tick import tick
@@ -105,7 +105,7 @@ def test_nobody_is_sent_to_after_their_suppression_committed(ops: list[tuple[str
             elif op == "bounce":
                 raw = mails.dsn(email, "<unknown@x>", f"<dsn-{arg}-{now.timestamp()}@mx>",
                                 permanent=True)
-                outcome, _ = record(db, "replies", raw, now=now, signer=signer)
+                outcome, _ = record_mail(db, "replies", raw, now=now, signer=signer)
                 if outcome == "recorded":
                     for channel in ("email", "sms"):
                         blocked.setdefault((email, channel), now)

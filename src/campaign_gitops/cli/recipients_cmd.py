@@ -215,8 +215,9 @@ def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: 
     Example:
       campaign-gitops replies fetch --mailbox replies
     """
-    from campaign_gitops.inbound.imap import MailboxError, fetch_mailbox, mailboxes
+    from campaign_gitops.inbound.imap import MailboxError, mailboxes
     from campaign_gitops.inbound.tokens import Signer
+    from campaign_gitops.runs.inbound import fetch_mailbox
     from campaign_gitops.state.db import open_database
 
     boxes = mailboxes(ctx.config, mailbox)

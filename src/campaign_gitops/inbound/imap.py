@@ -1,22 +1,18 @@
-"""Reading inbound mailboxes over IMAP (imapclient): fetch, classify, record, move.
+"""Reading inbound mailboxes over IMAP (imapclient): log in, read, move.
 
-For each configured mailbox (``inbound.mailboxes``): log in with the credentials from
-the environment variables the config names, read every mail of ``folder`` without
-marking it seen, classify it (inbound/classify.py), and record it through
-runs/replies.py, once per Message-ID (``replies.external_id``). A recorded mail (or one
-recorded by an earlier fetch) is then MOVEd to ``processedFolder`` (created when
-missing; ``/`` in its name is the server's hierarchy separator). Nothing is ever
-deleted. A mail that matches no sent message and no lead stays where it is and is
-counted as unmatched. Recording is idempotent and happens before the move, so a process
-that dies in between loses nothing: the next fetch finds the mail recorded and moves it.
-
-Each mail is recorded in its own transaction, committed before the next one.
+For a configured mailbox (``inbound.mailboxes``): log in with the credentials from the
+environment variables the config names, read every mail of ``folder`` without marking
+it seen, hand it to the caller's handler (runs/inbound.py classifies and records it,
+once per Message-ID), and MOVE what was recorded (now or by an earlier fetch) to
+``processedFolder`` (created when missing; ``/`` in its name is the server's hierarchy
+separator). Nothing is ever deleted. Mail the handler could not match stays where it
+is and is counted. Recording happens before the move, so a process that dies in
+between loses nothing: the next fetch finds the mail recorded and moves it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import ssl
 from collections import Counter
@@ -25,14 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imapclient import IMAPClient
-from sqlalchemy.exc import IntegrityError
 
 from campaign_gitops.config.project import MailboxConfig, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.inbound import suppressions as supp
-from campaign_gitops.inbound.classify import Verdict, classify
-from campaign_gitops.inbound.tokens import Signer
-from campaign_gitops.state.db import Database
 
 BATCH = 200
 TIMEOUT_SECONDS = 30.0
@@ -99,59 +90,18 @@ def _folder(client: IMAPClient, name: str) -> str:
     return name.replace("/", sep) if sep != "/" else name
 
 
-def record(db: Database, box: str, raw: bytes, *, now: dt.datetime,
-           signer: Signer | None) -> tuple[str, str]:
-    """Record one mail: (``recorded``, ``duplicate`` or ``unmatched``, its kind)."""
-    from campaign_gitops.runs.replies import already_recorded
-
-    verdict = classify(raw)
-    try:
-        with db.session() as session:
-            if already_recorded(session, verdict.message_id):
-                return "duplicate", verdict.kind
-            done = _record(session, box, verdict, now=now, signer=signer)
-            if not done:
-                session.rollback()
-                return "unmatched", verdict.kind
-    except IntegrityError:  # another process recorded it at the same moment
-        return "duplicate", verdict.kind
-    return "recorded", verdict.kind
+Handler = Callable[[bytes, set[int]], tuple[str, str]]
+AfterBatch = Callable[[set[int]], None]
 
 
-def _record(session: Any, box: str, v: Verdict, *, now: dt.datetime,
-            signer: Signer | None) -> bool:
-    from campaign_gitops.runs.replies import ReplyInput, add_reply
-
-    source = f"imap:{box}"
-    if v.kind == "unsubscribe":  # the mailto: of List-Unsubscribe
-        what = signer.verify(v.token or "") if signer is not None else None
-        if what is None:
-            return False
-        if not what.test:
-            supp.suppress(session, what.client, what.contact, reason="unsubscribe",
-                          source=source, actor="imap", now=now)
-        add_reply(session, ReplyInput(
-            contact=what.contact, kind="unsubscribe", body=v.subject, external_id=v.message_id,
-            source=source, actor="imap", channel="email", message_key=what.message,
-            client=what.client), now=now)
-        return True
-    matched = False
-    for i, contact in enumerate(v.contacts):
-        if not contact:
-            continue
-        result = add_reply(session, ReplyInput(
-            contact=contact, kind=v.kind, body=v.body or None, in_reply_to=v.references,
-            channel="email", external_id=v.message_id if i == 0 else f"{v.message_id}#{i}",
-            source=source, actor="imap"), now=now)
-        matched = matched or result.matched_by != "none"
-    return matched
-
-
-def fetch_mailbox(db: Database, box: MailboxConfig, *, now: dt.datetime,
-                  environ: Mapping[str, str] | None = None, signer: Signer | None = None,
-                  ssl_context: ssl.SSLContext | None = None,
-                  connector: Callable[..., IMAPClient] | None = None) -> FetchReport:
-    """Read ``box`` once (``replies fetch``, the daemon's poll). MailboxError on failure."""
+def process(box: MailboxConfig, handle: Handler, *, environ: Mapping[str, str] | None = None,
+            ssl_context: ssl.SSLContext | None = None,
+            connector: Callable[..., IMAPClient] | None = None,
+            after_batch: AfterBatch | None = None) -> FetchReport:
+    """Read ``box`` once: ``handle(raw, touched)`` records each mail and says
+    (``recorded`` | ``duplicate`` | ``unmatched``, kind); recorded and duplicate mail is
+    then moved to ``processedFolder``; ``after_batch(touched)`` runs before each move
+    (what the handler collected in ``touched``). MailboxError when the box fails."""
     report = FetchReport(box.name)
     client = (connector or connect)(box, environ, ssl_context=ssl_context)
     try:
@@ -162,12 +112,13 @@ def fetch_mailbox(db: Database, box: MailboxConfig, *, now: dt.datetime,
         uids = sorted(client.search("ALL"))
         for batch in _batches(uids, BATCH):
             done: list[int] = []
+            touched: set[int] = set()
             for uid, data in sorted(client.fetch(batch, ["BODY.PEEK[]"]).items()):
                 raw = data.get(b"BODY[]")
                 if not isinstance(raw, bytes):
                     continue
                 report.seen += 1
-                outcome, kind = record(db, box.name, raw, now=now, signer=signer)
+                outcome, kind = handle(raw, touched)
                 if outcome == "unmatched":
                     report.unmatched += 1
                     continue
@@ -177,6 +128,8 @@ def fetch_mailbox(db: Database, box: MailboxConfig, *, now: dt.datetime,
                 else:
                     report.duplicates += 1
                 done.append(uid)
+            if after_batch is not None and touched:
+                after_batch(touched)
             if done:
                 _move(client, done, processed)
                 report.moved += len(done)

@@ -12,7 +12,8 @@ body>`` with the secret in the variable ``inbound.webhook.secretEnv`` names.
 - HELP is recorded (``help``);
 - anything else is a ``reply`` (or the given ``kind``) and stops the sequence.
 
-An event with an ``id`` is recorded once. Nothing here reads the clock or the network.
+An event with an ``id`` is recorded once. This module parses, verifies and names the
+keyword (pure); runs/inbound.py ``handle_event`` applies an event.
 """
 
 from __future__ import annotations
@@ -22,13 +23,6 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from campaign_gitops.inbound import suppressions as supp
-from campaign_gitops.state.tables import Lead, Message
 
 SIGNATURE_HEADER = "X-Campaign-Gitops-Signature"
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT",
@@ -36,8 +30,6 @@ STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT
 START_WORDS = frozenset({"START", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 PHONE_CHANNELS = ("sms", "voice")
-messages = Message.__table__
-leads = Lead.__table__
 
 
 class BadEvent(ValueError):
@@ -103,55 +95,3 @@ def parse(body: bytes) -> Event:
                  kind=str(kind) if kind else None,
                  in_reply_to=str(data["in_reply_to"]) if data.get("in_reply_to") else None,
                  received_at=when, event_id=str(event_id) if event_id else None)
-
-
-def _clients_of(session: Session, number: str, in_reply_to: str | None) -> list[str]:
-    """The client of the answered message, else every client that wrote to the number."""
-    if in_reply_to:
-        found = session.execute(select(messages.c.client).where(
-            messages.c.transport_message_id == in_reply_to)).scalar()
-        if found:
-            return [found]
-    lead_ids = select(leads.c.id).where(leads.c.phone == number).scalar_subquery()
-    return sorted(set(session.execute(select(messages.c.client).where(
-        messages.c.lead_id.in_(lead_ids)).distinct()).scalars()))
-
-
-def handle(session: Session, event: Event, *, now: dt.datetime) -> dict[str, Any]:
-    """Apply one verified event; what happened, as the JSON answer."""
-    from campaign_gitops.runs.replies import ReplyInput, add_reply, already_recorded
-
-    external = f"hook:{event.event_id}" if event.event_id else None
-    if external and already_recorded(session, external):
-        return {"recorded": False, "duplicate": True}
-    number = supp.normalize_contact(event.sender)
-    word = keyword(event.body) if event.channel in PHONE_CHANNELS and not event.kind else None
-    answer: dict[str, Any] = {"recorded": True, "keyword": word}
-    if word == "stop":
-        clients = _clients_of(session, number, event.in_reply_to)
-        for client in clients:
-            supp.suppress(session, client, number, reason="stop", source="webhook",
-                          actor="webhook", now=now, channel=event.channel)
-        answer["suppressed_for"] = clients
-        kind = "unsubscribe"
-    elif word == "start":
-        clients = _clients_of(session, number, event.in_reply_to)
-        lifted = [c for c in clients if supp.unsuppress(
-            session, c, number, actor="webhook", now=now, channel=event.channel,
-            only_reason="stop")]
-        answer["resubscribed"] = lifted
-        kind = "resubscribe"
-    elif word == "help":
-        kind = "help"
-    else:
-        kind = event.kind or "reply"
-    # A STOP was applied above for each client, on its channel only: the sequence's
-    # other channels go on (the gate skips this channel's steps).
-    item = ReplyInput(contact=number, kind=kind, body=event.body or None,
-                      in_reply_to=event.in_reply_to, received_at=event.received_at,
-                      channel=event.channel, external_id=external, source="webhook",
-                      actor="webhook",
-                      suppress_channel=event.channel if word == "stop" else None)
-    result = add_reply(session, item, now=now)
-    answer.update(result.as_json())
-    return answer

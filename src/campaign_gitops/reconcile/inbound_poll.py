@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from campaign_gitops.config.project import MailboxConfig
-from campaign_gitops.inbound.imap import FetchReport, MailboxError, fetch_mailbox
+from campaign_gitops.inbound.imap import FetchReport, MailboxError
 from campaign_gitops.inbound.tokens import Signer
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
 from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.health import Health, Metrics
+from campaign_gitops.runs.inbound import fetch_mailbox
 from campaign_gitops.state.db import Database
 
 

@@ -197,8 +197,12 @@ def already_recorded(session: Session, external_id: str) -> bool:
         replies.c.external_id == external_id)).first() is not None
 
 
-def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyResult:
-    """Record one reply or outcome and apply its effects."""
+def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime,
+              metrics: bool = True) -> ReplyResult:
+    """Record one reply or outcome and apply its effects.
+
+    ``metrics=False`` leaves the campaign metrics to the caller (a batch recomputes them
+    once per campaign: ``update_metrics``)."""
     if item.kind not in KINDS:
         raise CampaignGitopsError(f"unknown reply kind {item.kind!r}",
                                   hint="kind is one of " + ", ".join(KINDS))
@@ -230,7 +234,7 @@ def add_reply(session: Session, item: ReplyInput, *, now: dt.datetime) -> ReplyR
         body=item.body, channel=item.channel, external_id=item.external_id,
         received_at=item.received_at or now, created_at=now)
         .returning(replies.c.id)).scalar_one()
-    if match.campaign_id is not None and item.kind in METRIC_KINDS:
+    if metrics and match.campaign_id is not None and item.kind in METRIC_KINDS:
         update_metrics(session, [match.campaign_id], now)
     return ReplyResult(reply_id, item.kind, contact, match.client, match.campaign_id,
                        match.lead_id, match.how, stopped, suppressed)

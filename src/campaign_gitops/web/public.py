@@ -148,6 +148,7 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
     from campaign_gitops.inbound.suppressions import suppress
     from campaign_gitops.inbound.tokens import Signer as _Signer
     from campaign_gitops.inbound.tokens import Unsubscribe
+    from campaign_gitops.runs.inbound import handle_event
     from campaign_gitops.runs.replies import ReplyInput, add_reply, already_recorded
 
     env = os.environ if environ is None else environ
@@ -231,7 +232,7 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
         if not limit.allow(key):
             return too_many()
         with db.session() as session:
-            answer = webhook.handle(session, event, now=now())
+            answer = handle_event(session, event, now=now())
         return JSONResponse(answer)
 
     return router
