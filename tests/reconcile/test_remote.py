@@ -247,3 +247,22 @@ def test_a_webhook_on_one_replica_wakes_the_others_through_postgres(pg_url: str)
         a.close()
         b.close()
         quiet.stream.close()
+
+
+def test_ssh_urls_go_through_git_ssh_command(origin: Origin, tmp_path: Path) -> None:
+    """GIT_SSH_COMMAND from the environment is what git runs for ssh:// (here a stand-in
+    for ssh that runs the requested git-upload-pack locally, as sshd would remotely)."""
+    calls = tmp_path / "ssh-calls.txt"
+    fake_ssh = tmp_path / "fake-ssh"
+    fake_ssh.write_text("#!/bin/sh\n"
+                        f"echo \"$@\" >> {calls}\n"
+                        "for last; do :; done\n"
+                        "exec sh -c \"$last\"\n")
+    fake_ssh.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GIT_SSH_COMMAND": str(fake_ssh)}
+    repo = RemoteRepo(f"ssh://git@git.example.com{origin.bare}", "main", tmp_path / "cache",
+                      env=env)
+    fetched = repo.fetch()
+    assert fetched.ok and fetched.commit == origin.head()
+    assert "git@git.example.com" in calls.read_text()
+    assert "git-upload-pack" in calls.read_text()
