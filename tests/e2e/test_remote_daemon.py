@@ -93,6 +93,11 @@ def hook(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def ui_get(port: int, path: str) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return json.loads(r.read())
+
+
 def signed_push(port: int, ref: str = "refs/heads/main", secret: str = SECRET) -> int:
     body = json.dumps({"ref": ref}).encode()
     sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -132,6 +137,11 @@ def test_follows_an_http_repo_through_webhooks_force_pushes_and_an_outage(
     assert signed_push(port) == 202
     wait_for("the pushed commit in the database", described(sqlite_url, "acme", "c0", "v2"))
     assert commits_of(sqlite_url, "acme/Campaign/c0") == [pushed]
+    # The UI's plan reads a checkout of the followed commit: converged, nothing to do.
+    plan = wait_for("the UI's plan of the pushed commit", lambda: (
+        p := ui_get(port, "/api/v1/plan")).get("plan") and p["plan"]["summary"]["update"] == 0
+        and p)
+    assert plan["error"] in ("", None)
 
     dr.git(origin.work, "reset", "-q", "--hard", "HEAD~1")
     forced = origin.commit("acme", "c0", "forced")

@@ -266,3 +266,19 @@ def test_ssh_urls_go_through_git_ssh_command(origin: Origin, tmp_path: Path) -> 
     assert fetched.ok and fetched.commit == origin.head()
     assert "git@git.example.com" in calls.read_text()
     assert "git-upload-pack" in calls.read_text()
+
+
+def test_a_plain_checkout_for_the_web_view_follows_moves(origin: Origin, tmp_path: Path) -> None:
+    repo = RemoteRepo(origin.url, "main", tmp_path / "cache")
+    first = repo.fetch().commit
+    assert first is not None
+    tree = repo.checkout(first)
+    assert (tree / "campaigns/acme/c0.yaml").read_text() == dr.campaign_text("acme", "c0")
+    dr.git(origin.work, "rm", "-q", "campaigns/acme/c1.yaml")
+    dr.git(origin.work, "commit", "-qm", "rm c1")
+    second = origin.commit("acme", "c0", "moved")
+    assert repo.fetch().commit == second
+    assert repo.checkout(second) == tree
+    assert "moved" in (tree / "campaigns/acme/c0.yaml").read_text()
+    assert not (tree / "campaigns/acme/c1.yaml").exists()
+    assert dr.git(tree, "rev-parse", "HEAD") == second

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.config.loader import relative_name
+from campaign_gitops.config.project import Project
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.reconcile.daemon import Options, Reconciler
 from campaign_gitops.reconcile.events import EventLog
@@ -166,8 +168,17 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     if remote is not None and first is not None:
         from campaign_gitops.reconcile.remote import FOLLOWED, Follower
 
+        view = _web_checkout(remote, log) if ui_port is not None else None
+        if view is not None and first.commit is not None:
+            view(first.commit)
+
+        def moved(commit: str) -> None:
+            runner.events.put(str(remote.path / FOLLOWED))
+            if view is not None:
+                view(commit)
+
         follower = Follower(remote, fetch_interval, log=log, metrics=metrics, health=health,
-                            on_moved=lambda _c: runner.events.put(str(remote.path / FOLLOWED)))
+                            on_moved=moved)
         follower.report(first, time.monotonic(), time.time())  # the start-up fetch
     wake = None
     if follower is not None and leader.kind == "postgresql":
@@ -191,7 +202,12 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     if ui_port is not None:
         from campaign_gitops.web.app import create_app, loopback_hosts, start_in_thread
 
-        app = create_app(db, project=project, config=config, token=ui_token,
+        ui_project = project
+        if remote is not None:  # the web's plan and sync views read the checkout
+            tree = remote.path.with_suffix(".worktree")
+            ui_project = Project(root=tree, resources_dir=tree / relative_name(
+                project.resources_dir, project.root))
+        app = create_app(db, project=ui_project, config=config, token=ui_token,
                          allowed_hosts=loopback_hosts(ui_host, ui_token))
         if follower is not None:
             _add_git_hook(app, follower, wake)
@@ -224,6 +240,17 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
             ui.stop()
         db.dispose()
         log("stopped", "clean shutdown")
+
+
+def _web_checkout(remote: Any, log: EventLog) -> Any:
+    """Keeps a plain checkout of the followed commit for the web UI (``--repo --ui-port``)."""
+    def update(commit: str) -> None:
+        try:
+            remote.checkout(commit)
+        except CampaignGitopsError as exc:  # the UI shows the previous commit meanwhile
+            log("checkout-failed", str(exc), level="warn", commit=commit)
+
+    return update
 
 
 def _notifier(config: Any, db: Any, log: EventLog, health: Health) -> Any:

@@ -225,6 +225,23 @@ class RemoteRepo:
                                time.perf_counter() - started)
         return FetchResult(True, commit, previous, "", time.perf_counter() - started)
 
+    def checkout(self, commit: str) -> Path:
+        """A plain checkout of ``commit`` beside the clone, for the web UI's plan and sync
+        views (they read files). The reconcile never reads it: it reads the commit."""
+        tree = self.path.with_suffix(".worktree")
+        with self._locked():
+            if not (tree / ".git").exists():
+                self.git("worktree", "prune")
+                self.git("worktree", "add", "--detach", "--force", str(tree), commit)
+            else:
+                self.git("--work-tree", str(tree), f"--git-dir={self._worktree_gitdir(tree)}",
+                         "checkout", "--detach", "--force", "--quiet", commit)
+        return tree
+
+    def _worktree_gitdir(self, tree: Path) -> str:
+        line = (tree / ".git").read_text().strip()  # "gitdir: <bare>/worktrees/<name>"
+        return line.split(":", 1)[1].strip()
+
     def source(self, project: Project) -> GitSource:
         """The git source over the clone: the project's resources folder at the commit."""
         rel = relative_name(project.resources_dir, project.root)
