@@ -326,18 +326,29 @@ def test_webhook_status_classification(provider: Provider, status: int, permanen
     assert caught.value.permanent is permanent
 
 
-def test_webhook_timeout_is_temporary() -> None:
+def test_webhook_timeout_after_the_request_is_ambiguous() -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)  # accepts the connection, never answers
     try:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/send"
         transport = WebhookTransport(url=url, timeout=0.2)
-        with pytest.raises(DeliveryError, match="timed out") as caught:
+        with pytest.raises(DeliveryError, match="after the request was sent") as caught:
             transport.send(outgoing(channel="sms"))
-        assert not caught.value.permanent
+        assert caught.value.ambiguous and not caught.value.permanent
     finally:
         listener.close()
+
+
+def test_webhook_refused_connection_proves_nothing_was_sent() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody listens there: the connection is refused
+    transport = WebhookTransport(url=f"http://127.0.0.1:{port}/send", timeout=2)
+    with pytest.raises(DeliveryError, match="failed to connect") as caught:
+        transport.send(outgoing(channel="sms"))
+    assert not caught.value.ambiguous and not caught.value.permanent
 
 
 def test_phone_is_an_alias_of_voice(provider: Provider) -> None:

@@ -24,7 +24,7 @@ from campaign_gitops.config.models import CHANNELS
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.state.db import open_database
-from campaign_gitops.state.queries import RUN_STATUSES
+from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
 
 FORMATS = ("text", "json")
 format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
@@ -370,7 +370,7 @@ MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "sta
 
 @click.command("communications")
 @click.option("--run", "run_ref", help="Only this run (id or client/campaign/run).")
-@click.option("--status", help="Only this status (sent, failed, skipped, rejected, ...).")
+@click.option("--status", type=click.Choice(MESSAGE_STATUSES), help="Only this status.")
 @click.option("--campaign", help="Only this campaign (name or client/name).")
 @click.option("--client", help="Only this client.")
 @click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel.")

@@ -1,34 +1,64 @@
-"""Handing queued messages to the transports and recording what happened.
+"""Handing queued messages to the transports, at most once, whatever crashes.
 
-A message is inserted as ``queued`` (and committed) before it is sent, with its
-idempotency key ``<enrollment>:<step>``; the transport dedupes on that key, so a crash
-between sending and recording never sends a step twice. A failed delivery is retried
-with backoff on later ticks; a permanent failure (or the last attempt) refunds the
-credit. A run whose failures pass ``failure_threshold`` pauses itself and says why.
+The per-message protocol (SPEC section 7):
+
+1. ``queued``: written and committed; never handed to a transport yet, so sending it
+   (again, after a crash) is safe.
+2. ``sending``: committed *before* the transport is called. The result of the previous
+   message commits in the same transaction, so there is one commit per message and at
+   most one message is ever between its mark and its result.
+3. the result, committed right after: ``sent``; ``failed`` when the failure proves
+   nothing was accepted (connection refused, an SMTP 4xx/5xx before or in answer to
+   DATA, an HTTP 4xx/5xx answer: retried with backoff unless permanent); ``unknown``
+   when the server may have accepted it (a timeout or a dropped connection after the
+   message was handed over, a transport bug).
+
+A message found ``sending`` past the lease (its tick crashed or was killed) becomes
+``unknown`` too. ``unknown`` is never sent again by itself: an operator settles it
+(``communications settle ID --as sent|failed|resend``).
+
+Just before each send, the one send-time gate looks again (``gate``): contact
+suppressed, enrollment stopped, run no longer running, campaign paused or completed,
+client or global halt. A message that fails it is ``skipped`` with the reason and its
+credit refunded. A run whose failures pass ``failure_threshold`` pauses itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.inbound.suppressions import normalize_contact, suppress, suppressed
-from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
-from campaign_gitops.state.tables import CampaignRun, Message
+from campaign_gitops.state import kv
+from campaign_gitops.state.db import Database
+from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Enrollment, Message
 
 messages = Message.__table__
 runs = CampaignRun.__table__
+campaigns = Campaign.__table__
+clients = Client.__table__
+enrollments = Enrollment.__table__
+# How long a claim (an enrollment being walked, a message being sent) is held before
+# another tick may take it over: the one lease of tick, pending work and delivery.
+LEASE = dt.timedelta(minutes=10)
+# How many messages one send-time gate check covers: the gate's answer is at most this
+# many sends old when a message leaves.
+GATE_CHUNK = 50
+STOPPED_ENROLLMENTS = ("replied", "bounced", "unsubscribed")
+FINISHED_RUNS = ("completed", "cancelled")
+UNKNOWN_HINT = ("settle it with `campaign-gitops communications settle {id} "
+                "--as sent|failed|resend`")
 BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(minutes=30), dt.timedelta(hours=2),
            dt.timedelta(hours=12))
 MAX_ATTEMPTS = len(BACKOFF) + 1
@@ -61,6 +91,13 @@ class Result:
     error: str | None = None
     permanent: bool = False
     bounce: str | None = None  # hard / soft: the server refused the recipient (RCPT)
+    ambiguous: bool = False  # the server may have accepted it: unknown, never retried
+
+    @property
+    def status(self) -> str:
+        if self.error is None:
+            return "sent"
+        return "unknown" if self.ambiguous else "failed"
 
 
 class Transports:
@@ -99,28 +136,90 @@ def _outgoing(q: Queued, recipient: str, key: str) -> OutgoingMessage:
                            campaign=q.campaign, metadata=dict(q.metadata))
 
 
-def drop_suppressed(session: Session, queued: list[Queued],
-                    now: dt.datetime) -> tuple[list[Queued], list[Queued]]:
-    """The last look before the transports: a contact suppressed since its message was
-    written or approved (an unsubscribe, a STOP, a bounce committed meanwhile) is not
-    sent to; its message becomes ``skipped`` (reason ``suppressed``), its credit
-    refunded. Returns (to send, skipped)."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The send-time gate's answer for a group of messages."""
+
+    send: list[Queued]
+    skipped: list[tuple[Queued, str]]  # never to go: suppressed, enrollment stopped
+    held: list[tuple[Queued, str]]  # not now: a halt, a pause; they stay queued
+
+
+def gate(session: Session, queued: list[Queued], now: dt.datetime) -> Verdict:
+    """The one send-time gate: what may go out now, what never will, what waits.
+
+    Looked at just before sending, for fresh, approved and retried messages alike:
+    a global or client halt, the run no longer running or the campaign paused (a test
+    run of a draft campaign may go) hold a message: it stays ``queued`` and goes once the
+    lease has passed and the gate is open again (its credit stays reserved). The contact
+    suppressed (an unsubscribe, a STOP, a bounce committed since the message was written
+    or approved), the enrollment stopped (replied, bounced, unsubscribed), the campaign
+    completed or the run finished drop it: ``skipped`` with the reason, its credit
+    refunded. The window and quiet hours are checked where a message is taken for
+    sending (tick's walk, pending work), with the same ``now``.
+    """
+    if not queued:
+        return Verdict([], [], [])
+    halted = _global_halt_reason(session)
+    if halted:
+        return Verdict([], [], [(q, halted) for q in queued])
+    held, dropped = _state_refusals(session, queued)
     by_client: dict[tuple[str, str], list[Queued]] = {}
     for q in queued:
-        if not q.is_test:
+        if not q.is_test and q.message_id not in held and q.message_id not in dropped:
             by_client.setdefault((q.client, q.channel), []).append(q)
-    blocked: set[int] = set()
     for (client, channel), items in by_client.items():
         found = suppressed(session, client, [q.recipient for q in items], channel)
-        blocked.update(q.message_id for q in items
+        dropped.update((q.message_id, "suppressed") for q in items
                        if normalize_contact(q.recipient) in found)
-    if not blocked:
-        return queued, []
-    dropped = [q for q in queued if q.message_id in blocked]
-    session.execute(update(messages).where(messages.c.id.in_(sorted(blocked))).values(
-        status="skipped", status_reason="suppressed", updated_at=now))
-    refund(session, Counter(q.client for q in dropped))
-    return [q for q in queued if q.message_id not in blocked], dropped
+    for reason in sorted(set(dropped.values())):
+        ids = sorted(i for i, r in dropped.items() if r == reason)
+        session.execute(update(messages).where(messages.c.id.in_(ids)).values(
+            status="skipped", status_reason=reason, updated_at=now))
+    skipped = [(q, dropped[q.message_id]) for q in queued if q.message_id in dropped]
+    refund(session, Counter(q.client for q, _ in skipped if not q.is_test))
+    return Verdict([q for q in queued if q.message_id not in held and
+                    q.message_id not in dropped],
+                   skipped, [(q, held[q.message_id]) for q in queued if q.message_id in held])
+
+
+def _global_halt_reason(session: Session) -> str:
+    halt = kv.global_halt(session)
+    if halt is None:
+        return ""
+    reason = halt.get("reason")
+    return "delivery is halted globally" + (f": {reason}" if reason else "")
+
+
+def _state_refusals(session: Session,
+                    queued: list[Queued]) -> tuple[dict[int, str], dict[int, str]]:
+    """(held, dropped): message id -> why its client, run, campaign or enrollment stops
+    it now (held) or for good (dropped)."""
+    rows = session.execute(
+        select(messages.c.id, enrollments.c.state, runs.c.status.label("run_status"),
+               runs.c.type, campaigns.c.status.label("campaign_status"), clients.c.halted)
+        .join(enrollments, enrollments.c.id == messages.c.enrollment_id)
+        .join(runs, runs.c.id == messages.c.run_id)
+        .join(campaigns, campaigns.c.resource_id == messages.c.campaign_id)
+        .join(clients, clients.c.name == messages.c.client)
+        .where(messages.c.id.in_([q.message_id for q in queued]))).all()
+    held: dict[int, str] = {}
+    dropped: dict[int, str] = {}
+    for row in rows:
+        draft_test = row.type == "test_run" and row.campaign_status == "draft"
+        if row.halted:
+            held[row.id] = "client halted"
+        elif row.state in STOPPED_ENROLLMENTS:
+            dropped[row.id] = f"enrollment stopped: {row.state}"
+        elif row.campaign_status == "completed" or row.run_status in FINISHED_RUNS:
+            dropped[row.id] = (f"campaign {row.campaign_status}"
+                               if row.campaign_status == "completed" else
+                               f"run {row.run_status}")
+        elif row.run_status != "running":
+            held[row.id] = f"run {row.run_status}"
+        elif row.campaign_status != "active" and not draft_test:
+            held[row.id] = f"campaign {row.campaign_status}"
+    return held, dropped
 
 
 def send_one(q: Queued, transports: Transports) -> Result:
@@ -137,45 +236,117 @@ def send_one(q: Queued, transports: Transports) -> Result:
             ids.append(transport.send(_outgoing(q, recipient, key)))
     except DeliveryError as exc:
         return Result(q, transport.name, error=exc.reason, permanent=exc.permanent,
-                      bounce=exc.bounce)
-    except Exception as exc:  # a transport bug must not stop the tick: retried later
-        return Result(q, transport.name, error=f"{type(exc).__name__}: {exc}")
+                      bounce=exc.bounce, ambiguous=exc.ambiguous or bool(ids))
+    except Exception as exc:  # a transport bug: nobody knows what left, so never resent
+        return Result(q, transport.name, error=f"{type(exc).__name__}: {exc}",
+                      ambiguous=True)
     return Result(q, transport.name, provider_id=",".join(ids))
 
 
-def send_all(queued: list[Queued], transports: Transports) -> list[Result]:
-    return [send_one(q, transports) for q in queued]
+@dataclass(slots=True)
+class Delivered:
+    """What ``deliver`` did: each send's result, the messages the gate refused (with the
+    reason), the messages held by a halt, and notes (runs paused for failures)."""
+
+    results: list[Result]
+    skipped: list[tuple[Queued, str]]
+    held: list[tuple[Queued, str]]
+    notes: list[str]
 
 
-def record(session: Session, results: list[Result], now: dt.datetime,
-           threshold: float) -> list[str]:
-    """Write the outcome of each send; refund lost credits; pause failing runs (notes)."""
-    sent = [r for r in results if r.error is None]
-    failed = [r for r in results if r.error is not None]
-    mark_sent(session, [{"m_id": r.queued.message_id, "m_transport": r.transport,
-                         "m_provider": r.provider_id} for r in sent], now)
-    if not failed:
-        return []
-    rows = []
-    lost: Counter[str] = Counter()
-    for r in failed:
-        attempts = r.queued.attempts + 1
-        final = r.permanent or attempts >= MAX_ATTEMPTS
-        if final and not r.queued.is_test:
-            lost[r.queued.client] += 1
-        retry = None if final else now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
-        reason = r.error if not final or r.permanent else f"{r.error} (gave up after " \
-                                                           f"{attempts} attempts)"
-        rows.append({"m_id": r.queued.message_id, "m_transport": r.transport,
-                     "m_reason": reason, "m_next": retry})
-    session.execute(
-        update(messages).where(messages.c.id == bindparam("m_id")).values(
-            status="failed", updated_at=now, transport=bindparam("m_transport"),
-            status_reason=bindparam("m_reason"), attempts=messages.c.attempts + 1,
-            next_attempt_at=bindparam("m_next")), rows)
-    refund(session, lost)
-    _record_bounces(session, [r for r in failed if r.bounce and not r.queued.is_test], now)
-    return _pause_failing_runs(session, {r.queued.run_id for r in failed}, now, threshold)
+def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.datetime,
+            threshold: float) -> Delivered:
+    """Send ``queued`` through the per-message protocol (see the module's docstring)."""
+    out = Delivered([], [], [], [])
+    if not queued:
+        return out
+    with db.sessions() as session:
+        previous: Result | None = None
+        for chunk in _chunks(queued, GATE_CHUNK):
+            with session.begin():
+                if previous is not None:
+                    _record(session, previous, now)
+                    previous = None
+                verdict = gate(session, chunk, now)
+            out.held.extend(verdict.held)
+            out.skipped.extend(verdict.skipped)
+            for q in verdict.send:
+                with session.begin():
+                    if previous is not None:
+                        _record(session, previous, now)
+                        previous = None
+                    claimed = _mark_sending(session, q, now)
+                if not claimed:  # another tick took it meanwhile
+                    continue
+                previous = send_one(q, transports)
+                out.results.append(previous)
+        with session.begin():
+            if previous is not None:
+                _record(session, previous, now)
+            failed_runs = {r.queued.run_id for r in out.results if r.status == "failed"}
+            out.notes.extend(_pause_failing_runs(session, failed_runs, now, threshold))
+    return out
+
+
+def _chunks(items: list[Queued], size: int) -> Iterator[list[Queued]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _mark_sending(session: Session, q: Queued, now: dt.datetime) -> bool:
+    done = session.execute(update(messages).where(
+        messages.c.id == q.message_id, messages.c.status == "queued")
+        .values(status="sending", updated_at=now, status_reason=None))
+    return bool(done.rowcount)
+
+
+def _record(session: Session, r: Result, now: dt.datetime) -> None:
+    """Commit one send's outcome (in the caller's transaction)."""
+    q = r.queued
+    where = update(messages).where(messages.c.id == q.message_id,
+                                   messages.c.status == "sending")
+    if r.error is None:
+        session.execute(where.values(
+            status="sent", sent_at=now, updated_at=now, status_reason=None,
+            transport=r.transport, transport_message_id=r.provider_id,
+            attempts=messages.c.attempts + 1, next_attempt_at=None))
+        return
+    if r.ambiguous:  # it may have gone out: its credit stays spent, nothing retries it
+        reason = (f"{r.error}: the server may have accepted it, so it is not sent again "
+                  f"by itself; " + UNKNOWN_HINT.format(id=q.message_id))
+        session.execute(where.values(status="unknown", updated_at=now, transport=r.transport,
+                                     status_reason=reason, attempts=messages.c.attempts + 1,
+                                     next_attempt_at=None))
+        return
+    attempts = q.attempts + 1
+    final = r.permanent or attempts >= MAX_ATTEMPTS
+    retry = None if final else now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+    reason = r.error if not final or r.permanent else \
+        f"{r.error} (gave up after {attempts} attempts)"
+    session.execute(where.values(status="failed", updated_at=now, transport=r.transport,
+                                 status_reason=reason, attempts=messages.c.attempts + 1,
+                                 next_attempt_at=retry))
+    if final and not q.is_test:
+        refund(session, Counter({q.client: 1}))
+    if r.bounce and not q.is_test:
+        _record_bounces(session, [r], now)
+
+
+def recover_interrupted(session: Session, now: dt.datetime) -> Counter[str]:
+    """Messages left ``sending`` past the lease (their tick crashed or was killed
+    between the mark and the result) become ``unknown``: they may have gone out.
+    Returns how many per channel."""
+    stale = session.execute(select(messages.c.id, messages.c.channel).where(
+        messages.c.status == "sending", messages.c.updated_at < now - LEASE)
+        .with_for_update(skip_locked=True)).all()
+    for message_id, _ in stale:
+        session.execute(update(messages).where(
+            messages.c.id == message_id, messages.c.status == "sending").values(
+            status="unknown", updated_at=now, status_reason=(
+                "its send began but no result was recorded (the process crashed or was "
+                "killed); it may have gone out, so it is not sent again by itself; "
+                + UNKNOWN_HINT.format(id=message_id))))
+    return Counter(channel for _, channel in stale)
 
 
 def _record_bounces(session: Session, bounced: list[Result], now: dt.datetime) -> None:

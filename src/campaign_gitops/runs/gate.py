@@ -29,7 +29,7 @@ runs = CampaignRun.__table__
 clients = Client.__table__
 campaigns = Campaign.__table__
 # Messages that used a slot of the day.
-COUNTED = ("queued", "sent", "failed")
+COUNTED = ("queued", "sending", "sent", "unknown", "failed")
 
 
 @dataclass

@@ -4,8 +4,12 @@
   window, the daily limit and the credits gate, like any fresh message.
 - ``failed`` with ``next_attempt_at`` due: a retry inside the sending window (its credit
   is already reserved).
-- ``queued`` for longer than the lease: a tick crashed between inserting and recording
-  it; it is sent again with the same idempotency key, which the transport dedupes.
+- ``queued`` for longer than the lease: a tick crashed (or was killed) after inserting
+  it and before marking it ``sending``, or the send-time gate held it (a halt, a pause):
+  no transport has seen it, so sending it is safe.
+
+A message left ``sending`` past the lease is not here: it may have gone out, so it
+becomes ``unknown`` (``delivery.recover_interrupted``) and waits for an operator.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ runs = CampaignRun.__table__
 campaigns = Campaign.__table__
 clients = Client.__table__
 leads = Lead.__table__
-LEASE = dt.timedelta(minutes=10)
 
 
 class TickState(Protocol):
@@ -56,7 +59,7 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
                         # a failed write is retried by the step walk (tick), not here
                         or_(m.c.status_reason.is_(None),
                             m.c.status_reason.not_like("write failed:%"))),
-                   and_(m.c.status == "queued", m.c.updated_at < state.now - LEASE)),
+                   and_(m.c.status == "queued", m.c.updated_at < state.now - delivery.LEASE)),
                runs.c.status == "running", clients.c.halted.is_(False),
                or_(campaigns.c.status == "active",
                    and_(runs.c.type == "test_run", campaigns.c.status == "draft")))
@@ -70,6 +73,10 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
 
 def deliver_pending(state: TickState, limit: int) -> None:
     """Send approved, retry-due and stale queued messages (gated like fresh ones)."""
+    with state.db.session() as session:
+        recovered = delivery.recover_interrupted(session, state.now)
+    for channel, n in recovered.items():
+        state.count(channel, "unknown", n)
     seen: set[int] = set()
     while True:
         queued = _take(state, limit, seen)

@@ -63,7 +63,6 @@ clients = Client.__table__
 messages = Message.__table__
 apply_log = ApplyLog.__table__
 DEFAULT_BATCH = 1000
-LEASE = dt.timedelta(minutes=10)
 MAX_ROUNDS = 10_000
 
 
@@ -126,20 +125,16 @@ class _Tick:
         return self.plans[run_id]
 
     def send_and_record(self, queued: list[delivery.Queued]) -> None:
-        if not queued:
-            return
-        with self.db.session() as session:
-            queued, dropped = delivery.drop_suppressed(session, queued, self.now)
-        for q in dropped:
+        """Through the send-time gate and the per-message protocol (runs/delivery.py)."""
+        done = delivery.deliver(self.db, queued, self.transports, self.now,
+                                self.config.failure_threshold)
+        self.notes.extend(done.notes)
+        for q, _ in done.skipped:
             self.count(q.channel, "skipped")
-        if not queued:
-            return
-        results = delivery.send_all(queued, self.transports)
-        with self.db.session() as session:
-            self.notes.extend(delivery.record(session, results, self.now,
-                                              self.config.failure_threshold))
-        for r in results:
-            self.count(r.queued.channel, "sent" if r.error is None else "failed")
+        for q, _ in done.held:
+            self.count(q.channel, "held")
+        for r in done.results:
+            self.count(r.queued.channel, r.status)
             if r.error is None:
                 self.sent_runs.add(r.queued.run_id)
 
@@ -331,7 +326,7 @@ def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
             return None
         session.execute(update(enrollments).where(
             bulk.one_of(session, enrollments.c.id, [r.id for r in rows]))
-            .values(claimed_by=state.worker, claimed_until=state.now + LEASE))
+            .values(claimed_by=state.worker, claimed_until=state.now + delivery.LEASE))
         works = _works(state, session, rows)
         blocked = _suppressions(state, session, works)
         budget = load_budget(session, [state.plans[w.run_id] for w in works], state.now,
@@ -598,7 +593,8 @@ def _complete_if_done(session: Session, run_id: int, now: dt.datetime) -> bool:
         return False
     waiting = session.execute(select(messages.c.id).where(
         messages.c.run_id == run_id,
-        or_(messages.c.status.in_(("pending_review", "approved", "queued")),
+        or_(messages.c.status.in_(("pending_review", "approved", "queued", "sending",
+                                    "unknown")),
             and_(messages.c.status == "failed", messages.c.next_attempt_at.is_not(None))))
         .limit(1)).first()
     if waiting:

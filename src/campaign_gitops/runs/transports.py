@@ -12,8 +12,13 @@ Chosen per channel by ``transports:`` in campaign-gitops.yaml (``outbox`` by def
   ``X-Campaign-Gitops-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` keyed by the
   secret in ``secretEnv``, with an ``Idempotency-Key`` header.
 
-Every failure is a DeliveryError; ``permanent`` ones (refused recipient, 4xx) are not
-retried, the rest (timeouts, 5xx, 408/429, connection errors) are.
+Every failure is a DeliveryError. Only failures that prove nothing was accepted are
+retried (a refused connection, an SMTP error reply before or in answer to DATA, an HTTP
+5xx, 408 or 429 answer); ``permanent`` ones (a refused recipient, an SMTP 5xx, an HTTP
+4xx) are not. A timeout or a dropped connection after the message was handed over (SMTP
+from DATA on, HTTP once the request was sent) is ``ambiguous``: the server may have
+accepted it, so it is never retried by itself (SMTP servers cannot deduplicate; a
+webhook receiver should deduplicate on ``Idempotency-Key`` all the same).
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import ssl
 import time
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -235,15 +241,20 @@ class SmtpTransport:
             email = self.build(message)
         except (ValueError, TypeError) as exc:  # e.g. a line break in a header: no injection
             raise DeliveryError(f"cannot build the email: {exc}", permanent=True) from exc
+        handed_over = False
         try:
             conn = self._connection()
-            conn.send_message(email)
+            _envelope(conn, parseaddr(self.from_address)[1], message.recipient)
+            handed_over = True  # from DATA on, the server may accept what we sent
+            code, reply = conn.data(email.as_bytes(policy=SMTP_POLICY))
+            if code != 250:  # smtplib raises for these; kept should a version not
+                raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             permanent = _all_permanent(exc)
             raise DeliveryError(_refused_reason(exc), permanent=permanent,
                                 bounce="hard" if permanent else "soft") from exc
-        except smtplib.SMTPResponseException as exc:
+        except smtplib.SMTPResponseException as exc:  # an answer: nothing was accepted
             self.close()
             text = exc.smtp_error.decode(errors="replace") if isinstance(
                 exc.smtp_error, bytes) else str(exc.smtp_error)
@@ -253,8 +264,9 @@ class SmtpTransport:
                                 permanent=permanent) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise DeliveryError(f"SMTP {self.host}:{self.port} failed: {exc or type(exc).__name__}"
-                                ) from exc
+            when = " after the message was sent" if handed_over else ""
+            raise DeliveryError(f"SMTP {self.host}:{self.port} failed{when}: "
+                                f"{exc or type(exc).__name__}", ambiguous=handed_over) from exc
         return str(email["Message-ID"])
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
@@ -329,6 +341,17 @@ class SmtpTransport:
         if self._conn is not None:
             _quietly_close(self._conn)
             self._conn = None
+
+
+def _envelope(conn: smtplib.SMTP, sender: str, recipient: str) -> None:
+    """MAIL FROM and RCPT TO: every refusal here is an answer, before anything was sent."""
+    conn.ehlo_or_helo_if_needed()
+    code, reply = conn.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = conn.rcpt(recipient)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
 
 
 def unsubscribe_link(message: OutgoingMessage) -> str:
@@ -406,10 +429,13 @@ class WebhookTransport:
             headers[SIGNATURE_HEADER] = signature(secret, body)
         try:
             response = self._http.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(f"webhook {self.url} timed out: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"webhook {self.url} failed: {exc or type(exc).__name__}") from exc
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # no connection, so nothing was sent: retried
+            raise DeliveryError(f"webhook {self.url} failed to connect: "
+                                f"{type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:  # the request may have arrived: unknown
+            raise DeliveryError(f"webhook {self.url} failed after the request "
+                                f"was sent: {type(exc).__name__}", ambiguous=True) from exc
         if 200 <= response.status_code < 300:
             return _provider_id(response) or message.idempotency_key
         status = response.status_code

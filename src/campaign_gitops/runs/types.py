@@ -73,14 +73,18 @@ class DeliveryError(Exception):
 
     ``bounce`` says the server refused the recipient itself (SMTP RCPT): ``hard`` (5xx,
     the contact is suppressed) or ``soft`` (4xx, recorded, retried); None otherwise.
+    ``ambiguous``: the failure came after the message was handed over (a timeout or a
+    dropped connection after SMTP DATA or an HTTP request body), so the server may have
+    accepted it: the message becomes ``unknown`` and is never retried by itself.
     """
 
     def __init__(self, reason: str, *, permanent: bool = False,
-                 bounce: str | None = None) -> None:
+                 bounce: str | None = None, ambiguous: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.bounce = bounce
+        self.ambiguous = ambiguous
 
 
 class Writer(Protocol):

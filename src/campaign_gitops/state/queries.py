@@ -23,6 +23,11 @@ ACTIVE_RUN_STATES = ("scheduled", "running", "paused")
 # every status a run can have: runs/start.py and runs/tick.py set the first four (a run
 # whose deliveries keep failing pauses itself), reconcile/apply.py cancels
 RUN_STATUSES = (*ACTIVE_RUN_STATES, "completed", "cancelled")
+# every status a message can have (runs/tick.py, runs/delivery.py, runs/review.py):
+# "sending" between its mark and its result, "unknown" when the result never came or the
+# server may have accepted it (settled by an operator)
+MESSAGE_STATUSES = ("pending_review", "approved", "rejected", "queued", "sending", "sent",
+                    "unknown", "failed", "skipped")
 STATUS_COLUMNS = ("name", "client", "status", "channel", "goal", "segment", "writer",
                   "reviewer", "active_runs", "sync", "metrics")
 METRICS = ("total_leads", "leads_contacted", "leads_replied", "leads_converted", "reply_rate",

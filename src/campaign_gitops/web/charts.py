@@ -13,7 +13,7 @@ from typing import Any
 STATUS_COLOURS = {
     "sent": "#2e9e5b", "queued": "#3c7dd9", "approved": "#6aa3e8",
     "pending_review": "#e0a526", "rejected": "#9b59b6", "failed": "#d9453c",
-    "skipped": "#9aa3ad",
+    "skipped": "#9aa3ad", "sending": "#1f5fb0", "unknown": "#b03a2e",
 }
 CHANNEL_COLOURS = {
     "email": "#3c7dd9", "linkedin": "#0a66c2", "sms": "#2e9e5b", "voice": "#e0a526",

@@ -18,7 +18,7 @@ from campaign_gitops.reconcile.forecast import forecast_line
 from campaign_gitops.runs.forecasting import next_send_of_run
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.state import listings as q
-from campaign_gitops.state.queries import RUN_STATUSES
+from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
 from campaign_gitops.web import charts
 from campaign_gitops.web.api import campaign_overview, decide, with_sync
 from campaign_gitops.web.app import Web, now
@@ -129,6 +129,7 @@ def router(web: Web) -> APIRouter:
             data = q.communications_page(session, before=before, limit=50, **filters)
         return web.render(request, "communications.html", {
             "data": data, "filters": filters, "active": "communications",
+            "statuses": MESSAGE_STATUSES,
             "next_query": _query(filters, before=data["next_before"])})
 
     @pages.get("/replies")
