@@ -173,49 +173,77 @@ def budget_now(session: Session, plans: list[RunPlan], now: dt.datetime,
 
 def active_cohorts(session: Session, run_id: int) -> list[Cohort]:
     """A running run's active enrollments as cohorts (due, step, timezone, contacts), in
-    the order tick claims them (oldest due first; alike enrollments due together are
-    counted as one group, placed at its first enrollment)."""
+    the order tick claims them (oldest due first, then enrollment id)."""
     e = enrollments
-    columns = [e.c.next_due_at, e.c.next_step, *_contact_columns(leads)]
-    query = (select(*columns, func.count(), func.min(e.c.id))
+    query = (select(e.c.next_due_at, e.c.next_step, *_contact_columns(leads))
              .join(leads, leads.c.id == e.c.lead_id)
              .where(e.c.run_id == run_id, e.c.state == "active",
                     e.c.next_due_at.is_not(None))
-             .group_by(*columns).order_by(e.c.next_due_at, func.min(e.c.id)))
-    return [Cohort(int(count), tz or None, _contacts(*flags), int(step), due)
-            for due, step, tz, *flags, count, _first in session.execute(query)]
+             .order_by(e.c.next_due_at, e.c.id))
+    cohorts: list[Cohort] = []
+    last: tuple[Any, ...] | None = None
+    for row in session.execute(query):
+        key = tuple(row)
+        if key == last:
+            previous = cohorts[-1]
+            cohorts[-1] = Cohort(previous.count + 1, previous.timezone, previous.contacts,
+                                 previous.step, previous.due)
+            continue
+        due, step, tz, *flags = key
+        cohorts.append(Cohort(1, tz or None, _contacts(*flags), int(step), due))
+        last = key
+    return cohorts
+
+
+def in_flight(session: Session, clients: Iterable[str], now: dt.datetime) -> list[SimRun]:
+    """The runs walking now for these clients (running, not test runs, campaign active,
+    client not halted), oldest first, with their active enrollments: what shares the
+    daily limits and the credits with a run about to start."""
+    from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Resource
+
+    names = sorted(set(clients))
+    if not names:
+        return []
+    runs, campaigns = CampaignRun.__table__, Campaign.__table__
+    clients_t, resources = Client.__table__, Resource.__table__
+    rows = session.execute(
+        select(runs.c.id, runs.c.name, runs.c.type, runs.c.campaign_id, runs.c.config)
+        .join(campaigns, campaigns.c.resource_id == runs.c.campaign_id)
+        .join(resources, resources.c.id == runs.c.campaign_id)
+        .join(clients_t, clients_t.c.name == resources.c.client)
+        .where(resources.c.client.in_(names), runs.c.status == "running",
+               runs.c.type != "test_run", campaigns.c.status == "active",
+               clients_t.c.halted.is_(False))
+        .order_by(runs.c.id)).all()
+    sims = [SimRun(RunPlan.from_config(r.id, r.name, r.type, r.campaign_id, r.config), now,
+                   tuple(active_cohorts(session, r.id))) for r in rows]
+    return [s for s in sims if s.cohorts]
 
 
 def next_send(session: Session, run_ids: list[int], now: dt.datetime,
               default_credits: int = 0) -> dict[str, Any] | None:
     """When the next messages of these running runs go out and how many:
-    ``{"at": ISO, "messages": N}`` from the forecast of their active enrollments (the
-    same simulation as plan's), or None when nothing will (no active enrollment, the
-    campaign not active, delivery or the client halted, no credits left)."""
+    ``{"at": ISO, "messages": N}`` from the forecast of every run walking for their
+    clients (the same simulation as plan's: they share limits and credits), or None when
+    nothing will (no active enrollment, the campaign not active, delivery or the client
+    halted, no credits left)."""
     from campaign_gitops.reconcile.forecast import simulate
     from campaign_gitops.state import kv
-    from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Resource
+    from campaign_gitops.state.tables import CampaignRun, Resource
 
-    if kv.global_halt(session) is not None:
+    if kv.global_halt(session) is not None or not run_ids:
         return None
-    runs, campaigns = CampaignRun.__table__, Campaign.__table__
-    clients, resources = Client.__table__, Resource.__table__
-    rows = session.execute(
-        select(runs.c.id, runs.c.name, runs.c.type, runs.c.campaign_id, runs.c.config)
-        .join(campaigns, campaigns.c.resource_id == runs.c.campaign_id)
-        .join(resources, resources.c.id == runs.c.campaign_id)
-        .join(clients, clients.c.name == resources.c.client)
-        .where(runs.c.id.in_(run_ids), runs.c.status == "running",
-               runs.c.type != "test_run", campaigns.c.status == "active",
-               clients.c.halted.is_(False))
-        .order_by(runs.c.id)).all()
-    sims = [SimRun(RunPlan.from_config(r.id, r.name, r.type, r.campaign_id, r.config), now,
-                   tuple(active_cohorts(session, r.id))) for r in rows]
-    sims = [s for s in sims if s.cohorts]
-    if not sims:
+    runs, resources = CampaignRun.__table__, Resource.__table__
+    clients = session.execute(select(resources.c.client).join(
+        runs, runs.c.campaign_id == resources.c.id).where(runs.c.id.in_(run_ids))).scalars()
+    sims = in_flight(session, clients, now)
+    wanted = set(run_ids)
+    if not any(s.plan.run_id in wanted for s in sims):
         return None
     credits, used = budget_now(session, [s.plan for s in sims], now, default_credits)
-    out = simulate(now, sims, credits=credits, used_today=used, horizon_days=60)
+    out = [f for f, s in zip(simulate(now, sims, credits=credits, used_today=used,
+                                      horizon_days=60), sims, strict=True)
+           if s.plan.run_id in wanted]
     firsts = [f.first_send for f in out if f.first_send is not None]
     if not firsts:
         return None
@@ -280,9 +308,11 @@ def forecast_plan(session: Session, plan: Any, bundle: Any, snapshot: Any,
     audiences = Pool(session).audiences([sim.plan.config for _, sim, _ in starts])
     sims = [SimRun(sim.plan, sim.start, tuple(audience))
             for (_, sim, _), audience in zip(starts, audiences, strict=True)]
-    credits, used = budget_now(session, [s.plan for s in sims], now,
+    walking = in_flight(session, {s.plan.client for s in sims}, now)
+    everything = [*walking, *sims]  # their enrollments come first: lower ids
+    credits, used = budget_now(session, [s.plan for s in everything], now,
                                config.client_defaults.credits)
-    forecasts = simulate(now, sims, credits=credits, used_today=used)
+    forecasts = simulate(now, everything, credits=credits, used_today=used)[len(walking):]
     by_change = {}
     for (index, _sim, fires), forecast in zip(starts, forecasts, strict=True):
         freeze_warnings(forecast, config.freeze_windows)
