@@ -1,9 +1,11 @@
 """The one place that suppresses, un-suppresses and forgets contacts, and the one answer
 to "may I send to this contact?" (``suppressed``; the send-time gate asks it).
 
-A suppression is ``(client, contact, channel)``: ``channel`` ``*`` covers every channel
-(an unsubscribe link, a bounce, a complaint, ``suppressions add``); an SMS or voice STOP
-covers the channel it came in on, and START lifts only that one. ``contact`` is the
+A suppression is ``(client, contact, channel)``: ``channel`` ``*`` is every channel (an
+unsubscribe link, a bounce, a complaint, ``suppressions add``); an SMS or voice STOP is
+recorded on the channel it came in on, and START lifts only that one. Asked without a
+channel (what tick does), any suppression of the contact counts: a number that texted
+STOP is neither texted nor called while it stands. ``contact`` is the
 normalized address (lower-cased email, phone without spaces and punctuation), or
 ``sha256:<hex>`` of it once the person was forgotten: ``suppressed`` checks both, so a
 forgotten person is never contacted again although nothing readable about them is kept.
