@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
@@ -194,14 +195,17 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
         if not what.test:
             at = now()
             external = f"u:{what.client}:{what.message}"
-            with db.session() as session:  # committed before the answer
-                suppress(session, what.client, what.contact, reason="unsubscribe",
-                         source="link", actor="link", now=at)
-                if not already_recorded(session, external):
-                    add_reply(session, ReplyInput(
-                        contact=what.contact, kind="unsubscribe", external_id=external,
-                        source="link", actor="link", message_key=what.message,
-                        client=what.client, channel="email"), now=at)
+            try:
+                with db.session() as session:  # committed before the answer
+                    suppress(session, what.client, what.contact, reason="unsubscribe",
+                             source="link", actor="link", now=at)
+                    if not already_recorded(session, external):
+                        add_reply(session, ReplyInput(
+                            contact=what.contact, kind="unsubscribe", external_id=external,
+                            source="link", actor="link", message_key=what.message,
+                            client=what.client, channel="email"), now=at)
+            except IntegrityError:  # the same link POSTed twice at once: the other
+                pass                # request committed both (one transaction)
         return page(request, 200, state="done", sender=sender_name(what.client),
                     test=what.test)
 
