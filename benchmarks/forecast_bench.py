@@ -28,16 +28,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reconcile_bench import database  # a fresh PostgreSQL database, dropped afterwards
 from sqlalchemy import text
 
-PG_ADMIN = os.environ.get("CAMPAIGN_GITOPS_TEST_PG",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)  # a Monday morning
 INDUSTRIES = ("software", "fintech", "logistics", "retail", "health")
 COUNTRIES = ("US", "GB")
@@ -189,24 +186,6 @@ def fill_pool(db: Any, size: int) -> None:
                               f"WHERE g < :n) INSERT INTO leads ({COLUMNS}) {select} FROM s"),
                          {"n": size})
             conn.execute(text("ANALYZE"))
-
-
-@contextmanager
-def database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'state.db'}"
-        return
-    import psycopg
-
-    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
-    name = f"cg_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

@@ -8,33 +8,17 @@ PostgreSQL. Without the replies and the pause of that test: nobody can forecast 
 
 from __future__ import annotations
 
-import sys
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import write_leads
-from test_runs_three_weeks import CREDITS, Cli, _at, _leads, _per_day, _repo
-
-
-def _forecast_per_day(forecast: dict[str, Any]) -> dict[str, dict[str, int]]:
-    days: dict[str, Counter[str]] = {}
-    for row in forecast["per_day"]:
-        days.setdefault(row["date"], Counter())[row["channel"]] += row["messages"]
-    return {d: dict(sorted(c.items())) for d, c in sorted(days.items())}
+from forecast_helpers import forecast_per_day, three_week_repo
+from test_runs_three_weeks import CREDITS, _at, _per_day
 
 
 @pytest.mark.slow
 def test_forecast_equals_three_weeks_of_ticks(db_url: str, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _repo(tmp_path / "repo")
-    monkeypatch.chdir(root)
-    run = Cli(db_url)
-    run("leads", "import", str(write_leads(tmp_path / "leads.csv", _leads())))
+    _root, run = three_week_repo(db_url, tmp_path, monkeypatch)
     plan = run.json("plan", "--now", _at(0, 7))
     (change,) = [c for c in plan["changes"] if c["action"] == "run"]
     forecast = change["forecast"]
@@ -49,7 +33,7 @@ def test_forecast_equals_three_weeks_of_ticks(db_url: str, tmp_path: Path,
     messages = run.json("communications", "--run", str(launch), "--limit", "100000")[
         "communications"]
     sent = _per_day(messages)
-    assert _forecast_per_day(forecast) == sent
+    assert forecast_per_day(forecast) == sent
     first = min(m["sent_at"] for m in messages if m["status"] == "sent")
     last = max(m["sent_at"] for m in messages if m["status"] == "sent")
     assert forecast["first_send"][:10] == first[:10]

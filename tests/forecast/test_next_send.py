@@ -4,23 +4,16 @@ moment sends exactly that many."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import write_leads
-from test_runs_three_weeks import Cli, _at, _leads, _repo
+from forecast_helpers import three_week_repo
+from test_runs_three_weeks import _at
 
 
 def test_next_send_says_when_and_how_many_and_tick_agrees(
         db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _repo(tmp_path / "repo")
-    monkeypatch.chdir(root)
-    run = Cli(db_url)
-    run("leads", "import", str(write_leads(tmp_path / "leads.csv", _leads())))
+    _root, run = three_week_repo(db_url, tmp_path, monkeypatch)
     run("apply", "--auto-approve", "--now", _at(0, 7))
     ((launch,),) = [[r["id"] for r in run.json("runs")["runs"] if r["name"] == "launch"]]
     shown = run.json("runs", "show", str(launch), "--now", _at(0, 7))

@@ -1,0 +1,33 @@
+"""Shared by the forecast tests: the three-week repo (tests/e2e/test_runs_three_weeks.py)
+written and its 200 leads imported, and a forecast's per-day counts in the shape that
+test's ``_per_day`` gives what was sent: {date: {channel: messages}}."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
+from runs_helpers import write_leads
+from test_runs_three_weeks import Cli, _leads, _repo
+
+
+def three_week_repo(db_url: str, tmp_path: Path,
+                    monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Cli]:
+    root = _repo(tmp_path / "repo")
+    monkeypatch.chdir(root)
+    run = Cli(db_url)
+    run("leads", "import", str(write_leads(tmp_path / "leads.csv", _leads())))
+    return root, run
+
+
+def forecast_per_day(forecast: dict[str, Any]) -> dict[str, dict[str, int]]:
+    days: dict[str, Counter[str]] = {}
+    for row in forecast["per_day"]:
+        days.setdefault(row["date"], Counter())[row["channel"]] += row["messages"]
+    return {d: dict(sorted(c.items())) for d, c in sorted(days.items())}
