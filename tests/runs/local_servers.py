@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,9 +26,14 @@ def free_port() -> int:
 
 
 class Inbox:
-    def __init__(self) -> None:
+    """What the server received; ``delay``: seconds it waits, having received a message
+    whole, before answering DATA (a slow server; after a client's timeout, an accepted
+    message the client never heard about)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
         self.refuse: set[str] = set()
+        self.delay = delay
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:
@@ -38,6 +45,8 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
 
@@ -49,9 +58,10 @@ def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
 
 
 @contextlib.contextmanager
-def smtp_inbox(port: int | None = None, **options: Any) -> Iterator[tuple[Inbox, int]]:
+def smtp_inbox(port: int | None = None, delay: float = 0.0,
+               **options: Any) -> Iterator[tuple[Inbox, int]]:
     """An aiosmtpd server on 127.0.0.1 collecting what it receives in an Inbox."""
-    inbox, port = Inbox(), port or free_port()
+    inbox, port = Inbox(delay), port or free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
@@ -66,12 +76,15 @@ class Provider:
     def __init__(self) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.statuses: list[int] = []  # popped per request; 200 when empty
+        self.delay = 0.0  # seconds to wait, with the request read, before answering
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 provider.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                if provider.delay:
+                    time.sleep(provider.delay)
                 status = provider.statuses.pop(0) if provider.statuses else 200
                 answer = (json.dumps({"id": f"prov-{len(provider.requests)}"}) if status == 200
                           else "upstream unavailable").encode()
