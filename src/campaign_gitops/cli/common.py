@@ -100,3 +100,15 @@ def now_option(help: str = "Act as of this time (ISO 8601; no offset means UTC);
                "default: the current time.") -> Any:
     """``--now``: the clock of a command, given by its caller (simulations, tests)."""
     return click.option("--now", "now_text", metavar="ISO", help=help)
+
+
+def attention_lines(counts: dict[str, int], indent: str = "  ") -> None:
+    """The messages that need a person: unknown (settle them) and stuck."""
+    if counts.get("unknown"):
+        click.secho(f"{indent}attention: {counts['unknown']} message(s) unknown: they may have "
+                    "gone out; see `communications --status unknown`, then `communications "
+                    "settle ID… --as sent|failed|resend`", fg="yellow")
+    if counts.get("stuck"):
+        click.secho(f"{indent}attention: {counts['stuck']} message(s) stuck queued or sending "
+                    "past the lease (a halt, a pause or a closed window holds them, or no "
+                    "tick ran since a crash)", fg="yellow")

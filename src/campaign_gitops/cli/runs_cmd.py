@@ -19,10 +19,17 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from campaign_gitops.cli.common import Context, now_option, parse_now, pass_context
+from campaign_gitops.cli.common import (
+    Context,
+    attention_lines,
+    now_option,
+    parse_now,
+    pass_context,
+)
 from campaign_gitops.config.models import CHANNELS
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
+from campaign_gitops.runs.settle import OUTCOMES
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
 
@@ -156,6 +163,7 @@ def _tick_text(result: Any) -> None:
         click.echo(f"  {channel:<9} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for note in result.notes:
         click.echo(f"  note: {note}")
+    attention_lines(result.attention)
 
 
 # ---------------------------------------------------------------- leads
@@ -286,13 +294,17 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
       campaign-gitops runs show acme/cto-au-q1/smoke-1
       campaign-gitops runs show 2 --format json      # by the ID `runs list` shows
     """
+    from campaign_gitops.runs.delivery import LEASE
     from campaign_gitops.runs.forecasting import next_send_of_run, next_send_text
     from campaign_gitops.runs.queries import find_run, show_run
+    from campaign_gitops.runs.settle import attention
 
     with _session(ctx) as session:
         run_id = find_run(session, run)
         data = show_run(session, run_id)
-        data["next_send"] = next_send_of_run(session, run_id, parse_now(now_text))
+        now = parse_now(now_text)
+        data["next_send"] = next_send_of_run(session, run_id, now)
+        data["attention"] = attention(session, now, lease=LEASE, run_ids=[run_id])
     if fmt == "json":
         _json(data)
         return
@@ -323,6 +335,7 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
     click.echo("  messages:    " + _pairs(data["messages"]))
     for channel, counts in sorted(data["messages_by_channel"].items()):
         click.echo(f"    {channel:<9} {_pairs(counts)}")
+    attention_lines(data["attention"])
     for step in data["steps"]:
         click.echo(f"  step {step['step']}: {step['channel']} +{step['delayDays']}d "
                    f"{step['template'] or ''}".rstrip())
@@ -368,18 +381,45 @@ MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "sta
                    "sent_at", "status_reason"]
 
 
-@click.command("communications")
-@click.option("--run", "run_ref", help="Only this run (id or client/campaign/run).")
-@click.option("--status", type=click.Choice(MESSAGE_STATUSES), help="Only this status.")
-@click.option("--campaign", help="Only this campaign (name or client/name).")
-@click.option("--client", help="Only this client.")
-@click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel.")
-@_page_options
-@format_option
-@pass_context
-def communications_command(ctx: Context, run_ref: str | None, status: str | None,
+def _communications_filters(func: Any) -> Any:
+    for option in reversed((
+            click.option("--run", "run_ref", help="Only this run (id or client/campaign/run)."),
+            click.option("--status", type=click.Choice(MESSAGE_STATUSES),
+                         help="Only this status."),
+            click.option("--campaign", help="Only this campaign (name or client/name)."),
+            click.option("--client", help="Only this client."),
+            click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel."),
+            _page_options, format_option)):
+        func = option(func)
+    return func
+
+
+@click.group("communications", invoke_without_command=True)
+@_communications_filters
+@click.pass_context
+def communications_command(click_ctx: click.Context, run_ref: str | None, status: str | None,
                            campaign: str | None, client: str | None, channel: str | None,
                            limit: int, before: int | None, fmt: str) -> None:
+    """Messages written, newest last (``communications settle`` for unknown ones).
+
+    \b
+    Example:
+      campaign-gitops communications --campaign acme/cto-au-q1 --status failed
+      campaign-gitops communications --status unknown
+      campaign-gitops communications settle 41 --as sent --reason "in the relay's log"
+    """
+    if click_ctx.invoked_subcommand is None:
+        click_ctx.invoke(communications_list, run_ref=run_ref, status=status,
+                         campaign=campaign, client=client, channel=channel, limit=limit,
+                         before=before, fmt=fmt)
+
+
+@communications_command.command("list")
+@_communications_filters
+@pass_context
+def communications_list(ctx: Context, run_ref: str | None, status: str | None,
+                        campaign: str | None, client: str | None, channel: str | None,
+                        limit: int, before: int | None, fmt: str) -> None:
     """Messages written, newest last: recipient, status and why.
 
     Shows the newest --limit messages (oldest of them first); a last line
@@ -387,8 +427,8 @@ def communications_command(ctx: Context, run_ref: str | None, status: str | None
 
     \b
     Example:
-      campaign-gitops communications --campaign acme/cto-au-q1 --status failed
-      campaign-gitops communications --run acme/cto-au-q1/smoke-1 --format json
+      campaign-gitops communications list --campaign acme/cto-au-q1 --status failed
+      campaign-gitops communications list --run acme/cto-au-q1/smoke-1 --format json
     """
     from campaign_gitops.runs.queries import find_run
     from campaign_gitops.state.listings import communications_page, newest
@@ -400,6 +440,42 @@ def communications_command(ctx: Context, run_ref: str | None, status: str | None
         rows, older = newest(lambda **page: communications_page(session, **filters, **page),
                              limit=limit, before=before)
     _listing(rows, older, "communications", fmt, MESSAGE_COLUMNS, "no communications")
+
+
+@communications_command.command("settle")
+@click.argument("ids", nargs=-1, required=True, type=int)
+@click.option("--as", "outcome", type=click.Choice(OUTCOMES), required=True,
+              help="sent: it went out; failed: it did not (credit refunded); resend: send "
+                   "it again (through the window, limits and gates).")
+@click.option("--reason", required=True, help="Why you know (recorded in the audit log).")
+@now_option()
+@format_option
+@pass_context
+def communications_settle(ctx: Context, ids: tuple[int, ...], outcome: str, reason: str,
+                          now_text: str | None, fmt: str) -> None:
+    """Settle unknown messages: ones that may have gone out (a crash mid-send, a timeout
+    after the server took the message). Nothing sends them again by itself.
+
+    Exit 1 when any ID was not unknown (left unchanged).
+
+    \b
+    Example:
+      campaign-gitops communications --status unknown
+      campaign-gitops communications settle 41 42 --as sent --reason "in the relay's log"
+      campaign-gitops communications settle 43 --as resend --reason "relay has no record"
+    """
+    from campaign_gitops.runs.settle import settle
+
+    with _session(ctx) as session:
+        results = settle(session, list(ids), outcome,  # type: ignore[arg-type]
+                         reason=reason, now=parse_now(now_text))
+    if fmt == "json":
+        _json({"settled": [r.as_json() for r in results]})
+    else:
+        for r in results:
+            click.echo(f"message {r.message_id}: {r.status} ({r.reason})")
+    if any(r.status == "unchanged" for r in results):
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- replies

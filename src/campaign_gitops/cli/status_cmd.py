@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.cli.common import Context, attention_lines, parse_now, pass_context
 from campaign_gitops.findings import CampaignGitopsError
 
 HEADERS = ("NAME", "CLIENT", "STATUS", "CHANNEL", "GOAL", "SEGMENT", "WRITER", "REVIEWER",
@@ -71,6 +71,8 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
       campaign-gitops status --client globex
     """
     from campaign_gitops.cli.plan_cmd import open_db
+    from campaign_gitops.runs.delivery import LEASE
+    from campaign_gitops.runs.settle import attention
     from campaign_gitops.state.queries import status_rows
 
     db = open_db(ctx)
@@ -78,6 +80,7 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
         sync, pending, note = _sync_and_pending(ctx, db)
         with db.session() as session:
             rows = status_rows(session, sync, campaign=campaign, client=client)
+            needs = attention(session, parse_now(None), lease=LEASE)
         halted = _halts(db)
     finally:
         db.dispose()
@@ -92,9 +95,11 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
     if campaign and not rows:
         raise CampaignGitopsError(f"no campaign {campaign!r}", "campaign-gitops status lists them")
     if fmt == "json":
-        click.echo(json.dumps({"halted": halted, "campaigns": rows}, indent=2))
+        click.echo(json.dumps({"halted": halted, "attention": needs, "campaigns": rows},
+                              indent=2))
         return
     _print_table(rows, halted, note)
+    attention_lines(needs, indent="")
 
 
 def _print_table(rows: list[dict[str, Any]], halted: dict[str, Any], note: str) -> None:

@@ -45,6 +45,10 @@ class Metrics:
         self.messages = Gauge("campaign_gitops_messages",
                               "Messages in the database by channel and status "
                               "(sent = delivered).", ["channel", "status"], registry=r)
+        self.messages_attention = Gauge(
+            "campaign_gitops_messages_attention",
+            "Messages that need a person: unknown (may have gone out: settle them) and "
+            "stuck (queued or sending past the lease).", ["kind"], registry=r)
         self.last_success = Gauge("campaign_gitops_last_success_timestamp_seconds",
                                   "Unix time of the last successful reconcile.", registry=r)
         self.reconciles = Counter("campaign_gitops_reconciles_total",

@@ -27,6 +27,8 @@ from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult, descri
 from campaign_gitops.reconcile.debounce import Debouncer
 from campaign_gitops.reconcile.leader import FileLeader, PgLeader
 from campaign_gitops.reconcile.sources import GitSource, git_dir
+from campaign_gitops.runs.delivery import LEASE
+from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import tables as t
 
 _WAKE = "\0wake"
@@ -50,6 +52,7 @@ class Runner:
     stop: threading.Event = field(default_factory=threading.Event)
     events: queue.Queue[str] = field(default_factory=queue.Queue)
     failures: int = 0
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def log(self) -> Any:
@@ -218,7 +221,7 @@ class Runner:
 
     def _tick(self) -> bool:
         assert self.tick is not None
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock()
         try:
             outcome = self.tick(now)
         except Exception as exc:  # a failed tick is retried on the next interval
@@ -235,10 +238,13 @@ class Runner:
                 rows = session.execute(select(t.Message.channel, t.Message.status,
                                               func.count()).group_by(
                     t.Message.channel, t.Message.status)).tuples().all()
+                needs = attention(session, self.clock(), lease=LEASE)
         except Exception:  # metrics are best effort
             return
         for channel, status, count in rows:
             self.reconciler.metrics.messages.labels(channel, status).set(count)
+        for kind, count in needs.items():
+            self.reconciler.metrics.messages_attention.labels(kind).set(count)
 
 
 @contextmanager

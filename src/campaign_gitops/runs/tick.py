@@ -42,6 +42,7 @@ from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_f
 from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.metrics import update_metrics
 from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.runs.settle import attention
 from campaign_gitops.runs.start import launch, start_occurrence
 from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
@@ -75,6 +76,9 @@ class TickResult:
     started_runs: tuple[str, ...] = ()
     halted: str | None = None
     notes: tuple[str, ...] = ()
+    # what needs a person after this tick, in the whole database: unknown messages to
+    # settle, stuck ones (queued or sending past the lease)
+    attention: dict[str, int] = field(default_factory=dict)
 
     def total(self, status: str) -> int:
         return sum(by_status.get(status, 0) for by_status in self.counts.values())
@@ -90,6 +94,7 @@ class TickResult:
                 "started_runs": list(self.started_runs),
                 "counts": {ch: dict(sorted(v.items())) for ch, v in sorted(self.counts.items())},
                 "totals": dict(sorted(self.totals().items())),
+                "attention": dict(self.attention),
                 "notes": list(self.notes)}
 
 
@@ -183,7 +188,7 @@ def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
     with db.session() as session:
         halted = global_halt(session)
     if halted:
-        return TickResult(now=now, counts={}, halted=halted)
+        return TickResult(now=now, counts={}, halted=halted, attention=_attention(db, now))
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     state = _Tick(db, now, config, delivery.Transports(config, root), worker,
                   links_for(config))
@@ -200,7 +205,13 @@ def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
     finally:
         state.transports.close()
     return TickResult(now=now, counts={ch: dict(c) for ch, c in state.counts.items()},
-                      started_runs=tuple(state.started), notes=tuple(state.notes))
+                      started_runs=tuple(state.started), notes=tuple(state.notes),
+                      attention=_attention(db, now))
+
+
+def _attention(db: Database, now: dt.datetime) -> dict[str, int]:
+    with db.reading() as session:
+        return attention(session, now, lease=delivery.LEASE)
 
 
 def _finish_completed_campaigns(state: _Tick) -> None:

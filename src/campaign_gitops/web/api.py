@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 
+from campaign_gitops.runs.delivery import LEASE
 from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of_run
+from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
 from campaign_gitops.web.app import Web, now
 
@@ -98,6 +100,8 @@ def router(web: Web) -> APIRouter:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
             if detail is not None:
                 detail["next_send"] = next_send_of_run(session, run_id, now())
+                detail["attention"] = attention(session, now(), lease=LEASE,
+                                                run_ids=[run_id])
         if detail is None:
             raise HTTPException(404, f"no run {run_id}")
         return detail
