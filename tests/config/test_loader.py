@@ -255,3 +255,18 @@ def test_lazy_positions_parse_again_only_when_asked() -> None:
     assert second.locate(("spec", "goal"), value=True).line == 4
     assert first.positions == parse_text(text, "f").documents[0].positions
     assert second.positions == parse_text(text, "f").documents[1].positions
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ("a: " + "1" * 4301 + "\n", 4),  # Python refuses to convert it: was an internal error
+    ("a: [x, -" + "9" * 200 + "]\n", 8),
+    ("a: !!int " + "7" * 5000 + "\n", 4),
+])
+def test_an_integer_too_long_is_a_positioned_finding(text: str, column: int) -> None:
+    finding = only_finding(text)
+    assert (finding.location.line, finding.location.column) == (1, column)
+    assert "digits is too long" in finding.message and "quote" in finding.hint
+
+
+def test_an_integer_of_a_hundred_digits_still_loads() -> None:
+    assert not load("a: " + "1" * 100 + "\n").findings

@@ -60,3 +60,21 @@ def test_an_unexpected_error_is_an_internal_error_line(repo: Path,
     assert "internal error: RuntimeError: boom" in output
     assert "CAMPAIGN_GITOPS_DEBUG=1" in output
     assert "Traceback" not in output
+
+
+def test_a_file_with_a_huge_integer_fails_alone(repo: Path) -> None:
+    """A 4.4 KB file with a 4,301-digit integer: one positioned finding on that file; lint
+    and plan go on with the rest (plan holds the file back: exit 1, not an internal error)."""
+    bad = repo / "campaigns" / "acme" / "huge.yaml"
+    bad.write_text("apiVersion: campaign-gitops/v1\nkind: Goal\nmetadata:\n  name: huge\n"
+                   "  client: acme\nspec:\n  outcome: meeting\n  target: " + "9" * 4301 + "\n")
+    code, output = _run(["lint", "--format", "json"])
+    assert code == 1
+    import json
+
+    findings = json.loads(output)["findings"]
+    assert {(f["file"], f["line"], f["column"]) for f in findings
+            if f["severity"] == "error"} == {("campaigns/acme/huge.yaml", 8, 11)}
+    code, output = _run(["--db", f"sqlite:///{repo}/s.db", "plan"])
+    assert code == 1 and "internal error" not in output
+    assert "campaigns/acme/huge.yaml" in output

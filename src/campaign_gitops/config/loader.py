@@ -70,8 +70,19 @@ _INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
 
 
+# Integers longer than this are refused with a finding: no field takes one, and Python
+# refuses to convert a decimal string of more than 4,300 digits (CVE-2020-10735).
+MAX_INT_DIGITS = 100
+
+
+class ScalarTooLong(ValueError):
+    """A plain scalar that resolves to a number too long to convert."""
+
+
 def resolve_core_scalar(text: str) -> Any:
-    """Resolve a plain scalar as YAML 1.2's core schema does."""
+    """Resolve a plain scalar as YAML 1.2's core schema does.
+
+    Raises ScalarTooLong for an integer of more than MAX_INT_DIGITS digits."""
     if text in _NULL:
         return None
     if text in _TRUE:
@@ -81,6 +92,9 @@ def resolve_core_scalar(text: str) -> Any:
     first = text[0]
     if first.isdigit() or first in "+-.":
         if _INT10.match(text):
+            if len(text) > MAX_INT_DIGITS + 1:  # a sign may lead
+                raise ScalarTooLong(f"an integer of {len(text.lstrip('+-'))} digits is too "
+                                    f"long (at most {MAX_INT_DIGITS})")
             return int(text)
         if _INT8.match(text):
             return int(text[2:], 8)
@@ -229,20 +243,23 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
-        if tag == _PLAIN:
-            return resolve_core_scalar(node.value)
-        if tag == _STR:
-            return node.value
-        if tag in _CORE_SCALAR_TAGS:
-            value = resolve_core_scalar(node.value)
-            expected = tag.rsplit(":", 1)[1]
-            kinds = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
-            if not isinstance(value, kinds[expected]) or (
-                expected == "int" and isinstance(value, bool)
-            ):
-                raise _Problem(node, f"{node.value!r} is not a valid !!{expected}",
-                               "remove the tag or fix the value")
-            return float(value) if expected == "float" else value
+        try:
+            if tag == _PLAIN:
+                return resolve_core_scalar(node.value)
+            if tag == _STR:
+                return node.value
+            if tag in _CORE_SCALAR_TAGS:
+                value = resolve_core_scalar(node.value)
+                expected = tag.rsplit(":", 1)[1]
+                kinds = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
+                if not isinstance(value, kinds[expected]) or (
+                    expected == "int" and isinstance(value, bool)
+                ):
+                    raise _Problem(node, f"{node.value!r} is not a valid !!{expected}",
+                                   "remove the tag or fix the value")
+                return float(value) if expected == "float" else value
+        except ScalarTooLong as exc:
+            raise _Problem(node, str(exc), 'quote it if it is text, e.g. "12345…"') from None
         raise self._bad_tag(node)
 
     def build(self, node: yaml.Node, path: tuple[str | int, ...], depth: int) -> Any:

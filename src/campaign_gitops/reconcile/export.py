@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign_gitops.config.loader import resolve_core_scalar
+from campaign_gitops.config.loader import ScalarTooLong, resolve_core_scalar
 from campaign_gitops.config.models import API_VERSION, KIND_ORDER
 from campaign_gitops.state import tables as t
 
@@ -29,8 +29,10 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    plain_ok = value != "" and resolve_core_scalar(value) == value and isinstance(
-        resolve_core_scalar(value), str)
+    try:
+        plain_ok = value != "" and resolve_core_scalar(value) == value
+    except ScalarTooLong:  # digits that would read as a (too long) number: quoted
+        plain_ok = False
     style = None if plain_ok else '"'
     if "\n" in value:
         style = "|"
