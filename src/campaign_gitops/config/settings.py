@@ -26,7 +26,9 @@ from typing import Any, Literal
 from campaign_gitops.config.loader import relative_name
 from campaign_gitops.config.project import ProjectConfig, find_root
 from campaign_gitops.config.project_file import ProjectFile, load_project_file
-from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB  # no SQLAlchemy: lint stays fast
+
+# no SQLAlchemy: lint stays fast
+from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB, normalize_url
 
 ENV_DIR = "CAMPAIGN_GITOPS_DIR"
 DEFAULT_DIR = "campaigns"
@@ -157,5 +159,5 @@ def resolve(*, dir_flag: str | None = None, db_flag: str | None = None,
     file = load_project_file(root)
     resources_dir, dir_origin = _resources_dir(dir_flag, file, root, env, cwd)
     url, db_origin, notes = _database(db_flag, file, root, env)
-    return Settings(root, file, resources_dir, url,
+    return Settings(root, file, resources_dir, normalize_url(url),
                     {"resourcesDir": dir_origin, "database.url": db_origin}, tuple(notes))

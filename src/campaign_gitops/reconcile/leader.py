@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 from sqlalchemy.engine import make_url
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state import normalize_url
 
 LOCK_ID = 0x6367_7265_636F_6E31  # "cgreconc1": the reconcile leader, distinct from migrations
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
@@ -143,5 +144,5 @@ class FileLeader:
 
 
 def leadership_for(url: str) -> PgLeader | FileLeader:
-    backend = make_url(url).get_backend_name()
+    backend = make_url(normalize_url(url)).get_backend_name()
     return PgLeader(url) if backend == "postgresql" else FileLeader(url)

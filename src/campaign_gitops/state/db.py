@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB
+from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB, normalize_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "campaign_gitops_read_only"
@@ -31,10 +31,10 @@ _UPGRADE_LOCK_ID = 0x6361_6D70  # "camp": serialises migrations on PostgreSQL
 def database_url(root: Path, explicit: str | None = None) -> str:
     """``--db`` wins, then ``CAMPAIGN_GITOPS_DB``, then SQLite at the repo root."""
     if explicit:
-        return explicit
+        return normalize_url(explicit)
     env = os.environ.get(ENV_DB)
     if env:
-        return env
+        return normalize_url(env)
     return f"sqlite:///{(root / DEFAULT_SQLITE).as_posix()}"
 
 
@@ -56,6 +56,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -167,6 +168,7 @@ _checked_lock = threading.Lock()
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
     """Open (and, on first use, create or upgrade) the database at ``url``."""
+    url = normalize_url(url)
     engine = make_engine(url)
     if migrate:
         with _checked_lock:
