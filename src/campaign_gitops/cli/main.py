@@ -7,6 +7,7 @@ line for the user (never a traceback for bad input).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -60,7 +61,10 @@ class Group(click.Group):
                 self._load(module)
                 if cmd_name in self.commands:
                     break
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            accept_global_options(command)
+        return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         load_all_commands()
@@ -73,6 +77,8 @@ class Group(click.Group):
             raise
         except CampaignGitopsError as exc:
             _fail(ctx, exc.message, exc.hint, exc.exit_code)
+        except BrokenPipeError:
+            pipe_closed()
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             _fail(ctx, f"{exc.strerror or exc}{where}",
@@ -88,6 +94,39 @@ class Group(click.Group):
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc}",
                   f"this is a bug; run again with {DEBUG_ENV}=1 for the traceback and "
                   "report it", 2)
+
+
+GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--dir", "dir_option", "Same as the global --dir (given after the command)."),
+    ("--db", "db_option", "Same as the global --db (given after the command)."),
+)
+_ACCEPTS = "_campaign_gitops_global_options"
+
+
+def _late_global(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """A global option given after the command: it outranks the one before it."""
+    if value is not None and param.name:
+        setattr(ctx.ensure_object(Context), param.name.removeprefix("global_"), value)
+
+
+def accept_global_options(command: click.Command) -> None:
+    """Let ``command`` (and every command below it) take the global options too.
+
+    ``campaign-gitops lint --dir x`` then means ``campaign-gitops --dir x lint``; one
+    mechanism for every command, added when the command is looked up.
+    """
+    if getattr(command, _ACCEPTS, False):
+        return
+    setattr(command, _ACCEPTS, True)
+    taken = {opt for param in command.params for opt in param.opts}
+    for flag, attribute, help_text in GLOBAL_OPTIONS:
+        if flag not in taken:
+            command.params.append(click.Option(
+                [flag, f"global_{attribute}"], default=None, expose_value=False,
+                callback=_late_global, help=help_text, metavar="TEXT"))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_global_options(sub)
 
 
 def _fail(ctx: click.Context, message: str, hint: str, code: int) -> None:
@@ -132,9 +171,29 @@ def load_all_commands() -> None:
         cli._load(name)  # type: ignore[attr-defined]
 
 
+PIPE_CLOSED_EXIT = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`
+
+
+def pipe_closed() -> None:
+    """The reader of our output went away (``| head``): stop quietly, like Unix tools.
+
+    Later writes (and the final flush at exit) go to /dev/null, so Python prints no
+    "Exception ignored" either; the exit status is 141, as if killed by SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):  # no real stdout (tests)
+        os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(PIPE_CLOSED_EXIT)
+
+
 def main() -> None:
     try:
-        cli.main(prog_name="campaign-gitops")
+        try:
+            cli.main(prog_name="campaign-gitops")
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here for short output
+    except BrokenPipeError:
+        pipe_closed()
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -1,0 +1,92 @@
+"""Issue 13, the CLI: what a new user hits (real CLI, real repos in tmp_path, real PG)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from campaign_gitops.cli.main import cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+CLIENT = """
+    apiVersion: campaign-gitops/v1
+    kind: Client
+    metadata: {{name: {name}}}
+    spec: {{tier: velocity, resources: {{emailDomain: {name}.test}}}}
+    ---
+    apiVersion: campaign-gitops/v1
+    kind: Goal
+    metadata: {{name: book-demo, client: {name}}}
+    spec: {{outcome: meeting}}
+    ---
+    apiVersion: campaign-gitops/v1
+    kind: Template
+    metadata: {{name: intro, client: {name}}}
+    spec: {{channel: email, subject: Hi, body: "Hi {{{{first_name}}}} {{{{unsubscribe_url}}}}"}}
+    """
+
+
+def write_client(root: Path, name: str) -> None:
+    path = root / "campaigns" / name / "client.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(CLIENT.format(name=name)).lstrip())
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / ".git").mkdir()
+    write_client(tmp_path, "acme")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CAMPAIGN_GITOPS_DB", raising=False)
+    monkeypatch.delenv("CAMPAIGN_GITOPS_DIR", raising=False)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_global_options_after_the_command(repo: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    code, out = invoke("lint", "--dir", "nowhere")
+    assert code == 2 and "nowhere" in out and "No such option" not in out
+    code, out = invoke("apply", "--auto-approve", "--db", f"sqlite:///{other}")
+    assert code == 0, out
+    assert other.is_file() and not (repo / ".campaign-gitops/state.db").exists()
+    # nested groups take them too, and after the command outranks before it
+    code, out = invoke("--db", "sqlite:///nope/x.db", "runs", "list", "--db",
+                       f"sqlite:///{other}")
+    assert code == 0, out
+
+
+def test_postgres_urls_as_providers_print_them(repo: Path, pg_url: str) -> None:
+    for scheme in ("postgres://", "postgresql://"):
+        url = pg_url.replace("postgresql+psycopg://", scheme)
+        code, out = invoke("--db", url, "apply", "--auto-approve")
+        assert code == 0, out
+        code, out = invoke("--db", url, "status")
+        assert code == 0, out
+        assert "unsupported database" not in out
+
+
+def test_closed_pipe_exits_quietly(repo: Path) -> None:
+    exe = shutil.which("campaign-gitops", path=str(Path(sys.executable).parent))
+    assert exe
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before we write a byte: every write is EPIPE
+    try:
+        proc = subprocess.run([exe, "schema"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, cwd=repo, timeout=120)
+    finally:
+        os.close(write)
+    assert proc.stderr == ""
+    assert proc.returncode == 141
