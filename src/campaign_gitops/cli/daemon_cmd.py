@@ -40,6 +40,8 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
 @click.option("--tick-interval", type=click.FloatRange(min=0), default=60.0,
               show_default=True, help="Seconds between ticks of due sequence steps (0: off).")
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@click.option("--allow-mass-prune", is_flag=True,
+              help="Let --prune archive more than pruneMaxShare of the resources.")
 @click.option("--health-port", type=click.IntRange(0, 65535), default=None,
               help="Serve /healthz, /readyz and /metrics on this port (127.0.0.1).")
 @click.option("--health-host", default="127.0.0.1", show_default=True,
@@ -68,7 +70,8 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
                    "CAMPAIGN_GITOPS_UI_TOKEN.")
 @pass_context
 def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: float, prune: bool,
-                  health_port: int | None, health_host: str, source: str, ref: str,
+                  allow_mass_prune: bool, health_port: int | None, health_host: str,
+                  source: str, ref: str,
                   log_format: str, debounce_ms: int, ui_port: int | None,
                   ui_host: str, repo_url: str | None, fetch_interval: float,
                   inbound_interval: float) -> None:
@@ -94,7 +97,8 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
     GIT_SSH_COMMAND; webhook secret in CAMPAIGN_GITOPS_GIT_WEBHOOK_SECRET.
     """
     raise SystemExit(run_daemon(ctx, once=once, interval=interval, tick_interval=tick_interval,
-                                prune=prune, health_port=health_port, health_host=health_host,
+                                prune=prune, allow_mass_prune=allow_mass_prune,
+                                health_port=health_port, health_host=health_host,
                                 source=source, ref=ref, log_format=log_format,
                                 debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host,
                                 repo_url=repo_url, fetch_interval=fetch_interval,
@@ -118,7 +122,8 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
                health_port: int | None, health_host: str, source: str, ref: str,
                log_format: str, debounce_ms: int, ui_port: int | None = None,
                ui_host: str = "127.0.0.1", repo_url: str | None = None,
-               fetch_interval: float = 60.0, inbound_interval: float = 60.0) -> int:
+               fetch_interval: float = 60.0, inbound_interval: float = 60.0,
+               allow_mass_prune: bool = False) -> int:
     # SIGTERM/SIGINT during start-up are remembered and honoured as soon as the loop
     # exists (a clean stop, exit 0) instead of killing the process half-started.
     early_stop: list[str] = []
@@ -155,7 +160,8 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         leader.try_acquire()  # a second daemon on this file is refused before anything else
     db = open_database(url)
     metrics, health = Metrics(), Health()
-    reconciler = Reconciler(project, db, reader, config=config, options=Options(prune=prune),
+    options = Options(prune=prune, allow_mass_prune=allow_mass_prune)
+    reconciler = Reconciler(project, db, reader, config=config, options=options,
                             log=log, metrics=metrics, health=health)
     tick = _tick_function(db, config, project.root) if once or tick_interval > 0 else None
     runner = Runner(reconciler, leader, LoopOptions(

@@ -63,10 +63,12 @@ def plan_exit_code(plan: Plan, detailed: bool) -> int:
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 no changes, 1 error, 2 changes.")
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@click.option("--allow-mass-prune", is_flag=True,
+              help="Let --prune archive more than pruneMaxShare of the resources.")
 @now_option()
 @pass_context
 def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bool,
-                 prune: bool, now_text: str | None) -> None:
+                 prune: bool, allow_mass_prune: bool, now_text: str | None) -> None:
     """Show how the database differs from the files (nothing is changed).
 
     \b
@@ -83,6 +85,7 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
     db = open_db(ctx)
     try:
         _, plan = plan_repo(project, db, prune=prune or config.prune, config=config,
+                            allow_mass_prune=allow_mass_prune,
                             now=parse_now(now_text), forecast=True)
     finally:
         db.dispose()
@@ -131,6 +134,8 @@ def _confirm(auto_approve: bool, as_json: bool = False) -> None:
               help="Do not ask for confirmation (needed without a terminal, unless "
                    "PLANFILE is given).")
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
+@click.option("--allow-mass-prune", is_flag=True,
+              help="Let --prune archive more than pruneMaxShare of the resources.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help="json: each change's outcome and the counts, stable keys (README); "
@@ -138,7 +143,7 @@ def _confirm(auto_approve: bool, as_json: bool = False) -> None:
 @now_option()
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
-                  prune: bool, fmt: str, now_text: str | None) -> None:
+                  prune: bool, allow_mass_prune: bool, fmt: str, now_text: str | None) -> None:
     """Make the database match the files (or apply exactly a saved plan).
 
     Without PLANFILE, apply asks on a terminal and, without one, refuses unless
@@ -174,6 +179,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
             pf.check_fresh(plan, snapshot_of(db).base_serial, hashes)
         else:
             bundle, plan = plan_repo(project, db, prune=prune or config.prune, config=config,
+                            allow_mass_prune=allow_mass_prune,
                                      now=now)
         if not as_json:
             click.echo(render_text(plan, color=use_color()), nl=False)

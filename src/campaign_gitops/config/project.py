@@ -28,16 +28,19 @@ CONFIG_FILE = "campaign-gitops.yaml"
 
 
 def find_root(start: Path) -> Path:
-    """The repo root: the nearest ancestor of ``start`` holding ``.git`` or the config file.
+    """The repo root, found the way git finds its top level: the nearest ancestor of
+    ``start`` holding the config file, else the nearest holding ``.git``.
 
     Falls back to the current directory when ``start`` lies below it, else to ``start``'s
     parent. Files in findings are named relative to this root.
     """
     start = start.absolute()
     probe = start if start.is_dir() else start.parent
-    for candidate in (probe, *probe.parents):
-        if (candidate / ".git").exists() or (candidate / CONFIG_FILE).is_file():
-            return candidate
+    ancestors = (probe, *probe.parents)
+    for marker in (CONFIG_FILE, ".git"):
+        for candidate in ancestors:
+            if (candidate / marker).exists():
+                return candidate
     cwd = Path.cwd().absolute()
     if probe == cwd or cwd in probe.parents:
         return cwd
@@ -278,6 +281,11 @@ class ProjectConfig(_Cfg):
                                description="Folder of the resource files, relative to this file.")
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     prune: StrictBool = Field(default=False, description="plan/apply/reconcile archive orphans.")
+    prune_max_share: float = Field(
+        default=0.2, ge=0, le=1,
+        description="--prune refuses to archive more than this share of the resources in "
+                    "the database (beyond 3), unless --allow-mass-prune: a wrong working "
+                    "directory or an emptied folder must not archive everything.")
     transports: dict[TransportChannel, TransportConfig] = Field(
         default_factory=dict, description="Delivery per channel (default: outbox).")
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)

@@ -3,14 +3,16 @@
 Two settings exist at every level:
 
 * resources folder: ``--dir`` > file ``resourcesDir`` (relative to the file) >
-  ``CAMPAIGN_GITOPS_DIR`` > ``campaigns`` (flag, variable and default relative to the
-  current directory);
+  ``CAMPAIGN_GITOPS_DIR`` > ``campaigns`` (flag and variable relative to the current
+  directory, the default relative to the repo root);
 * database: ``--db`` > file ``database.url`` > the variable the file names in
   ``database.urlEnv`` (when set) > ``CAMPAIGN_GITOPS_DB`` >
   ``sqlite:///<root>/.campaign-gitops/state.db``.
 
 Everything else comes from the file or the defaults. The file is the one at the repo
-root, found from the folder the flag (else the variable, else ``campaigns``) points at.
+root, found as git finds its top level (the nearest ``campaign-gitops.yaml`` upwards, else
+the nearest ``.git``) from the folder the flag (else the variable, else the current
+directory) points at: a command run in ``campaigns/acme`` works on the whole repo.
 Every value carries where it came from, for ``campaign-gitops config``.
 """
 
@@ -123,7 +125,7 @@ def _resources_dir(flag: str | None, file: ProjectFile, root: Path, env: Mapping
         return (root / file.config.resources_dir).absolute(), Origin("file", str(where))
     if env.get(ENV_DIR):
         return (cwd / env[ENV_DIR]).absolute(), Origin("env", ENV_DIR)
-    return (cwd / DEFAULT_DIR).absolute(), Origin("default")
+    return (root / DEFAULT_DIR).absolute(), Origin("default")
 
 
 def _database(flag: str | None, file: ProjectFile, root: Path,
@@ -154,8 +156,10 @@ def resolve(*, dir_flag: str | None = None, db_flag: str | None = None,
     """
     env = os.environ if env is None else env
     cwd = (cwd or Path.cwd()).absolute()
-    pointed = dir_flag or env.get(ENV_DIR) or DEFAULT_DIR
-    root = find_root(cwd / pointed)
+    # from a subfolder (``cd campaigns/acme``) the root is found upwards, and the default
+    # folder and database are the root's: never ``campaigns/acme/campaigns``
+    pointed = dir_flag or env.get(ENV_DIR)
+    root = find_root(cwd / pointed) if pointed else find_root(cwd)
     file = load_project_file(root)
     resources_dir, dir_origin = _resources_dir(dir_flag, file, root, env, cwd)
     url, db_origin, notes = _database(db_flag, file, root, env)

@@ -82,6 +82,7 @@ class ReconcileResult:
 @dataclass(frozen=True, slots=True)
 class Options:
     prune: bool = False
+    allow_mass_prune: bool = False
     backoff: tuple[float, ...] = DEFAULT_DELAYS
     actor: str = "reconcile"
 
@@ -190,8 +191,9 @@ class Reconciler:
         for f in findings:
             if f.is_error and f.resource:
                 errors[f.resource].append(f)
-        plan = build_plan(bundle, snapshot, PlanOptions(prune=self.options.prune, now=now,
-                                                        config=self.config),
+        options = PlanOptions(prune=self.options.prune, now=now, config=self.config,
+                              allow_mass_prune=self.options.allow_mass_prune)
+        plan = build_plan(bundle, snapshot, options,
                           preflight_errors=errors)
         result = self._apply(plan, bundle, read, now, clock, "full" if full else "incremental",
                              scope)

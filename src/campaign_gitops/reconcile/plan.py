@@ -47,6 +47,7 @@ HELD = "held"          # its file failed to load: kept at its last applied state
 UNKNOWN = "unknown"    # in the database, and its file failed to load
 ORPHAN = "orphan"      # in the database, no file defines it any more
 SUSPENDED = "suspended"
+MASS_PRUNE_FLOOR = 3  # a prune of this many or fewer is never a mass prune
 PROTECTED = "protected"  # an orphan that prune keeps: its row is protected
 FROZEN = "frozen"        # an activation or run start held by a freeze window
 # Tag of a run change that cancels a run not started yet (``from``: its name).
@@ -100,6 +101,7 @@ class Plan:
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
     prune: bool = False
+    allow_mass_prune: bool = False  # past config.prune_max_share (--allow-mass-prune)
     now: dt.datetime | None = None  # for freeze windows; None: no window applies
     config: ProjectConfig = field(default_factory=ProjectConfig)
 
@@ -465,7 +467,23 @@ class _Planner:
                 out.append(Change("archive", key, from_=state.status, to="archived",
                                   reason=f"no file defines it any more{note}"))
         out.sort(key=lambda c: (-KIND_ORDER.get(c.key.kind, 99), c.key.client, c.key.name))
-        return out
+        return self._mass_prune_guard(out)
+
+    def _mass_prune_guard(self, orphans: list[Change]) -> list[Change]:
+        """Refuse a prune that would archive more than ``pruneMaxShare`` of what exists
+        (beyond MASS_PRUNE_FLOOR): each archive becomes an error saying why and how."""
+        archives = sum(c.action == "archive" for c in orphans)
+        total = len(self.snapshot.resources)
+        share = self.options.config.prune_max_share
+        if (self.options.allow_mass_prune or archives <= MASS_PRUNE_FLOOR
+                or archives <= share * total):
+            return orphans
+        reason = (f"refused: --prune would archive {archives} of the {total} resources in "
+                  f"the database ({archives / total:.0%}, over pruneMaxShare {share:.0%}); "
+                  "check the working directory and --dir (an emptied or wrong folder reads "
+                  "as everything deleted); if this is intended, pass --allow-mass-prune")
+        return [Change("error", c.key, from_=c.from_, to=c.to, reason=reason, tag="archive")
+                if c.action == "archive" else c for c in orphans]
 
 
 def build_plan(bundle: Bundle, snapshot: Snapshot, options: PlanOptions | None = None,

@@ -77,7 +77,7 @@ def snapshot_of(db: Database) -> Snapshot:
 
 
 def plan_repo(project: Project, db: Database, *, prune: bool = False,
-              now: dt.datetime | None = None,
+              allow_mass_prune: bool = False, now: dt.datetime | None = None,
               config: ProjectConfig | None = None, cache: bool = True,
               forecast: bool = False) -> tuple[Bundle, Plan]:
     """Load the files and the database and compute the plan between them.
@@ -91,7 +91,8 @@ def plan_repo(project: Project, db: Database, *, prune: bool = False,
     with no_gc():  # tens of thousands of fresh objects, few cycles: ~15% faster
         bundle, findings = load_and_check(project, config, cache=cache)
         snapshot = snapshot_of(db)
-        options = PlanOptions(prune=prune, now=now or dt.datetime.now(dt.UTC), config=config)
+        options = PlanOptions(prune=prune, allow_mass_prune=allow_mass_prune,
+                              now=now or dt.datetime.now(dt.UTC), config=config)
         plan = build_plan(bundle, snapshot, options,
                           preflight_errors=errors_by_resource(findings))
         if forecast and options.now is not None:
