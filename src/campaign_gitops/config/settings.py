@@ -30,7 +30,7 @@ from campaign_gitops.config.project import ProjectConfig, find_root
 from campaign_gitops.config.project_file import ProjectFile, load_project_file
 
 # no SQLAlchemy: lint stays fast
-from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB, normalize_url
+from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB
 
 ENV_DIR = "CAMPAIGN_GITOPS_DIR"
 DEFAULT_DIR = "campaigns"
@@ -163,5 +163,5 @@ def resolve(*, dir_flag: str | None = None, db_flag: str | None = None,
     file = load_project_file(root)
     resources_dir, dir_origin = _resources_dir(dir_flag, file, root, env, cwd)
     url, db_origin, notes = _database(db_flag, file, root, env)
-    return Settings(root, file, resources_dir, normalize_url(url),
+    return Settings(root, file, resources_dir, url,
                     {"resourcesDir": dir_origin, "database.url": db_origin}, tuple(notes))
