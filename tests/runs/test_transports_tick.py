@@ -107,3 +107,30 @@ def test_tick_delivers_email_by_smtp_and_sms_by_webhook_with_a_recovery(
         assert payload["channel"] == "sms"
         assert payload["recipient"].startswith("+1555")
         assert payload["body"].startswith("Last note, First")
+
+
+def test_test_run_emails_are_marked_and_carry_no_lead_link(sqlite_url: str,
+                                                           tmp_path: Path) -> None:
+    """A test run renders the real leads' messages, but its emails say they are tests
+    (``X-Campaign-Gitops-Test: true``) and their unsubscribe link is not the lead's."""
+    db = open_database(sqlite_url)
+    with db.session() as session:
+        assert not import_csv(session, write_leads(tmp_path / "leads.csv",
+                                                   [lead_row(i) for i in range(6)])).errors
+    root = write_repo(tmp_path / "repo", base_resources(
+        sequence=[{"channel": "email", "delayDays": 0, "template": "intro"}],
+        campaign={"allocation": None, "runs": [{"name": "smoke", "type": "test_run"},
+                                               {"name": "launch", "type": "run"}]}))
+    start_runs(db, root, now=MONDAY_8)
+    with smtp_inbox() as (inbox, port):
+        config = ProjectConfig.model_validate({"transports": {"email": {
+            "type": "smtp", "host": "127.0.0.1", "port": port,
+            "fromAddress": "Sam <sam@mail.acme.test>"}}})
+        tick(db, now=MONDAY_9, config=config)
+    tests = [m for _, to, m in inbox.messages if to == ["qa@acme.test"]]
+    real = [m for _, to, m in inbox.messages if to != ["qa@acme.test"]]
+    assert tests and real
+    assert {m["X-Campaign-Gitops-Test"] for m in tests} == {"true"}
+    assert all(m["X-Campaign-Gitops-Test"] is None for m in real)
+    lead_links = {m["List-Unsubscribe"] for m in real}
+    assert not {m["List-Unsubscribe"] for m in tests} & lead_links

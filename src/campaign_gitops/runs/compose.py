@@ -79,7 +79,8 @@ def unsubscribe_url(plan: RunPlan, lead: dict[str, Any], message: str = "") -> s
             client=plan.client, contact=str(lead.get("email") or ""), message=message,
             test=plan.is_test))
     domain = ((plan.config.get("client") or {}).get("resources") or {}).get("emailDomain")
-    token = hashlib.sha256(f"{plan.client}:{lead.get('email', '')}".encode()).hexdigest()[:20]
+    seed = f"{plan.client}:{lead.get('email', '')}" + (":test" if plan.is_test else "")
+    token = hashlib.sha256(seed.encode()).hexdigest()[:20]  # a test run's never the lead's
     return f"https://{domain or 'unsubscribe.invalid'}/unsubscribe/{token}"
 
 

@@ -57,6 +57,8 @@ LEASE = dt.timedelta(minutes=10)
 GATE_CHUNK = 50
 STOPPED_ENROLLMENTS = ("replied", "bounced", "unsubscribed")
 FINISHED_RUNS = ("completed", "cancelled")
+# on every message of a test run (SPEC section 7): tools and people can tell them apart
+TEST_HEADER = "X-Campaign-Gitops-Test"
 UNKNOWN_HINT = ("settle it with `campaign-gitops communications settle {id} "
                 "--as sent|failed|resend`")
 BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(minutes=30), dt.timedelta(hours=2),
@@ -133,7 +135,8 @@ class Transports:
 def _outgoing(q: Queued, recipient: str, key: str) -> OutgoingMessage:
     return OutgoingMessage(idempotency_key=key, channel=q.channel, recipient=recipient,
                            subject=q.subject, body=q.body, client=q.client,
-                           campaign=q.campaign, metadata=dict(q.metadata))
+                           campaign=q.campaign, metadata=dict(q.metadata),
+                           headers={TEST_HEADER: "true"} if q.is_test else {})
 
 
 @dataclass(frozen=True, slots=True)
