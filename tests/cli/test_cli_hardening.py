@@ -90,3 +90,34 @@ def test_closed_pipe_exits_quietly(repo: Path) -> None:
         os.close(write)
     assert proc.stderr == ""
     assert proc.returncode == 141
+
+
+READS = (["runs", "list"], ["runs", "show", "acme/q1/x"], ["communications"],
+         ["communications", "list"], ["review", "list"], ["history", "q1"],
+         ["client", "list"], ["suppressions", "list"])
+
+
+@pytest.mark.parametrize("args", READS, ids=" ".join)
+def test_read_commands_never_create_a_database(repo: Path, args: list[str]) -> None:
+    code, out = invoke(*args)
+    assert code == 1, out
+    assert "no database at" in out and "campaign-gitops apply" in out
+    assert not (repo / ".campaign-gitops/state.db").exists()
+
+
+def test_status_without_a_database_shows_the_files_and_creates_nothing(repo: Path) -> None:
+    code, out = invoke("status")
+    assert code == 0, out
+    assert "no database at" in out and "nothing applied" in out
+    assert not (repo / ".campaign-gitops/state.db").exists()
+
+
+def test_read_commands_on_an_empty_postgres_database(repo: Path, pg_url: str) -> None:
+    code, out = invoke("--db", pg_url, "runs", "list")
+    assert code == 1 and "no campaign-gitops tables" in out, out
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(pg_url)
+    with engine.connect() as conn:
+        assert not sqlalchemy.inspect(conn).get_table_names()
+    engine.dispose()

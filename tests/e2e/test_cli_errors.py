@@ -29,7 +29,7 @@ def _run(args: list[str]) -> tuple[int, str]:
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["--db", "sqlite:///{repo}/notdb.db", "status"], "is not a usable database"),
-    (["--db", "sqlite:////proc/no/such/state.db", "status"], "cannot create the folder"),
+    (["--db", "sqlite:////proc/no/such/state.db", "tick"], "cannot create the folder"),
     (["--db", "postgresql+psycopg://postgres@127.0.0.1:5439/x", "status"],
      "cannot open the database"),
     (["--db", "sqlite:///{repo}/s.db", "plan", "--out", "{repo}/no/such/dir/plan.json"],

@@ -26,10 +26,10 @@ def _log(session: Session, action: str, resource: str, detail: dict[str, Any]) -
                            at=dt.datetime.now(dt.UTC)))
 
 
-def _db(ctx: Context) -> Any:
+def _db(ctx: Context, *, create: bool = True) -> Any:
     from campaign_gitops.cli.plan_cmd import open_db
 
-    return open_db(ctx)
+    return open_db(ctx, create=create)
 
 
 @click.group("client")
@@ -120,7 +120,7 @@ def client_list(ctx: Context, fmt: str) -> None:
     Example:
       campaign-gitops client list --format json
     """
-    db = _db(ctx)
+    db = _db(ctx, create=False)
     try:
         with db.session() as session:
             rows = [{"name": c.name, "subscription": c.subscription, "credits": c.credits,

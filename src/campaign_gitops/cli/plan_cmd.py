@@ -29,8 +29,9 @@ class RefusedError(CampaignGitopsError):
     exit_code = 1
 
 
-def open_db(ctx: Context) -> Database:
-    return open_database(database_url(ctx.project.root, ctx.db))
+def open_db(ctx: Context, *, create: bool = True) -> Database:
+    """The database; ``create=False`` for reads: a missing one is an error (exit 1)."""
+    return open_database(database_url(ctx.project.root, ctx.db), create=create)
 
 
 def config_of(ctx: Context) -> ProjectConfig:
@@ -309,7 +310,7 @@ def history_command(ctx: Context, campaign: str, fmt: str) -> None:
 
     from campaign_gitops.state.queries import campaign_history
 
-    db = open_db(ctx)
+    db = open_db(ctx, create=False)
     try:
         with db.session() as session:
             data = campaign_history(session, campaign)

@@ -36,7 +36,7 @@ def suppressions_group(click_ctx: click.Context) -> None:
 
 
 def _rows(ctx: Context, client: str | None) -> list[dict[str, object]]:
-    with _session(ctx) as session:
+    with _session(ctx, create=False) as session:
         return [r.as_json() for r in supp.list_suppressions(session, client)]
 
 

@@ -39,8 +39,9 @@ format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), defa
 
 
 @contextmanager
-def _session(ctx: Context) -> Iterator[Session]:
-    db = open_database(ctx.db)
+def _session(ctx: Context, *, create: bool = True) -> Iterator[Session]:
+    """A session on the database; reads pass ``create=False`` (none: exit 1, none made)."""
+    db = open_database(ctx.db, create=create)
     try:
         with db.session() as session:
             yield session
@@ -272,7 +273,7 @@ def runs_list(ctx: Context, campaign: str | None, client: str | None, status: st
     """
     from campaign_gitops.state.listings import newest, runs_page
 
-    with _session(ctx) as session:
+    with _session(ctx, create=False) as session:
         filters = {**_campaign_scope(session, campaign, client), "status": status,
                    "series": series}
         rows, older = newest(lambda **page: runs_page(session, **filters, **page),
@@ -299,7 +300,7 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
     from campaign_gitops.runs.queries import find_run, show_run
     from campaign_gitops.runs.settle import attention
 
-    with _session(ctx) as session:
+    with _session(ctx, create=False) as session:
         run_id = find_run(session, run)
         data = show_run(session, run_id)
         now = parse_now(now_text)
@@ -433,7 +434,7 @@ def communications_list(ctx: Context, run_ref: str | None, status: str | None,
     from campaign_gitops.runs.queries import find_run
     from campaign_gitops.state.listings import communications_page, newest
 
-    with _session(ctx) as session:
+    with _session(ctx, create=False) as session:
         filters = {**_campaign_scope(session, campaign, client), "status": status,
                    "channel": channel,
                    "run": find_run(session, run_ref) if run_ref else None}
@@ -617,7 +618,7 @@ def review_list(ctx: Context, campaign: str | None, fmt: str) -> None:
     from campaign_gitops.runs.replies import campaign_ids
     from campaign_gitops.runs.review import pending
 
-    with _session(ctx) as session:
+    with _session(ctx, create=False) as session:
         rows = pending(session, campaign_ids(session, campaign) if campaign else None)
     if fmt == "json":
         _json({"pending": rows})

@@ -73,11 +73,18 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
     from campaign_gitops.cli.plan_cmd import open_db
     from campaign_gitops.runs.delivery import LEASE
     from campaign_gitops.runs.settle import attention
+    from campaign_gitops.state.db import NoDatabaseError, open_database
     from campaign_gitops.state.queries import status_rows
 
-    db = open_db(ctx)
+    missing = ""
+    try:
+        db = open_db(ctx, create=False)
+    except NoDatabaseError as exc:  # nothing applied yet: the files alone, nothing created
+        missing = exc.message.replace(": nothing to show", "") + " (nothing applied)"
+        db = open_database("sqlite://")  # empty, in memory
     try:
         sync, pending, note = _sync_and_pending(ctx, db)
+        note = "; ".join(n for n in (missing, note) if n)
         with db.session() as session:
             rows = status_rows(session, sync, campaign=campaign, client=client)
             needs = attention(session, parse_now(None), lease=LEASE)

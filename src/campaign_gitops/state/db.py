@@ -162,14 +162,54 @@ class Database:
         self.engine.dispose()
 
 
+class NoDatabaseError(CampaignGitopsError):
+    """A read command found no database: reads never create one (exit 1)."""
+
+    exit_code = 1
+
+
+def _exists(engine: Engine, url: str) -> bool:
+    """Whether ``url`` holds a campaign-gitops database (without creating anything)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:" or not Path(database).is_file():
+            return False
+    try:
+        return current_revision(engine) is not None
+    except OperationalError as exc:
+        raise CampaignGitopsError(f"cannot open the database {redact(url)}: {exc.orig}",
+                                  f"check --db or {ENV_DB}; is the server running?") from exc
+    except DatabaseError as exc:
+        raise CampaignGitopsError(f"{redact(url)} is not a usable database: {exc.orig}",
+                                  "point --db at a campaign-gitops database") from exc
+
+
 _checked: set[str] = set()
 _checked_lock = threading.Lock()
 
 
-def open_database(url: str, *, migrate: bool = True) -> Database:
-    """Open (and, on first use, create or upgrade) the database at ``url``."""
+def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Database:
+    """Open (and, on first use, create or upgrade) the database at ``url``.
+
+    ``create=False`` (read commands): a missing database raises NoDatabaseError instead
+    of being created; no SQLite file or folder appears.
+    """
     url = normalize_url(url)
+    if not create:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and not (
+                parsed.database and Path(parsed.database).is_file()):
+            raise NoDatabaseError(f"no database at {redact(url)} yet: nothing to show",
+                                  "run `campaign-gitops apply` first, or pass --db with the "
+                                  "database to read")
     engine = make_engine(url)
+    if not create and not _exists(engine, url):
+        engine.dispose()
+        raise NoDatabaseError(f"{redact(url)} holds no campaign-gitops tables yet: "
+                              "nothing to show",
+                              "run `campaign-gitops apply` first, or pass --db with the "
+                              "database to read")
     if migrate:
         with _checked_lock:
             if url not in _checked:
@@ -184,6 +224,8 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
                     raise CampaignGitopsError(
                         f"{redact(url)} is not a usable database: {exc.orig}",
                         "point --db at a campaign-gitops database or a new file") from exc
-                _checked.add(url)
+                if engine.dialect.name != "sqlite" or engine.url.database not in (
+                        None, "", ":memory:"):  # each in-memory database is a new one
+                    _checked.add(url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     return Database(url, engine, sessions)
