@@ -121,3 +121,51 @@ def test_read_commands_on_an_empty_postgres_database(repo: Path, pg_url: str) ->
     with engine.connect() as conn:
         assert not sqlalchemy.inspect(conn).get_table_names()
     engine.dispose()
+
+
+def test_a_reply_that_matches_nobody_is_refused(repo: Path, tmp_path: Path) -> None:
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert invoke("--db", url, "apply", "--auto-approve")[0] == 0
+    code, out = invoke("--db", url, "replies", "add", "--contact", "nobody@example.com",
+                       "--kind", "reply")
+    assert code == 1, out
+    assert "nobody@example.com" in out and "--unmatched-ok" in out
+
+    def count() -> int:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as conn:
+            n = conn.execute(sqlalchemy.text("SELECT count(*) FROM replies")).scalar_one()
+        engine.dispose()
+        return int(n)
+    assert count() == 0
+    code, out = invoke("--db", url, "replies", "add", "--contact", "nobody@example.com",
+                       "--kind", "reply", "--unmatched-ok")
+    assert code == 0 and "no matching lead" in out, out
+    assert count() == 1
+
+
+ESCAPES = ["\x1b]52;c;ZWNobyBwd25lZA==\x07", "\x1b]52;c;ZWNobw==\x1b\\", "\x1b[2J\x1b[1;1H",
+           "\x9b31m", "\x9d52;c;eA==\x9c", "\x1bPq#0;2;0;0;0\x1b\\", "\x07\x08\x7f\x85",
+           "\x1b]8;;https://evil.example\x07"]
+
+
+@pytest.mark.parametrize("escape", ESCAPES, ids=repr)
+def test_printable_strips_sequences_and_controls(escape: str) -> None:
+    from campaign_gitops.textsafe import printable
+
+    text = printable(f"Acme{escape} Pty\tLtd")
+    assert text == "Acme Pty\tLtd"
+    assert printable("a\r\nb", one_line=True) == "a b"
+
+
+def test_lead_data_in_cli_tables_carries_no_escape_sequences(repo: Path,
+                                                              tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert invoke("--db", url, "apply", "--auto-approve")[0] == 0
+    contact = "x\x1b]52;c;ZWNobyBwd25lZA==\x07@example.com"
+    code, out = invoke("--db", url, "replies", "add", "--contact", contact, "--kind", "reply",
+                       "--unmatched-ok", "--body", "hi\x1b[2Jthere")
+    assert code == 0, out
+    assert "\x1b" not in out and "\x07" not in out and "x@example.com" in out

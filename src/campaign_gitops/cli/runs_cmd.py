@@ -32,6 +32,7 @@ from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.runs.settle import OUTCOMES
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
+from campaign_gitops.textsafe import printable
 
 FORMATS = ("text", "json")
 format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
@@ -80,7 +81,7 @@ def _seconds(value: Any) -> Any:
 def _cell(value: Any, *, whole: bool = False) -> str:
     if value is None:
         return "-"
-    text = str(value).replace("\n", " ")
+    text = printable(value, one_line=True)
     return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
@@ -200,7 +201,7 @@ def leads_import(ctx: Context, file: Path, skip_invalid: bool, fmt: str) -> None
         _json(report.as_json())
     else:
         for error in report.errors:
-            click.echo(f"{file}:{error.line}: {error.reason}", err=True)
+            click.echo(f"{file}:{error.line}: {printable(error.reason)}", err=True)
         if report.errors and not skip_invalid:
             click.echo(f"{len(report.errors)} bad row(s) of {report.rows}: nothing imported "
                        "(fix them, or pass --skip-invalid)", err=True)
@@ -523,11 +524,14 @@ def replies_group(click_ctx: click.Context, campaign: str | None, client: str | 
 @click.option("--body", help="The text of the reply.")
 @click.option("--in-reply-to", help="The email's In-Reply-To Message-ID.")
 @click.option("--now", "now_text", metavar="ISO", help="When it was received.")
+@click.option("--unmatched-ok", is_flag=True,
+              help="Record it even when no lead has this contact (else: nothing recorded, "
+                   "exit 1).")
 @format_option
 @pass_context
 def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
                 body: str | None, in_reply_to: str | None, now_text: str | None,
-                fmt: str) -> None:
+                unmatched_ok: bool, fmt: str) -> None:
     """Record one reply or outcome (a reply stops the lead's sequence).
 
     \b
@@ -541,14 +545,24 @@ def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
                       in_reply_to=in_reply_to)
     with _session(ctx) as session:
         result = add_reply(session, item, now=parse_now(now_text))
+        if result.lead_id is None and not result.suppressed and not unmatched_ok:
+            raise UnmatchedReplyError(
+                f"no lead has the contact {contact!r}"
+                + (f" in {campaign}" if campaign else "") + ": nothing recorded",
+                "check the address (leads import added the leads?), or pass --unmatched-ok "
+                "to record it anyway")
     if fmt == "json":
         _json(result.as_json())
     else:
         click.echo(_reply_text(result))
 
 
+class UnmatchedReplyError(CampaignGitopsError):
+    exit_code = 1
+
+
 def _reply_text(result: Any) -> str:
-    parts = [f"reply {result.reply_id}: {result.kind} from {result.contact}"]
+    parts = [f"reply {result.reply_id}: {result.kind} from {printable(result.contact)}"]
     if result.lead_id is None:
         parts.append("(no matching lead)")
     if result.stopped:
@@ -582,7 +596,7 @@ def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str |
                "errors": [{"line": e.line, "reason": e.reason} for e in errors]})
     else:
         for error in errors:
-            click.echo(f"{file}:{error.line}: {error.reason}", err=True)
+            click.echo(f"{file}:{error.line}: {printable(error.reason)}", err=True)
         for result in results:
             click.echo(_reply_text(result))
         click.echo(f"recorded {len(results)} repl{'y' if len(results) == 1 else 'ies'}")
