@@ -169,3 +169,70 @@ def test_lead_data_in_cli_tables_carries_no_escape_sequences(repo: Path,
                        "--unmatched-ok", "--body", "hi\x1b[2Jthere")
     assert code == 0, out
     assert "\x1b" not in out and "\x07" not in out and "x@example.com" in out
+
+
+def _leads(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("text", "sep"), [
+    ("\ufeffEmail;First Name;Company;Company Technologies\n"
+     "a@x.com;Ann;Acme, Inc;aws;gcp\n".replace("aws;gcp", '"aws;gcp"'), ";"),
+    ("EMAIL\tFirst Name\tCompany\na@x.com\tAnn\tAcme, Inc\n", "\t"),
+    ("email|first-name|company\na@x.com|Ann|Acme\n", "|"),
+    ("Email,First Name,Company Technologies\na@x.com,Ann,aws;gcp;azure\n", ","),
+])
+def test_leads_import_sniffs_the_delimiter_and_reads_spreadsheet_headers(
+        repo: Path, tmp_path: Path, text: str, sep: str) -> None:
+    from campaign_gitops.runs.csvfile import delimiter
+
+    path = _leads(tmp_path, "leads.csv", text)
+    assert delimiter(path) == sep
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    code, out = invoke("--db", url, "leads", "import", str(path), "--format", "json")
+    assert code == 0, out
+    assert '"imported": 1' in out
+
+
+def test_percentages_are_one_finding_and_confidence_scale_reads_them(
+        repo: Path, tmp_path: Path) -> None:
+    rows = "".join(f"l{i}@x.com,{50 + i}\n" for i in range(5))
+    path = _leads(tmp_path, "leads.csv", "email,enrichment_confidence\n" + rows)
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    code, out = invoke("--db", url, "leads", "import", str(path))
+    assert code == 1
+    assert out.count("looks like percentages") == 1, out
+    assert "divide by 100 or pass --confidence-scale 100" in out
+    code, out = invoke("--db", url, "leads", "import", str(path), "--confidence-scale", "100")
+    assert code == 0 and "imported 5 lead(s)" in out, out
+
+
+def test_rows_postgresql_would_refuse_are_findings_with_their_line(
+        repo: Path, tmp_path: Path, db_url: str) -> None:
+    long_email = "a" * 310 + "@example.com"
+    path = _leads(tmp_path, "leads.csv", "email,company,company_employee_count\n"
+                  "ok@x.com,Acme,10\n"
+                  "nul@x.com,Ac\x00me,10\n"
+                  f"big@x.com,Acme,{2**31}\n"
+                  f"{long_email},Acme,1\n")
+    code, out = invoke("--db", db_url, "leads", "import", str(path))
+    assert code == 1, out
+    assert "database error" not in out
+    assert ":3: company contains a NUL character" in out
+    assert ":4: company_employee_count" in out and "too large" in out
+    assert ":5: email is 322 characters long" in out
+    code, out = invoke("--db", db_url, "leads", "import", str(path), "--skip-invalid")
+    assert code == 0 and "imported 1 lead(s)" in out, out
+
+
+def test_deeply_nested_jsonl_reply_is_a_line_error(repo: Path, tmp_path: Path) -> None:
+    path = tmp_path / "replies.jsonl"
+    path.write_text('{"contact": "a@x.com", "kind": "reply"}\n'
+                    + '{"body": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    code, out = invoke("--db", url, "replies", "import", str(path))
+    assert code == 1, out
+    assert ":2: nested too deeply" in out
+    assert "RecursionError" not in out

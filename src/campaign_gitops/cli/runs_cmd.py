@@ -184,9 +184,13 @@ def leads_group() -> None:
 @leads_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows, report the rest.")
+@click.option("--confidence-scale", type=click.FloatRange(min=1.0), default=1.0,
+              show_default=True, help="Divide enrichment_confidence by this (100: the file "
+                                      "has percentages).")
 @format_option
 @pass_context
-def leads_import(ctx: Context, file: Path, skip_invalid: bool, fmt: str) -> None:
+def leads_import(ctx: Context, file: Path, skip_invalid: bool, confidence_scale: float,
+                 fmt: str) -> None:
     """Import leads from a CSV file (upsert by email); exit 1 when rows are bad.
 
     \b
@@ -196,7 +200,8 @@ def leads_import(ctx: Context, file: Path, skip_invalid: bool, fmt: str) -> None
     from campaign_gitops.runs.leads import import_csv
 
     with _session(ctx) as session:
-        report = import_csv(session, file, skip_invalid=skip_invalid)
+        report = import_csv(session, file, skip_invalid=skip_invalid,
+                            confidence_scale=confidence_scale)
     if fmt == "json":
         _json(report.as_json())
     else:

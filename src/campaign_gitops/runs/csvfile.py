@@ -9,6 +9,7 @@ with what to do; the caller imports nothing.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -50,15 +51,51 @@ def read_text(path: Path) -> str:
         raise not_utf8(path) from None
 
 
+DELIMITERS = ",;\t|"  # what spreadsheets export (a European locale writes ;)
+_SAMPLE = 64 * 1024
+_SEPARATORS = re.compile(r"[\s\-.]+")
+
+
+def header_name(name: str) -> str:
+    """A column name as the importers know it: ``Email``, `` First Name``, ``first-name``
+    and a BOM-prefixed ``\ufeffemail`` become ``email`` and ``first_name``."""
+    return _SEPARATORS.sub("_", name.replace("\ufeff", "").strip()).strip("_").lower()
+
+
+def delimiter(path: Path) -> str:
+    """The field separator of the file: sniffed from its start among , ; tab and |
+    (a comma when nothing stands out, e.g. a file of one column)."""
+    try:
+        with _open(path) as handle:
+            sample = handle.read(_SAMPLE)
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    if len(sample) == _SAMPLE and "\n" in sample:  # whole lines only
+        sample = sample[:sample.rindex("\n") + 1]
+    header = sample.split("\n", 1)[0]
+    try:
+        found = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        found = ""
+    if found and found in header:
+        return found
+    # The header names hold no separator, so the one it uses is the file's.
+    counts = {c: header.count(c) for c in DELIMITERS}
+    best = max(counts, key=lambda c: counts[c])
+    return best if counts[best] else ","
+
+
 def rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str | None]]]]:
-    """The header (names stripped) and the rows as (first line, row), read lazily.
+    """The header (names normalised: ``header_name``) and the rows as (first line, row),
+    read lazily; the delimiter is sniffed (``delimiter``).
 
     Iterating raises CampaignGitopsError for a file the csv module cannot read right.
     """
+    separator = delimiter(path)
     handle = _open(path)
-    reader = csv.DictReader(handle, strict=True)
+    reader = csv.DictReader(handle, strict=True, delimiter=separator)
     try:
-        header = [h.strip() for h in _guard(path, lambda: reader.fieldnames, 1) or ()]
+        header = [header_name(h) for h in _guard(path, lambda: reader.fieldnames, 1) or ()]
     except BaseException:
         handle.close()
         raise

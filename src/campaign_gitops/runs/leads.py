@@ -14,6 +14,7 @@ and whether it converted are kept.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -63,8 +64,51 @@ def _text(value: str | None) -> str | None:
     return value or None
 
 
-def parse_row(raw: dict[str, str | None], now: dt.datetime) -> dict[str, Any]:
-    """One CSV row as a ``leads`` row; raises ValueError with the reason."""
+INT_MAX = 2**31 - 1  # an INTEGER column on PostgreSQL (SQLite would take more)
+
+
+class PercentLike(ValueError):
+    """enrichment_confidence between 1 and 100: a percentage, reported once per file."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(f"enrichment_confidence {value!r} is not between 0 and 1")
+        self.value = value
+
+
+def _lengths() -> dict[str, int]:
+    """Column -> the most characters the ``leads`` table stores (String(n))."""
+    out: dict[str, int] = {}
+    for name in COLUMNS:
+        length = getattr(Lead.__table__.c[name].type, "length", None)
+        if isinstance(length, int):
+            out[name] = length
+    return out
+
+
+_LENGTHS = _lengths()
+
+
+def _storable(raw: dict[str, str | None]) -> None:
+    """What the database would refuse, checked first (the same on SQLite and PostgreSQL):
+    a NUL character, a value longer than its column."""
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise ValueError(f"{name} contains a NUL character (byte 0): remove it")
+        limit = _LENGTHS.get(name or "")
+        if limit is not None and len(value.strip()) > limit:
+            raise ValueError(f"{name} is {len(value.strip())} characters long; at most "
+                             f"{limit} are stored")
+
+
+def parse_row(raw: dict[str, str | None], now: dt.datetime, *,
+              confidence_scale: float = 1.0) -> dict[str, Any]:
+    """One CSV row as a ``leads`` row; raises ValueError with the reason.
+
+    ``confidence_scale``: enrichment_confidence is divided by it (100: percentages).
+    """
+    _storable(raw)
     email = (_text(raw.get("email")) or "").lower()
     if not email:
         raise ValueError("email is empty")
@@ -81,7 +125,7 @@ def parse_row(raw: dict[str, str | None], now: dt.datetime) -> dict[str, Any]:
     if url and not url.lower().startswith(("http://", "https://")):
         raise ValueError(f"linkedin_url {url!r} must start with https://")
     row["company_employee_count"] = _int(row["company_employee_count"])
-    row["enrichment_confidence"] = _confidence(row["enrichment_confidence"])
+    row["enrichment_confidence"] = _confidence(row["enrichment_confidence"], confidence_scale)
     status = (row["email_status"] or "unknown").lower().replace(" ", "_")
     if not _STATUS.match(status):
         raise ValueError(f"email_status {row['email_status']!r} is not one word "
@@ -105,22 +149,31 @@ def _int(value: str | None) -> int | None:
         raise ValueError(f"company_employee_count {value!r} is not a whole number") from None
     if number < 0:
         raise ValueError("company_employee_count is negative")
+    if number > INT_MAX:
+        raise ValueError(f"company_employee_count {value!r} is too large (at most {INT_MAX})")
     return number
 
 
-def _confidence(value: str | None) -> float:
+def _confidence(value: str | None, scale: float = 1.0) -> float:
     if value is None:
         return 0.0
     try:
         number = float(value)
     except ValueError:
         raise ValueError(f"enrichment_confidence {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"enrichment_confidence {value!r} is not a number")
+    number /= scale
+    if scale == 1.0 and 1.0 < number <= 100.0:
+        raise PercentLike(value)
     if not 0.0 <= number <= 1.0:
-        raise ValueError(f"enrichment_confidence {value!r} is not between 0 and 1")
+        raise ValueError(f"enrichment_confidence {value!r} is not between 0 and "
+                         f"{scale:g}")
     return number
 
 
-def read_csv(path: Path, now: dt.datetime) -> tuple[list[dict[str, Any]], list[RowError], int]:
+def read_csv(path: Path, now: dt.datetime, *, confidence_scale: float = 1.0
+             ) -> tuple[list[dict[str, Any]], list[RowError], int]:
     """Parse the file: good rows, bad rows (line, reason), and how many rows it has.
 
     A file that is not UTF-8 or not readable CSV (a quote never closed, a field over
@@ -128,7 +181,7 @@ def read_csv(path: Path, now: dt.datetime) -> tuple[list[dict[str, Any]], list[R
     """
     header, records = csvfile.rows(path)
     _check_header(path, header)
-    return _parse_rows(records, now)
+    return _parse_rows(records, now, confidence_scale)
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -142,9 +195,11 @@ def _check_header(path: Path, header: list[str]) -> None:
 
 
 def _parse_rows(records: Iterable[tuple[int, dict[str, str | None]]],
-                now: dt.datetime) -> tuple[list[dict[str, Any]], list[RowError], int]:
+                now: dt.datetime, confidence_scale: float = 1.0
+                ) -> tuple[list[dict[str, Any]], list[RowError], int]:
     good: list[dict[str, Any]] = []
     bad: list[RowError] = []
+    percent: list[tuple[int, str]] = []
     first_line: dict[str, int] = {}
     count = 0
     for line, raw in records:
@@ -153,7 +208,10 @@ def _parse_rows(records: Iterable[tuple[int, dict[str, str | None]]],
             bad.append(RowError(line, "more values than columns"))
             continue
         try:
-            row = parse_row(raw, now)
+            row = parse_row(raw, now, confidence_scale=confidence_scale)
+        except PercentLike as exc:
+            percent.append((line, exc.value))
+            continue
         except ValueError as exc:
             bad.append(RowError(line, str(exc)))
             continue
@@ -163,6 +221,13 @@ def _parse_rows(records: Iterable[tuple[int, dict[str, str | None]]],
             continue
         first_line[row["email"]] = line
         good.append(row)
+    if percent:  # one finding for the file, not one per row
+        line, value = percent[0]
+        bad.append(RowError(line, (
+            f"enrichment_confidence looks like percentages ({value!r} on line {line}, "
+            f"{len(percent)} row(s) between 1 and 100): divide by 100 or pass "
+            "--confidence-scale 100")))
+        bad.sort(key=lambda e: e.line)
     return good, bad, count
 
 
@@ -197,10 +262,10 @@ def upsert_leads(session: Session, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def import_csv(session: Session, path: Path, *, skip_invalid: bool = False,
-               now: dt.datetime | None = None) -> ImportReport:
+               now: dt.datetime | None = None, confidence_scale: float = 1.0) -> ImportReport:
     """Import a lead CSV into the pool (nothing at all when a row is bad, unless skipping)."""
     now = now or dt.datetime.now(dt.UTC)
-    good, bad, count = read_csv(path, now)
+    good, bad, count = read_csv(path, now, confidence_scale=confidence_scale)
     if bad and not skip_invalid:
         return ImportReport(rows=count, imported=0, errors=tuple(bad))
     return ImportReport(rows=count, imported=upsert_leads(session, good), errors=tuple(bad))

@@ -274,6 +274,9 @@ def read_replies(path: Path) -> tuple[list[tuple[int, ReplyInput]], list[RowErro
                 rows.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
                 bad.append(RowError(number, f"not JSON: {exc.msg}"))
+            except RecursionError:
+                bad.append(RowError(number, "nested too deeply: a reply is one flat JSON "
+                                            "object (contact, kind, campaign, body, ...)"))
     else:
         rows = list(csvfile.rows(path)[1])  # not UTF-8 or broken quoting: an error
     for number, raw in rows:
