@@ -183,3 +183,13 @@ def test_runs_lists_the_newest_with_filters_and_pages_back(db_url: str, tmp_path
         assert {r["status"] for r in only["runs"]} == {status}
     assert _cli(db_url, "runs", "--client", "other") == "no runs\n"
     assert _cli(db_url, "runs", "--limit", "1").splitlines()[-1] == f"older: --before {ids[-1]}"
+
+
+def test_tick_before_the_runs_start_says_when_the_earliest_step_is(db_url: str, repo: Path):
+    out = _cli(db_url, "tick", "--now", "2026-11-01T09:00:00Z")
+    assert "nothing due" in out
+    assert "the earliest due step is at 2026-11-23" in out
+    assert "runs start on the real clock" in out
+    _cli(db_url, "tick", "--now", "2026-11-23T09:00:00Z")  # step 1 goes out
+    out = _cli(db_url, "tick", "--now", "2026-11-23T09:05:00Z")
+    assert "nothing due" in out and "the earliest due step is at 2026-11-25" in out

@@ -144,15 +144,35 @@ def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) 
     try:
         result = tick(db, now=now, config=ctx.config, batch_size=batch_size,
                       root=ctx.project.root)
+        why = "" if result.as_json()["totals"] else _why_nothing(db, now, bool(now_text))
     finally:
         db.dispose()
     if fmt == "json":
         _json(result.as_json())
         return
-    _tick_text(result)
+    _tick_text(result, why)
 
 
-def _tick_text(result: Any) -> None:
+def _why_nothing(db: Any, now: dt.datetime, simulated: bool) -> str:
+    """Why a tick delivered nothing: no enrollment waits, or when the earliest is due."""
+    from campaign_gitops.runs.queries import earliest_due
+
+    with db.reading() as session:
+        first, count = earliest_due(session)
+    if first is None:
+        return ("no active enrollment waits for a step (a run enrolls leads when it "
+                "starts: apply a campaign with a run)")
+    if first.tzinfo is None:
+        first = first.replace(tzinfo=dt.UTC)
+    if first <= now:
+        return (f"{count} step(s) were due at {first.isoformat()} but none went out: "
+                "windows, limits or holds (see the notes, `status`)")
+    clock = (" (runs start on the real clock: a --now before that finds nothing)"
+             if simulated else "")
+    return f"the earliest due step is at {first.isoformat()} ({count} enrollment(s)){clock}"
+
+
+def _tick_text(result: Any, why: str = "") -> None:
     if result.halted:
         click.echo(f"tick {result.now.isoformat()}: nothing delivered, {result.halted}")
         return
@@ -160,7 +180,7 @@ def _tick_text(result: Any) -> None:
         click.echo(f"started {started}")
     totals = result.as_json()["totals"]
     summary = ", ".join(f"{n} {s}" for s, n in totals.items()) or "nothing due"
-    click.echo(f"tick {result.now.isoformat()}: {summary}")
+    click.echo(f"tick {result.now.isoformat()}: {summary}" + (f": {why}" if why else ""))
     for channel, counts in sorted(result.counts.items()):
         click.echo(f"  {channel:<9} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     for note in result.notes:

@@ -111,3 +111,15 @@ def campaign_metrics(session: Session, campaign: str | None = None) -> list[dict
     if campaign:
         query = query.where(_campaign_filter(campaign))
     return [dict(r) for r in session.execute(query).mappings()]
+
+
+def earliest_due(session: Session) -> tuple[Any, int]:
+    """(when, how many): the earliest step any active enrollment waits for, and how many
+    wait for that moment; (None, 0) when none waits. Says why a tick found nothing."""
+    first = session.execute(select(func.min(Enrollment.next_due_at)).where(
+        Enrollment.state == "active", Enrollment.next_due_at.is_not(None))).scalar()
+    if first is None:
+        return None, 0
+    count = session.execute(select(func.count()).where(
+        Enrollment.state == "active", Enrollment.next_due_at == first)).scalar_one()
+    return first, int(count)
