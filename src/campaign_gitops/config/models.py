@@ -109,11 +109,58 @@ class Icp(Model):
     keywords: list[str] = Field(default_factory=list)
 
 
+EMAIL_PATTERN = r"^[^@\s<>]+@[^@\s<>]+$"
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
+
+
+class Dkim(Model):
+    """DKIM signing of every email (relaxed/relaxed); the key is never in a file."""
+
+    selector: str = Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+                          description="The DNS selector: <selector>._domainkey.<domain>.")
+    private_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                 description="The variable holding the PEM private key.")
+    domain: str | None = Field(default=None,
+                               description="d=; default: the domain of the From address.")
+
+
+class Sender(Model):
+    """One mailbox a client sends from (SPEC 9)."""
+
+    name: str = Field(min_length=1, max_length=100, description="The display name of From.")
+    email: Email
+    reply_to: Email | None = None
+    daily_limit: int = Field(default=50, ge=1, le=500,
+                             description="Emails a day from this mailbox, all campaigns.")
+    max_per_hour: int | None = Field(default=None, ge=1, le=500)
+    min_gap_seconds: int | None = Field(
+        default=None, ge=0, le=86400,
+        description="At least this long between two emails of this mailbox.")
+    transport: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        description="A named transport of campaign-gitops.yaml (default: the email one).")
+    dkim: Dkim | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[1].lower()
+
+
 class ClientSpec(Model):
     tier: Literal["ignition", "velocity", "dominance"] = "ignition"
     timezone: str = "UTC"
     resources: ClientResources = Field(default_factory=ClientResources)
     icp: Icp = Field(default_factory=Icp)
+    senders: list[Sender] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _distinct_senders(self) -> ClientSpec:
+        seen: set[str] = set()
+        for sender in self.senders:
+            if sender.email.lower() in seen:
+                raise ValueError(f"sender {sender.email} is listed twice")
+            seen.add(sender.email.lower())
+        return self
 
     def channels_available(self) -> set[str]:
         """The channels this client has a sending resource for."""
@@ -254,6 +301,8 @@ class CampaignSpec(Model):
     daily_limit: int | None = Field(default=None, ge=1, le=500)
     lead_allocation_pct: int = Field(default=100, ge=1, le=100)
     test_recipients: list[str] = Field(default_factory=list)
+    senders: list[Email] | None = Field(
+        default=None, description="Narrow the client's senders to these addresses.")
     runs: list[RunDecl] = Field(default_factory=list)  # distinct names: schema.py checks
 
     def channels(self) -> list[str]:

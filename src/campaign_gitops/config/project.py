@@ -6,6 +6,7 @@ flags, file, environment and defaults is ``config/settings.py``).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from campaign_gitops.config.models import CHANNEL_ALIASES, TIERS
 
@@ -92,6 +95,14 @@ class DatabaseConfig(_Cfg):
         return self
 
 
+class TransportDkim(_Cfg):
+    """DKIM signing (relaxed/relaxed); the PEM key is read from a variable, never a file."""
+
+    selector: str = Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    private_key_env: EnvName
+    domain: str | None = Field(default=None, description="d=; default: the From domain.")
+
+
 class TransportConfig(_Cfg):
     """How one channel is delivered."""
 
@@ -110,6 +121,8 @@ class TransportConfig(_Cfg):
     secret_env: EnvName | None = Field(default=None,
                                        description="HMAC-SHA256 key for the signature.")
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    dkim: TransportDkim | None = Field(default=None,
+                                       description="Sign every email of this transport.")
 
 
 class MailboxConfig(_Cfg):
@@ -208,9 +221,26 @@ class NotificationConfig(_Cfg):
         return self
 
 
+TRANSPORT_CHANNELS = ("email", "sms", "voice", "linkedin", "mail")
+
+
+def _transport_key(key: str) -> str:
+    """A channel, or a named transport whose name is not a misspelt channel."""
+    channels = (*TRANSPORT_CHANNELS, *CHANNEL_ALIASES)
+    if key not in channels and difflib.get_close_matches(key, channels, n=1, cutoff=0.75):
+        raise PydanticCustomError(
+            "literal_error", "a misspelt channel",
+            {"expected": ", ".join(repr(c) for c in channels)})
+    return key
+
+
 TransportChannel = Annotated[
-    Literal["email", "sms", "voice", "linkedin", "mail"],
-    Field(description="A channel (phone is an alias of voice)."),
+    str,
+    AfterValidator(_transport_key),
+    Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+          description="A channel (email, sms, voice, linkedin, mail; phone is an alias of "
+                      "voice): its default transport; any other name is a named transport "
+                      "that senders point at (SPEC 9)."),
 ]
 
 
