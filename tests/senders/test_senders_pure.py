@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from campaign_gitops.runs.senders import (
     usage,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NINE = dt.datetime(2026, 12, 7, 9, tzinfo=UTC)  # a Monday
 FIVE_PM = NINE.replace(hour=17)
 
@@ -73,7 +74,7 @@ def test_min_gap_spreads_the_day() -> None:
     times = [p.at for p in planned]
     assert times[0] == NINE and times[-1] <= FIVE_PM
     assert all(later - earlier == dt.timedelta(minutes=20)
-               for earlier, later in zip(times, times[1:], strict=False))
+               for earlier, later in itertools.pairwise(times))
     assert len(planned) == 20 and len(waiting) == 10  # 8 h / 20 min = 24 > cap 20
 
 
@@ -147,4 +148,4 @@ def test_property_caps_limits_and_sticky_senders(senders: list[Sender],
                         <= s.max_per_hour
             if s.min_gap_seconds:
                 assert all((b - a).total_seconds() >= s.min_gap_seconds
-                           for a, b in zip(times, times[1:], strict=False))
+                           for a, b in itertools.pairwise(times))
