@@ -28,6 +28,9 @@ TABLE = {
     "PF017": (E, E, E, E),
     "PF018": (E, E, E, E),
     "PF019": (E, E, E, E),
+    "PF020": (E, E, E, E),
+    "PF021": (W, W, W, W),
+    "PF022": (E, E, E, E),
     "SCHEMA": (E, E, E, E),
     "DISABLE": (W, W, W, W),
 }

@@ -139,7 +139,7 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
 def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
                  strict: bool, list_rules: bool, output: str | None, cache: bool,
                  jobs: int | None) -> None:
-    """Preflight the resource files: schema, references and every rule (PF001-PF019).
+    """Preflight the resource files: schema, references and every rule (PF001-PF022).
 
     PATHS limit which files' findings are reported; the whole --dir is still loaded so
     references resolve. Exit code: 0 clean or warnings only, 1 errors (or warnings with

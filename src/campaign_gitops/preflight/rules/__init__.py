@@ -12,6 +12,7 @@ from campaign_gitops.preflight.rules import (
     references,
     schedule,
     secrets,
+    senders,
 )
 
 RULES: dict[str, Rule] = {r.id: r for r in (
@@ -34,6 +35,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     schedule.invalid_schedule,                # PF017
     schedule.quiet_hours,                     # PF018
     channels.step_without_writer,             # PF019
+    senders.campaign_without_sender,          # PF020
+    senders.sender_domain,                    # PF021
+    senders.sender_without_transport,         # PF022
     meta.SCHEMA,
     meta.DISABLE,
 )}
