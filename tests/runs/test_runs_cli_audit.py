@@ -193,3 +193,39 @@ def test_tick_before_the_runs_start_says_when_the_earliest_step_is(db_url: str, 
     _cli(db_url, "tick", "--now", "2026-11-23T09:00:00Z")  # step 1 goes out
     out = _cli(db_url, "tick", "--now", "2026-11-23T09:05:00Z")
     assert "nothing due" in out and "the earliest due step is at 2026-11-25" in out
+
+
+def test_the_reply_rate_is_one_definition_in_every_view(db_url: str, repo: Path):
+    """Replied leads / contacted leads: the run page, the campaigns table, the campaign
+    pane, status and runs show agree (4 contacted, 1 reply, 1 conversion, 3 messages
+    more to the replier: still 25 %, not a share of messages)."""
+    from campaign_gitops.state import listings
+
+    table = _cli(db_url, "status").splitlines()
+    header = next(line for line in table if line.startswith("NAME"))
+    (row,) = [line for line in table if line.startswith("q1 ")]
+    assert row[header.index("REPLY RATE"):].startswith("- ")
+    db = open_database(db_url)
+    with db.reading() as s:  # nobody contacted yet: no rate, not 0 %
+        assert listings.campaigns_page(s)["items"][0]["reply_rate"] is None
+    _cli(db_url, "tick", "--now", "2026-11-23T09:00:00Z")
+    _cli(db_url, "replies", "add", "--contact", "lead0001@example.com", "--kind", "reply",
+         "--campaign", "acme/q1", "--now", "2026-11-23T10:00:00Z")
+    _cli(db_url, "replies", "add", "--contact", "lead0001@example.com", "--kind", "reply",
+         "--campaign", "acme/q1", "--now", "2026-11-23T10:30:00Z")
+    _cli(db_url, "replies", "add", "--contact", "lead0002@example.com", "--kind", "converted",
+         "--campaign", "acme/q1", "--now", "2026-11-23T11:00:00Z")
+    with db.reading() as s:
+        (item,) = listings.campaigns_page(s)["items"]
+        detail = listings.campaign_detail(s, "acme", "q1")
+        assert detail is not None
+        run_id = detail["runs"][0]["id"]
+        run = listings.run_detail(s, run_id)
+    db.dispose()
+    assert run is not None
+    assert item["reply_rate"] == detail["metrics"]["reply_rate"] == 0.25
+    assert run["metrics"]["reply_rate"] == 0.25
+    assert (run["metrics"]["contacted"], run["metrics"]["replied"]) == (4, 1)
+    shown = json.loads(_cli(db_url, "runs", "show", "acme/q1/launch", "--format", "json"))
+    assert shown["metrics"]["reply_rate"] == 0.25
+    assert "25.0% (1/4)" in _cli(db_url, "status")

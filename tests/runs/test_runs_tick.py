@@ -212,7 +212,10 @@ def test_unknown_contact_and_kind(sqlite_url: str, tmp_path: Path,
     _setup(tmp_path, sqlite_url, leads=1)
     monkeypatch.chdir(tmp_path / "repo")
     out = _cli(sqlite_url, "replies", "add", "--contact", "nobody@x.example", "--kind",
-               "reply")
+               "reply", code=1)
+    assert "no lead has the contact 'nobody@x.example'" in out
+    out = _cli(sqlite_url, "replies", "add", "--contact", "nobody@x.example", "--kind",
+               "reply", "--unmatched-ok")
     assert "(no matching lead)" in out
     bad = tmp_path / "replies.jsonl"
     bad.write_text('{"contact": "a@b.co", "kind": "reply"}\n{"contact": "a@b.co", '

@@ -352,9 +352,13 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
             click.echo(f"  {key + ':':<12} {data[key]}")
     metrics = data["metrics"]
     if metrics:
+        from campaign_gitops.runs.metrics import percent, reply_rate
+
+        contacted = metrics["leads_contacted"]
         click.echo(f"  campaign:    {metrics['total_leads']} leads, "
                    f"{metrics['leads_contacted']} contacted, "
-                   f"{metrics['leads_replied']} replied ({metrics['reply_rate']:.1%}), "
+                   f"{metrics['leads_replied']} replied "
+                   f"({percent(reply_rate(metrics['leads_replied'], contacted))}), "
                    f"{metrics['leads_converted']} converted "
                    f"({metrics['conversion_rate']:.1%})")
     click.echo("  enrollments: " + _pairs(data["enrollments"]))

@@ -139,10 +139,12 @@ def _print_table(rows: list[dict[str, Any]], halted: dict[str, Any], note: str) 
 
 def _reply_rate(metrics: dict[str, Any] | None) -> str:
     """``25.0% (1/4)``: replied leads of the leads contacted; ``-`` before any contact."""
+    from campaign_gitops.runs.metrics import percent, reply_rate
+
     if not metrics or not metrics["leads_contacted"]:
         return "-"
-    return (f"{metrics['reply_rate']:.1%} "
-            f"({metrics['leads_replied']}/{metrics['leads_contacted']})")
+    rate = reply_rate(metrics["leads_replied"], metrics["leads_contacted"])
+    return f"{percent(rate)} ({metrics['leads_replied']}/{metrics['leads_contacted']})"
 
 
 def register(group: click.Group) -> None:

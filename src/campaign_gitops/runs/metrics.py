@@ -4,6 +4,11 @@ total_leads: leads enrolled by the campaign's runs; leads_contacted: leads with 
 least one delivered message; leads_replied / leads_converted: leads with a reply /
 conversion for the campaign; reply_rate and conversion_rate are shares of the leads
 contacted. Test runs count in none of them.
+
+The reply rate has ONE definition, ``reply_rate`` below: leads who replied / leads
+contacted (a lead counts once however many messages it got or replies it sent); no rate
+("-") before anyone was contacted. The run page, ``status``, ``runs show``, the campaigns
+table and pane all use it (a run's rate: its own leads).
 """
 
 from __future__ import annotations
@@ -21,6 +26,16 @@ runs = CampaignRun.__table__
 enrollments = Enrollment.__table__
 messages = Message.__table__
 replies = Reply.__table__
+
+
+def reply_rate(replied: int, contacted: int) -> float | None:
+    """THE reply rate: leads replied / leads contacted (0-1); None when none contacted."""
+    return round(replied / contacted, 4) if contacted else None
+
+
+def percent(rate: float | None) -> str:
+    """``25.0%``, or ``-`` when there is no rate (nobody contacted yet)."""
+    return "-" if rate is None else f"{rate:.1%}"
 
 
 def _real_runs(campaign_id: int):  # type: ignore[no-untyped-def]
@@ -48,6 +63,6 @@ def update_metrics(session: Session, campaign_ids: Iterable[int], now: dt.dateti
         session.execute(update(campaigns).where(campaigns.c.resource_id == cid).values(
             total_leads=total, leads_contacted=contacted, leads_replied=replied,
             leads_converted=converted,
-            reply_rate=round(replied / contacted, 4) if contacted else 0.0,
+            reply_rate=reply_rate(replied, contacted) or 0.0,  # the column: 0 when none
             conversion_rate=round(converted / contacted, 4) if contacted else 0.0,
             updated_at=now))

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Date, String, cast, func, select
+from sqlalchemy import Date, String, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
+from campaign_gitops.runs.metrics import reply_rate
 from campaign_gitops.state import kv
 from campaign_gitops.state.queries import ACTIVE_RUN_STATES, iso
 from campaign_gitops.state.tables import (
@@ -114,7 +115,8 @@ def campaigns_page(session: Session, *, client: str | None = None, status: str |
               "channels": sorted((r["spec"] or {}).get("allocation") or {})
               or [(r["spec"] or {}).get("channel")],
               "active_runs": active.get(r["id"], 0),
-              "reply_rate": float(r["reply_rate"] or 0.0),
+              "reply_rate": reply_rate(int(r["leads_replied"] or 0),
+                                       int(r["leads_contacted"] or 0)),
               "leads": int(r["total_leads"] or 0),
               "contacted": int(r["leads_contacted"] or 0),
               "replied": int(r["leads_replied"] or 0),
@@ -189,7 +191,8 @@ def campaign_detail(session: Session, client: str, name: str) -> dict[str, Any] 
         "metrics": {"leads": row["total_leads"] or 0, "contacted": row["leads_contacted"] or 0,
                     "replied": row["leads_replied"] or 0,
                     "converted": row["leads_converted"] or 0,
-                    "reply_rate": float(row["reply_rate"] or 0.0),
+                    "reply_rate": reply_rate(int(row["leads_replied"] or 0),
+                                             int(row["leads_contacted"] or 0)),
                     "conversion_rate": float(row["conversion_rate"] or 0.0)},
         "refs": refs,
         "runs": runs_page(session, campaign_id=row["id"], limit=50)["items"],
@@ -342,11 +345,17 @@ def run_detail(session: Session, run_id: int) -> dict[str, Any] | None:
     enrolled = sum(by_state.values())
     sent = by_status.get("sent", 0)
     replied = by_kind.get("reply", 0) + by_kind.get("converted", 0)
+    contacted = int(session.execute(select(func.count(distinct(messages.c.lead_id))).where(
+        messages.c.run_id == run_id, messages.c.status == "sent")).scalar_one())
+    leads_replied = int(session.execute(select(func.count(distinct(replies.c.lead_id))).where(
+        replies.c.run_id == run_id, replies.c.kind == "reply",
+        replies.c.lead_id.is_not(None))).scalar_one())
     return {**found[0],
             "enrollments": by_state, "messages": by_status, "messages_by_day": by_day,
             "replies": by_kind, "steps": run_steps(session, run_id),
             "metrics": {"enrolled": enrolled, "sent": sent, "replies": replied,
-                        "reply_rate": round(replied / sent, 4) if sent else 0.0}}
+                        "contacted": contacted, "replied": leads_replied,
+                        "reply_rate": reply_rate(leads_replied, contacted)}}
 
 
 def run_steps(session: Session, run_id: int) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from fastapi.templating import Jinja2Templates
 from campaign_gitops import __version__
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.runs.metrics import percent
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.db import Database, redact
 from campaign_gitops.web.security import Security, is_loopback, middleware
@@ -52,7 +53,7 @@ class Web:
                                  autoescape=True, undefined=jinja2.ChainableUndefined)
         self.templates = Jinja2Templates(env=env)
         self.templates.env.globals.update(sync_states=SYNC_STATES, version=__version__)
-        self.templates.env.filters["pct"] = lambda v: f"{float(v or 0) * 100:.1f}%"
+        self.templates.env.filters["pct"] = percent  # None (nobody contacted): "-"
         self.templates.env.filters["short"] = lambda v: (v or "")[:10]
 
     @property
