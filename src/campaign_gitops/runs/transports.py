@@ -42,7 +42,7 @@ from typing import Any
 import httpx
 
 from campaign_gitops.config.models import CHANNEL_ALIASES
-from campaign_gitops.config.project import ProjectConfig, TransportConfig
+from campaign_gitops.config.project import ProjectConfig, TransportConfig, TransportDkim
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.inbound.tokens import mailto, token_of
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
@@ -84,6 +84,25 @@ def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = N
         if not path.is_absolute():
             path = (root or Path.cwd()) / path
     return OutboxTransport(path)
+
+
+def make_named_transport(name: str, config: ProjectConfig, *,
+                         env: Mapping[str, str] | None = None) -> Transport:
+    """A named transport of campaign-gitops.yaml (SPEC 9) that senders point at: an smtp
+    one needs no fromAddress (its senders give From)."""
+    settings = config.transports.get(name)
+    where = f"transports.{name}"
+    if settings is None:
+        raise CampaignGitopsError(f"{where} is not defined in campaign-gitops.yaml",
+                                  hint=f"add transports: {{{name}: {{type: smtp, host: …}}}}")
+    environ = os.environ if env is None else env
+    if settings.type == "smtp":
+        address = next((m.address for m in config.inbound.mailboxes if m.address), None)
+        return SmtpTransport.from_config(settings, environ, where, address, need_from=False)
+    if settings.type == "webhook":
+        return WebhookTransport.from_config(settings, environ, where)
+    raise CampaignGitopsError(f"{where}: an outbox cannot be a sender's transport",
+                              hint="use type smtp or webhook")
 
 
 def _settings_for(channel: str, config: ProjectConfig) -> TransportConfig:
@@ -202,8 +221,10 @@ class SmtpTransport:
                  username_env: str | None = None, password_env: str | None = None,
                  timeout: float = 10.0, env: Mapping[str, str] | None = None,
                  tls_context: ssl.SSLContext | None = None,
-                 unsubscribe_mailbox: str | None = None) -> None:
+                 unsubscribe_mailbox: str | None = None,
+                 dkim: TransportDkim | None = None) -> None:
         self.host = host
+        self.dkim = dkim
         # An inbound mailbox's address: List-Unsubscribe offers a mailto: beside the link.
         self.unsubscribe_mailbox = unsubscribe_mailbox
         self.port = port
@@ -220,10 +241,12 @@ class SmtpTransport:
 
     @classmethod
     def from_config(cls, settings: TransportConfig, env: Mapping[str, str],
-                    where: str, unsubscribe_mailbox: str | None = None) -> SmtpTransport:
+                    where: str, unsubscribe_mailbox: str | None = None,
+                    need_from: bool = True) -> SmtpTransport:
+        """``need_from``: False for a named transport (its senders give From)."""
         missing = [name for name, value in (("host", settings.host),
                                             ("fromAddress", settings.from_address))
-                   if not value]
+                   if not value and (need_from or name == "host")]
         if missing:
             raise CampaignGitopsError(
                 f"{where}: an smtp transport needs {' and '.join(missing)}",
@@ -234,19 +257,23 @@ class SmtpTransport:
                    from_address=settings.from_address or "", starttls=settings.starttls,
                    username_env=settings.username_env, password_env=settings.password_env,
                    timeout=settings.timeout_seconds, env=env,
-                   unsubscribe_mailbox=unsubscribe_mailbox)
+                   unsubscribe_mailbox=unsubscribe_mailbox, dkim=settings.dkim)
 
     def send(self, message: OutgoingMessage) -> str:
         try:
             email = self.build(message)
         except (ValueError, TypeError) as exc:  # e.g. a line break in a header: no injection
             raise DeliveryError(f"cannot build the email: {exc}", permanent=True) from exc
+        data = email.as_bytes(policy=SMTP_POLICY)
+        dkim = _message_dkim(message) or self.dkim
+        if dkim is not None:
+            data = dkim_sign(data, dkim, str(email["From"]), self._env)
         handed_over = False
         try:
             conn = self._connection()
-            _envelope(conn, parseaddr(self.from_address)[1], message.recipient)
+            _envelope(conn, parseaddr(str(email["From"]))[1], message.recipient)
             handed_over = True  # from DATA on, the server may accept what we sent
-            code, reply = conn.data(email.as_bytes(policy=SMTP_POLICY))
+            code, reply = conn.data(data)
             if code != 250:  # smtplib raises for these; kept should a version not
                 raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -272,11 +299,16 @@ class SmtpTransport:
     def build(self, message: OutgoingMessage) -> EmailMessage:
         """The email as it goes on the wire (headers, body)."""
         email = EmailMessage()
-        email["From"] = self.from_address
+        # A sender's From (SPEC 9) comes in the message's headers; else the transport's.
+        sender = message.headers.get("From") or self.from_address
+        if not sender:
+            raise ValueError("no From: the message has no sender and the transport no "
+                             "fromAddress")
+        email["From"] = sender
         email["To"] = message.recipient
         email["Subject"] = message.subject or ""
         email["Date"] = formatdate(localtime=False, usegmt=True)
-        email["Message-ID"] = message_id(message.idempotency_key, self.from_address)
+        email["Message-ID"] = message_id(message.idempotency_key, sender)
         email[EMAIL_IDEMPOTENCY_HEADER] = message.idempotency_key
         unsubscribe = unsubscribe_link(message)
         if unsubscribe:
@@ -368,6 +400,42 @@ def message_id(idempotency_key: str, from_address: str) -> str:
     domain = from_address.rpartition("@")[2].strip("> ") or "campaign-gitops.invalid"
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@{domain}>"
+
+
+# What a DKIM signature covers (SPEC 9); RFC 8058 needs both List-Unsubscribe headers.
+DKIM_HEADERS = (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Unsubscribe",
+                b"List-Unsubscribe-Post")
+
+
+def _message_dkim(message: OutgoingMessage) -> TransportDkim | None:
+    """The sender's own DKIM settings, carried in the message's metadata."""
+    data = message.metadata.get("dkim")
+    return TransportDkim.model_validate(data) if isinstance(data, dict) else None
+
+
+def dkim_sign(data: bytes, settings: TransportDkim, from_header: str,
+              env: Mapping[str, str]) -> bytes:
+    """``data`` with a DKIM-Signature header in front (relaxed/relaxed, DKIM_HEADERS).
+
+    The PEM private key is read from the variable ``privateKeyEnv`` names (``\\n`` in a
+    one-line value stands for a line break). Raises DeliveryError (permanent, nothing
+    was sent) when the key is missing or unusable.
+    """
+    import dkim
+
+    pem = env.get(settings.private_key_env, "")
+    if not pem:
+        raise DeliveryError(f"DKIM: the variable {settings.private_key_env} is not set",
+                            permanent=True)
+    pem = pem.replace("\\n", "\n")
+    domain = settings.domain or parseaddr(from_header)[1].rpartition("@")[2]
+    try:
+        signature = dkim.sign(data, settings.selector.encode(), domain.encode(), pem.encode(),
+                              canonicalize=(b"relaxed", b"relaxed"),
+                              include_headers=list(DKIM_HEADERS))
+    except dkim.DKIMException as exc:
+        raise DeliveryError(f"DKIM signing failed: {exc}", permanent=True) from exc
+    return bytes(signature) + data
 
 
 def _quietly_close(conn: smtplib.SMTP) -> None:
