@@ -10,9 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 # Re-exported: the kinds and their plan order are part of the file format.
@@ -61,9 +69,51 @@ Channel = Annotated[
         "email", "sms", "voice", "linkedin", "mail", "phone"]),
 ]
 HHMM = Annotated[str, Field(pattern=HHMM_PATTERN)]
-# ISO 8601 strings (YAML 1.2 has no timestamp type): parsed even though models are strict.
-Timestamp = Annotated[dt.datetime, Field(strict=False)]
-Day = Annotated[dt.date, Field(strict=False)]
+# Times in files are strings in exactly the JSON Schema's formats (SPEC section 7): an
+# RFC 3339 date-time with seconds and an offset, an ISO date. These patterns are the one
+# source: the models check them and the generated schemas carry them, so lint, plan,
+# check-jsonschema and editors agree. Anything else (an integer, a space for the T, no
+# seconds, "+1100") is a SCHEMA finding, never a guess.
+DATE_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$")
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DATE_TIME_EXAMPLE = "2026-12-01T09:00:00+11:00"
+DATE_EXAMPLE = "2026-12-24"
+
+
+def _exact(pattern: str, what: str, example: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, dt.date):  # from Python callers, already typed
+            return value
+        if not isinstance(value, str) or not compiled.match(value):
+            raise ValueError(f"{describe_value(value)} is not {what}: write it as a quoted "
+                             f"string like \"{example}\"")
+        return value
+    return check
+
+
+def describe_value(value: Any) -> str:
+    return f"the {type(value).__name__} {value!r}" if not isinstance(value, str) \
+        else repr(value)
+
+
+Timestamp = Annotated[
+    dt.datetime,
+    BeforeValidator(_exact(DATE_TIME_PATTERN, "an RFC 3339 date-time with seconds and an "
+                           "offset", DATE_TIME_EXAMPLE)),
+    Field(strict=False),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN,
+                    "examples": [DATE_TIME_EXAMPLE]}),
+]
+Day = Annotated[
+    dt.date,
+    BeforeValidator(_exact(DATE_PATTERN, "an ISO date", DATE_EXAMPLE)),
+    Field(strict=False),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN,
+                    "examples": [DATE_EXAMPLE]}),
+]
 StrList = Annotated[list[str], BeforeValidator(_as_list, json_schema_input_type=list[str] | str)]
 
 
