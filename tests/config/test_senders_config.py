@@ -18,7 +18,7 @@ def test_senders_default_daily_limit_and_domain() -> None:
         {"name": "Ben", "email": "ben@mail.acme.test", "dailyLimit": 20, "maxPerHour": 6,
          "minGapSeconds": 300, "transport": "acme-smtp",
          "dkim": {"selector": "s1", "privateKeyEnv": "ACME_DKIM"}}]})
-    first, second = spec.senders
+    first, second = spec.sender_list
     assert first.daily_limit == 50 and first.domain == "acme.test"
     assert second.max_per_hour == 6 and second.dkim is not None
     assert second.dkim.private_key_env == "ACME_DKIM"
@@ -47,8 +47,10 @@ def test_campaign_narrows_senders() -> None:
     assert CampaignSpec.model_validate({}).senders is None
 
 
-def test_sender_placeholders_are_known() -> None:
-    assert {"sender_name", "sender_email"} <= PLACEHOLDERS
+def test_sender_email_is_not_a_placeholder_until_tick_renders_it() -> None:
+    # tick does not assign senders to leads yet (docs/senders.md): a known
+    # {{sender_email}} would fail at write time for want of a value.
+    assert "sender_name" in PLACEHOLDERS and "sender_email" not in PLACEHOLDERS
 
 
 def test_named_transports_with_dkim(tmp_path: Path) -> None:
@@ -60,3 +62,8 @@ def test_named_transports_with_dkim(tmp_path: Path) -> None:
     assert list(config.transports) == ["email", "acme-smtp"]
     dkim = config.transports["acme-smtp"].dkim
     assert dkim is not None and dkim.domain == "acme.test"
+
+
+def test_no_senders_is_none_so_older_databases_plan_no_change() -> None:
+    assert "senders" not in {k for k, v in ClientSpec().model_dump(by_alias=True).items()
+                             if v is not None}

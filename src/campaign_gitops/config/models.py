@@ -201,12 +201,17 @@ class ClientSpec(Model):
     timezone: str = "UTC"
     resources: ClientResources = Field(default_factory=ClientResources)
     icp: Icp = Field(default_factory=Icp)
-    senders: list[Sender] = Field(default_factory=list, max_length=100)
+    # None, not []: a database written before senders existed plans no change.
+    senders: list[Sender] | None = Field(default=None, max_length=100)
+
+    @property
+    def sender_list(self) -> list[Sender]:
+        return list(self.senders or ())
 
     @model_validator(mode="after")
     def _distinct_senders(self) -> ClientSpec:
         seen: set[str] = set()
-        for sender in self.senders:
+        for sender in self.sender_list:
             if sender.email.lower() in seen:
                 raise ValueError(f"sender {sender.email} is listed twice")
             seen.add(sender.email.lower())

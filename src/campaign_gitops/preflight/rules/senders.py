@@ -29,7 +29,7 @@ def campaign_without_sender(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     client: ClientSpec | None = ctx.client_spec(entry.key.client)
     if client is None or not _sends_email(entry, ctx):
         return
-    known = {s.email.lower(): s.email for s in client.senders}
+    known = {s.email.lower(): s.email for s in client.sender_list}
     for i, email in enumerate(spec.senders or ()):
         if email.lower() not in known:
             hint = did_you_mean(email, list(known.values())) or (
@@ -63,7 +63,7 @@ def sender_domain(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     domain = (spec.resources.email_domain or "").lower().strip(".")
     if not domain:
         return
-    for i, sender in enumerate(spec.senders):
+    for i, sender in enumerate(spec.sender_list):
         own = sender.domain
         if own != domain and not own.endswith("." + domain):
             yield Hit(f"sender {sender.email} is not on the client's emailDomain {domain}",
@@ -80,7 +80,7 @@ def sender_without_transport(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     an email transport."""
     spec: ClientSpec = entry.resource.spec
     transports = ctx.config.transports
-    for i, sender in enumerate(spec.senders):
+    for i, sender in enumerate(spec.sender_list):
         name = sender.transport
         if name is None:
             continue
