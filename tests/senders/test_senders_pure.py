@@ -41,6 +41,20 @@ def test_new_leads_go_to_the_sender_with_most_room_and_wait_when_all_are_full() 
     assert usage(book) == [("a@acme.test", "A", 5, 5), ("b@acme.test", "B", 15, 15)]
 
 
+def test_two_senders_capped_at_5_and_15_leads_split_5_5_then_the_rest_next_day() -> None:
+    # The example: two mailboxes of 5 a day each, 15 new leads: 10 go on day
+    # one, 5 from each, and the other 5 on the next day (a fresh book per client-day).
+    a, b = sender("a@acme.test", 5), sender("b@acme.test", 5)
+    day_one, waiting = plan_sends([Due(f"l{i}") for i in range(15)], [a, b], quota=50,
+                                  book=SenderBook([a, b]), now=NINE, until=FIVE_PM)
+    assert sorted(p.sender for p in day_one) == [a.email] * 5 + [b.email] * 5
+    assert len(waiting) == 5
+    tomorrow = NINE + dt.timedelta(days=1)
+    day_two, left = plan_sends(waiting, [a, b], quota=50, book=SenderBook([a, b]),
+                               now=tomorrow, until=tomorrow.replace(hour=17))
+    assert len(day_two) == 5 and left == []
+
+
 def test_a_lead_keeps_its_sender_even_when_another_has_more_room() -> None:
     a, b = sender("a@acme.test", 5), sender("b@acme.test", 15)
     book = SenderBook([a, b], sent_today={"a@acme.test": 4})
