@@ -275,7 +275,21 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
                 verdict = gate(session, chunk, now)
             out.held.extend(verdict.held)
             out.skipped.extend(verdict.skipped)
+            together = [q for q in verdict.send if _dedupes(transports, q.channel)]
+            if together:  # marked, sent and recorded as one group (see _dedupes)
+                with session.begin():
+                    if previous is not None:
+                        _record(session, previous, now)
+                        previous = None
+                    won = _mark_all_sending(session, together, now)
+                results = [send_one(q, transports) for q in together if q.message_id in won]
+                with session.begin():
+                    for result in results:
+                        _record(session, result, now)
+                out.results.extend(results)
             for q in verdict.send:
+                if _dedupes(transports, q.channel):
+                    continue
                 with session.begin():
                     if previous is not None:
                         _record(session, previous, now)
@@ -296,6 +310,23 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
 def _chunks(items: list[Queued], size: int) -> Iterator[list[Queued]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _dedupes(transports: Transports, channel: str) -> bool:
+    """A transport that delivers an idempotency key at most once by itself (``dedupes =
+    True``: the outbox) needs no commit between two of its sends: its messages are marked
+    ``sending`` together (committed), sent, and their results committed together. A
+    crash in between still leaves them ``sending`` -> ``unknown``, never sent twice."""
+    return bool(getattr(transports.get(channel), "dedupes", False))
+
+
+def _mark_all_sending(session: Session, group: list[Queued], now: dt.datetime) -> set[int]:
+    """``queued -> sending`` for a group; the ids this caller won (not another tick)."""
+    won = session.execute(update(messages).where(
+        messages.c.id.in_([q.message_id for q in group]), messages.c.status == "queued")
+        .values(status="sending", updated_at=now, status_reason=None)
+        .returning(messages.c.id)).scalars()
+    return set(won)
 
 
 def _mark_sending(session: Session, q: Queued, now: dt.datetime) -> bool:

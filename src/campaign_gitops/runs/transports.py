@@ -148,6 +148,7 @@ class OutboxTransport:
     """Nothing leaves: tick's database row is the record; optionally a JSONL file too."""
 
     name = "outbox"
+    dedupes = True  # a key already written is not written again: delivery groups its sends
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
