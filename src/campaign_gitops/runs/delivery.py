@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.inbound.suppressions import normalize_contact, suppress, suppressed
+from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
 from campaign_gitops.state import kv
@@ -284,8 +285,12 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
                     won = _mark_all_sending(session, together, now)
                 results = [send_one(q, transports) for q in together if q.message_id in won]
                 with session.begin():
+                    mark_sent(session, [{"m_id": r.queued.message_id, "m_transport": r.transport,
+                                         "m_provider": r.provider_id}
+                                        for r in results if r.error is None], now)
                     for result in results:
-                        _record(session, result, now)
+                        if result.error is not None:
+                            _record(session, result, now)
                 out.results.extend(results)
             for q in verdict.send:
                 if _dedupes(transports, q.channel):
