@@ -77,12 +77,15 @@ class Provider:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.statuses: list[int] = []  # popped per request; 200 when empty
         self.delay = 0.0  # seconds to wait, with the request read, before answering
+        self.on_request: Any = None  # called with (headers, body) before answering
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 provider.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                if provider.on_request is not None:
+                    provider.on_request(provider.requests[-1][0], body)
                 if provider.delay:
                     time.sleep(provider.delay)
                 status = provider.statuses.pop(0) if provider.statuses else 200

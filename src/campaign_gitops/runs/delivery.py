@@ -53,8 +53,8 @@ enrollments = Enrollment.__table__
 # How long a claim (an enrollment being walked, a message being sent) is held before
 # another tick may take it over: the one lease of tick, pending work and delivery.
 LEASE = dt.timedelta(minutes=10)
-# How many messages one send-time gate check covers: the gate's answer is at most this
-# many sends old when a message leaves.
+# How many messages of a transport that dedupes by itself (the outbox) are gated, marked,
+# sent and recorded together; every other message is gated in its own mark transaction.
 GATE_CHUNK = 50
 STOPPED_ENROLLMENTS = ("replied", "bounced", "unsubscribed")
 FINISHED_RUNS = ("completed", "cancelled")
@@ -262,27 +262,36 @@ class Delivered:
 
 def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.datetime,
             threshold: float) -> Delivered:
-    """Send ``queued`` through the per-message protocol (see the module's docstring)."""
+    """Send ``queued`` through the per-message protocol (see the module's docstring).
+
+    The send-time gate runs in the very transaction that marks a message ``sending``: a
+    suppression, a reply or a halt committed before that mark stops the message. Messages
+    of a transport that dedupes by key itself (``_dedupes``) are gated, marked, sent and
+    recorded in groups of GATE_CHUNK."""
     out = Delivered([], [], [], [])
     if not queued:
         return out
     with db.sessions() as session:
         previous: Result | None = None
-        for chunk in _chunks(queued, GATE_CHUNK):
-            with session.begin():
-                if previous is not None:
-                    _record(session, previous, now)
-                    previous = None
-                verdict = gate(session, chunk, now)
+
+        def record_previous() -> None:
+            nonlocal previous
+            if previous is not None:
+                _record(session, previous, now)
+                previous = None
+
+        def gated(items: list[Queued]) -> list[Queued]:
+            verdict = gate(session, items, now)
             out.held.extend(verdict.held)
             out.skipped.extend(verdict.skipped)
-            together = [q for q in verdict.send if _dedupes(transports, q.channel)]
+            return verdict.send
+
+        for chunk in _chunks(queued, GATE_CHUNK):
+            together = [q for q in chunk if _dedupes(transports, q.channel)]
             if together:  # marked, sent and recorded as one group (see _dedupes)
                 with session.begin():
-                    if previous is not None:
-                        _record(session, previous, now)
-                        previous = None
-                    won = _mark_all_sending(session, together, now)
+                    record_previous()
+                    won = _mark_all_sending(session, gated(together), now)
                 results = [send_one(q, transports) for q in together if q.message_id in won]
                 with session.begin():
                     mark_sent(session, [{"m_id": r.queued.message_id, "m_transport": r.transport,
@@ -292,21 +301,18 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
                         if result.error is not None:
                             _record(session, result, now)
                 out.results.extend(results)
-            for q in verdict.send:
+            for q in chunk:
                 if _dedupes(transports, q.channel):
                     continue
                 with session.begin():
-                    if previous is not None:
-                        _record(session, previous, now)
-                        previous = None
-                    claimed = _mark_sending(session, q, now)
-                if not claimed:  # another tick took it meanwhile
+                    record_previous()
+                    claimed = bool(gated([q])) and _mark_sending(session, q, now)
+                if not claimed:  # refused by the gate, or another tick took it meanwhile
                     continue
                 previous = send_one(q, transports)
                 out.results.append(previous)
         with session.begin():
-            if previous is not None:
-                _record(session, previous, now)
+            record_previous()
             failed_runs = {r.queued.run_id for r in out.results if r.status == "failed"}
             out.notes.extend(_pause_failing_runs(session, failed_runs, now, threshold))
     return out
@@ -327,6 +333,8 @@ def _dedupes(transports: Transports, channel: str) -> bool:
 
 def _mark_all_sending(session: Session, group: list[Queued], now: dt.datetime) -> set[int]:
     """``queued -> sending`` for a group; the ids this caller won (not another tick)."""
+    if not group:
+        return set()
     won = session.execute(update(messages).where(
         messages.c.id.in_([q.message_id for q in group]), messages.c.status == "queued")
         .values(status="sending", updated_at=now, status_reason=None)
