@@ -124,6 +124,6 @@ def test_an_invalid_file_is_kept_as_findings_not_half_applied(repo: Path) -> Non
     ("sqlite:////tmp/state.db", "sqlite:////tmp/state.db"),
 ])
 def test_redact_hides_every_password_character(url: str, shown: str) -> None:
-    from campaign_gitops.config.settings import redact
+    from campaign_gitops.redact import redact_url as redact
 
     assert redact(url) == shown

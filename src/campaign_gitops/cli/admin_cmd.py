@@ -210,14 +210,15 @@ def db_upgrade(ctx: Context) -> None:
       campaign-gitops db upgrade     # the database --db / $CAMPAIGN_GITOPS_DB names
     """
     from campaign_gitops.cli.plan_cmd import open_db
-    from campaign_gitops.state.db import current_revision, redact
+    from campaign_gitops.redact import redact_url
+    from campaign_gitops.state.db import current_revision
 
     db = open_db(ctx)
     try:
         revision = current_revision(db.engine)
     finally:
         db.dispose()
-    click.echo(f"{redact(db.url)}: schema at revision {revision}")
+    click.echo(f"{redact_url(db.url)}: schema at revision {revision}")
 
 
 def register(group: click.Group) -> None:

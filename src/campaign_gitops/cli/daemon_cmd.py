@@ -20,7 +20,8 @@ from campaign_gitops.reconcile.health import Health, HealthServer, Metrics
 from campaign_gitops.reconcile.leader import leadership_for
 from campaign_gitops.reconcile.runner import LoopOptions, Runner
 from campaign_gitops.reconcile.sources import GitSource, WorktreeSource
-from campaign_gitops.state.db import open_database, redact
+from campaign_gitops.redact import redact_url
+from campaign_gitops.state.db import open_database
 
 
 def _tick_function(db: Any, config: Any, root: Any) -> Any:
@@ -167,7 +168,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     runner = Runner(reconciler, leader, LoopOptions(
         interval=interval, tick_interval=tick_interval, debounce=debounce_ms / 1000.0,
         max_wait=max(1.0, debounce_ms / 1000.0 * 4)), tick=tick)
-    log("starting", f"database {redact(url)}", source=source,
+    log("starting", f"database {redact_url(url)}", source=source,
         ref=ref if source == "git" else None, dir=str(project.resources_dir), prune=prune,
         repo=remote.url if remote is not None else None)
     follower = None

@@ -35,7 +35,8 @@ def ui_command(ctx: Context, port: int, host: str, plan_ttl: float,
       campaign-gitops ui                          # http://127.0.0.1:8080
       CAMPAIGN_GITOPS_UI_TOKEN=$(openssl rand -hex 24) campaign-gitops ui --host 0.0.0.0
     """
-    from campaign_gitops.state.db import open_database, redact
+    from campaign_gitops.redact import redact_url
+    from campaign_gitops.state.db import open_database
     from campaign_gitops.web.app import check_bind, create_app, loopback_hosts, serve
     from campaign_gitops.web.security import TOKEN_ENV
 
@@ -46,7 +47,7 @@ def ui_command(ctx: Context, port: int, host: str, plan_ttl: float,
                      allowed_hosts=loopback_hosts(host, token), plan_ttl=plan_ttl,
                      secure_cookies=secure_cookies)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"campaign-gitops ui on http://{shown}:{port} (database {redact(ctx.db)}, "
+    click.echo(f"campaign-gitops ui on http://{shown}:{port} (database {redact_url(ctx.db)}, "
                f"{'token required' if token else 'no token: loopback only'})", err=True)
     # uvicorn handles SIGTERM/SIGINT while serving and re-raises the signal after its
     # graceful shutdown; this handler makes that (or a signal during start-up) exit 0.

@@ -19,7 +19,6 @@ Every value carries where it came from, for ``campaign-gitops config``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Literal
 from campaign_gitops.config.loader import relative_name
 from campaign_gitops.config.project import ProjectConfig, find_root
 from campaign_gitops.config.project_file import ProjectFile, load_project_file
+from campaign_gitops.redact import redact_text, redact_url
 
 # no SQLAlchemy: lint stays fast
 from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB
@@ -81,10 +81,12 @@ class Settings:
         config = self.config or ProjectConfig()
         data = config.model_dump(mode="json", by_alias=True)
         data["resourcesDir"] = relative_name(self.resources_dir, self.root)
-        data["database"]["url"] = redact(self.database_url)
+        data["database"]["url"] = redact_url(self.database_url)
         data["database"]["urlEnv"] = (self.file.config.database.url_env
                                       if self.file.config else None)
         for key, value in _flatten(data, ()):
+            if isinstance(value, str):  # webhook and remote URLs too
+                value = redact_text(value)
             yield ".".join(str(p) for p in key), value, self._origin(key)
 
     def _origin(self, key: tuple[str | int, ...]) -> Origin:
@@ -93,15 +95,6 @@ class Settings:
             return self.origins[dotted]
         where = self.file.location(key)
         return Origin("file", str(where)) if where else Origin("default")
-
-
-_PASSWORD = re.compile(
-    r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:)[^/]*(?=@[^@/]*(?:[/?]|$))")
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***`` (without importing SQLAlchemy)."""
-    return _PASSWORD.sub(r"\g<head>***", url)
 
 
 def _flatten(value: Any, key: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...],

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from campaign_gitops.redact import redact_text
+
 FIELDS_FIRST = ("resource", "action", "commit")
 
 
@@ -30,7 +32,10 @@ class EventLog:
     def __call__(self, event: str, message: str = "", *, level: str = "info",
                  **fields: Any) -> None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        values = {k: v for k, v in fields.items() if v is not None and v != ""}
+        # Nothing secret leaves in a log line: every URL in it is redacted.
+        message = redact_text(message)
+        values = {k: redact_text(v) if isinstance(v, str) else v
+                  for k, v in fields.items() if v is not None and v != ""}
         if self.format == "json":
             record = {"ts": now, "level": level, "event": event, **values}
             if message:

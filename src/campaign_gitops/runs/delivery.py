@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.inbound.suppressions import normalize_contact, suppress, suppressed
+from campaign_gitops.redact import redact_text
 from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
@@ -231,7 +232,8 @@ def _state_refusals(session: Session,
 def send_one(q: Queued, transports: Transports) -> Result:
     transport = transports.get(q.channel)
     if isinstance(transport, CampaignGitopsError):
-        return Result(q, "config", error=f"transport for {q.channel}: {transport.message}")
+        return Result(q, "config",
+                      error=redact_text(f"transport for {q.channel}: {transport.message}"))
     recipients = [r.strip() for r in q.recipient.split(",") if r.strip()]
     if not q.is_test:
         recipients = [q.recipient]
@@ -240,11 +242,12 @@ def send_one(q: Queued, transports: Transports) -> Result:
         for i, recipient in enumerate(recipients):
             key = q.idempotency_key if i == 0 else f"{q.idempotency_key}#{i}"
             ids.append(transport.send(_outgoing(q, recipient, key)))
-    except DeliveryError as exc:
-        return Result(q, transport.name, error=exc.reason, permanent=exc.permanent,
+    except DeliveryError as exc:  # status_reason: no URL credentials (webhook URLs)
+        return Result(q, transport.name, error=redact_text(exc.reason),
+                      permanent=exc.permanent,
                       bounce=exc.bounce, ambiguous=exc.ambiguous or bool(ids))
     except Exception as exc:  # a transport bug: nobody knows what left, so never resent
-        return Result(q, transport.name, error=f"{type(exc).__name__}: {exc}",
+        return Result(q, transport.name, error=redact_text(f"{type(exc).__name__}: {exc}"),
                       ambiguous=True)
     return Result(q, transport.name, provider_id=",".join(ids))
 

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.redact import redact_text, redact_url
 from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB, normalize_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,12 +39,9 @@ def database_url(root: Path, explicit: str | None = None) -> str:
     return f"sqlite:///{(root / DEFAULT_SQLITE).as_posix()}"
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+def _orig(exc: DatabaseError) -> str:
+    """The driver's message, with any URL in it redacted."""
+    return redact_text(str(exc.orig))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -55,14 +53,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def parse_url(url: str) -> URL:
+    """SQLAlchemy's URL of ``url``; a malformed one is a clear error (its password hidden)."""
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        raise CampaignGitopsError(
+            f"invalid database URL {redact_url(url)!r}",
+            "use sqlite:///path/state.db or postgresql+psycopg://user@host/db") from exc
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise CampaignGitopsError(
-            f"invalid database URL {url!r}",
-            "use sqlite:///path/state.db or postgresql+psycopg://user@host/db") from exc
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).parent
@@ -178,10 +181,10 @@ def _exists(engine: Engine, url: str) -> bool:
     try:
         return current_revision(engine) is not None
     except OperationalError as exc:
-        raise CampaignGitopsError(f"cannot open the database {redact(url)}: {exc.orig}",
+        raise CampaignGitopsError(f"cannot open the database {redact_url(url)}: {_orig(exc)}",
                                   f"check --db or {ENV_DB}; is the server running?") from exc
     except DatabaseError as exc:
-        raise CampaignGitopsError(f"{redact(url)} is not a usable database: {exc.orig}",
+        raise CampaignGitopsError(f"{redact_url(url)} is not a usable database: {_orig(exc)}",
                                   "point --db at a campaign-gitops database") from exc
 
 
@@ -197,16 +200,16 @@ def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Dat
     """
     url = normalize_url(url)
     if not create:
-        parsed = make_url(url)
+        parsed = parse_url(url)
         if parsed.get_backend_name() == "sqlite" and not (
                 parsed.database and Path(parsed.database).is_file()):
-            raise NoDatabaseError(f"no database at {redact(url)} yet: nothing to show",
+            raise NoDatabaseError(f"no database at {redact_url(url)} yet: nothing to show",
                                   "run `campaign-gitops apply` first, or pass --db with the "
                                   "database to read")
     engine = make_engine(url)
     if not create and not _exists(engine, url):
         engine.dispose()
-        raise NoDatabaseError(f"{redact(url)} holds no campaign-gitops tables yet: "
+        raise NoDatabaseError(f"{redact_url(url)} holds no campaign-gitops tables yet: "
                               "nothing to show",
                               "run `campaign-gitops apply` first, or pass --db with the "
                               "database to read")
@@ -218,11 +221,11 @@ def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Dat
                         upgrade(engine)
                 except OperationalError as exc:
                     raise CampaignGitopsError(
-                        f"cannot open the database {redact(url)}: {exc.orig}",
+                        f"cannot open the database {redact_url(url)}: {_orig(exc)}",
                         f"check --db or {ENV_DB}; is the server running?") from exc
                 except DatabaseError as exc:
                     raise CampaignGitopsError(
-                        f"{redact(url)} is not a usable database: {exc.orig}",
+                        f"{redact_url(url)} is not a usable database: {_orig(exc)}",
                         "point --db at a campaign-gitops database or a new file") from exc
                 if engine.dialect.name != "sqlite" or engine.url.database not in (
                         None, "", ":memory:"):  # each in-memory database is a new one

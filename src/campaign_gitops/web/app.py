@@ -33,9 +33,10 @@ from fastapi.templating import Jinja2Templates
 from campaign_gitops import __version__
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.redact import redact_url
 from campaign_gitops.runs.metrics import percent
 from campaign_gitops.state import listings as q
-from campaign_gitops.state.db import Database, redact
+from campaign_gitops.state.db import Database
 from campaign_gitops.web.security import Security, is_loopback, middleware
 from campaign_gitops.web.workspace import SYNC_STATES, Workspace
 
@@ -63,7 +64,7 @@ class Web:
     def header(self) -> dict[str, Any]:
         with self.db.reading() as session:
             data = q.header(session)
-        data["database"] = redact(self.db.url)
+        data["database"] = redact_url(self.db.url)
         return data
 
     def render(self, request: Request, name: str, context: dict[str, Any],
