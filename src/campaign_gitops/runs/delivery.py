@@ -30,7 +30,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -41,7 +40,7 @@ from campaign_gitops.inbound.suppressions import normalize_contact, suppress, su
 from campaign_gitops.redact import redact_text
 from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
-from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
+from campaign_gitops.runs.types import DeliveryError, OutboundMessage, OutgoingMessage, Transport
 from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Enrollment, Message
@@ -69,22 +68,8 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 MIN_FAILURES_TO_PAUSE = 5
 
 
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """A committed ``queued`` message, ready to hand to its transport."""
-
-    message_id: int
-    run_id: int
-    client: str
-    campaign: str
-    channel: str
-    recipient: str
-    subject: str | None
-    body: str
-    idempotency_key: str
-    attempts: int
-    is_test: bool
-    metadata: dict[str, Any]
+# A committed ``queued`` message, ready to hand to its transport (``message_id`` set).
+Queued = OutboundMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +120,7 @@ class Transports:
 
 
 def _outgoing(q: Queued, recipient: str, key: str) -> OutgoingMessage:
-    return OutgoingMessage(idempotency_key=key, channel=q.channel, recipient=recipient,
-                           subject=q.subject, body=q.body, client=q.client,
-                           campaign=q.campaign, metadata=dict(q.metadata),
-                           headers={TEST_HEADER: "true"} if q.is_test else {})
+    return q.outgoing(recipient, key, {TEST_HEADER: "true"} if q.is_test else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from campaign_gitops.runs.calendar import next_slot
 from campaign_gitops.runs.compose import unsubscribe_url
 from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.runs.types import OutboundMessage
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Lead, Message
 
@@ -48,8 +49,9 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
     m = messages
     query = (
         select(m.c.id, m.c.run_id, m.c.status, m.c.channel, m.c.recipient, m.c.subject,
-               m.c.body, m.c.idempotency_key, m.c.attempts, m.c.client, leads.c.email,
-               leads.c.timezone)
+               m.c.body, m.c.idempotency_key, m.c.attempts, m.c.client, m.c.campaign_id,
+               m.c.enrollment_id, m.c.lead_id, m.c.step_index, m.c.status_reason,
+               m.c.created_at, leads.c.email, leads.c.timezone)
         .join(runs, runs.c.id == m.c.run_id)
         .join(campaigns, campaigns.c.resource_id == m.c.campaign_id)
         .join(clients, clients.c.name == m.c.client)
@@ -116,10 +118,12 @@ def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued]
 
 
 def _queued(row: Any, plan: RunPlan) -> delivery.Queued:
-    return delivery.Queued(
-        message_id=row.id, run_id=row.run_id, client=row.client, campaign=plan.campaign,
-        channel=row.channel, recipient=row.recipient, subject=row.subject, body=row.body,
-        idempotency_key=row.idempotency_key, attempts=row.attempts, is_test=plan.is_test,
-        metadata={"unsubscribe_url": unsubscribe_url(plan, {"email": row.email or ""},
-                                                  row.idempotency_key),
-                  "run_id": row.run_id, "message_id": row.id})
+    return OutboundMessage(
+        run_id=row.run_id, campaign_id=row.campaign_id, campaign=plan.campaign,
+        client=row.client, enrollment_id=row.enrollment_id, lead_id=row.lead_id,
+        step_index=row.step_index, channel=row.channel, recipient=row.recipient,
+        subject=row.subject, body=row.body, status="queued", status_reason=None,
+        idempotency_key=row.idempotency_key, created_at=row.created_at,
+        attempts=row.attempts, is_test=plan.is_test,
+        unsubscribe_url=unsubscribe_url(plan, {"email": row.email or ""}, row.idempotency_key),
+        message_id=row.id)

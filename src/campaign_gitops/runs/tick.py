@@ -44,6 +44,7 @@ from campaign_gitops.runs.metrics import update_metrics
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.runs.start import launch, start_occurrence
+from campaign_gitops.runs.types import OutboundMessage
 from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import (
@@ -441,7 +442,7 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Que
     with state.db.session() as session:
         plans = [state.plans[o.work.run_id] for o in outcomes]
         budget = load_budget(session, plans, now, lock=state.db.is_postgres)
-        message_rows: list[dict[str, Any]] = []
+        drafts: list[OutboundMessage] = []
         moves: list[dict[str, Any]] = []
         earlier = _write_failures(session, outcomes)
         for outcome, plan in zip(outcomes, plans, strict=True):
@@ -455,10 +456,10 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Que
                 if refused is not None:
                     moves.append(_hold(state, session, plan, work, outcome.channel, refused))
                     continue
-            row = _message_row(plan, outcome, now)
-            message_rows.append(row)
+            draft, retry = _write_retry(_draft(plan, outcome, now), outcome,
+                                        earlier.get(message_key(work)), now)
+            drafts.append(draft)
             state.touched_campaigns.add(plan.campaign_id)
-            retry = _write_retry(row, outcome, earlier.get(row["idempotency_key"]), now)
             if retry is not None:  # a temporary write failure: same step, later
                 moves.append(_move(work, now=now, next_due_at=retry))
                 state.count(outcome.channel, "failed")
@@ -473,7 +474,7 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Que
             if not outcome.wants_delivery:
                 state.count(outcome.channel, outcome.status)
         charge(session, budget)
-        queued = _insert_messages(session, message_rows)
+        queued = _insert_messages(session, drafts)
         _apply_moves(session, moves, state.worker)
     return queued
 
@@ -492,25 +493,24 @@ def _write_failures(session: Session, outcomes: list[Outcome]) -> dict[str, tupl
     return {key: (message_id, attempts) for key, message_id, attempts in rows}
 
 
-def _write_retry(row: dict[str, Any], outcome: Outcome, earlier: tuple[int, int] | None,
-                 now: dt.datetime) -> dt.datetime | None:
-    """Fill in ``row`` for a step written before; for a temporary write failure with
-    attempts left, the time of the next attempt (the delivery backoff), else None."""
+def _write_retry(draft: OutboundMessage, outcome: Outcome, earlier: tuple[int, int] | None,
+                 now: dt.datetime) -> tuple[OutboundMessage, dt.datetime | None]:
+    """``draft`` completed for a step written before; for a temporary write failure with
+    attempts left, also the time of the next attempt (the delivery backoff), else None."""
     attempts = earlier[1] if earlier else 0
     if earlier:
-        row["_replaces"] = earlier[0]
+        draft = dataclasses.replace(draft, replaces=earlier[0])
     if not outcome.temporary:
-        return None
+        return draft, None
     attempts += 1
-    row["attempts"] = attempts
     if attempts >= delivery.MAX_ATTEMPTS:
-        row["status_reason"] = f"{outcome.reason} (gave up after {attempts} attempts)"
-        return None
+        return dataclasses.replace(draft, attempts=attempts, status_reason=(
+            f"{outcome.reason} (gave up after {attempts} attempts)")), None
     retry = now + delivery.BACKOFF[attempts - 1]
-    row["next_attempt_at"] = retry
-    row["status_reason"] = f"{outcome.reason} (temporary: attempt {attempts} of " \
-                           f"{delivery.MAX_ATTEMPTS}, retried after {retry.isoformat()})"
-    return retry
+    return dataclasses.replace(
+        draft, attempts=attempts, next_attempt_at=retry,
+        status_reason=f"{outcome.reason} (temporary: attempt {attempts} of "
+                      f"{delivery.MAX_ATTEMPTS}, retried after {retry.isoformat()})"), retry
 
 
 def _note_no_credits(state: _Tick, session: Session, plan: RunPlan) -> None:
@@ -536,50 +536,35 @@ def _apply_moves(session: Session, moves: list[dict[str, Any]], worker: str) -> 
                           with_last_step=True)
 
 
-def _message_row(plan: RunPlan, outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
+def _draft(plan: RunPlan, outcome: Outcome, now: dt.datetime) -> OutboundMessage:
     work = outcome.work
-    return {
-        "enrollment_id": work.enrollment_id, "run_id": plan.run_id,
-        "campaign_id": plan.campaign_id, "client": plan.client, "lead_id": work.lead_id,
-        "step_index": work.step_index, "channel": outcome.channel,
-        "recipient": outcome.recipient[:320], "subject": outcome.subject, "body": outcome.body,
-        "status": outcome.status, "status_reason": outcome.reason,
-        "idempotency_key": f"{work.enrollment_id}:{work.step_index}",
-        "attempts": 0, "scheduled_for": now, "created_at": now, "updated_at": now,
-        "transport": None, "transport_message_id": None, "next_attempt_at": None,
-        "sent_at": None,
-        "_unsubscribe": unsubscribe_url(plan, work.lead, message_key(work)),
-        "_test": plan.is_test,
-        "_campaign": plan.campaign,
-    }
+    key = message_key(work)
+    return OutboundMessage(
+        run_id=plan.run_id, campaign_id=plan.campaign_id, campaign=plan.campaign,
+        client=plan.client, enrollment_id=work.enrollment_id, lead_id=work.lead_id,
+        step_index=work.step_index, channel=outcome.channel, recipient=outcome.recipient,
+        subject=outcome.subject, body=outcome.body, status=outcome.status,
+        status_reason=outcome.reason, idempotency_key=key, created_at=now,
+        is_test=plan.is_test, unsubscribe_url=unsubscribe_url(plan, work.lead, key))
 
 
-def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[delivery.Queued]:
-    if not rows:
+def _insert_messages(session: Session,
+                     drafts: list[OutboundMessage]) -> list[delivery.Queued]:
+    """Insert the new rows (rewrite those of earlier temporary write failures); the
+    ``queued`` ones, with their ids, for delivery."""
+    if not drafts:
         return []
-    extras = {r["idempotency_key"]: r for r in rows}
-    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows
-             if "_replaces" not in r]
-    inserted = bulk.insert_messages(session, clean)
-    for r in rows:  # a step whose earlier write failed temporarily: its row, rewritten
-        if "_replaces" in r:
-            values = {k: v for k, v in r.items() if not k.startswith("_") and k not in (
-                "idempotency_key", "created_at")}
-            session.execute(update(messages).where(messages.c.id == r["_replaces"])
+    by_key = {d.idempotency_key: d for d in drafts}
+    inserted = bulk.insert_messages(session, [d.row() for d in drafts if d.replaces is None])
+    for d in drafts:  # a step whose earlier write failed temporarily: its row, rewritten
+        if d.replaces is not None:
+            values = {k: v for k, v in d.row().items()
+                      if k not in ("idempotency_key", "created_at")}
+            session.execute(update(messages).where(messages.c.id == d.replaces)
                             .values(**values))
-            inserted.append((r["_replaces"], r["idempotency_key"]))
-    queued = []
-    for message_id, key in inserted:
-        r = extras[key]
-        if r["status"] != "queued":
-            continue
-        queued.append(delivery.Queued(
-            message_id=message_id, run_id=r["run_id"], client=r["client"],
-            campaign=r["_campaign"], channel=r["channel"], recipient=r["recipient"],
-            subject=r["subject"], body=r["body"], idempotency_key=key, attempts=0,
-            is_test=r["_test"], metadata={"unsubscribe_url": r["_unsubscribe"],
-                                          "run_id": r["run_id"], "message_id": message_id}))
-    return queued
+            inserted.append((d.replaces, d.idempotency_key))
+    return [dataclasses.replace(by_key[key], message_id=message_id)
+            for message_id, key in inserted if by_key[key].status == "queued"]
 
 
 def _wrap_up(state: _Tick) -> None:
