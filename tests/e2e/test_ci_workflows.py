@@ -272,11 +272,11 @@ def test_scaffold_uses_this_action_and_this_hook() -> None:
     assert [h["id"] for h in repo["hooks"]] == [hook["id"]]
 
 
-def test_readme_three_line_usage_names_this_action_and_its_inputs() -> None:
-    section = (REPO / "README.md").read_text().split("## Pull requests and CI", 1)[1]
+def test_docs_three_line_usage_names_this_action_and_its_inputs() -> None:
+    section = (REPO / "docs" / "ci.md").read_text().split("# Pull requests and CI", 1)[1]
     snippet = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert len(snippet.strip().splitlines()) == 3
-    [checkout, step] = load_yaml(Path("README.md"), snippet)
+    [checkout, step] = load_yaml(Path("docs/ci.md"), snippet)
     assert checkout["uses"].startswith("actions/checkout@")
     assert step["uses"] == f"{ACTION_REPO}@v{__version__}"
     assert set(step["with"]) <= set(action()["inputs"])

@@ -139,8 +139,8 @@ def _confirm(auto_approve: bool, as_json: bool = False) -> None:
               help="Let --prune archive more than pruneMaxShare of the resources.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
-              help="json: each change's outcome and the counts, stable keys (README); "
-                   "needs --auto-approve or PLANFILE.")
+              help="json: each change's outcome and the counts, stable keys "
+                   "(docs/reference/contract.md); needs --auto-approve or PLANFILE.")
 @now_option()
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,

@@ -3,7 +3,7 @@
 ``runs`` is a group: ``runs`` alone (or ``runs list``) lists the runs, ``runs show RUN``
 shows one, ``runs resume RUN`` resumes a run that paused itself. ``replies`` alone lists
 replies; ``replies add`` and ``replies import`` record them. Every listing takes
-``--format json`` (stable keys, see the README).
+``--format json`` (stable keys, see docs/reference/contract.md).
 """
 
 from __future__ import annotations

@@ -245,7 +245,7 @@ def upsert_leads(session: Session, rows: Iterable[dict[str, Any]]) -> int:
 
     New leads are written best first (by email status, then confidence), so they lie
     on disk in the order allocation takes them: a run's audience then sits on a few
-    pages rather than on every page of the table (runs/allocation.py, README).
+    pages rather than on every page of the table (runs/allocation.py, docs/benchmarks.md).
     """
     table = Lead.__table__
     dialect = session.get_bind().dialect.name

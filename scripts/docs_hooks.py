@@ -1,0 +1,170 @@
+"""MkDocs hook (mkdocs.yml ``hooks:``): the documentation pages generated at build time.
+
+- ``reference/rules.md`` and ``reference/rules/<ID>.md``: every preflight rule from the
+  registry (id, description, severities per action, the kinds it checks, its function's
+  docstring) with its YAML cases from ``tests/preflight/cases/`` (files, action,
+  expected findings), so the page is the code and the tests, never a copy of them.
+
+Nothing here is written into ``docs/``: the pages exist only in the built site.
+
+And one rewrite: a link from a page to a repository file outside ``docs/``
+(``[compose](../deploy/compose.yaml)``, right when the page is read on the forge) is
+shown in the site as the file's path in code, since the site holds only ``docs/``.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from campaign_gitops.preflight.registry import ACTIONS, Conditional, Rule, all_rules
+
+CASES_DIR = Path("tests/preflight/cases")
+BASE_REPO = Path("tests/preflight/base_repo.yaml")
+
+
+def _md(docstring: str) -> str:
+    """A reST-flavoured docstring as markdown: ``code`` becomes `code`."""
+    return re.sub(r"``(.+?)``", r"`\1`", textwrap.dedent(docstring).strip())
+
+
+def _cell(cell: Any) -> str:
+    if cell is None:
+        return "—"
+    return cell.label if isinstance(cell, Conditional) else str(cell)
+
+
+def _severity_table(rule: Rule) -> str:
+    rows = ["| kind | " + " | ".join(ACTIONS) + " |", "|---|" + "---|" * len(ACTIONS)]
+    kinds = ", ".join(rule.kinds) if rule.kinds else "any"
+    others = [k for k in rule.kinds if k not in rule.by_kind]
+    label = ", ".join(others) if rule.by_kind else kinds
+    rows.append(f"| {label} | " + " | ".join(_cell(rule.severities[a]) for a in ACTIONS)
+                + " |")
+    for kind, cells in rule.by_kind.items():
+        rows.append(f"| {kind} | " + " | ".join(_cell(cells[a]) for a in ACTIONS) + " |")
+    return "\n".join(rows)
+
+
+def _fence(text: str, lang: str = "yaml", title: str = "") -> str:
+    ticks = "````" if "```" in text else "```"
+    head = f'{ticks}{lang} title="{title}"' if title else f"{ticks}{lang}"
+    return f"{head}\n{text.rstrip()}\n{ticks}"
+
+
+def _cell_text(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _case(case: dict[str, Any], source: str) -> str:
+    action = case.get("action") or "lint"
+    parts = [f"### {case['name']}", ""]
+    where = ("on the base repository below" if case.get("base", True)
+             else "on an empty repository")
+    parts.append(f"`campaign-gitops lint{'' if action == 'lint' else ' --action ' + action}`"
+                 f" {where}, with these files (`{source}`):")
+    parts.append("")
+    if case.get("config"):
+        parts += [_fence(yaml.safe_dump(case["config"], sort_keys=False),
+                         title="campaign-gitops.yaml"), ""]
+    for name, text in case["files"].items():
+        parts += [_fence(text, title=name), ""]
+    checked = case.get("check")
+    expect = case.get("expect") or []
+    if not expect:
+        what = ", ".join(checked) if checked else "this rule"
+        parts += [f"No finding of {what}.", ""]
+    else:
+        parts += ["| rule | severity | where | message contains |", "|---|---|---|---|"]
+        for f in expect:
+            where_ = f"{f['file']}:{f['line']}:{f['column']}"
+            parts.append(f"| {f['rule']} | {f['severity']} | `{where_}` | "
+                         f"{_cell_text(f.get('message', ''))} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def rule_pages(root: Path) -> dict[str, str]:
+    """``{path under docs: markdown}`` for the rules index and one page per rule."""
+    cases: dict[str, list[tuple[dict[str, Any], str]]] = defaultdict(list)
+    for path in sorted((root / CASES_DIR).glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        for case in data["cases"]:
+            cases[data["rule"]].append((case, f"{CASES_DIR}/{path.name}"))
+    rules = all_rules()
+    index = [
+        "# Preflight rules",
+        "",
+        "Generated at every build from the rule registry (`preflight/rules/`: each rule's",
+        "id, severities and docstring) and the rule's YAML cases under",
+        f"`{CASES_DIR}/`, which the test suite runs: what these pages show is what",
+        "the tests check. `campaign-gitops lint --list-rules` prints the same table.",
+        "",
+        "A rule's severity depends on the action being checked: `lint` alone checks what",
+        "the campaign's declared runs need plus the `lint` column; `lint --action run`",
+        "(and `test_run`, `schedule`) checks one action's column; `—` means not checked.",
+        "Warnings can be silenced per resource with the annotation",
+        '`campaign-gitops/disable: "PF015,PF006"` and raised to errors in',
+        "`campaign-gitops.yaml` (`rules: {PF015: error}`); errors are never lowered.",
+        "",
+        "| id | rule | " + " | ".join(ACTIONS) + " |",
+        "|---|---|" + "---|" * len(ACTIONS),
+    ]
+    pages: dict[str, str] = {}
+    for rule in rules:
+        index.append(f"| [{rule.id}](rules/{rule.id}.md) | {_cell_text(rule.description)} | "
+                     + " | ".join(_cell_text(rule.severity_label(a)) for a in ACTIONS) + " |")
+        body = [f"# {rule.id}: {rule.description}", "", _severity_table(rule), "",
+                _md(rule.doc), ""]
+        own = cases.get(rule.id, [])
+        if own:
+            body += ["## Cases", "",
+                     f"From `{CASES_DIR}/`, run by `tests/preflight/test_preflight_cases.py`.",
+                     ""]
+            body += [_case(case, source) for case, source in own]
+        pages[f"reference/rules/{rule.id}.md"] = "\n".join(body).rstrip() + "\n"
+    base = (root / BASE_REPO).read_text()
+    index += ["", "## The base repository of the cases", "",
+              f"Unless a case says otherwise, its files are added to this repository "
+              f"(`{BASE_REPO}`: path → file):", "", _fence(base)]
+    pages["reference/rules.md"] = "\n".join(index).rstrip() + "\n"
+    return pages
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    root = Path(config.config_file_path).parent
+    for path, text in rule_pages(root).items():
+        existing = files.get_file_from_path(path)
+        if existing is not None:
+            files.remove(existing)
+        files.append(File.generated(config, path, content=text))
+    return files
+
+
+OUTSIDE_LINK = re.compile(r"\[([^\]\n]+)\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)")
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    docs = Path(config.docs_dir).resolve()
+    root = Path(config.config_file_path).parent.resolve()
+    if page.file.abs_src_path is None:  # a generated page
+        return markdown
+    here = Path(page.file.abs_src_path).parent
+
+    def repl(match: re.Match[str]) -> str:
+        label, target = match.group(1), match.group(2)
+        path = (here / target).resolve()
+        if docs in path.parents or (root not in path.parents and path != root):
+            return match.group(0)
+        shown = path.relative_to(root).as_posix() + ("/" if target.endswith("/") else "")
+        return label if label.startswith("`") else f"{label} (`{shown}`)"
+
+    return OUTSIDE_LINK.sub(repl, markdown)
