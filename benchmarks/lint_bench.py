@@ -3,8 +3,13 @@
 Generates N resource files (default 10,000) over 50 clients into a temporary folder:
 per client a Client, Writer, Reviewer, Schedule and 4 Goals, 4 Segments and 4
 Templates; the rest are Campaigns referring to them (one document per file, so
-check-jsonschema, which rejects multi-document YAML, can read every file). Then runs,
-side by side, each as a real subprocess:
+check-jsonschema, which rejects multi-document YAML, can read every file).
+
+``--layout many-clients`` spreads N campaigns (default 10,000) over N / 8 client
+folders instead (1,250 clients of 8 campaigns each), every client's library (one
+Writer, Reviewer, Schedule, Goal, Segment, Template) in one multi-document
+``library.yaml`` beside its ``client.yaml``; check-jsonschema then
+reads the campaign files only. Then runs, side by side, each as a real subprocess:
 
 * our cold ``lint`` (no cache yet: load, schema, semantic and preflight checks with
   positions, cache written),
@@ -16,6 +21,7 @@ side by side, each as a real subprocess:
 
     python benchmarks/lint_bench.py                 # 10,000 files, the full table
     python benchmarks/lint_bench.py -n 2000 --skip-check-jsonschema
+    python benchmarks/lint_bench.py --layout many-clients   # 1,250 clients x 8 campaigns
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ spec:
 """
 
 
-def _library(c: str, i: int) -> dict[str, str]:
+def _library(c: str, i: int, variants: int = 4) -> dict[str, str]:
     files = {
         "writer.yaml": HEAD + f"kind: Writer\nmetadata: {{name: plain, client: {c}}}\n"
                               "spec: {type: template}\n",
@@ -78,7 +84,7 @@ spec:
   dailyLimit: 100
 """,
     }
-    for k in range(4):
+    for k in range(variants):
         files[f"goals/goal-{k}.yaml"] = HEAD + f"""kind: Goal
 metadata: {{name: goal-{k}, client: {c}}}
 spec:
@@ -115,8 +121,8 @@ spec:
     return files
 
 
-def _campaign(c: str, n: int) -> str:
-    k = n % 4
+def _campaign(c: str, n: int, variants: int = 4) -> str:
+    k = n % variants
     return HEAD + f"""kind: Campaign
 metadata:
   name: campaign-{n}
@@ -166,6 +172,28 @@ def generate(root: Path, files: int, clients: int) -> Path:
     return base
 
 
+def generate_many_clients(root: Path, campaigns: int, per_client: int = 8) -> Path:
+    """Write ``campaigns`` campaign files, ``per_client`` per client folder, each folder
+    with its Client and a one-file library (a Writer, Reviewer, Schedule, Goal, Segment
+    and Template as documents of ``library.yaml``); return the resources dir."""
+    base = root / "campaigns"
+    (root / ".git").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "schemas", root / "schemas", dirs_exist_ok=True)
+    clients = -(-campaigns // per_client)
+    for i in range(clients):
+        c = f"client-{i:04d}"
+        folder = base / c
+        (folder / "campaigns").mkdir(parents=True)
+        (folder / "client.yaml").write_text(_client(c, i))
+        (folder / "library.yaml").write_text("---\n".join(_library(c, i, 1).values()))
+        for n in range(i * per_client, min((i + 1) * per_client, campaigns)):
+            (folder / "campaigns" / f"campaign-{n}.yaml").write_text(
+                _campaign(c, n, 1).replace("../../schemas", "../../../schemas"))
+    (root / "campaign-gitops.yaml").write_text(
+        "tiers:\n  dominance: {ai: 1000, custom: 1000}\n")
+    return base
+
+
 def _timed(cmd: list[str], cwd: Path) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds (user + system of the process and its workers), exit, tail."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -181,20 +209,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--files", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--layout", choices=("50-clients", "many-clients"),
+                        default="50-clients",
+                        help="many-clients: -n campaigns, 8 per client folder")
     parser.add_argument("--rounds", type=int, default=3,
                         help="best of this many runs of ours (check-jsonschema runs once)")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
     parser.add_argument("--skip-check-jsonschema", action="store_true")
     args = parser.parse_args(argv)
-    if args.files < args.clients * (PER_CLIENT + 1):
+    if args.layout == "50-clients" and args.files < args.clients * (PER_CLIENT + 1):
         parser.error(f"need at least {args.clients * (PER_CLIENT + 1)} files")
 
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="lint-bench-"))
     bin_dir = Path(sys.executable).parent
     ours = [str(bin_dir / "campaign-gitops"), "--dir", "campaigns", "lint", "--format", "json"]
     try:
-        resources = generate(tmp, args.files, args.clients)
-        files = sorted(str(p.relative_to(tmp)) for p in resources.rglob("*.yaml"))
+        if args.layout == "many-clients":
+            resources = generate_many_clients(tmp, args.files)
+            edited = resources / "client-0000" / "campaigns" / "campaign-0.yaml"
+            pattern = "campaigns/*.yaml"  # check-jsonschema: the campaign files alone
+        else:
+            resources = generate(tmp, args.files, args.clients)
+            edited = resources / "client-00" / "campaigns" / "campaign-0.yaml"
+            pattern = "*.yaml"
+        files = sorted(str(p.relative_to(tmp)) for p in resources.rglob(pattern))
         cache = tmp / ".campaign-gitops" / "cache"
         rows: list[Row] = []
 
@@ -215,7 +253,6 @@ def main(argv: list[str] | None = None) -> int:
         best("campaign-gitops lint (cold)", "schema + semantic + preflight, positions",
              ours, drop_cache)
         best("campaign-gitops lint (warm)", "nothing changed, from the cache", ours)
-        edited = resources / "client-00" / "campaigns" / "campaign-0.yaml"
         counter = iter(range(1, 1000))
 
         def edit_one() -> None:
@@ -230,19 +267,21 @@ def main(argv: list[str] | None = None) -> int:
             best("check-jsonschema", "schema only, no positions, one process",
                  [str(bin_dir / "check-jsonschema"), "--schemafile", "schemas/resource.json",
                   *files], rounds=1)  # ~80 s: once
-        _print(rows, len(files), os.getloadavg())
+        total = sum(1 for _ in resources.rglob("*.yaml"))
+        _print(rows, total, os.getloadavg(), args.layout)
         return 0 if all(row[4] == 0 for row in rows) else 1
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _print(rows: list[Row], files: int, load: tuple[float, float, float]) -> None:
+def _print(rows: list[Row], files: int, load: tuple[float, float, float],
+           layout: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     reference = next((r[2] for r in rows if r[0] == "check-jsonschema"), None)
-    table = Table(title=f"lint benchmark: {files:,} files, {os.cpu_count()} cores, "
+    table = Table(title=f"lint benchmark ({layout}): {files:,} files, {os.cpu_count()} cores, "
                         f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     for col in ("run", "does", "wall s", "cpu s", "files/s", "vs check-jsonschema", "exit"):
         table.add_column(col, justify="right" if col not in ("run", "does") else "left")

@@ -115,3 +115,35 @@ def test_a_corrupt_cache_is_ignored(repo: Path) -> None:
     again = run(repo, cache_dir=cache)
     assert not again.cached and again.findings
     assert run(repo, cache_dir=cache).cached
+
+
+def test_client_folders_are_packed_into_a_few_even_batches() -> None:
+    groups = {f"c{i:04d}": [Path(f"c{i:04d}/f{j}.yaml") for j in range(8)] for i in range(1250)}
+    groups["big"] = [Path(f"big/f{j}.yaml") for j in range(100)]
+    packed = parallel.batches(groups, 8)
+    assert len(packed) == 8
+    assert sorted(f for batch in packed for f in batch) == sorted(groups)
+    sizes = [sum(len(p) for p in batch.values()) for batch in packed]
+    assert max(sizes) - min(sizes) <= 100  # within one folder of each other
+    assert parallel.batches({"a": [Path("a/x.yaml")]}, 4) == [{"a": [Path("a/x.yaml")]}]
+
+
+def test_many_small_client_folders_lint_in_batches_as_in_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".git").mkdir()
+    for i in range(30):
+        folder = tmp_path / "campaigns" / f"c{i:02d}"
+        folder.mkdir(parents=True)
+        (folder / "client.yaml").write_text(
+            f"apiVersion: campaign-gitops/v1\nkind: Client\nmetadata: {{name: c{i:02d}}}\n"
+            "spec: {tier: ignition, timezone: UTC}\n")
+        (folder / "goal.yaml").write_text(
+            f"apiVersion: campaign-gitops/v1\nkind: Goal\nmetadata: {{name: g, client: c{i:02d}}}\n"
+            "spec: {outcome: reply, description: 'key AKIAIOSFODNN7EXAMPLE'}\n")
+    monkeypatch.setattr(parallel, "MIN_FILES", 0)
+    one, two = run(tmp_path, workers=1), run(tmp_path, workers=2)
+    assert len([f for f in one.findings if f.rule == "PF016"]) == 30
+    assert keys(two) == keys(one)
+    files = sorted((tmp_path / "campaigns").rglob("*.yaml"))
+    assert parallel.lint_parallel(files, tmp_path, tmp_path / "campaigns", action=None,
+                                  config=None, workers=2) is not None

@@ -59,18 +59,6 @@ def _cached(entry: Any, key: str) -> list[Finding] | None:
         return None
 
 
-def _layout_holds(bundle: Bundle, folder_of: dict[str, str]) -> bool:
-    """What ``parallel.lint_group`` checks, on the whole bundle: every resource lies in
-    the folder of its client, and each folder holds its Client."""
-    folders = set(folder_of.values())
-    for key, entry in bundle.entries.items():
-        if folder_of.get(entry.file) != key.client:
-            return False
-        if key.kind == "Client":
-            folders.discard(key.name)
-    return not folders
-
-
 def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir: Path, *,
                     config: Any, config_json: str, cache_dir: Path) -> list[Finding] | None:
     """The bundle's ``lint`` findings, unchanged client folders from the cache; None when
@@ -95,7 +83,7 @@ def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir
     missing = [folder for folder, hit in found.items() if hit is None]
     if len(missing) * 2 > len(groups):
         folder_of = {name: folder for folder, listed in names.items() for name in listed}
-        if not _layout_holds(bundle, folder_of):
+        if not parallel.layout_holds(bundle, folder_of):
             return None
         whole = run_preflight(bundle, config=config)
         split: dict[str, list[Finding]] = {folder: [] for folder in groups}
@@ -110,8 +98,7 @@ def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir
         if found[folder] is None:
             sub = build_bundle([bundle.files[n] for n in names[folder] if n in bundle.files],
                                root, resources_dir)
-            if sub.get(folder, "Client", folder) is None or any(
-                    k.client != folder for k in sub.entries):
+            if not parallel.layout_holds(sub, {n: folder for n in names[folder]}):
                 return None
             found[folder] = run_preflight(sub, config=config)
     kept = {folder: stored[folder] if folder not in missing else

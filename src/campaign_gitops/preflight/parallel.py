@@ -1,12 +1,14 @@
-"""Lint over several cores: one task per client folder, findings back, nothing else.
+"""Lint over several cores: a few batches of client folders, findings back, nothing else.
 
 References resolve inside a client, so a repo laid out in per-client folders
 (``campaigns/<client>/...``, every resource of the folder declaring that client, the
-folder holding its Client) splits into independent bundles. Each worker loads,
-validates and preflights its folders and sends back only findings and document
-counts. Anything that breaks the layout (a top-level file, a path outside the folder,
-a resource of another client) makes the caller lint in one process instead, so the
-answer is always the one-process answer.
+folder holding its Client) splits into independent bundles. The folders are packed
+into a few batches of about equal file counts (``BATCHES_PER_WORKER`` per process: a
+task per folder costs more than it does when folders hold 8 files); each worker
+loads, validates and preflights a batch as one bundle and sends back only findings
+and document counts. Anything that breaks the layout (a top-level file, a path
+outside the folder, a resource of another client) makes the caller lint in one
+process instead, so the answer is always the one-process answer.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign_gitops.findings import CampaignGitopsError, Finding
 
+if TYPE_CHECKING:
+    from campaign_gitops.config.bundle import Bundle
+
 MIN_FILES = 1000  # below this, starting processes costs more than it saves
+BATCHES_PER_WORKER = 4  # enough to even out unequal batches, few enough to cost nothing
 
 
 def cpu_count() -> int:
@@ -63,21 +69,50 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-Task = tuple[str, list[Path], Path, Path, str | None, Any, Path | None]
+def layout_holds(bundle: Bundle, folder_of: dict[str, str]) -> bool:
+    """Every resource lies in the folder of its client (``folder_of``: file name ->
+    folder), and each folder holds its Client."""
+    folders = set(folder_of.values())
+    for key, entry in bundle.entries.items():
+        if folder_of.get(entry.file) != key.client:
+            return False
+        if key.kind == "Client":
+            folders.discard(key.name)
+    return not folders
+
+
+def batches(groups: dict[str, list[Path]], count: int) -> list[dict[str, list[Path]]]:
+    """The folders packed into at most ``count`` batches of about equal file counts
+    (largest folder first, each into the lightest batch so far)."""
+    bins: list[tuple[int, dict[str, list[Path]]]] = [(0, {}) for _ in range(count)]
+    for folder, paths in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0])):
+        i = min(range(len(bins)), key=lambda j: bins[j][0])
+        size, members = bins[i]
+        members[folder] = paths
+        bins[i] = (size + len(paths), members)
+    return sorted((members for _, members in bins if members), key=lambda m: -sum(
+        len(p) for p in m.values()))
+
+
+Task = tuple[dict[str, list[Path]], Path, Path, str | None, Any, Path | None]
 
 
 def lint_group(args: Task) -> Outcome | None:
-    """One client folder: its findings and documents per file, or None if it breaks the layout."""
+    """A batch of client folders: their findings and documents per file, or None if one
+    breaks the layout."""
     from campaign_gitops.config.bundle import build_bundle
+    from campaign_gitops.config.loader import relative_name
     from campaign_gitops.config.parse_cache import load_files
     from campaign_gitops.preflight.engine import run_preflight
 
-    folder, files, root, resources_dir, action, config, cache_dir = args
+    folders, root, resources_dir, action, config, cache_dir = args
+    files = [path for paths in folders.values() for path in paths]
+    folder_of = {relative_name(path, root): folder
+                 for folder, paths in folders.items() for path in paths}
     with no_gc():
         results = load_files(files, root, resources_dir, cache_dir)
         bundle = build_bundle(results, root, resources_dir)
-        if bundle.get(folder, "Client", folder) is None or any(
-                key.client != folder for key in bundle.entries):
+        if not layout_holds(bundle, folder_of):
             return None
         findings = run_preflight(bundle, action=action, config=config)
     return findings, {r.file: len(r.documents) for r in results}
@@ -89,8 +124,8 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
     groups = client_groups(files, resources_dir)
     if groups is None or len(groups) < 2:
         return None
-    tasks: list[Task] = [(folder, paths, root, resources_dir, action, config, cache_dir)
-                         for folder, paths in sorted(groups.items(), key=lambda g: -len(g[1]))]
+    tasks: list[Task] = [(batch, root, resources_dir, action, config, cache_dir)
+                         for batch in batches(groups, workers * BATCHES_PER_WORKER)]
     # Import the loader, models and rules once, before forking: workers inherit them.
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
