@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from campaign_gitops.ai.message_prompts import WRITE_TOOL
 from campaign_gitops.config.project import ProjectConfig
-from campaign_gitops.runs.delivery import BACKOFF, MAX_ATTEMPTS
 from campaign_gitops.runs.leads import import_csv
+from campaign_gitops.runs.policy import BACKOFF, MAX_ATTEMPTS
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Enrollment, Message

@@ -321,8 +321,8 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
       campaign-gitops runs show acme/cto-au-q1/smoke-1
       campaign-gitops runs show 2 --format json      # by the ID `runs list` shows
     """
-    from campaign_gitops.runs.delivery import LEASE
     from campaign_gitops.runs.forecasting import next_send_of_run, next_send_text
+    from campaign_gitops.runs.policy import LEASE
     from campaign_gitops.runs.queries import find_run, show_run
     from campaign_gitops.runs.settle import attention
 

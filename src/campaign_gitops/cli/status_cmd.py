@@ -71,7 +71,7 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
       campaign-gitops status --client globex
     """
     from campaign_gitops.cli.plan_cmd import open_db
-    from campaign_gitops.runs.delivery import LEASE
+    from campaign_gitops.runs.policy import LEASE
     from campaign_gitops.runs.settle import attention
     from campaign_gitops.state.db import NoDatabaseError, open_database
     from campaign_gitops.state.queries import status_rows

@@ -27,7 +27,7 @@ from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult, descri
 from campaign_gitops.reconcile.debounce import Debouncer
 from campaign_gitops.reconcile.leader import FileLeader, PgLeader
 from campaign_gitops.reconcile.sources import GitSource, git_dir
-from campaign_gitops.runs.delivery import LEASE
+from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import tables as t
 

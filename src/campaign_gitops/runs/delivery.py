@@ -40,8 +40,8 @@ from campaign_gitops.inbound.suppressions import normalize_contact, suppress, su
 from campaign_gitops.redact import redact_text
 from campaign_gitops.runs.bulk import mark_sent
 from campaign_gitops.runs.gate import refund
+from campaign_gitops.runs.policy import LEASE, halt_reason, retry_at
 from campaign_gitops.runs.types import DeliveryError, OutboundMessage, OutgoingMessage, Transport
-from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Enrollment, Message
 
@@ -50,9 +50,6 @@ runs = CampaignRun.__table__
 campaigns = Campaign.__table__
 clients = Client.__table__
 enrollments = Enrollment.__table__
-# How long a claim (an enrollment being walked, a message being sent) is held before
-# another tick may take it over: the one lease of tick, pending work and delivery.
-LEASE = dt.timedelta(minutes=10)
 # How many messages of a transport that dedupes by itself (the outbox) are gated, marked,
 # sent and recorded together; every other message is gated in its own mark transaction.
 GATE_CHUNK = 50
@@ -62,9 +59,6 @@ FINISHED_RUNS = ("completed", "cancelled")
 TEST_HEADER = "X-Campaign-Gitops-Test"
 UNKNOWN_HINT = ("settle it with `campaign-gitops communications settle {id} "
                 "--as sent|failed|resend`")
-BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(minutes=30), dt.timedelta(hours=2),
-           dt.timedelta(hours=12))
-MAX_ATTEMPTS = len(BACKOFF) + 1
 MIN_FAILURES_TO_PAUSE = 5
 
 
@@ -147,7 +141,7 @@ def gate(session: Session, queued: list[Queued], now: dt.datetime) -> Verdict:
     """
     if not queued:
         return Verdict([], [], [])
-    halted = _global_halt_reason(session)
+    halted = halt_reason(session)
     if halted:
         return Verdict([], [], [(q, halted) for q in queued])
     held, dropped = _state_refusals(session, queued)
@@ -170,14 +164,6 @@ def gate(session: Session, queued: list[Queued], now: dt.datetime) -> Verdict:
     return Verdict([q for q in queued if q.message_id not in held and
                     q.message_id not in dropped],
                    skipped, [(q, held[q.message_id]) for q in queued if q.message_id in held])
-
-
-def _global_halt_reason(session: Session) -> str:
-    halt = kv.global_halt(session)
-    if halt is None:
-        return ""
-    reason = halt.get("reason")
-    return "delivery is halted globally" + (f": {reason}" if reason else "")
 
 
 def _state_refusals(session: Session,
@@ -353,8 +339,8 @@ def _record(session: Session, r: Result, now: dt.datetime) -> None:
                                      next_attempt_at=None))
         return
     attempts = q.attempts + 1
-    final = r.permanent or attempts >= MAX_ATTEMPTS
-    retry = None if final else now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+    retry = None if r.permanent else retry_at(attempts, now)
+    final = retry is None
     reason = r.error if not final or r.permanent else \
         f"{r.error} (gave up after {attempts} attempts)"
     session.execute(where.values(status="failed", updated_at=now, transport=r.transport,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from campaign_gitops.runs import delivery
+from campaign_gitops.runs import delivery, policy
 from campaign_gitops.runs.calendar import next_slot
 from campaign_gitops.runs.compose import unsubscribe_url
 from campaign_gitops.runs.gate import charge, load_budget
@@ -61,10 +61,8 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
                         # a failed write is retried by the step walk (tick), not here
                         or_(m.c.status_reason.is_(None),
                             m.c.status_reason.not_like("write failed:%"))),
-                   and_(m.c.status == "queued", m.c.updated_at < state.now - delivery.LEASE)),
-               runs.c.status == "running", clients.c.halted.is_(False),
-               or_(campaigns.c.status == "active",
-                   and_(runs.c.type == "test_run", campaigns.c.status == "draft")))
+                   and_(m.c.status == "queued", m.c.updated_at < state.now - policy.LEASE)),
+               policy.deliverable_run())
         .order_by(m.c.id).limit(limit))
     if seen:
         query = query.where(m.c.id.not_in(sorted(seen)))

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig, is_frozen
 from campaign_gitops.inbound.tokens import Links, links_for
-from campaign_gitops.runs import bulk, delivery, pending
+from campaign_gitops.runs import bulk, delivery, pending, policy
 from campaign_gitops.runs.allocation import release_leads
 from campaign_gitops.runs.calendar import next_day_start, next_slot
 from campaign_gitops.runs.compose import (
@@ -45,7 +45,6 @@ from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.runs.start import launch, start_occurrence
 from campaign_gitops.runs.types import OutboundMessage
-from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import (
     ApplyLog,
@@ -160,14 +159,6 @@ class _Tick:
         return self.reviewers[plan.run_id]
 
 
-def global_halt(session: Session) -> str | None:
-    halt = kv.global_halt(session)
-    if halt is None:
-        return None
-    reason = halt.get("reason")
-    return "delivery is halted globally" + (f": {reason}" if reason else "")
-
-
 def client_halts(session: Session) -> list[str]:
     """A note per halted client (with the ``halt --reason``): its delivery waits."""
     notes = []
@@ -187,7 +178,7 @@ def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
          batch_size: int = DEFAULT_BATCH, root: Path | None = None) -> TickResult:
     """Start due runs and deliver every due step (safe to run from several processes)."""
     with db.session() as session:
-        halted = global_halt(session)
+        halted = policy.halt_reason(session)
     if halted:
         return TickResult(now=now, counts={}, halted=halted, attention=_attention(db, now))
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -212,7 +203,7 @@ def tick(db: Database, *, now: dt.datetime, config: ProjectConfig,
 
 def _attention(db: Database, now: dt.datetime) -> dict[str, int]:
     with db.reading() as session:
-        return attention(session, now, lease=delivery.LEASE)
+        return attention(session, now, lease=policy.LEASE)
 
 
 def _finish_completed_campaigns(state: _Tick) -> None:
@@ -294,15 +285,13 @@ def _start_occurrence(state: _Tick, session: Session, series: CampaignRun, where
 
 
 def _deliverable_runs(state: _Tick, session: Session) -> list[int]:
-    """Runs whose enrollments may be worked on now: running, campaign active (a test run
-    also while draft), client not halted and (but for test runs) with credits left."""
+    """Runs whose enrollments may be worked on now: deliverable (``policy``) and (but for
+    test runs) with credits left."""
     query = (select(runs.c.id)
              .join(campaigns, campaigns.c.resource_id == runs.c.campaign_id)
              .join(resources, resources.c.id == runs.c.campaign_id)
              .join(clients, clients.c.name == resources.c.client)
-             .where(runs.c.status == "running", clients.c.halted.is_(False),
-                    or_(campaigns.c.status == "active",
-                        and_(runs.c.type == "test_run", campaigns.c.status == "draft")),
+             .where(policy.deliverable_run(),
                     or_(runs.c.type == "test_run", clients.c.credits > 0)))
     return sorted(set(session.execute(query).scalars()) - state.blocked_runs)
 
@@ -338,7 +327,7 @@ def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
             return None
         session.execute(update(enrollments).where(
             bulk.one_of(session, enrollments.c.id, [r.id for r in rows]))
-            .values(claimed_by=state.worker, claimed_until=state.now + delivery.LEASE))
+            .values(claimed_by=state.worker, claimed_until=state.now + policy.LEASE))
         works = _works(state, session, rows)
         blocked = _suppressions(state, session, works)
         budget = load_budget(session, [state.plans[w.run_id] for w in works], state.now,
@@ -503,14 +492,14 @@ def _write_retry(draft: OutboundMessage, outcome: Outcome, earlier: tuple[int, i
     if not outcome.temporary:
         return draft, None
     attempts += 1
-    if attempts >= delivery.MAX_ATTEMPTS:
+    retry = policy.retry_at(attempts, now)
+    if retry is None:
         return dataclasses.replace(draft, attempts=attempts, status_reason=(
             f"{outcome.reason} (gave up after {attempts} attempts)")), None
-    retry = now + delivery.BACKOFF[attempts - 1]
     return dataclasses.replace(
         draft, attempts=attempts, next_attempt_at=retry,
         status_reason=f"{outcome.reason} (temporary: attempt {attempts} of "
-                      f"{delivery.MAX_ATTEMPTS}, retried after {retry.isoformat()})"), retry
+                      f"{policy.MAX_ATTEMPTS}, retried after {retry.isoformat()})"), retry
 
 
 def _note_no_credits(state: _Tick, session: Session, plan: RunPlan) -> None:

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 
-from campaign_gitops.runs.delivery import LEASE
 from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of_run
+from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
 from campaign_gitops.web.app import Web, now

@@ -15,8 +15,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from campaign_gitops.reconcile.forecast import forecast_line
-from campaign_gitops.runs.delivery import LEASE
 from campaign_gitops.runs.forecasting import next_send_of_run
+from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
