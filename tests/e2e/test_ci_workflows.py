@@ -108,7 +108,9 @@ def known_options(command: str) -> set[str]:
             for opt in [*p.opts, *p.secondary_opts]}
 
 
-@pytest.mark.parametrize("path", [*WORKFLOWS, REPO / "action.yml"], ids=lambda p: p.name)
+# docs.yml builds the documentation site and never calls campaign-gitops (tested below).
+@pytest.mark.parametrize("path", [*(w for w in WORKFLOWS if w.name != "docs.yml"),
+                                  REPO / "action.yml"], ids=lambda p: p.name)
 def test_invocations_name_commands_and_options_that_exist(path: Path) -> None:
     found = 0
     for _, step in steps(load_yaml(path)):
@@ -245,6 +247,17 @@ def test_ci_workflow_matrix_and_postgres_service() -> None:
 
 
 # ---------------------------------------------------------------- pre-commit and the scaffold
+
+
+def test_the_docs_site_is_built_strictly_in_ci_and_for_pages() -> None:
+    ci = [s.get("run", "") for _, s in steps(load_yaml(REPO / ".github/workflows/ci.yml"))]
+    assert any(r.startswith("mkdocs build --strict") for r in ci)
+    docs = load_yaml(REPO / ".github" / "workflows" / "docs.yml")
+    build = [s for _, s in steps(docs)]
+    assert any("'.[docs]'" in s.get("run", "") for s in build)
+    assert any(s.get("run", "").startswith("mkdocs build --strict") for s in build)
+    assert any(str(s.get("uses", "")).startswith("actions/deploy-pages@") for s in build)
+    assert docs["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
 
 
 def test_pre_commit_hook_lints_the_repo_of_the_changed_files(workdir: Path) -> None:

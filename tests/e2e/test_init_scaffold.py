@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from campaign_gitops import __version__
 from campaign_gitops.cli.init_cmd import scaffold_files
 from campaign_gitops.config.bundle import load_bundle
 from campaign_gitops.config.models import KINDS
@@ -126,3 +127,11 @@ def test_the_scaffold_ships_in_the_wheel(tmp_path: Path) -> None:
     expected = {f"campaign_gitops/scaffold/{p.relative_to(SCAFFOLD).as_posix()}"
                 for p in SCAFFOLD.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert expected and expected <= shipped
+
+
+def test_the_readme_installs_from_the_repository_not_the_package_index(scaffolded: Path) -> None:
+    # campaign-gitops is not published: the README names this version's tag or a wheel.
+    readme = (scaffolded / "README.md").read_text()
+    assert "pip install campaign-gitops" not in readme
+    assert f"git+https://github.com/campaign-gitops/campaign-gitops@v{__version__}" in readme
+    assert f"campaign_gitops-{__version__}-py3-none-any.whl" in readme
