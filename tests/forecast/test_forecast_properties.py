@@ -119,13 +119,10 @@ def test_an_empty_audience_and_a_window_that_never_opens_are_warned() -> None:
                               "opens for their channel"]
 
 
-def test_used_today_and_a_sender_cap_count_against_the_day() -> None:
+def test_used_today_counts_against_the_day() -> None:
     plan = _plan(-1, 7, [{"channel": "email", "delayDays": 0}],
                  {"timezone": "UTC", "workHours": {"start": "09:00", "end": "17:00"},
                   "workDays": [1, 2, 3, 4, 5]}, 10, {})
     (out,) = simulate(NOW, [SimRun(plan, NOW, (Cohort(20),))], credits={"acme": 100},
                       used_today={(7, "email"): 6})
     assert out.per_day[(NOW.date(), "email")] == 4
-    (capped,) = simulate(NOW, [SimRun(plan, NOW, (Cohort(20),))], credits={"acme": 100},
-                         caps=lambda _plan, _channel, _day: 3)
-    assert max(capped.per_day.values()) == 3

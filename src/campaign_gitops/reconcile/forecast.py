@@ -20,8 +20,15 @@ Ticks: by default the simulation sends each step at the moment it is due (the da
 ticks every minute); ``ticks`` gives explicit tick times instead (a test that ticks
 twice a day). Not modelled: replies, bounces and unsubscribes to come (nobody knows
 them), pauses and halts to come, write failures and ``manual`` reviewers.
-Sender caps (issue 16): ``caps(plan, channel, day) -> int | None`` bounds a channel's
-messages a day further; None means no sender cap.
+Senders (SPEC 9): ``senders`` gives, per client, its mailboxes' ``dailyLimit`` (one cap
+per sender across all the client's campaigns, counted on the client's local day) and
+what each already sent today; a run's emails a day are bounded further by the room left
+in the senders its campaign may use (``allowed_senders``: the client's ``spec.senders``
+narrowed by the campaign's ``senders``). An email goes to the allowed sender with the
+most room left (ties: the client's order), as tick chooses for a new lead. Counted
+together, not per lead: a lead keeps its sender in tick, the forecast lets any allowed
+sender's room take a follow-up; pacing (``maxPerHour``, ``minGapSeconds``) is not
+modelled.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -45,7 +52,40 @@ from campaign_gitops.runs.sequences import RunPlan
 CONTACTS = ("email", "phone", "linkedin_url", "mail")
 ALL_CONTACTS = frozenset(CONTACTS)
 HORIZON_DAYS = 400
-Caps = Callable[[RunPlan, str, dt.date], "int | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mailboxes:
+    """One client's senders as the forecast counts them (SPEC 9)."""
+
+    timezone: str                                   # the client's day: where caps count
+    limits: Mapping[str, int]                       # sender email -> dailyLimit, in order
+    used_today: Mapping[str, int] = field(default_factory=dict)  # emails sent today
+
+
+def allowed_senders(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The senders (lower-case emails, the client's order) a run's campaign may use: the
+    client's ``spec.senders`` narrowed by the campaign's ``senders``; () for none."""
+    client = config.get("client") or {}
+    emails = [str(s["email"]).lower() for s in client.get("senders") or ()]
+    narrow = ((config.get("campaign") or {}).get("spec") or {}).get("senders")
+    if narrow is not None:
+        wanted = {str(e).lower() for e in narrow}
+        emails = [e for e in emails if e in wanted]
+    return tuple(emails)
+
+
+def mailboxes(config: Mapping[str, Any],
+              used_today: Mapping[str, int] | None = None) -> Mailboxes | None:
+    """The client's senders of a run's pinned config (None: the client has none)."""
+    client = config.get("client") or {}
+    senders = client.get("senders") or ()
+    if not senders:
+        return None
+    return Mailboxes(str(client.get("timezone") or "UTC"),
+                     {str(s["email"]).lower(): int(s.get("dailyLimit") or 50)
+                      for s in senders},
+                     dict(used_today or {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +200,20 @@ class _Sim:
 
     def __init__(self, runs: Sequence[SimRun], credits: Mapping[str, int],
                  used_today: Mapping[tuple[int, str], int], now: dt.datetime,
-                 caps: Caps | None) -> None:
+                 senders: Mapping[str, Mailboxes]) -> None:
         self.runs = runs
         self.now = now
         self.out = [RunForecast(audience=r.audience) for r in runs]
         self.budget = Budget(credits=dict(credits))
         self.days: dict[int, dt.date] = {}
-        self.caps = caps
-        self.capped: Counter[tuple[int, str, dt.date]] = Counter()
+        self.senders = senders
+        # emails each sender sent, by (client, sender, the client's local day)
+        self.mailed: Counter[tuple[str, str, dt.date]] = Counter()
+        for client, boxes in senders.items():
+            today = _local_day(now, boxes.timezone)
+            for email, n in boxes.used_today.items():
+                self.mailed[(client, email.lower(), today)] += n
+        self.allowed: dict[int, tuple[str, ...]] = {}
         self.heap: list[tuple[dt.datetime, int, str]] = []
         self.batches: dict[tuple[dt.datetime, int, str], list[_Item]] = {}
         self.skips: dict[tuple[int, int, frozenset[str]], bool] = {}
@@ -259,7 +305,21 @@ class _Sim:
 
     # -------------------------------------------------- one batch at a tick
 
-    def room(self, plan: RunPlan, channel: str, day: dt.date) -> tuple[int, str | None]:
+    def mailboxes(self, plan: RunPlan, channel: str,
+                  now: dt.datetime) -> list[tuple[tuple[str, str, dt.date], int]]:
+        """The senders ``plan`` may email from now: (their counter key, dailyLimit);
+        [] when no sender cap applies (another channel, a test run, no senders)."""
+        boxes = self.senders.get(plan.client)
+        if channel != "email" or plan.is_test or boxes is None:
+            return []
+        if plan.run_id not in self.allowed:
+            self.allowed[plan.run_id] = allowed_senders(plan.config)
+        day = _local_day(now, boxes.timezone)
+        return [((plan.client, email, day), boxes.limits[email])
+                for email in self.allowed[plan.run_id] if email in boxes.limits]
+
+    def room(self, plan: RunPlan, channel: str, day: dt.date,
+             now: dt.datetime) -> tuple[int, str | None]:
         cid = plan.campaign_id
         if self.days.get(cid) != day:  # a new day for the campaign's limit
             self.days[cid] = day
@@ -267,9 +327,9 @@ class _Sim:
             for used in self.channels.get(cid, ()):
                 self.budget.used.pop((cid, used), None)
         room, refused = self.budget.room(plan, channel)
-        cap = self.caps(plan, channel, day) if self.caps is not None else None
-        if cap is not None:
-            left = max(0, cap - self.capped[(cid, channel, day)])
+        boxes = self.mailboxes(plan, channel, now)
+        if boxes:
+            left = sum(max(0, limit - self.mailed[key]) for key, limit in boxes)
             if left < room:
                 room, refused = left, "daily_limit"
         return room, refused
@@ -309,7 +369,7 @@ class _Sim:
                 if slot != now:
                     self.schedule(run, slot, item)
                     continue
-            room, refused = self.room(plan, channel, day)
+            room, refused = self.room(plan, channel, day, now)
             sent = min(room, count)
             if sent:
                 self.send(run, channel, step, sent, now, day)
@@ -347,8 +407,10 @@ class _Sim:
              day: dt.date) -> None:
         plan, out = self.runs[run].plan, self.out[run]
         self.budget.take(plan, channel, n)
-        if self.caps is not None:
-            self.capped[(plan.campaign_id, channel, day)] += n
+        boxes = self.mailboxes(plan, channel, now)
+        for _ in range(n if boxes else 0):  # each to the sender with the most room left
+            key, _limit = max(boxes, key=lambda box: box[1] - self.mailed[box[0]])
+            self.mailed[key] += 1
         if plan.is_test:
             return
         out.per_day[(day, channel)] += n
@@ -390,15 +452,17 @@ def simulate(now: dt.datetime, runs: Sequence[SimRun], *,
              credits: Mapping[str, int],
              used_today: Mapping[tuple[int, str], int] | None = None,
              ticks: Iterable[dt.datetime] | None = None,
-             horizon_days: int = HORIZON_DAYS, caps: Caps | None = None) -> list[RunForecast]:
+             horizon_days: int = HORIZON_DAYS,
+             senders: Mapping[str, Mailboxes] | None = None) -> list[RunForecast]:
     """Forecast ``runs`` (in enrollment order: earlier runs' enrollments first).
 
     ``credits``: the clients' credits now; ``used_today``: messages each campaign
     already sent today, by (campaign id, channel); ``ticks``: explicit tick times
     (default: a step goes out the moment it is due); the walk stops after
-    ``horizon_days``.
+    ``horizon_days``; ``senders``: each client's mailboxes and their caps (a client not
+    in it: no sender caps).
     """
-    sim = _Sim(runs, credits, used_today or {}, now, caps)
+    sim = _Sim(runs, credits, used_today or {}, now, senders or {})
     sim.enrol()
     if ticks is None:
         sim.run_continuous(now, now + dt.timedelta(days=horizon_days))

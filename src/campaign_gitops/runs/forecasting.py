@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from campaign_gitops.reconcile.forecast import Cohort, SimRun
+from campaign_gitops.reconcile.forecast import Cohort, Mailboxes, SimRun
 from campaign_gitops.runs.allocation import BEST_FIRST, _filter, count_matching, run_size
 from campaign_gitops.runs.gate import load_budget
 from campaign_gitops.runs.sequences import RunPlan
@@ -171,6 +171,40 @@ def budget_now(session: Session, plans: list[RunPlan], now: dt.datetime,
     return credits, dict(budget.used)
 
 
+def senders_now(session: Session, plans: list[RunPlan],
+                now: dt.datetime) -> dict[str, Mailboxes]:
+    """Each client's mailboxes (SPEC 9) from the newest of ``plans``' configs (the last
+    one of the client) and the emails each sender already sent on the client's day,
+    all campaigns, test runs left out (what tick's book counts). Before messages record
+    their sender (no ``sender`` column), nothing counts as sent today."""
+    from campaign_gitops.reconcile.forecast import mailboxes
+    from campaign_gitops.runs.calendar import day_bounds
+    from campaign_gitops.runs.gate import COUNTED
+    from campaign_gitops.state.tables import CampaignRun, Message
+
+    found: dict[str, Mailboxes] = {}
+    for plan in plans:
+        boxes = mailboxes(plan.config)
+        if boxes is not None:
+            found[plan.client] = boxes
+    messages, runs = Message.__table__, CampaignRun.__table__
+    column = messages.c.get("sender")
+    if column is None:
+        return found
+    for client, boxes in found.items():
+        start, end = day_bounds(now, boxes.timezone)
+        rows = session.execute(
+            select(func.lower(column), func.count())
+            .join(runs, runs.c.id == messages.c.run_id)
+            .where(messages.c.client == client, func.lower(column).in_(list(boxes.limits)),
+                   runs.c.type != "test_run", messages.c.status.in_(COUNTED),
+                   messages.c.scheduled_for >= start, messages.c.scheduled_for < end)
+            .group_by(func.lower(column)))
+        found[client] = Mailboxes(boxes.timezone, boxes.limits,
+                                  {str(email): int(n) for email, n in rows})
+    return found
+
+
 def active_cohorts(session: Session, run_id: int) -> list[Cohort]:
     """A running run's active enrollments as cohorts (due, step, timezone, contacts), in
     the order tick claims them (oldest due first, then enrollment id)."""
@@ -241,8 +275,9 @@ def next_send(session: Session, run_ids: list[int], now: dt.datetime,
     if not any(s.plan.run_id in wanted for s in sims):
         return None
     credits, used = budget_now(session, [s.plan for s in sims], now, default_credits)
+    senders = senders_now(session, [s.plan for s in sims], now)
     out = [f for f, s in zip(simulate(now, sims, credits=credits, used_today=used,
-                                      horizon_days=60), sims, strict=True)
+                                      horizon_days=60, senders=senders), sims, strict=True)
            if s.plan.run_id in wanted]
     firsts = [f.first_send for f in out if f.first_send is not None]
     if not firsts:
@@ -312,7 +347,9 @@ def forecast_plan(session: Session, plan: Any, bundle: Any, snapshot: Any,
     everything = [*walking, *sims]  # their enrollments come first: lower ids
     credits, used = budget_now(session, [s.plan for s in everything], now,
                                config.client_defaults.credits)
-    forecasts = simulate(now, everything, credits=credits, used_today=used)[len(walking):]
+    senders = senders_now(session, [s.plan for s in everything], now)
+    forecasts = simulate(now, everything, credits=credits, used_today=used,
+                         senders=senders)[len(walking):]
     by_change = {}
     for (index, _sim, fires), forecast in zip(starts, forecasts, strict=True):
         freeze_warnings(forecast, config.freeze_windows)
