@@ -170,9 +170,9 @@ def _lead(contacts: frozenset[str], timezone: str | None) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=65536)
-def _slot(moment: dt.datetime, window: Window, channel: str,
-          timezone: str | None) -> dt.datetime | None:
-    return next_slot(moment, window, channel, timezone)
+def _due(start: dt.datetime, delay: int, window: Window, channel: str,
+         timezone: str | None) -> dt.datetime | None:
+    return due_at(start, delay, window, channel, timezone)
 
 
 @lru_cache(maxsize=65536)
@@ -200,7 +200,7 @@ class _Sim:
 
     def __init__(self, runs: Sequence[SimRun], credits: Mapping[str, int],
                  used_today: Mapping[tuple[int, str], int], now: dt.datetime,
-                 senders: Mapping[str, Mailboxes]) -> None:
+                 senders: Mapping[str, Mailboxes], memo: dict[str, Any]) -> None:
         self.runs = runs
         self.now = now
         self.out = [RunForecast(audience=r.audience) for r in runs]
@@ -216,12 +216,15 @@ class _Sim:
         self.allowed: dict[int, tuple[str, ...]] = {}
         self.heap: list[tuple[dt.datetime, int, str]] = []
         self.batches: dict[tuple[dt.datetime, int, str], list[_Item]] = {}
-        self.skips: dict[tuple[int, int, frozenset[str]], bool] = {}
-        self.moves: dict[tuple[int, int, dt.datetime, str | None], dict[str, Any]] = {}
-        # runs walking the same steps in the same window move alike: one memo for them
-        shapes: dict[str, int] = {}
-        self.shape = [shapes.setdefault(repr((r.plan.window, r.plan.steps, r.plan.is_test)),
-                                        len(shapes)) for r in runs]
+        # runs walking the same steps in the same window move and skip alike: one memo
+        # for them (shared by the parts ``simulate`` walks one after the other)
+        self.skips: dict[tuple[str, int, frozenset[str]], bool] = memo.setdefault("skips", {})
+        self.moves: dict[tuple[str, int, dt.datetime, str | None], dict[str, Any]] = \
+            memo.setdefault("moves", {})
+        self.shape = [_shape(r.plan) for r in runs]
+        self.slots: dict[tuple[str, dt.datetime, str, str | None], dt.datetime | None] = \
+            memo.setdefault("slots", {})
+        self.zones: dict[tuple[str, str | None], str] = memo.setdefault("zones", {})
         self.channels: dict[int, set[str]] = {}  # the channels each campaign counts
         for (cid, channel), n in used_today.items():
             self.budget.used[(cid, channel)] += n
@@ -244,8 +247,8 @@ class _Sim:
                 due = cohort.due
                 if due is None and plan.steps:
                     first = plan.steps[0]
-                    due = due_at(run.start, int(first.get("delayDays") or 0), plan.window,
-                                 first["channel"], cohort.timezone)
+                    due = _due(run.start, int(first.get("delayDays") or 0), plan.window,
+                               first["channel"], cohort.timezone)
                 if due is None:
                     self.out[index].failed_per_step[cohort.step] += (
                         cohort.count if plan.steps else 0)
@@ -255,7 +258,7 @@ class _Sim:
                 place += cohort.count
 
     def skips_step(self, run: int, step: int, contacts: frozenset[str]) -> bool:
-        key = (run, step, contacts)
+        key = (self.shape[run], step, contacts)
         if key not in self.skips:
             plan = self.runs[run].plan
             work = Work(0, plan.run_id, None, _lead(contacts, None), step, None)
@@ -277,7 +280,10 @@ class _Sim:
             due, step = moved["next_due_at"], int(moved["next_step"])
         if due is None or step >= len(plan.steps):
             return  # finished
-        key = (due, run, _zone_key(plan.window, tz))
+        zone = self.zones.get((self.shape[run], tz))
+        if zone is None:
+            zone = self.zones[(self.shape[run], tz)] = _zone_key(plan.window, tz)
+        key = (due, run, zone)
         batch = self.batches.get(key)
         if batch is None:
             self.batches[key] = [(place, count, step, tz, contacts)]
@@ -309,8 +315,8 @@ class _Sim:
                   now: dt.datetime) -> list[tuple[tuple[str, str, dt.date], int]]:
         """The senders ``plan`` may email from now: (their counter key, dailyLimit);
         [] when no sender cap applies (another channel, a test run, no senders)."""
-        boxes = self.senders.get(plan.client)
-        if channel != "email" or plan.is_test or boxes is None:
+        boxes = self.senders.get(plan.client) if self.senders else None
+        if boxes is None or channel != "email" or plan.is_test:
             return []
         if plan.run_id not in self.allowed:
             self.allowed[plan.run_id] = allowed_senders(plan.config)
@@ -339,7 +345,7 @@ class _Sim:
         oldest enrollment first."""
         _due, run, zone = key
         items = sorted(self.batches.pop(key))
-        plan, out = self.runs[run].plan, self.out[run]
+        plan, out, shape = self.runs[run].plan, self.out[run], self.shape[run]
         if plan.client in self.exhausted and not plan.is_test:
             out.blocked += sum(item[1] for item in items)
             return
@@ -361,7 +367,10 @@ class _Sim:
                 continue
             if not plan.is_test:
                 if (channel, tz) not in slots:
-                    slots[(channel, tz)] = _slot(now, plan.window, channel, tz)
+                    at = (shape, now, channel, tz)
+                    if at not in self.slots:
+                        self.slots[at] = next_slot(now, plan.window, channel, tz)
+                    slots[(channel, tz)] = self.slots[at]
                 slot = slots[(channel, tz)]
                 if slot is None:
                     out.failed_per_step[step] += count
@@ -462,16 +471,96 @@ def simulate(now: dt.datetime, runs: Sequence[SimRun], *,
     ``horizon_days``; ``senders``: each client's mailboxes and their caps (a client not
     in it: no sender caps).
     """
-    sim = _Sim(runs, credits, used_today or {}, now, senders or {})
-    sim.enrol()
-    if ticks is None:
-        sim.run_continuous(now, now + dt.timedelta(days=horizon_days))
-    else:
-        sim.run_ticks(ticks)
-    sim.leftovers()
-    for forecast in sim.out:
+    used, boxes = used_today or {}, senders or {}
+    out: list[RunForecast | None] = [None] * len(runs)
+    memo: dict[Any, list[RunForecast]] = {}
+    shared: dict[str, Any] = {}
+    for part in _apart(runs, credits, boxes):
+        key = _memo_key(runs, part, used, credits, boxes)
+        done = memo.get(key) if key is not None else None
+        if done is None:
+            sim = _Sim([runs[i] for i in part], credits, used, now, boxes, shared)
+            sim.enrol()
+            if ticks is None:
+                sim.run_continuous(now, now + dt.timedelta(days=horizon_days))
+            else:
+                sim.run_ticks(ticks)
+            sim.leftovers()
+            done = sim.out
+            if key is not None:
+                memo[key] = done
+        for i, forecast in zip(part, done, strict=True):
+            out[i] = _copy(forecast)
+    final = [f for f in out if f is not None]
+    for forecast in final:
         _warn(forecast, horizon_days)
-    return sim.out
+    return final
+
+
+def _apart(runs: Sequence[SimRun], credits: Mapping[str, int],
+           senders: Mapping[str, Mailboxes]) -> list[list[int]]:
+    """The runs in parts that cannot meet (indexes in order): runs of one campaign share
+    its daily limit; a client's campaigns share its credits and senders, unless the
+    client has no senders and more credits than its runs could ever spend (a message a
+    step for each enrollment). Each part walks on its own: same result, less to sort,
+    and alike parts are walked once (``_memo_key``)."""
+    spend: Counter[str] = Counter()
+    for run in runs:
+        spend[run.plan.client] += run.audience * len(run.plan.steps)
+    coupled = {c for c in spend if c in senders or credits.get(c, 0) <= spend[c]
+               or any(r.plan.is_test for r in runs if r.plan.client == c)}
+    parts: dict[Any, list[int]] = {}
+    for index, run in enumerate(runs):
+        plan = run.plan
+        key = ("client", plan.client) if plan.client in coupled else ("campaign",
+                                                                       plan.campaign_id)
+        parts.setdefault(key, []).append(index)
+    return list(parts.values())
+
+
+def _memo_key(runs: Sequence[SimRun], part: list[int], used: Mapping[tuple[int, str], int],
+              credits: Mapping[str, int], senders: Mapping[str, Mailboxes]) -> Any:
+    """What a part's walk depends on, without the names and ids that differ between
+    alike campaigns (None: not remembered, e.g. a part whose credits may run out)."""
+    plans = [runs[i].plan for i in part]
+    clients = {p.client for p in plans}
+    if len(clients) != 1 or any(p.is_test for p in plans):
+        return None
+    (client,) = clients
+    if client in senders:
+        return None
+    spend = sum(runs[i].audience * len(runs[i].plan.steps) for i in part)
+    if credits.get(client, 0) <= spend:
+        return None
+    campaigns: dict[int, int] = {}
+    for p in plans:
+        campaigns.setdefault(p.campaign_id, len(campaigns))
+    used_key = tuple(sorted((campaigns[cid], channel, n)
+                            for (cid, channel), n in used.items() if cid in campaigns))
+    return (used_key, tuple(
+        (campaigns[runs[i].plan.campaign_id], _shape(runs[i].plan), runs[i].start,
+         runs[i].cohorts) for i in part))
+
+
+def _shape(plan: RunPlan) -> str:
+    """What the walk reads of a plan: window, steps, type, limits (and, for a test run,
+    where its messages go)."""
+    return repr((plan.window, plan.steps, plan.run_type, plan.daily_limit,
+                 sorted(plan.allocation.items()),
+                 plan.config.get("campaign", {}).get("spec", {}).get("testRecipients")
+                 if plan.is_test else None))
+
+
+def _copy(forecast: RunForecast) -> RunForecast:
+    return RunForecast(
+        audience=forecast.audience, per_day=Counter(forecast.per_day),
+        sent_per_step=Counter(forecast.sent_per_step),
+        skipped_per_step=Counter(forecast.skipped_per_step),
+        failed_per_step=Counter(forecast.failed_per_step), first_send=forecast.first_send,
+        first_batch=forecast.first_batch, last_send=forecast.last_send,
+        blocked=forecast.blocked, unfinished=forecast.unfinished,
+        credits_out=forecast.credits_out, warnings=list(forecast.warnings),
+        next_fires=list(forecast.next_fires))
 
 
 def _warn(forecast: RunForecast, horizon_days: int) -> None:

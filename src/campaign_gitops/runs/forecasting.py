@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
+from sqlalchemy import Integer, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from campaign_gitops.reconcile.forecast import Cohort, Mailboxes, SimRun
@@ -124,24 +124,47 @@ class Pool:
         grouped by band of ``enrichment_confidence`` (``BANDS`` of them, best first) and
         alike contacts; a key takes bands from the best down to its total. (Keys whose
         segments overlap: a shared lead counts for the first one only.)"""
-        filters = [and_(*_filter(self.session, json.loads(seg), client))
-                   for (client, seg), _ in wanted]
-        label = case(*((f, i) for i, f in enumerate(filters))).label("k")
-        band = cast(leads.c.enrichment_confidence * BANDS, Integer).label("band")
-        columns = [c.label(f"c{i}") for i, c in enumerate(_contact_columns(leads))]
-        inner = select(label, band, *columns).subquery("labelled")
-        keys = [inner.c.k, inner.c.band, *(inner.c[f"c{i}"] for i in range(len(columns)))]
-        query = (select(*keys, func.count()).where(inner.c.k.is_not(None))
-                 .group_by(*keys).order_by(inner.c.k, inner.c.band.desc(), *keys[2:]))
+        parts = [_filter(self.session, json.loads(seg), client) for (client, seg), _ in wanted]
+        common = _common(parts)  # once in WHERE, not in every WHEN
+        label = case(*((and_(true(), *(c for c in part if not _among(c, common))), i)
+                       for i, part in enumerate(parts))).label("k")
+        # one integer per (key, band, contacts) and the timezone: a narrow sort key
+        band = func.coalesce(cast(leads.c.enrichment_confidence * BANDS, Integer), -1)
+        _tz, *flags = _contact_columns(leads)
+        packed = ((label * (BANDS + 2) + band + 1) * 16 + flags[0] * 8 + flags[1] * 4
+                  + flags[2] * 2 + flags[3]).label("packed")
+        inner = select(packed, leads.c.timezone.label("tz")).where(*common).subquery("p")
+        # no WHERE on the key: SQLite would evaluate the CASE twice; the leads of no key
+        # (packed NULL) form a group skipped here
+        query = select(inner.c.packed, inner.c.tz, func.count()).group_by(inner.c.packed,
+                                                                          inner.c.tz)
+        groups = []
+        for value, tz, n in self.session.execute(query):
+            if value is None:
+                continue
+            rest, bits = divmod(int(value), 16)
+            k, band_plus = divmod(rest, BANDS + 2)
+            groups.append((k, -band_plus, tz or "", bits, tz, int(n)))
+        groups.sort(key=lambda g: g[:4])  # key, best band first, timezone, contacts
         out: dict[tuple[str, str], list[Cohort]] = {key: [] for key, _ in wanted}
         left = [total for _, total in wanted]
-        for k, _band, tz, *flags, n in self.session.execute(query):
-            index = int(k)
-            take = min(int(n), left[index])
+        for index, _band, _order, bits, tz, n in groups:
+            take = min(n, left[index])
             if take > 0:
                 left[index] -= take
-                out[wanted[index][0]].append(Cohort(take, tz or None, _contacts(*flags)))
+                out[wanted[index][0]].append(Cohort(take, tz or None, _contacts(
+                    bits >> 3 & 1, bits >> 2 & 1, bits >> 1 & 1, bits & 1)))
         return out
+
+
+def _among(clause: Any, clauses: list[Any]) -> bool:
+    return any(clause.compare(other) for other in clauses)
+
+
+def _common(parts: list[list[Any]]) -> list[Any]:
+    """The conditions every one of ``parts`` has (e.g. the pool's free, verified leads)."""
+    return [c for c in parts[0] if all(_among(c, part) for part in parts[1:])] \
+        if parts else []
 
 
 def _slices(groups: list[Cohort], sizes: list[int]) -> list[list[Cohort]]:
