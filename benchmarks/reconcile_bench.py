@@ -161,10 +161,9 @@ class IncrementalPlanner:
         self.source.read()  # a running daemon has every file cached
 
     def plan(self, changed: Path) -> Any:
-        from collections import defaultdict
-
         from campaign_gitops.config.bundle import build_bundle
         from campaign_gitops.preflight.engine import run_preflight
+        from campaign_gitops.reconcile.blockers import plan_errors
         from campaign_gitops.reconcile.plan import PlanOptions, build_plan
         from campaign_gitops.state.snapshot import load_snapshot
 
@@ -173,14 +172,11 @@ class IncrementalPlanner:
         prefix = f"campaigns/{client}/"
         bundle = build_bundle([r for n, r in read.files.items() if n.startswith(prefix)],
                               self.project.root, self.project.resources_dir)
-        errors: dict[str, list[Any]] = defaultdict(list)
-        for finding in run_preflight(bundle, config=self.config):
-            if finding.is_error and finding.resource:
-                errors[finding.resource].append(finding)
+        findings = run_preflight(bundle, config=self.config)
         with self.db.session() as session:
             snapshot = load_snapshot(session, {client})
-        return build_plan(bundle, snapshot, PlanOptions(config=self.config),
-                          preflight_errors=errors)
+        errors = plan_errors(bundle, snapshot, self.config, findings)
+        return build_plan(bundle, snapshot, errors, PlanOptions(config=self.config))
 
 
 def bench_backend(backend: str, root: Path, files: list[Path]) -> dict[str, Any]:

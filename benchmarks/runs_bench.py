@@ -312,9 +312,9 @@ def bench_tick(backend: str, campaigns: int, batch: int,
         import campaign_gitops.runs.writers  # noqa: F401
         config, sink, controller = ProjectConfig(), None, None
         if transport == "smtp":
-            from aiosmtpd.controller import Controller
-
             import socket
+
+            from aiosmtpd.controller import Controller
 
             with socket.socket() as probe:  # a free port for the server
                 probe.bind(("127.0.0.1", 0))

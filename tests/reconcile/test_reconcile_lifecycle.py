@@ -55,7 +55,7 @@ def test_every_transition_through_plan_and_apply(repo, database, tmp_path, curre
         assert result.ok and _db_status(database) == desired
         assert plan_repo(project, database)[1].changes == ()
     else:
-        assert (change.action, change.tag) == ("error", "transition")
+        assert (change.action, change.instead_of) == ("error", "transition")
         assert current in change.reason and desired in change.reason
         result = apply_plan(database, plan, bundle, project=project)
         assert not result.ok and _db_status(database) == current
@@ -121,7 +121,8 @@ def test_freeze_window_holds_activation_and_run_starts(repo, database, tmp_path)
     now = dt.datetime(2026, 12, 24, 12, tzinfo=dt.UTC)
     _, plan = plan_repo(project, database, now=now, config=config)
     [change] = plan.changes  # held, not failed: it activates when the window ends
-    assert (change.action, change.tag, change.to) == ("noop", "frozen", "active")
+    assert (change.action, change.left_alone, change.instead_of, change.to) == (
+        "noop", "frozen", "transition", "active")
     assert "freeze window 'holidays'" in change.reason
     assert sync_states(plan) == {"acme/Campaign/q1": "OutOfSync"}
     _, plan = plan_repo(project, database, now=now, config=ProjectConfig())

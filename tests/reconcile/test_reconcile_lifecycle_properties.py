@@ -61,7 +61,7 @@ def test_plan_and_apply_follow_the_lifecycle(desired_statuses: list[str]) -> Non
                     assert plan_repo(project, database)[1].changes == ()
                 else:
                     errors = [c for c in plan.changes if c.action == "error"]
-                    assert [c.tag for c in errors] == ["transition"]
+                    assert [c.instead_of for c in errors] == ["transition"]
                     assert not result.ok and now == current
                 assert now == current or now in TRANSITIONS[current]
                 if current == "completed":

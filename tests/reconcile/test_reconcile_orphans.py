@@ -30,7 +30,7 @@ def applied(project, database, *, prune: bool = False):
 
 def changes(project, database, *, prune: bool = False):
     _, plan = plan_repo(project, database, prune=prune)
-    return [(c.action, str(c.key), c.tag) for c in plan.changes]
+    return [(c.action, str(c.key), c.left_alone or c.instead_of or "") for c in plan.changes]
 
 
 def test_drift_is_reverted(repo, database) -> None:
@@ -87,7 +87,7 @@ def test_protected_orphan_is_refused_by_prune(repo, database, tmp_path) -> None:
     (tmp_path / "campaigns/acme/old.yaml").unlink()
     _, plan = plan_repo(project, database, prune=True)
     [change] = plan.changes  # kept, and why: expected state, not an error
-    assert (change.action, change.tag) == ("noop", "protected")
+    assert (change.action, change.left_alone) == ("noop", "protected")
     assert "protect" in change.reason
     assert not plan.has_errors and not plan.has_changes
     assert sync_states(plan) == {"acme/Campaign/old-promo": "Orphan"}

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from campaign_gitops.config.bundle import Key
+from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.jsondiff import FieldDiff, diff, leaves
-from campaign_gitops.reconcile.plan import Change, Plan, sync_states
+from campaign_gitops.reconcile.plan import Action, Change, LeftAlone, Plan, sync_states
 from campaign_gitops.reconcile.planfile import (
     StalePlanError,
     check_fresh,
@@ -21,16 +22,17 @@ from campaign_gitops.reconcile.render import render_json, render_markdown, rende
 
 Q1 = Key("acme", "Campaign", "q1")
 PLAN = Plan(changes=(
-    Change("create", Key("acme", "Goal", "demo"), fields=(FieldDiff("spec.outcome", None,
+    Change(Action.CREATE, Key("acme", "Goal", "demo"), fields=(FieldDiff("spec.outcome", None,
                                                                     "meeting"),)),
-    Change("update", Q1, fields=(FieldDiff("spec.dailyLimit", 60, 80),)),
-    Change("transition", Q1, from_="active", to="paused"),
-    Change("run", Q1, to="launch", reason="run"),
-    Change("error", Key("acme", "Campaign", "bad"), reason="preflight failed: PF002 …",
-           rules=("PF002",), tag="create"),
-    Change("archive", Key("acme", "Campaign", "old"), from_="active", to="archived",
+    Change(Action.UPDATE, Q1, fields=(FieldDiff("spec.dailyLimit", 60, 80),)),
+    Change(Action.TRANSITION, Q1, from_="active", to="paused"),
+    Change(Action.RUN, Q1, to="launch", reason="run"),
+    Change(Action.ERROR, Key("acme", "Campaign", "bad"), reason="preflight failed: PF002 …",
+           rules=("PF002",), instead_of=Action.CREATE),
+    Change(Action.ARCHIVE, Key("acme", "Campaign", "old"), from_="active", to="archived",
            reason="no file defines it any more"),
-    Change("noop", Key("acme", "Campaign", "gone"), reason="orphan: …", tag="orphan"),
+    Change(Action.NOOP, Key("acme", "Campaign", "gone"), reason="orphan: …",
+           left_alone=LeftAlone.ORPHAN),
 ), base_serial=7, file_hashes={"campaigns/a.yaml": "abc"}, failed_files=("campaigns/x.yaml",))
 
 
@@ -104,3 +106,46 @@ def test_planfile_round_trip_and_staleness(tmp_path: Path) -> None:
     with pytest.raises(StalePlanError) as err:
         check_fresh(loaded, 9, {"campaigns/a.yaml": "abc"})
     assert err.value.exit_code == 1 and "plan --out" in err.value.hint
+
+
+TYPED = Plan(changes=(
+    Change(Action.CANCEL, Q1, from_="wave", reason="no longer declared"),
+    Change(Action.NOOP, Q1, to="launch", reason="run launch waits",
+           left_alone=LeftAlone.FROZEN, instead_of=Action.RUN),
+    Change(Action.NOOP, Q1, from_="draft", to="active", reason="activation held",
+           left_alone=LeftAlone.FROZEN, instead_of=Action.TRANSITION),
+    Change(Action.ERROR, Q1, to="launch", reason="run launch: …", rules=("PF006",),
+           instead_of=Action.RUN),
+), base_serial=3)
+
+
+def test_cancel_and_tags_keep_the_spec_json_shape() -> None:
+    data = json.loads(render_json(TYPED))
+    assert [(c["action"], c["from"], c["to"], c["tag"]) for c in data["changes"]] == [
+        ("run", "wave", None, "cancel"), ("noop", None, "launch", "frozen"),
+        ("noop", "draft", "active", "frozen"), ("error", None, "launch", "run")]
+    assert data["summary"]["run"] == 1 and data["summary"]["noop"] == 2
+    assert "instead_of" not in data["changes"][1]
+
+
+def test_planfile_keeps_the_typed_fields(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(TYPED, path)
+    assert load_plan(path) == TYPED
+    # a file saved before ``instead_of`` was written: an error's tag says what it replaced
+    data = json.loads(path.read_text())
+    for change in data["changes"]:
+        change.pop("instead_of", None)
+    path.write_text(json.dumps(data))
+    old = load_plan(path)
+    assert [(c.action, c.left_alone, c.instead_of) for c in old.changes] == [
+        (Action.CANCEL, None, None), (Action.NOOP, LeftAlone.FROZEN, None),
+        (Action.NOOP, LeftAlone.FROZEN, None), (Action.ERROR, None, Action.RUN)]
+
+
+def test_planfile_with_an_unknown_action_is_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    save_plan(TYPED, path)
+    path.write_text(path.read_text().replace('"action": "noop"', '"action": "explode"'))
+    with pytest.raises(CampaignGitopsError, match="is damaged"):
+        load_plan(path)

@@ -75,7 +75,7 @@ def test_run_on_a_campaign_that_cannot_activate_is_an_error(repo, database) -> N
     with database.session() as s:
         s.add(t.Client(name="acme", subscription="canceled", credits=10))
     bundle, plan = plan_repo(project, database)
-    errors = [(c.tag, c.to) for c in plan.changes if c.action == "error"]
+    errors = [(c.instead_of, c.to) for c in plan.changes if c.action == "error"]
     assert errors == [("transition", "active"), ("run", "launch")]
     result = apply_plan(database, plan, bundle, project=project)
     assert not result.ok
@@ -117,10 +117,10 @@ def test_pausing_after_a_run_started_is_not_blocked_by_its_needs(repo, database,
 
 def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
                                                                   tmp_path) -> None:
-    """The daemon passes its own preflight errors: started runs must not block them."""
-    from collections import defaultdict
-
+    """A caller's findings of the files: started runs must not block the change."""
+    from campaign_gitops.config.project import ProjectConfig
     from campaign_gitops.preflight.engine import check_campaign_for_action, run_preflight
+    from campaign_gitops.reconcile.blockers import plan_errors
     from campaign_gitops.reconcile.plan import PlanOptions, build_plan
     from campaign_gitops.reconcile.service import load_project_bundle, snapshot_of
 
@@ -131,15 +131,15 @@ def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
     path.write_text(path.read_text().replace("status: active", "status: paused"))
     bundle = load_project_bundle(project)
     assert not [f for f in run_preflight(bundle) if f.is_error]  # lint: the run ran already
-    # A caller that checks the declared run's needs anyway (PF006 for a paused campaign)
-    # must not block the pause: errors for started runs are re-checked by the plan.
+    # Findings that check the declared run's needs anyway (PF006 for a paused campaign)
+    # must not block the pause: the clients with started runs are checked again.
     key = next(k for k in bundle.entries if k.kind == "Campaign")
-    errors = defaultdict(list)
-    for finding in check_campaign_for_action(bundle, key, "run"):
-        if finding.is_error:
-            errors[finding.resource].append(finding)
-    assert [f.rule for f in errors["acme/Campaign/q1"]] == ["PF006"]
-    plan = build_plan(bundle, snapshot_of(database), PlanOptions(), preflight_errors=errors)
+    findings = [f for f in check_campaign_for_action(bundle, key, "run") if f.is_error]
+    assert [f.rule for f in findings] == ["PF006"]
+    snapshot = snapshot_of(database)
+    errors = plan_errors(bundle, snapshot, ProjectConfig(), findings)
+    assert dict(errors.resources) == {} and dict(errors.runs) == {}
+    plan = build_plan(bundle, snapshot, errors, PlanOptions())
     assert [(c.action, c.to) for c in plan.changes] == [("transition", "paused")]
 
 
@@ -153,9 +153,9 @@ def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, databa
     assert apply_plan(database, plan, bundle, project=project).ok
     rr.write_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
     bundle, plan = plan_repo(project, database)
-    runs = [c for c in plan.changes if c.action == "run"]
-    assert [(c.from_, c.to, c.tag, c.reason) for c in runs] == [
-        ("wave", None, "cancel", "no longer declared; scheduled, not started")]
+    runs = [c for c in plan.changes if c.action in ("run", "cancel")]
+    assert [(c.action, c.from_, c.to, c.reason) for c in runs] == [
+        ("cancel", "wave", None, "no longer declared; scheduled, not started")]
     assert "▶ acme/Campaign/q1: cancel run wave (no longer declared; scheduled, not started)" \
         in render_text(plan)
     result = apply_plan(database, plan, bundle, project=project)
@@ -175,7 +175,7 @@ def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, databa
     rr.write_repo(tmp_path, campaign())
     _, redeclared = plan_repo(project, database)
     assert [c for c in redeclared.changes if c.action == "run"] == []
-    (note,) = [c for c in redeclared.changes if c.tag == "cancelled"]
+    (note,) = [c for c in redeclared.changes if c.left_alone == "cancelled"]
     assert (note.action, note.to) == ("noop", "wave")
     assert ("# acme/Campaign/q1: run wave was cancelled when its declaration was removed; a "
             "run name starts once: declare it under a new name to run it") \

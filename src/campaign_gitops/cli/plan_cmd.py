@@ -17,12 +17,13 @@ import click
 from campaign_gitops.cli.common import Context, now_option, parse_now, pass_context
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.reconcile.plan import CANCEL, Change, Plan
-from campaign_gitops.reconcile.render import RENDERERS, SYMBOLS, render_text
+from campaign_gitops.reconcile.plan import Action, Change, Plan, spec_action
+from campaign_gitops.reconcile.render import RENDERERS, SYMBOLS, render_text, tag
 from campaign_gitops.state.db import Database, database_url, open_database
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
-VERBS = {"create": "created", "update": "updated", "run": "started", "archive": "archived"}
+VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.RUN: "started",
+         Action.CANCEL: "cancelled", Action.ARCHIVE: "archived"}
 
 
 class RefusedError(CampaignGitopsError):
@@ -101,12 +102,11 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
 
 def _progress(change: Change, outcome: str, reason: str) -> None:
     symbol = SYMBOLS[change.action]
-    cancel = change.tag == CANCEL
-    what = change.resource + (f" run {change.from_ if cancel else change.to}"
-                              if change.action == "run" else "")
+    what = change.resource + (f" run {change.run_name}"
+                              if change.action in (Action.RUN, Action.CANCEL) else "")
     if outcome == "applied":
-        verb = (f"{change.from_} → {change.to}" if change.action == "transition"
-                else "cancelled" if cancel else VERBS.get(change.action, change.action))
+        verb = (f"{change.from_} → {change.to}" if change.action == Action.TRANSITION
+                else VERBS.get(change.action, change.action.value))
         click.echo(f"  {symbol:>2} {what}: {verb}")
     elif outcome == "skipped":
         click.echo(f"  {symbol:>2} {what}: already done ({reason})")
@@ -218,8 +218,8 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
 
 
 def _outcome(change: Change, outcome: str, reason: str) -> dict[str, Any]:
-    return {"action": change.action, "resource": change.resource, "from": change.from_,
-            "to": change.to, "tag": change.tag, "outcome": outcome,
+    return {"action": spec_action(change.action), "resource": change.resource,
+            "from": change.from_, "to": change.to, "tag": tag(change), "outcome": outcome,
             "reason": reason or change.reason}
 
 

@@ -22,10 +22,9 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +39,12 @@ from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.config.resolved import resolve_with_hash
 from campaign_gitops.reconcile.plan import (
     ACTIVATABLE,
-    CANCEL,
+    Action,
     Change,
     Plan,
     definition,
     desired_spec,
+    spec_action,
 )
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import Database
@@ -56,7 +56,9 @@ WORKERS_ENV = "CAMPAIGN_GITOPS_APPLY_WORKERS"
 # (state/db.py: 5 + 5 overflow) must keep a connection for the caller.
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 8
-APPLIED, SKIPPED = "applied", "skipped"
+# Outcomes of a change; a noop's is LEFT_ALONE, which nobody is told about.
+APPLIED, SKIPPED, ERROR, LEFT_ALONE = "applied", "skipped", "error", "left alone"
+Outcome = tuple[str, str]  # (outcome, reason)
 # What executors run statements on: the connection itself (its own transaction), or an
 # ORM Session on it for a run (the run's rows are ORM objects).
 Executor = Session | Connection
@@ -169,7 +171,8 @@ class _Apply:
 
     def log(self, session: Executor, change: Change, detail: dict[str, Any]) -> None:
         serial = session.execute(_INSERT_LOG, {
-            "action": change.action, "resource": str(change.key), "detail": detail,
+            "action": spec_action(change.action), "resource": str(change.key),
+            "detail": detail,
             "git_commit": self.git.commit, "git_dirty": self.git.dirty, "actor": self.actor,
             "at": self.now}).inserted_primary_key[0]
         for revision in self.pending:  # inserted after the log row: stamped with its serial
@@ -292,7 +295,8 @@ class _Apply:
         if client.credits <= 0:
             raise ChangeRefused(f"cannot activate: client {name} has no credits")
 
-    def run(self, session: Session, change: Change) -> dict[str, Any]:
+    def run(self, session: Executor, change: Change) -> dict[str, Any]:
+        assert isinstance(session, Session)  # in_session: the run's rows are ORM objects
         entry = self.entry(change.key)
         name = str(change.to)
         decl = next((r for r in entry.resource.spec.runs if r.name == name), None)
@@ -326,10 +330,11 @@ class _Apply:
         return {"run": name, "type": decl.type, "revision": revision.revision,
                 "config_hash": config_hash}
 
-    def cancel_run(self, session: Session, change: Change) -> dict[str, Any]:
+    def cancel(self, session: Executor, change: Change) -> dict[str, Any]:
         """Cancel a run that has not started (``change.from_``); one that started in the
         meantime is in flight and stays. A recurring series' finished occurrences hand
         their leads back (those still walking keep them until they finish)."""
+        assert isinstance(session, Session)  # in_session: leads are released by the ORM
         name = str(change.from_)
         entry = self.entry(change.key)
         if any(r.name == name for r in entry.resource.spec.runs):
@@ -392,12 +397,46 @@ def _start_run(session: Session, run: t.CampaignRun, now: dt.datetime) -> None:
     start_run(session, run, now=now)
 
 
-EXECUTORS: dict[str, Callable[[_Apply, Any, Change], dict[str, Any]]] = {
-    "create": _Apply.create,
-    "update": _Apply.update,
-    "transition": _Apply.transition,
-    "run": _Apply.run,
-    "archive": _Apply.archive,
+Step = Callable[[_Apply, Executor, Change], dict[str, Any]]
+Execute = Callable[[_Apply, Connection, Change], Outcome]
+
+
+def _in_transaction(step: Step) -> Execute:
+    """Core statements only: the connection's own transaction, no unit of work."""
+    def execute(work: _Apply, connection: Connection, change: Change) -> Outcome:
+        with connection.begin():
+            work.log(connection, change, step(work, connection, change))
+        return APPLIED, ""
+    return execute
+
+
+def _in_session(step: Step) -> Execute:
+    """An ORM Session on the connection, one transaction (a run's rows are ORM objects)."""
+    def execute(work: _Apply, connection: Connection, change: Change) -> Outcome:
+        with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+            work.log(session, change, step(work, session, change))
+        return APPLIED, ""
+    return execute
+
+
+def _refuse(work: _Apply, connection: Connection, change: Change) -> Outcome:
+    """An error change: planned as one, reported as one, nothing touched."""
+    return ERROR, change.reason
+
+
+def _leave_alone(work: _Apply, connection: Connection, change: Change) -> Outcome:
+    return LEFT_ALONE, change.reason
+
+
+EXECUTORS: dict[Action, Execute] = {
+    Action.CREATE: _in_transaction(_Apply.create),
+    Action.UPDATE: _in_transaction(_Apply.update),
+    Action.TRANSITION: _in_transaction(_Apply.transition),
+    Action.RUN: _in_session(_Apply.run),
+    Action.CANCEL: _in_session(_Apply.cancel),
+    Action.ARCHIVE: _in_transaction(_Apply.archive),
+    Action.ERROR: _refuse,
+    Action.NOOP: _leave_alone,
 }
 
 
@@ -446,8 +485,10 @@ def _workers(db: Database, delay: float) -> int:
 
 def _record(result: ApplyResult, change: Change, outcome: str, reason: str,
             on_change: Callable[[Change, str, str], None] | None) -> None:
+    if outcome == LEFT_ALONE:
+        return
     if outcome == APPLIED:
-        result.applied[CANCEL if change.tag == CANCEL else change.action] += 1
+        result.applied[change.action.value] += 1
     elif outcome == SKIPPED:
         result.skipped.append(change.resource)
     else:
@@ -458,24 +499,37 @@ def _record(result: ApplyResult, change: Change, outcome: str, reason: str,
 def _apply_all(connection: Connection, work: _Apply, plan: Plan, result: ApplyResult,
                delay: float, on_change: Callable[[Change, str, str], None] | None) -> None:
     for change in plan.changes:
-        if change.action == "noop":
-            continue
-        if change.action == "error":
-            _record(result, change, "error", change.reason, on_change)
-            continue
         outcome, reason = _execute(connection, work, change)
         _record(result, change, outcome, reason, on_change)
-        if delay:
+        if delay and outcome != LEFT_ALONE:
             time.sleep(delay)
 
 
-def _phase(change: Change) -> tuple[int, int]:
+def _phase(change: Change) -> tuple[int, int] | None:
     """Changes of one phase do not depend on each other: resources of one kind, then
-    transitions, then runs, then archives of one kind (the plan's order)."""
+    transitions, then runs and cancels, then archives of one kind (the plan's order).
+    An error is in the phase of the action it replaced; a noop in none (it goes along)."""
     order = KIND_ORDER.get(change.key.kind, 99)
-    action = change.tag if change.action == "error" else change.action
-    return {"create": (0, order), "update": (0, order), "transition": (1, 0),
-            "run": (2, 0), "archive": (3, -order)}.get(action, (-1, 0))
+    action = change.instead_of if change.action == Action.ERROR else change.action
+    return {Action.CREATE: (0, order), Action.UPDATE: (0, order), Action.TRANSITION: (1, 0),
+            Action.RUN: (2, 0), Action.CANCEL: (2, 0),
+            Action.ARCHIVE: (3, -order)}.get(action) if action is not None else None
+
+
+def _phases(changes: Iterable[Change]) -> Iterator[list[Change]]:
+    """``changes`` cut where the phase changes; a change of no phase joins the current."""
+    group: list[Change] = []
+    current: tuple[int, int] | None = None
+    for change in changes:
+        phase = _phase(change)
+        if phase is not None and phase != current:
+            if group and current is not None:
+                yield group
+                group = []
+            current = phase
+        group.append(change)
+    if group:
+        yield group
 
 
 def _apply_parallel(db: Database, work: _Apply, plan: Plan, result: ApplyResult,
@@ -496,15 +550,10 @@ def _apply_parallel(db: Database, work: _Apply, plan: Plan, result: ApplyResult,
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            changes = [c for c in plan.changes if c.action != "noop"]
-            for _, group in groupby(changes, key=_phase):
-                submitted = [(c, pool.submit(execute, c) if c.action in EXECUTORS else None)
-                             for c in group]
+            for group in _phases(plan.changes):
+                submitted = [(c, pool.submit(execute, c)) for c in group]
                 for change, future in submitted:
-                    if future is None:
-                        _record(result, change, "error", change.reason, on_change)
-                    else:
-                        _record(result, change, *future.result(), on_change)
+                    _record(result, change, *future.result(), on_change)
     finally:
         for connection in opened:
             connection.close()
@@ -516,31 +565,22 @@ def _tell(on_change: Callable[[Change, str, str], None] | None, change: Change, 
         on_change(change, outcome, reason)
 
 
-def _execute(connection: Connection, work: _Apply, change: Change) -> tuple[str, str]:
+def _execute(connection: Connection, work: _Apply, change: Change) -> Outcome:
     work = replace(work, pending=[])  # per change: executions may run in parallel
     try:
-        if change.action == "run":
-            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-                detail = (work.cancel_run(session, change) if change.tag == CANCEL
-                          else work.run(session, change))
-                work.log(session, change, detail)
-        else:  # Core statements only: the connection's own transaction, no unit of work
-            with connection.begin():
-                detail = EXECUTORS[change.action](work, connection, change)
-                work.log(connection, change, detail)
+        return EXECUTORS[change.action](work, connection, change)
     except _Skip as exc:
         return SKIPPED, str(exc) or "already in the database"
     except ChangeRefused as exc:
-        return "error", str(exc)
+        return ERROR, str(exc)
     except IntegrityError as exc:
         if _landed_concurrently(connection, change, exc):
             return SKIPPED, "made concurrently by another apply"
-        return "error", f"the database refused it: {_constraint_failure(exc)}"
-    return APPLIED, ""
+        return ERROR, f"the database refused it: {_constraint_failure(exc)}"
 
 
 # The races apply expects: two appliers inserting the same run name or the same resource.
-RACE_CONSTRAINTS = {"run": "uq_run_name", "create": "uq_resources_identity"}
+RACE_CONSTRAINTS = {Action.RUN: "uq_run_name", Action.CREATE: "uq_resources_identity"}
 _RACE_COLUMNS = {"uq_run_name": "campaign_runs.campaign_id, campaign_runs.name",
                  "uq_resources_identity": "resources.client, resources.kind, resources.name"}
 
@@ -572,7 +612,7 @@ def _landed_concurrently(connection: Connection, change: Change, exc: IntegrityE
         return False
     key = change.key
     identity = (R.c.client == key.client, R.c.kind == key.kind, R.c.name == key.name)
-    if change.action == "run":
+    if change.action == Action.RUN:
         stmt = select(RUNS.c.id).join(R, R.c.id == RUNS.c.campaign_id).where(
             *identity, RUNS.c.name == str(change.to))
     else:

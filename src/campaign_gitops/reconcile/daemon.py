@@ -28,15 +28,18 @@ from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import Finding
 from campaign_gitops.reconcile.apply import GitInfo, apply_changes
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
+from campaign_gitops.reconcile.blockers import errors_by_resource, run_errors, unstarted_view
 from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.health import SYNC_STATES, Health, Metrics
 from campaign_gitops.reconcile.plan import (
-    CANCEL,
+    Action,
     Change,
+    LeftAlone,
     Plan,
+    PlanErrors,
     PlanOptions,
     build_plan,
-    unstarted_view,
+    spec_action,
 )
 from campaign_gitops.reconcile.sources import GitSource, SourceRead, WorktreeSource
 from campaign_gitops.state import kv
@@ -187,14 +190,11 @@ class Reconciler:
         # Preflight as plan sees it: runs the database already started are history.
         findings = _preflight(unstarted_view(bundle, snapshot), self.config)
         self._record_problems(bundle, findings, read.changed, full)
-        errors: dict[str, list[Finding]] = defaultdict(list)
-        for f in findings:
-            if f.is_error and f.resource:
-                errors[f.resource].append(f)
+        errors = PlanErrors(errors_by_resource(findings),
+                            run_errors(bundle, snapshot, self.config))
         options = PlanOptions(prune=self.options.prune, now=now, config=self.config,
                               allow_mass_prune=self.options.allow_mass_prune)
-        plan = build_plan(bundle, snapshot, options,
-                          preflight_errors=errors)
+        plan = build_plan(bundle, snapshot, errors, options)
         result = self._apply(plan, bundle, read, now, clock, "full" if full else "incremental",
                              scope)
         if full:
@@ -260,24 +260,25 @@ class Reconciler:
         failed_keys: set[str] = set()
         for change in plan.changes:
             key = change.resource
-            if change.action == "noop" and change.tag == "frozen":
+            if change.left_alone == LeftAlone.FROZEN:
                 states[change.key] = "held"
                 held.append((key, change.reason))
                 self.log("held", change.reason, resource=key,
-                         action="run" if change.to and change.from_ is None else "transition",
+                         action=str(change.instead_of),
                          commit=read.commit)
                 continue
             if change.action == "noop":
-                if change.tag in ("held", "unknown"):
+                if change.left_alone in (LeftAlone.HELD, LeftAlone.UNKNOWN):
                     states[change.key] = "held"
-                elif change.tag in ("suspended", "orphan"):
-                    states[change.key] = change.tag
+                elif change.left_alone in (LeftAlone.SUSPENDED, LeftAlone.ORPHAN):
+                    states[change.key] = str(change.left_alone)
                 continue
             if change.action == "error":
                 states[change.key] = "error"
-                errors.append((key, change.tag or "error", change.reason))
+                replaced = str(change.instead_of or "error")
+                errors.append((key, replaced, change.reason))
                 self.log("error", change.reason, level="error", resource=key,
-                         action=change.tag, commit=read.commit)
+                         action=replaced, commit=read.commit)
                 continue
             if not self.keep_going():
                 held.append((key, "not applied: the daemon is stopping or lost the lead"))
@@ -296,21 +297,21 @@ class Reconciler:
                 retry = self.backoff.failed(key, reason, clock)
                 failed_keys.add(key)
                 states[change.key] = "backoff"
-                errors.append((key, change.action, reason))
+                errors.append((key, spec_action(change.action), reason))
                 self.log("apply-failed", reason, level="error", resource=key,
-                         action=change.action, commit=read.commit, attempt=retry.attempts,
+                         action=spec_action(change.action), commit=read.commit,
+                         attempt=retry.attempts,
                          retry_in=f"{retry.retry_at - clock:.0f}s")
                 continue
             if key not in failed_keys:
                 self.backoff.succeeded(key)
             if outcome == "applied":
-                applied.append((key, change.action))
-                self.metrics.changes.labels(change.action).inc()
-                cancel = change.tag == CANCEL
+                applied.append((key, spec_action(change.action)))
+                self.metrics.changes.labels(spec_action(change.action)).inc()
                 self.log("applied", change.reason, resource=key,
-                         action="cancel" if cancel else change.action, commit=read.commit,
-                         run=(change.from_ if cancel else change.to)
-                         if change.action == "run" else None)
+                         action=str(change.action), commit=read.commit,
+                         run=change.run_name if change.action in (Action.RUN, Action.CANCEL)
+                         else None)
         self._record_sync(states, scope)
         return ReconcileResult(mode, read.commit, tuple(applied), tuple(errors), tuple(held),
                                self.failing(), len(scope) if scope is not None else -1)

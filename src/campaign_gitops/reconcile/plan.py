@@ -5,8 +5,8 @@ actual - desired = orphan (archived only with ``prune``), both = update when the
 field diff of the canonical forms is not empty. A campaign's lifecycle status is
 compared apart from its definition (a transition, checked by ``lifecycle``), every
 declared run the database has not started becomes a ``run`` change, and a run that
-waits for its time but is no longer declared becomes a ``run`` change tagged
-``cancel``.
+waits for its time but is no longer declared becomes a ``cancel`` change (shown as a
+``run`` tagged ``cancel`` in the SPEC's JSON: ``render.py``).
 
 A resource whose file failed to load is *held*: nothing of it changes, and a
 database resource that came from such a file (or whose identity appears in it) is
@@ -16,9 +16,10 @@ database resource that came from such a file (or whose identity appears in it) i
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -29,6 +30,7 @@ from campaign_gitops.config.models import (
     ANNOTATION_PROTECT,
     ANNOTATION_SUSPEND,
     KIND_ORDER,
+    RunDecl,
     canonical_spec,
 )
 from campaign_gitops.config.project import ProjectConfig, is_frozen
@@ -37,40 +39,71 @@ from campaign_gitops.reconcile.diff import FieldDiff, diff, leaves
 from campaign_gitops.reconcile.lifecycle import check_transition
 from campaign_gitops.state.snapshot import ResourceState, Snapshot
 
-ACTIONS = ("create", "update", "transition", "run", "archive", "noop", "error")
-CHANGING = frozenset({"create", "update", "transition", "run", "archive"})
-RUN_ACTIONS = {"test_run": "test_run", "run": "run", "schedule": "schedule"}
-ACTIVATABLE = frozenset({"active", "trialing"})
 
-# Tags of noop changes: why a resource is left alone.
-HELD = "held"          # its file failed to load: kept at its last applied state
-UNKNOWN = "unknown"    # in the database, and its file failed to load
-ORPHAN = "orphan"      # in the database, no file defines it any more
-SUSPENDED = "suspended"
+class Action(StrEnum):
+    """What a change does. ``CANCEL`` cancels a run that has not started; the SPEC's JSON
+    shows it as a ``run`` tagged ``cancel`` (``render.py``)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    TRANSITION = "transition"
+    RUN = "run"
+    CANCEL = "cancel"
+    ARCHIVE = "archive"
+    NOOP = "noop"
+    ERROR = "error"
+
+
+def spec_action(action: Action) -> str:
+    """The action's name in the SPEC's JSON and the apply log: a cancel is a ``run``."""
+    return Action.RUN.value if action == Action.CANCEL else action.value
+
+
+class LeftAlone(StrEnum):
+    """Why a ``noop`` change leaves a resource alone."""
+
+    HELD = "held"            # its file failed to load: kept at its last applied state
+    UNKNOWN = "unknown"      # in the database, and its file failed to load
+    ORPHAN = "orphan"        # in the database, no file defines it any more
+    SUSPENDED = "suspended"
+    PROTECTED = "protected"  # an orphan that prune keeps: its row is protected
+    FROZEN = "frozen"        # an activation or run start held by a freeze window
+    CANCELLED = "cancelled"  # a declared run whose name was cancelled earlier
+
+
+CHANGING = frozenset({Action.CREATE, Action.UPDATE, Action.TRANSITION, Action.RUN,
+                      Action.CANCEL, Action.ARCHIVE})
+ACTIVATABLE = frozenset({"active", "trialing"})
 MASS_PRUNE_FLOOR = 3  # a prune of this many or fewer is never a mass prune
-PROTECTED = "protected"  # an orphan that prune keeps: its row is protected
-FROZEN = "frozen"        # an activation or run start held by a freeze window
-# Tag of a run change that cancels a run not started yet (``from``: its name).
-CANCEL = "cancel"
-CANCELLED = "cancelled"  # noop: a declared run whose name was cancelled earlier
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    action: str
+    """One step of a plan. ``from_``/``to``: a campaign's statuses (transition, archive),
+    the old and new name (a rename), the run's name (``to`` for a run, ``from_`` for a
+    cancel)."""
+
+    action: Action
     key: Key
-    from_: Any = None
-    to: Any = None
+    from_: str | None = None
+    to: str | None = None
     fields: tuple[FieldDiff, ...] = ()
     reason: str = ""
     rules: tuple[str, ...] = ()
-    tag: str = ""  # noop: held/unknown/orphan/suspended; error: the action it replaced
+    left_alone: LeftAlone | None = None  # a noop: why
+    # an error: the action it replaced; a frozen noop: the action the window holds back
+    instead_of: Action | None = None
     # a run it would start: what it will send (reconcile/forecast.py; JSON-ready)
     forecast: Mapping[str, Any] | None = None
 
     @property
     def resource(self) -> str:
         return str(self.key)
+
+    @property
+    def run_name(self) -> str | None:
+        """The run a run or cancel change is about."""
+        return self.from_ if self.action == Action.CANCEL else self.to
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +114,8 @@ class Plan:
     prune: bool = False
     failed_files: tuple[str, ...] = ()  # held back: they failed to load
 
-    @property
-    def summary(self) -> dict[str, int]:
-        counts = Counter(c.action for c in self.changes)
-        return {action: counts.get(action, 0) for action in ACTIONS}
+    def count(self) -> Counter[Action]:
+        return Counter(c.action for c in self.changes)
 
     @property
     def has_changes(self) -> bool:
@@ -92,7 +123,7 @@ class Plan:
 
     @property
     def has_errors(self) -> bool:
-        return any(c.action == "error" for c in self.changes)
+        return any(c.action == Action.ERROR for c in self.changes)
 
     def for_key(self, key: Key) -> list[Change]:
         return [c for c in self.changes if c.key == key]
@@ -106,8 +137,9 @@ class PlanOptions:
     config: ProjectConfig = field(default_factory=ProjectConfig)
 
 
-SYNC_OF_TAG = {ORPHAN: "Orphan", PROTECTED: "Orphan", UNKNOWN: "Unknown", HELD: "Unknown",
-               SUSPENDED: "Suspended", FROZEN: "OutOfSync"}
+SYNC_OF_LEFT_ALONE = {LeftAlone.ORPHAN: "Orphan", LeftAlone.PROTECTED: "Orphan",
+                      LeftAlone.UNKNOWN: "Unknown", LeftAlone.HELD: "Unknown",
+                      LeftAlone.SUSPENDED: "Suspended", LeftAlone.FROZEN: "OutOfSync"}
 _SYNC_RANK = {"Synced": 0, "Suspended": 1, "OutOfSync": 2, "Unknown": 3, "Orphan": 4}
 
 
@@ -116,10 +148,11 @@ def sync_states(plan: Plan) -> dict[str, str]:
     the plan mentions; a resource it does not mention is Synced."""
     states: dict[str, str] = {}
     for change in plan.changes:
-        if change.action == "archive":
+        if change.action == Action.ARCHIVE:
             state = "Orphan"
-        elif change.action == "noop":
-            state = SYNC_OF_TAG.get(change.tag, "Synced")
+        elif change.action == Action.NOOP:
+            state = (SYNC_OF_LEFT_ALONE.get(change.left_alone, "Synced")
+                     if change.left_alone is not None else "Synced")
         else:
             state = "OutOfSync"
         old = states.get(change.resource, "Synced")
@@ -127,86 +160,31 @@ def sync_states(plan: Plan) -> dict[str, str]:
     return states
 
 
-# ---------------------------------------------------------------- preflight
+# ---------------------------------------------------------------- preflight errors
 
 
-def _preflight_errors(bundle: Bundle, config: ProjectConfig) -> dict[str, list[Finding]]:
-    """Error findings of the lint preflight, by resource (``client/Kind/name``)."""
-    try:
-        from campaign_gitops.preflight.engine import run_preflight
-    except ImportError:  # preflight not installed in this build: schema findings only
-        findings: Iterable[Finding] = bundle.findings
-    else:
-        findings = _findings_of(run_preflight(bundle, config=config))
-    by_resource: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        if finding.is_error and finding.resource:
-            by_resource[finding.resource].append(finding)
-    return by_resource
+@dataclass(frozen=True, slots=True)
+class PlanErrors:
+    """The preflight errors that block changes, computed by the caller
+    (``reconcile/blockers.py``): by resource (``client/Kind/name``), and by campaign and
+    run type for each run the plan would start."""
+
+    resources: Mapping[str, Sequence[Finding]] = field(default_factory=dict)
+    runs: Mapping[tuple[Key, str], Sequence[Finding]] = field(default_factory=dict)
 
 
-def _findings_of(result: Any) -> Iterable[Finding]:
-    """The engine's result is a list of findings or an object carrying them."""
-    return result.findings if hasattr(result, "findings") else result
+def started_runs(key: Key, snapshot: Snapshot) -> set[str]:
+    """The names of a campaign's runs the database has started under ``key`` (archived
+    rows too; a renamed campaign's runs are under its old name)."""
+    started: set[str] = set()
+    for states in (snapshot.resources, snapshot.archived):
+        state = states.get(key)
+        if state is not None:
+            started |= set(state.runs)
+    return started
 
 
-def unstarted_view(bundle: Bundle, snapshot: Snapshot) -> Bundle:
-    """The bundle as preflight should see it for plan: a campaign's runs that the
-    database already started are history, not needs (pausing a campaign whose
-    ``launch`` run is done must not fail PF006 for that run)."""
-    changed: dict[Key, Entry] = {}
-    for key, state in snapshot.resources.items():
-        entry = bundle.entries.get(key) if state.runs else None
-        if entry is None or key.kind != "Campaign":
-            continue
-        spec = entry.resource.spec
-        runs = [r for r in spec.runs if r.name not in state.runs]
-        if len(runs) != len(spec.runs):
-            resource = entry.resource.model_copy(
-                update={"spec": spec.model_copy(update={"runs": runs})})
-            changed[key] = Entry(key, resource, entry.document)
-    if not changed:
-        return bundle
-    return Bundle(root=bundle.root, resources_dir=bundle.resources_dir,
-                  entries={**bundle.entries, **changed}, files=bundle.files,
-                  failed_files=bundle.failed_files, findings=bundle.findings)
-
-
-def preflight_errors(bundle: Bundle, snapshot: Snapshot,
-                     config: ProjectConfig) -> dict[str, list[Finding]]:
-    """The error findings that block a resource's change, by ``client/Kind/name``."""
-    return _preflight_errors(unstarted_view(bundle, snapshot), config)
-
-
-def _recheck_started(bundle: Bundle, snapshot: Snapshot, config: ProjectConfig,
-                     errors: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
-    """A caller's errors (the daemon computes its own), with the clients whose campaigns
-    have started runs checked again on ``unstarted_view``: what ``preflight_errors``
-    would have said."""
-    view = unstarted_view(bundle, snapshot)
-    if view is bundle:
-        return errors
-    clients = {k.client for k, e in view.entries.items() if e is not bundle.entries.get(k)}
-    sub = Bundle(root=bundle.root, resources_dir=bundle.resources_dir,
-                 entries={k: e for k, e in view.entries.items() if k.client in clients},
-                 files=bundle.files, failed_files=bundle.failed_files,
-                 findings=[f for f in bundle.findings
-                           if f.resource.split("/", 1)[0] in clients])
-    kept = {r: f for r, f in errors.items() if r.split("/", 1)[0] not in clients}
-    return {**kept, **_preflight_errors(sub, config)}
-
-
-def _run_errors(bundle: Bundle, key: Key, action: str,
-                config: ProjectConfig) -> list[Finding]:
-    try:
-        from campaign_gitops.preflight.engine import check_campaign_for_action
-    except ImportError:
-        return []
-    found = _findings_of(check_campaign_for_action(bundle, key, action, config=config))
-    return [f for f in found if f.is_error]
-
-
-def _error_reason(findings: list[Finding]) -> tuple[str, tuple[str, ...]]:
+def _error_reason(findings: Sequence[Finding]) -> tuple[str, tuple[str, ...]]:
     rules = tuple(sorted({f.rule for f in findings}))
     first = sorted(findings, key=lambda f: f.sort_key())
     shown = "; ".join(f"{f.rule} {f.message} ({f.location})" for f in first[:3])
@@ -257,7 +235,7 @@ class _Planner:
     bundle: Bundle
     snapshot: Snapshot
     options: PlanOptions
-    errors: dict[str, list[Finding]]
+    errors: PlanErrors
     changes: list[Change] = field(default_factory=list)
     transitions: list[Change] = field(default_factory=list)
     runs: list[Change] = field(default_factory=list)
@@ -280,20 +258,22 @@ class _Planner:
     def resource(self, entry: Entry) -> None:
         key = entry.key
         if self.bundle.is_held(entry):
-            self.changes.append(Change("noop", key, reason=(
+            self.changes.append(Change(Action.NOOP, key, reason=(
                 f"held: {entry.file} failed to load; kept at its last applied state"),
-                tag=HELD))
+                left_alone=LeftAlone.HELD))
             return
         if entry.resource.annotation_flag(ANNOTATION_SUSPEND):
-            self.changes.append(Change("noop", key, reason=(
+            self.changes.append(Change(Action.NOOP, key, reason=(
                 f"suspended ({ANNOTATION_SUSPEND}: \"true\"): reconcile leaves it alone"),
-                tag=SUSPENDED))
+                left_alone=LeftAlone.SUSPENDED))
             return
         state, old_key = self.existing(entry)
-        if str(key) in self.errors:
-            reason, rules = _error_reason(self.errors[str(key)])
-            self.changes.append(Change("error", key, reason=reason, rules=rules,
-                                       tag="create" if state is None else "update"))
+        found = self.errors.resources.get(str(key))
+        if found:
+            reason, rules = _error_reason(found)
+            self.changes.append(Change(
+                Action.ERROR, key, reason=reason, rules=rules,
+                instead_of=Action.CREATE if state is None else Action.UPDATE))
             return
         spec = desired_spec(entry)
         if state is None:
@@ -307,7 +287,7 @@ class _Planner:
         fields = tuple(leaves(definition(entry.key.kind, spec), ("spec",)))
         reason = ("restores the archived resource" if entry.key in self.snapshot.archived
                   else "")
-        self.changes.append(Change("create", entry.key, fields=fields, reason=reason))
+        self.changes.append(Change(Action.CREATE, entry.key, fields=fields, reason=reason))
 
     def update(self, entry: Entry, spec: dict[str, Any], state: ResourceState,
                old_key: Key | None) -> None:
@@ -326,12 +306,12 @@ class _Planner:
             return
         if old_key is not None:
             self.changes.append(Change(
-                "update", entry.key, from_=old_key.name, to=entry.key.name, fields=fields,
+                Action.UPDATE, entry.key, from_=old_key.name, to=entry.key.name, fields=fields,
                 reason=f"renamed from {old_key.name}: history, revisions and runs stay"))
             return
         only_file = all(f.path == "file" for f in fields)
         reason = "moved to another file" if only_file else ""
-        self.changes.append(Change("update", entry.key, fields=fields, reason=reason))
+        self.changes.append(Change(Action.UPDATE, entry.key, fields=fields, reason=reason))
 
     # -------------------------------------------------- campaigns
 
@@ -346,8 +326,8 @@ class _Planner:
             change = self.transition(entry, current, desired)
             self.transitions.append(change)
             will_be_active = desired == "active" and (
-                change.action == "transition" or change.tag == FROZEN)
-        started = set(state.runs) if state is not None else set()
+                change.action == Action.TRANSITION or change.left_alone == LeftAlone.FROZEN)
+        started = set(state.runs) if state is not None else set()  # state: renames too
         archived = self.snapshot.archived.get(entry.key)
         if archived is not None:
             started |= archived.runs
@@ -361,7 +341,8 @@ class _Planner:
                     self.runs.append(self.cancel(entry, name, cron))
             for name in sorted(declared & state.cancelled_runs):
                 self.runs.append(Change(
-                    "noop", entry.key, to=name, tag=CANCELLED, reason=(
+                    Action.NOOP, entry.key, to=name, left_alone=LeftAlone.CANCELLED,
+                    instead_of=Action.RUN, reason=(
                         f"run {name} was cancelled when its declaration was removed; a run "
                         "name starts once: declare it under a new name to run it")))
 
@@ -371,7 +352,7 @@ class _Planner:
         and stays (SPEC: complete the campaign to stop it)."""
         what = (f"a recurring series ({cron}): no more occurrences; those started walk on"
                 if cron else "scheduled, not started")
-        return Change("run", entry.key, from_=name, tag=CANCEL,
+        return Change(Action.CANCEL, entry.key, from_=name,
                       reason=f"no longer declared; {what}")
 
     def transition(self, entry: Entry, current: str, desired: str) -> Change:
@@ -381,12 +362,13 @@ class _Planner:
             problem = self.activation_problem(key.client)
             frozen = _frozen(self.options) if problem is None else None
             if frozen is not None:  # held, not failed: it activates when the window ends
-                return Change("noop", key, from_=current, to=desired, tag=FROZEN,
+                return Change(Action.NOOP, key, from_=current, to=desired,
+                              left_alone=LeftAlone.FROZEN, instead_of=Action.TRANSITION,
                               reason=f"activation held: {frozen}")
         if problem is not None:
-            return Change("error", key, from_=current, to=desired, reason=problem,
-                          tag="transition")
-        return Change("transition", key, from_=current, to=desired)
+            return Change(Action.ERROR, key, from_=current, to=desired, reason=problem,
+                          instead_of=Action.TRANSITION)
+        return Change(Action.TRANSITION, key, from_=current, to=desired)
 
     def activation_problem(self, client: str) -> str | None:
         state = self.snapshot.clients.get(client)
@@ -402,26 +384,27 @@ class _Planner:
                     f"({hint} --credits N)")
         return None
 
-    def run(self, entry: Entry, run: Any, will_be_active: bool) -> Change:
+    def run(self, entry: Entry, run: RunDecl, will_be_active: bool) -> Change:
         key = entry.key
-        action = RUN_ACTIONS[run.type]
         when = f" at {run.at.isoformat()}" if run.at is not None else ""
         reason = self.recurring(entry, run) or f"{run.type}{when}"
-        findings = _run_errors(self.bundle, key, action, self.options.config)
+        findings = self.errors.runs.get((key, run.type))
         if findings:
             why, rules = _error_reason(findings)
-            return Change("error", key, to=run.name, reason=f"run {run.name}: {why}",
-                          rules=rules, tag="run")
-        if action != "test_run" and not will_be_active:
-            return Change("error", key, to=run.name, tag="run", rules=("PF006",), reason=(
+            return Change(Action.ERROR, key, to=run.name, reason=f"run {run.name}: {why}",
+                          rules=rules, instead_of=Action.RUN)
+        if run.type != "test_run" and not will_be_active:
+            return Change(Action.ERROR, key, to=run.name, instead_of=Action.RUN,
+                          rules=("PF006",), reason=(
                 f"run {run.name} ({run.type}) needs the campaign active; it will not be"))
         frozen = _frozen(self.options)
-        if frozen is not None and action != "test_run":
-            return Change("noop", key, to=run.name, reason=f"run {run.name} waits: {frozen}",
-                          tag=FROZEN)
-        return Change("run", key, to=run.name, reason=reason)
+        if frozen is not None and run.type != "test_run":
+            return Change(Action.NOOP, key, to=run.name,
+                          reason=f"run {run.name} waits: {frozen}",
+                          left_alone=LeftAlone.FROZEN, instead_of=Action.RUN)
+        return Change(Action.RUN, key, to=run.name, reason=reason)
 
-    def recurring(self, entry: Entry, run: Any) -> str | None:
+    def recurring(self, entry: Entry, run: RunDecl) -> str | None:
         """The reason of a recurring schedule run (its Schedule has a cron), else None:
         the cron, its timezone and the first fire (at or after the run's ``at`` or the
         Schedule's ``startAt``, and not before now)."""
@@ -451,20 +434,20 @@ class _Planner:
             if key in self.bundle.entries or key in self.renamed_from:
                 continue
             if key in held or (state.source_file in failed):
-                out.append(Change("noop", key, tag=UNKNOWN, reason=(
+                out.append(Change(Action.NOOP, key, left_alone=LeftAlone.UNKNOWN, reason=(
                     f"unknown: {state.source_file or 'its file'} failed to load; "
                     "not an orphan, nothing of it changes")))
             elif not self.options.prune:
-                out.append(Change("noop", key, tag=ORPHAN, reason=(
+                out.append(Change(Action.NOOP, key, left_alone=LeftAlone.ORPHAN, reason=(
                     f"orphan: no file defines it any more (was {state.source_file}); "
                     "--prune archives it")))
             elif state.protected:  # expected state, not an error: shown, never failed
-                out.append(Change("noop", key, tag=PROTECTED, reason=(
+                out.append(Change(Action.NOOP, key, left_alone=LeftAlone.PROTECTED, reason=(
                     f"protected orphan ({ANNOTATION_PROTECT}): prune keeps it; "
                     "restore its file with the annotation removed to release it")))
             else:
                 note = " (active: completed first)" if state.status == "active" else ""
-                out.append(Change("archive", key, from_=state.status, to="archived",
+                out.append(Change(Action.ARCHIVE, key, from_=state.status, to="archived",
                                   reason=f"no file defines it any more{note}"))
         out.sort(key=lambda c: (-KIND_ORDER.get(c.key.kind, 99), c.key.client, c.key.name))
         return self._mass_prune_guard(out)
@@ -472,7 +455,7 @@ class _Planner:
     def _mass_prune_guard(self, orphans: list[Change]) -> list[Change]:
         """Refuse a prune that would archive more than ``pruneMaxShare`` of what exists
         (beyond MASS_PRUNE_FLOOR): each archive becomes an error saying why and how."""
-        archives = sum(c.action == "archive" for c in orphans)
+        archives = sum(c.action == Action.ARCHIVE for c in orphans)
         total = len(self.snapshot.resources)
         share = self.options.config.prune_max_share
         if (self.options.allow_mass_prune or archives <= MASS_PRUNE_FLOOR
@@ -482,23 +465,22 @@ class _Planner:
                   f"the database ({archives / total:.0%}, over pruneMaxShare {share:.0%}); "
                   "check the working directory and --dir (an emptied or wrong folder reads "
                   "as everything deleted); if this is intended, pass --allow-mass-prune")
-        return [Change("error", c.key, from_=c.from_, to=c.to, reason=reason, tag="archive")
-                if c.action == "archive" else c for c in orphans]
+        return [Change(Action.ERROR, c.key, from_=c.from_, to=c.to, reason=reason,
+                       instead_of=Action.ARCHIVE)
+                if c.action == Action.ARCHIVE else c for c in orphans]
 
 
-def build_plan(bundle: Bundle, snapshot: Snapshot, options: PlanOptions | None = None,
-               *, preflight_errors: dict[str, list[Finding]] | None = None) -> Plan:
-    """The changes that make the database match the files, in dependency order."""
+def build_plan(bundle: Bundle, snapshot: Snapshot, errors: PlanErrors,
+               options: PlanOptions | None = None) -> Plan:
+    """The changes that make the database match the files, in dependency order;
+    ``errors`` (``blockers.plan_errors``) say which changes preflight blocks."""
     options = options or PlanOptions()
-    errors = (_recheck_started(bundle, snapshot, options.config, preflight_errors)
-              if preflight_errors is not None
-              else _preflight_errors(unstarted_view(bundle, snapshot), options.config))
     planner = _Planner(bundle, snapshot, options, errors)
     for entry in bundle.ordered():
         planner.resource(entry)
     orphans = planner.orphans()
-    archives = [c for c in orphans if c.action != "noop" or c.tag != ORPHAN]
-    noops = [c for c in orphans if c.action == "noop" and c.tag == ORPHAN]
+    archives = [c for c in orphans if c.left_alone != LeftAlone.ORPHAN]
+    noops = [c for c in orphans if c.left_alone == LeftAlone.ORPHAN]
     changes = (*planner.changes, *planner.transitions, *planner.runs, *archives, *noops)
     hashes = {name: result.sha256 for name, result in sorted(bundle.files.items())}
     return Plan(changes=tuple(changes), base_serial=snapshot.base_serial,

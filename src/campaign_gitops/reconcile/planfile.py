@@ -3,7 +3,10 @@
 A saved plan records the apply log serial it was computed from and the content hash
 of every resource file. ``apply FILE`` refuses it when the database has moved on
 (another apply, ``client set``, ``halt``) or a file changed, saying which and how to
-re-plan. The file is JSON; values are the plan's canonical JSON.
+re-plan. The file is JSON; each change is the SPEC's JSON of ``plan --format json``
+(``render.change_dict``), plus ``instead_of`` (what a noop or an error stands in for),
+read back into the typed ``Change`` here. Files saved before ``instead_of`` existed
+read the same: an error's ``tag`` is the action it replaced.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Any
 
 from campaign_gitops.config.bundle import Key
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.reconcile.diff import FieldDiff
-from campaign_gitops.reconcile.plan import Change, Plan
-from campaign_gitops.reconcile.render import change_dict
+from campaign_gitops.jsondiff import FieldDiff
+from campaign_gitops.reconcile.plan import Action, Change, LeftAlone, Plan
+from campaign_gitops.reconcile.render import CANCEL_TAG, change_dict
 
 FORMAT = "campaign-gitops-plan/1"
 REPLAN = "re-plan: campaign-gitops plan --out FILE, review it, then campaign-gitops apply FILE"
@@ -38,19 +41,33 @@ def save_plan(plan: Plan, path: Path) -> None:
         "prune": plan.prune,
         "file_hashes": dict(plan.file_hashes),
         "failed_files": list(plan.failed_files),
-        "changes": [change_dict(c) for c in plan.changes],
+        "changes": [_saved(c) for c in plan.changes],
     }
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n",
                     encoding="utf-8")
 
 
+def _saved(change: Change) -> dict[str, Any]:
+    data = change_dict(change)
+    if change.instead_of is not None:
+        data["instead_of"] = change.instead_of.value
+    return data
+
+
 def _change(data: dict[str, Any]) -> Change:
+    """A saved change back into a ``Change``; an unknown action or tag is a ValueError."""
     fields = tuple(FieldDiff(p, v.get("old"), v.get("new"))
                    for p, v in (data.get("fields") or {}).items())
-    return Change(action=data["action"], key=Key.parse(data["resource"]),
+    tag = data.get("tag") or ""
+    action = Action(data["action"])
+    if action == Action.RUN and tag == CANCEL_TAG:
+        action = Action.CANCEL
+    instead_of = data.get("instead_of") or (tag if action == Action.ERROR else None)
+    return Change(action=action, key=Key.parse(data["resource"]),
                   from_=data.get("from"), to=data.get("to"), fields=fields,
                   reason=data.get("reason", ""), rules=tuple(data.get("rules") or ()),
-                  tag=data.get("tag", ""))
+                  left_alone=LeftAlone(tag) if action == Action.NOOP and tag else None,
+                  instead_of=Action(instead_of) if instead_of else None)
 
 
 def load_plan(path: Path) -> Plan:

@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from campaign_gitops.findings import CampaignGitopsError, Finding
 from campaign_gitops.preflight.lint import load_checked
 from campaign_gitops.preflight.parallel import no_gc
 from campaign_gitops.reconcile.apply import ApplyResult, apply_changes, git_info
+from campaign_gitops.reconcile.blockers import plan_errors
 from campaign_gitops.reconcile.plan import Plan, PlanOptions, build_plan
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import Snapshot, load_snapshot
@@ -63,14 +62,6 @@ def load_and_check(project: Project, config: ProjectConfig, *,
                         cache_dir=cache_dir_of(project) if cache else None)
 
 
-def errors_by_resource(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
-    by_resource: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        if finding.is_error and finding.resource:
-            by_resource[finding.resource].append(finding)
-    return by_resource
-
-
 def snapshot_of(db: Database) -> Snapshot:
     with db.session() as session:
         return load_snapshot(session)
@@ -84,7 +75,7 @@ def plan_repo(project: Project, db: Database, *, prune: bool = False,
 
     Files and preflight go through lint's path, caches included (``cache=False``
     skips them); clients whose campaigns have started runs are preflighted again as
-    plan sees them (``build_plan``'s recheck). ``forecast``: every run the plan would
+    plan sees them (``blockers.plan_errors``). ``forecast``: every run the plan would
     start gets a forecast (its inputs read here, the simulation pure).
     """
     config = config or project_config(project)
@@ -93,8 +84,8 @@ def plan_repo(project: Project, db: Database, *, prune: bool = False,
         snapshot = snapshot_of(db)
         options = PlanOptions(prune=prune, allow_mass_prune=allow_mass_prune,
                               now=now or dt.datetime.now(dt.UTC), config=config)
-        plan = build_plan(bundle, snapshot, options,
-                          preflight_errors=errors_by_resource(findings))
+        errors = plan_errors(bundle, snapshot, config, findings)
+        plan = build_plan(bundle, snapshot, errors, options)
         if forecast and options.now is not None:
             from campaign_gitops.runs.forecasting import forecast_plan
 

@@ -317,12 +317,11 @@ def run_starts(plan: Any, bundle: Any, snapshot: Any,
     out: they go to ``testRecipients`` at once, outside windows and limits."""
     from campaign_gitops.config.cron import first_fire, next_fire
     from campaign_gitops.config.resolved import resolve_campaign
-    from campaign_gitops.reconcile.plan import CANCEL
     from campaign_gitops.runs.start import recurrence, scheduled_time
 
     out: list[tuple[int, SimRun, list[dt.datetime]]] = []
     for index, change in enumerate(plan.changes):
-        if change.action != "run" or change.tag == CANCEL:
+        if change.action != "run":  # a cancel is its own action
             continue
         entry = bundle.entries.get(change.key)
         decl = next((r for r in entry.resource.spec.runs if r.name == change.to), None) \
