@@ -126,3 +126,39 @@ def test_used_today_counts_against_the_day() -> None:
     (out,) = simulate(NOW, [SimRun(plan, NOW, (Cohort(20),))], credits={"acme": 100},
                       used_today={(7, "email"): 6})
     assert out.per_day[(NOW.date(), "email")] == 4
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=steps_st, schedule=schedule_st, limit=st.integers(1, 40),
+       allocation=allocation_st, cohorts=st.lists(cohort_st, min_size=1, max_size=4),
+       scarce=st.integers(0, 60), ticked=st.booleans())
+def test_a_runs_forecast_is_the_same_beside_runs_it_cannot_meet(
+        steps: list[dict[str, Any]], schedule: dict[str, Any], limit: int,
+        allocation: dict[str, int], cohorts: list[Cohort], scarce: int,
+        ticked: bool) -> None:
+    """The walk goes in parts (a campaign; a client whose credits may run out) and walks
+    alike parts once: a run's forecast beside other campaigns and clients (some alike,
+    some sharing scarce credits) equals its forecast alone."""
+    def plan(run_id: int, campaign_id: int, client: str) -> RunPlan:
+        config = {"campaign": {"client": client, "name": f"c{campaign_id}",
+                               "spec": {"dailyLimit": limit, "allocation": allocation}},
+                  "schedule": schedule, "steps": steps}
+        return RunPlan.from_config(run_id, f"r{run_id}", "run", campaign_id, config)
+
+    runs = [SimRun(plan(-1, 1, "acme"), NOW, tuple(cohorts)),
+            SimRun(plan(-2, 2, "acme"), NOW, tuple(cohorts)),         # alike, ample
+            SimRun(plan(-3, 3, "initech"), NOW, tuple(cohorts)),      # scarce credits
+            SimRun(plan(-4, 4, "initech"), NOW, tuple(reversed(cohorts)))]
+    credits = {"acme": 10 ** 6, "initech": scarce}
+    ticks = [NOW + dt.timedelta(hours=6 * i) for i in range(4 * 60)] if ticked else None
+
+    def walk(chosen: list[SimRun]) -> list[dict[str, Any]]:
+        out = simulate(NOW, chosen, credits=credits, horizon_days=60,
+                       ticks=iter(ticks) if ticks is not None else None)
+        return [{**f.as_json(), "blocked": f.blocked, "unfinished": f.unfinished,
+                 "failed": dict(f.failed_per_step), "sent": dict(f.sent_per_step)}
+                for f in out]
+
+    together = walk(runs)
+    assert together[0] == walk([runs[0]])[0] == together[1]
+    assert together[2:] == walk(runs[2:])

@@ -472,6 +472,7 @@ def simulate(now: dt.datetime, runs: Sequence[SimRun], *,
     in it: no sender caps).
     """
     used, boxes = used_today or {}, senders or {}
+    moments = None if ticks is None else list(ticks)  # every part walks the same ticks
     out: list[RunForecast | None] = [None] * len(runs)
     memo: dict[Any, list[RunForecast]] = {}
     shared: dict[str, Any] = {}
@@ -481,10 +482,10 @@ def simulate(now: dt.datetime, runs: Sequence[SimRun], *,
         if done is None:
             sim = _Sim([runs[i] for i in part], credits, used, now, boxes, shared)
             sim.enrol()
-            if ticks is None:
+            if moments is None:
                 sim.run_continuous(now, now + dt.timedelta(days=horizon_days))
             else:
-                sim.run_ticks(ticks)
+                sim.run_ticks(moments)
             sim.leftovers()
             done = sim.out
             if key is not None:
