@@ -53,7 +53,8 @@ class Daemon:
             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.port = int(wait_for("the health endpoint", lambda: self.event("health"))["port"])
+        self.port = int(wait_for("the health endpoint", lambda: self.event("health"),
+                                 timeout=60)["port"])
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

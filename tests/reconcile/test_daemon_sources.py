@@ -70,6 +70,36 @@ def test_worktree_notices_removed_files_and_folders(repo: Path) -> None:
     assert result.changed == {"campaigns/sub/b.yml"} and result.files == {}
 
 
+@pytest.mark.parametrize("temp_name", ["sedAb12Cd", ".a.yaml.tmp", "a.yaml___jb_tmp___"])
+@pytest.mark.parametrize("temp_first", [True, False])
+def test_worktree_save_by_rename_is_seen_in_either_event_order(
+        repo: Path, temp_name: str, temp_first: bool) -> None:
+    """A save by temp file + rename: the batch names the target and the vanished temp
+    file, in any order; the target's new bytes are read either way (issue 13)."""
+    source = WorktreeSource(repo, repo / "campaigns")
+    source.read()
+    temp = write(repo, f"campaigns/{temp_name}", "a", text="saved")
+    target = repo / "campaigns/a.yaml"
+    temp.replace(target)
+    batch = [str(temp), str(target)] if temp_first else [str(target), str(temp)]
+    result = source.read(batch)
+    assert result.changed == {"campaigns/a.yaml"}
+    assert result.files["campaigns/a.yaml"].documents[0].data["spec"]["description"] == "saved"
+
+
+def test_worktree_folder_moved_in_and_out_is_rescanned(repo: Path, tmp_path: Path) -> None:
+    source = WorktreeSource(repo, repo / "campaigns")
+    source.read()
+    outside = tmp_path / "elsewhere"
+    write(outside, "c/x.yaml", "x")
+    (outside / "c").rename(repo / "campaigns/moved")
+    edited = write(repo, "campaigns/a.yaml", "a", text="edited")
+    assert source.read([str(edited), str(repo / "campaigns/moved")]).changed == {
+        "campaigns/a.yaml", "campaigns/moved/x.yaml"}
+    (repo / "campaigns/moved").rename(outside / "back")
+    assert source.read([str(repo / "campaigns/moved")]).changed == {"campaigns/moved/x.yaml"}
+
+
 def test_worktree_full_scan_keeps_unchanged_results(repo: Path) -> None:
     source = WorktreeSource(repo, repo / "campaigns")
     first = source.read()

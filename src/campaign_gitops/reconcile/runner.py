@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from campaign_gitops.config.loader import YAML_SUFFIXES
 from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult, describe_error
 from campaign_gitops.reconcile.debounce import Debouncer
 from campaign_gitops.reconcile.leader import FileLeader, PgLeader
@@ -202,7 +203,7 @@ class Runner:
             watch_filter: Any = _git_filter
         else:
             target = source.resources_dir
-            watch_filter = DefaultFilter()
+            watch_filter = _WorktreeFilter(DefaultFilter())
         try:
             for changes in watch(target, watch_filter=watch_filter, stop_event=self.stop,
                                  step=10, debounce=200, rust_timeout=500,
@@ -270,6 +271,26 @@ def _git_filter(_change: Any, path: str) -> bool:
     name = path.replace("\\", "/")
     return ("/refs/" in name or name.endswith(("/HEAD", "/packed-refs"))) \
         and not name.endswith(".lock")
+
+
+@dataclass(frozen=True, slots=True)
+class _WorktreeFilter:
+    """The events of an editor's save that can matter: a ``*.yaml``/``*.yml`` name
+    (added, modified, or the target of a rename), a folder (moved in), or anything
+    deleted (a folder moved out; the source ignores temp names it never read). Temp
+    files being written (``sedXXXXXX``, ``.name.tmp``, ``name___jb_tmp___``, ``name~``)
+    do not wake the loop; the rename that puts them in place does, as the target."""
+
+    default: Any
+
+    def __call__(self, change: Any, path: str) -> bool:
+        from watchfiles import Change
+
+        base = path.rstrip("/").rsplit("/", 1)[-1]
+        if base.startswith(".") or not self.default(change, path):
+            return False
+        return (change == Change.deleted or base.endswith(YAML_SUFFIXES)
+                or Path(path).is_dir())
 
 
 def _describe(outcome: Any) -> str:

@@ -108,13 +108,25 @@ class WorktreeSource:
         return changed
 
     def _refresh(self, paths: Iterable[Path]) -> set[str]:
+        """The files among ``paths`` (a watcher's batch, in any order) whose bytes changed.
+
+        An editor's save is a burst: ``sed -i`` writes ``sedXXXXXX`` and renames it onto
+        the file, vim renames the file to ``name~`` and writes a new one, JetBrains and
+        VS Code write a temp file and rename it over the target. Only the final
+        ``*.yaml``/``*.yml`` names count; a temp name that is gone is ignored. A folder
+        moved in, or a vanished path under which files were known (a folder moved out),
+        rescans — and the rescan adds to what this batch already found, it never
+        replaces it (it would lose the file loaded a moment before).
+        """
         changed: set[str] = set()
+        rescan = False
         for path in paths:
             inside = path == self.resources_dir or self.resources_dir in path.parents
             if not inside:
                 continue
-            if path.is_dir() or (not path.exists() and not _is_yaml(path.name)):
-                return self._scan()  # a folder moved or vanished: look at everything
+            if path.is_dir() or (not path.exists() and self._known_under(path)):
+                rescan = True
+                continue
             name = relative_name(path, self.root)
             if any(part.startswith(".") for part in
                    Path(relative_name(path, self.resources_dir)).parts) or not _is_yaml(name):
@@ -124,7 +136,14 @@ class WorktreeSource:
                     changed.add(name)
             elif self.cache.pop(name, None) is not None:
                 changed.add(name)
+        if rescan:
+            changed |= self._scan()
         return changed
+
+    def _known_under(self, path: Path) -> bool:
+        """Whether a vanished ``path`` was a folder holding files read before."""
+        prefix = relative_name(path, self.root).rstrip("/") + "/"
+        return prefix == "./" or any(name.startswith(prefix) for name in self.cache)
 
 
 @dataclass
