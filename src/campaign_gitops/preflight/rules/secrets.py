@@ -14,43 +14,12 @@ from campaign_gitops.config.models import KINDS
 from campaign_gitops.findings import Location
 from campaign_gitops.preflight.context import RuleContext
 from campaign_gitops.preflight.registry import E, Hit, always, rule
+from campaign_gitops.preflight.secret_detectors import could_hold_secret, find_secrets, mask
 
-# Token formats with a recognisable prefix (anchored so "task-..." is no "sk-...").
-_EDGE = r"(?<![A-Za-z0-9_-])"
-TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("Anthropic API key", re.compile(_EDGE + r"sk-ant-[A-Za-z0-9_-]{20,}")),
-    ("OpenAI-style API key", re.compile(_EDGE + r"sk-(?!ant-)(?:proj-)?[A-Za-z0-9_-]{20,}")),
-    ("AWS access key id", re.compile(_EDGE + r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])")),
-    ("GitHub token", re.compile(_EDGE + r"gh[pousr]_[A-Za-z0-9]{30,}")),
-    ("Slack token", re.compile(_EDGE + r"xox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-)
-# "password: hunter2" inside a text; the value needs a digit or symbol ("Password: click
-# here" in an email body is no secret).
-INLINE_PASSWORD = re.compile(
-    r"(?i)\b(?:password|passwd|pwd|api[_-]?key|secret)\s*[:=]\s*(?=\S*[0-9!@#$%^&*])(\S{6,})")
 # Keys whose value is a secret; keys naming where a secret lives (passwordEnv) are fine.
 SECRET_KEY = re.compile(
     r"(?i)(?:password|passwd|pwd|secret|api[_-]?key|apikey|token|private[_-]?key|"
     r"access[_-]?key)$")
-# Cheap test on the whole document's lowercased repr before the exact walk (a
-# case-insensitive pattern is several times slower than lower() and this one).
-PREFILTER = re.compile(
-    r"sk-|akia|asia|gh[pousr]_|xox|private key|passw|pwd|secret|api[_-]?key|apikey|token|"
-    r"access")
-
-
-def _mask(secret: str) -> str:
-    return f"{secret[:6]}… ({len(secret)} characters)"
-
-
-def _in_text(text: str) -> Iterator[tuple[str, int, int]]:
-    """(what, offset, length) of every secret-looking piece of a string."""
-    for what, pattern in TOKEN_PATTERNS:
-        for m in pattern.finditer(text):
-            yield what, m.start(), m.end() - m.start()
-    for m in INLINE_PASSWORD.finditer(text):
-        yield "password", m.start(1), m.end(1) - m.start(1)
 
 
 def _walk(data: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any,
@@ -96,8 +65,8 @@ def _comment_hits(ctx: RuleContext, file: str) -> list[tuple[int, int, str, str]
     result = ctx.bundle.files.get(file)
     found: list[tuple[int, int, str, str]] = []
     for line, column, text in result.comments if result is not None else ():
-        if PREFILTER.search(text.lower()):
-            for what, offset, length in _in_text(text):
+        if could_hold_secret(text):
+            for what, offset, length in find_secrets(text):
                 found.append((line, column + offset, what, text[offset:offset + length]))
     if not found:
         return found
@@ -130,7 +99,7 @@ def _by_entry(ctx: RuleContext, file: str) -> dict[Key, list[Hit]]:
             if e.document.line <= line:
                 owner = e
         out.setdefault(owner.key, []).append(Hit(
-            f"this comment holds what looks like a {what} ({_mask(secret)})", (),
+            f"this comment holds what looks like a secret: {what} ({mask(secret)})", (),
             "remove it and rotate it: comments are committed to git too",
             location=Location(file, line, column)))
     return out
@@ -139,30 +108,42 @@ def _by_entry(ctx: RuleContext, file: str) -> dict[Key, list[Hit]]:
 @rule("PF016", KINDS, always(E),
       description="what looks like a secret (API key, password) in a file")
 def secret_in_file(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
-    """No credentials in git: API keys (sk-ant-, sk-, AKIA, ghp_, xox…, private keys), a
-    ``password: …`` inside a text, or a key such as ``password``/``apiKey``/``token``
-    with a value, anywhere in the document (metadata too), and the API keys and
-    ``password: …`` in the file's comments (each reported once, on the resource whose
-    document holds the comment). Keep secrets in the environment;
-    campaign-gitops.yaml names the variables (``passwordEnv``)."""
+    """No credentials in git, found by detect-secrets' detectors: API keys and tokens
+    (AWS, Anthropic, OpenAI, GitHub, GitLab, Slack tokens and webhook URLs, Stripe,
+    SendGrid, Google, Twilio, JWTs, private keys, ...), passwords in URLs
+    (``postgresql://user:pass@host``), high-entropy strings such as an AWS secret
+    access key (detect-secrets' entropy limits and filters); a ``password: …`` inside
+    a text; a key such as ``password``/``apiKey``/``token`` with a value, anywhere in
+    the document (metadata too); and the same in the file's comments (each reported
+    once, on the resource whose document holds the comment). Links without
+    credentials and placeholders (``{{unsubscribe_url}}``) are no secrets. Keep
+    secrets in the environment; campaign-gitops.yaml names the variables
+    (``passwordEnv``)."""
     per_file: dict[str, dict[Key, list[Hit]]] = ctx.memo("PF016:comments", dict)
     in_comments = per_file.get(entry.file)
     if in_comments is None:
         in_comments = per_file[entry.file] = _by_entry(ctx, entry.file)
     yield from in_comments.get(entry.key, ())
     data = entry.document.data
-    if not PREFILTER.search(repr(data).lower()):
+    if not could_hold_secret(repr(data)):  # the whole document at once, keys too
         return
     for path, value, key in _walk(data, ()):
         if key is not None and SECRET_KEY.search(key) and value not in (None, "", False) \
                 and not (isinstance(value, str) and value.lstrip().startswith(("${", "{{"))):
-            yield Hit(f"{key!r} holds what looks like a secret ({_mask(str(value))})", path,
+            yield Hit(f"{key!r} holds what looks like a secret ({mask(str(value))})", path,
                       "keep secrets out of git: use an environment variable", value=True)
             continue
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not could_hold_secret(value):
             continue
-        for what, offset, length in _in_text(value):
+        for what, offset, length in find_secrets(value):
             where = ctx.locate_in_scalar(entry, path, value, offset, length)
-            yield Hit(f"this looks like a {what} ({_mask(value[offset:offset + length])})",
-                      path, "remove it and rotate it; keep secrets in the environment",
+            yield Hit(f"this looks like a secret: {what} "
+                      f"({mask(value[offset:offset + length])})", path, _hint(what),
                       location=where)
+
+
+def _hint(what: str) -> str:
+    if what == "Basic Auth Credentials":
+        return ("take the password out of the URL and rotate it; keep it in the environment "
+                "(campaign-gitops.yaml names the variable)")
+    return "remove it and rotate it; keep secrets in the environment"
