@@ -5,6 +5,10 @@
   docstring) with its YAML cases from ``tests/preflight/cases/`` (files, action,
   expected findings), so the page is the code and the tests, never a copy of them.
 
+- ``reference/configuration.md``: every key of ``campaign-gitops.yaml`` from the project
+  configuration's JSON Schema, as ``campaign-gitops schema`` writes it (the model's own).
+- ``reference/openapi.json``: the HTTP API's OpenAPI document, from the web app itself.
+
 Nothing here is written into ``docs/``: the pages exist only in the built site.
 
 And one rewrite: a link from a page to a repository file outside ``docs/``
@@ -25,6 +29,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from campaign_gitops.config.schema import all_schemas
 from campaign_gitops.preflight.registry import ACTIONS, Conditional, Rule, all_rules
 
 CASES_DIR = Path("tests/preflight/cases")
@@ -139,9 +144,112 @@ def rule_pages(root: Path) -> dict[str, str]:
     return pages
 
 
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A property's schema with its $ref and its ``X | None`` anyOf unwrapped."""
+    if "$ref" in node:
+        node = {**defs[node["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in node.items()
+                                                          if k != "$ref"}}
+    options = [o for o in node.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        inner = _resolve(options[0], defs)
+        node = {**inner, **{k: v for k, v in node.items() if k != "anyOf"}}
+    return node
+
+
+def _type(node: dict[str, Any]) -> str:
+    if "enum" in node:
+        return " \\| ".join(f"`{v}`" for v in node["enum"])
+    if "anyOf" in node:
+        return " or ".join(_type(o) for o in node["anyOf"] if o.get("type") != "null")
+    kind = node.get("type", "object" if "properties" in node else "")
+    if kind == "array":
+        return "list"
+    if kind == "object" and "properties" not in node:
+        return "map"
+    return str(kind or "any")
+
+
+def _limits(node: dict[str, Any]) -> str:
+    parts = []
+    bounds = [f"{sign} {node[key]}" for key, sign in (
+        ("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<"))
+        if key in node]
+    if bounds:
+        parts.append(", ".join(bounds))
+    if "pattern" in node:
+        parts.append(f"pattern `{node['pattern']}`".replace("|", "\\|"))
+    if "propertyNames" in node and "enum" in node["propertyNames"]:
+        parts.append("keys: " + ", ".join(f"`{k}`" for k in node["propertyNames"]["enum"]))
+    return "; ".join(parts)
+
+
+def config_rows(schema: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(key path, type and limits, default, description) of every key, depth first."""
+    defs = schema.get("$defs", {})
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(props: dict[str, Any], prefix: str) -> None:
+        for name, raw in props.items():
+            node = _resolve(raw, defs)
+            path = f"{prefix}{name}"
+            default = raw.get("default", node.get("default", ""))
+            flow = yaml.safe_dump(default, default_flow_style=True)
+            shown = "" if default == "" else f"`{flow.strip().removesuffix('...').strip()}`"
+            kind = _type(node)
+            limits = _limits(node)
+            rows.append((f"`{path}`", kind + (f" ({limits})" if limits else ""), shown,
+                         _cell_text(raw.get("description") or node.get("description", ""))))
+            if "properties" in node:
+                walk(node["properties"], f"{path}.")
+            items = _resolve(node["items"], defs) if isinstance(node.get("items"), dict) else {}
+            if "properties" in items:
+                walk(items["properties"], f"{path}[].")
+            extra = node.get("additionalProperties")
+            if isinstance(extra, dict):
+                value = _resolve(extra, defs)
+                if "properties" in value:
+                    walk(value["properties"], f"{path}.<name>.")
+
+    walk(schema.get("properties", {}), "")
+    return rows
+
+
+def config_page() -> str:
+    schema = all_schemas()["project.json"]
+    lines = [
+        "# Configuration keys",
+        "",
+        "Every key of `campaign-gitops.yaml`, generated at every build from the project",
+        "configuration's JSON Schema (`schemas/project.json`, written by",
+        "`campaign-gitops schema --out schemas/` from the model the loader validates with).",
+        "`<name>` stands for a key you choose (a named transport, a tier), `[]` for each item",
+        "of a list. How the file is read, and what the keys do together:",
+        "[Configuration](../configuration.md).",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {p} | {t} | {d} | {m} |" for p, t, d, m in config_rows(schema)]
+    return "\n".join(lines) + "\n"
+
+
+def openapi_document() -> str:
+    """The web app's OpenAPI document (FastAPI builds it from the routes and models)."""
+    import json
+    import tempfile
+
+    from campaign_gitops.web.app import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(f"sqlite:///{tmp}/openapi.db", plan_in_background=False)
+        return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+
+
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     root = Path(config.config_file_path).parent
-    for path, text in rule_pages(root).items():
+    generated = {**rule_pages(root), "reference/configuration.md": config_page(),
+                 "reference/openapi.json": openapi_document()}
+    for path, text in generated.items():
         existing = files.get_file_from_path(path)
         if existing is not None:
             files.remove(existing)

@@ -36,3 +36,33 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_site_builds_strict(site: Path) -> None:
     assert (site / "index.html").is_file()
     assert (site / "reference" / "cli" / "index.html").is_file()
+
+
+def test_the_generated_references_are_in_the_site(site: Path) -> None:
+    import json
+
+    from campaign_gitops.preflight.registry import all_rules
+
+    for rule in all_rules():  # one page per rule, with its docstring's first line
+        page = (site / "reference" / "rules" / rule.id / "index.html").read_text()
+        assert rule.id in page
+    pf003 = (site / "reference" / "rules" / "PF003" / "index.html").read_text()
+    assert "voice campaign needs no reviewer" in pf003  # a case from tests/preflight/cases
+    cli = (site / "reference" / "cli" / "index.html").read_text()
+    assert "--detailed-exitcode" in cli and "leads import" in cli.replace("</code> <code>", " ")
+    config = (site / "reference" / "configuration" / "index.html").read_text()
+    assert "pruneMaxShare" in config and "inbound.mailboxes[].processedFolder" in config
+    openapi = json.loads((site / "reference" / "openapi.json").read_text())
+    assert any(path.startswith("/api/v1/") for path in openapi["paths"])
+
+
+def test_no_readme_link_leaves_the_repository() -> None:
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert targets
+    for target in targets:
+        assert "://" not in target and not target.startswith("/"), target
+        assert (REPO / target.split("#")[0]).exists(), target
+    assert len(readme.splitlines()) <= 200
