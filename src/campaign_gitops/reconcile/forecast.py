@@ -333,7 +333,7 @@ class _Sim:
             for used in self.channels.get(cid, ()):
                 self.budget.used.pop((cid, used), None)
         room, refused = self.budget.room(plan, channel)
-        boxes = self.mailboxes(plan, channel, now)
+        boxes = self.mailboxes(plan, channel, now) if self.senders else None
         if boxes:
             left = sum(max(0, limit - self.mailed[key]) for key, limit in boxes)
             if left < room:
@@ -349,7 +349,7 @@ class _Sim:
         if plan.client in self.exhausted and not plan.is_test:
             out.blocked += sum(item[1] for item in items)
             return
-        steps = plan.steps
+        steps, is_test = plan.steps, plan.is_test
         day = _local_day(now, plan.window.timezone)
         channels = {steps[item[2]]["channel"] for item in items}
         full: dict[str, str] = {}  # channels today's limit (or the credits) refuse now
@@ -365,7 +365,7 @@ class _Sim:
                         held[steps[rest[2]]["channel"]].append(rest)
                     break
                 continue
-            if not plan.is_test:
+            if not is_test:
                 if (channel, tz) not in slots:
                     at = (shape, now, channel, tz)
                     if at not in self.slots:
@@ -416,7 +416,7 @@ class _Sim:
              day: dt.date) -> None:
         plan, out = self.runs[run].plan, self.out[run]
         self.budget.take(plan, channel, n)
-        boxes = self.mailboxes(plan, channel, now)
+        boxes = self.mailboxes(plan, channel, now) if self.senders else None
         for _ in range(n if boxes else 0):  # each to the sender with the most room left
             key, _limit = max(boxes, key=lambda box: box[1] - self.mailed[box[0]])
             self.mailed[key] += 1
