@@ -13,7 +13,8 @@ from campaign_gitops.web.app import create_app
 
 def test_api_on_both_backends(db_url: str, tmp_path: Path) -> None:
     w = build_world(tmp_path, db_url, ticks=4)
-    c = TestClient(create_app(w.db, project=w.project, config=w.config))
+    c = TestClient(create_app(w.db, project=w.project, config=w.config),
+                   raise_server_exceptions=False)
     sms = c.get("/api/v1/campaigns?channel=sms").json()["items"]
     assert {x["name"] for x in sms} == {"ops-sms-reminders"}
     assert [x["name"] for x in c.get("/api/v1/campaigns?q=CTO").json()["items"]] == [
@@ -31,6 +32,9 @@ def test_api_on_both_backends(db_url: str, tmp_path: Path) -> None:
     assert max(m["id"] for m in more["items"]) < min(m["id"] for m in page["items"])
     csrf = c.cookies["cg_csrf"]
     mid = c.get("/api/v1/review").json()["items"][0]["id"]
+    nul = c.post(f"/api/v1/review/{mid}/reject", json={"reason": "no\x00"},
+                 headers={"X-CSRF-Token": csrf})
+    assert nul.status_code == 422  # PostgreSQL cannot store it: refused, not a 500
     assert c.post(f"/api/v1/review/{mid}/approve",
                   headers={"X-CSRF-Token": csrf}).json()["status"] == "approved"
     assert {x["sync"] for x in c.get("/api/v1/campaigns").json()["items"]} == {"Synced"}

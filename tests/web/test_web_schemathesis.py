@@ -1,4 +1,5 @@
-"""Schemathesis generates requests from /api/v1/openapi.json: none may cause a server error.
+"""Schemathesis generates requests from /api/v1/openapi.json: none may cause a server error,
+and every status the API answers is one the document lists.
 
 Driven through hypothesis directly (``operation.as_strategy()``); schemathesis' own pytest
 plugin does not run under this pytest version.
@@ -15,7 +16,7 @@ from web_world import World, build_world
 from campaign_gitops.web.app import create_app
 
 schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.checks import not_a_server_error, status_code_conformance  # noqa: E402
 
 # The CSRF pair lets generated POSTs reach the review handlers.
 HEADERS = {"X-CSRF-Token": "fuzz", "Cookie": "cg_csrf=fuzz"}
@@ -40,6 +41,7 @@ def test_api_never_fails_with_a_server_error(world: World) -> None:
         @settings(max_examples=25, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def check(case) -> None:  # type: ignore[no-untyped-def]
-            case.call_and_validate(headers=HEADERS, checks=[not_a_server_error])
+            case.call_and_validate(headers=HEADERS, checks=[not_a_server_error,
+                                                       status_code_conformance])
 
         check()

@@ -40,7 +40,8 @@ def locked(world: World) -> TestClient:
 
 @pytest.fixture
 def open_app(world: World) -> TestClient:
-    return TestClient(create_app(world.db, project=world.project, config=world.config))
+    return TestClient(create_app(world.db, project=world.project, config=world.config),
+                      raise_server_exceptions=False)
 
 
 def _pending(c: TestClient, headers: dict[str, str] | None = None) -> int:
@@ -73,7 +74,7 @@ def test_login_form_sets_an_httponly_strict_cookie(locked: TestClient) -> None:
     cookie = good.headers["set-cookie"]
     assert cookie.startswith("cg_session=") and "HttpOnly" in cookie
     assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
-    assert TOKEN not in cookie  # an HMAC of the token, never the token
+    assert TOKEN not in cookie  # a signed session id, never the token
     assert locked.get("/campaigns").status_code == 200
     assert locked.get("/api/v1/status").status_code == 200
 
@@ -130,7 +131,7 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(CampaignGitopsError, match="without a token"):
         check_bind("0.0.0.0", None)
-    check_bind("0.0.0.0", TOKEN)
+    check_bind("0.0.0.0", "kR4v9-Qe1XbTz0pWmN7sLc2YhJ8uFgD5aE3oVi6")  # strong: see hardening
     check_bind("127.0.0.1", None)
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -139,6 +140,13 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path,
                                       "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code != 0
     assert "refusing to listen on 0.0.0.0 without a token" in result.output
+    assert "secrets.token_urlsafe(32)" in result.output  # how to make one
+    monkeypatch.setenv(TOKEN_ENV, "tok-123")
+    weak = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path / 's.db'}", "ui",
+                                    "--host", "0.0.0.0", "--port", "0"])
+    assert weak.exit_code != 0
+    assert "refusing to listen on 0.0.0.0 with a weak" in weak.output
+    assert "secrets.token_urlsafe(32)" in weak.output
 
 
 def test_message_and_reply_text_is_escaped(world: World, open_app: TestClient) -> None:
@@ -179,6 +187,67 @@ def test_no_secret_is_rendered(tmp_path: Path) -> None:
     assert "hunter2" not in c.get("/api/v1/status").text
     assert "abc1234def" in page and "1 failing file" in page
     db.dispose()
+
+
+def test_the_review_pages_reason_has_the_apis_limit(world: World, open_app: TestClient) -> None:
+    mid = int(open_app.get("/api/v1/review").json()["items"][0]["id"])
+    csrf = open_app.cookies["cg_csrf"]
+    too_long = open_app.post(f"/review/{mid}/reject",
+                             data={"csrf_token": csrf, "reason": "x" * 501},
+                             follow_redirects=False)
+    assert too_long.status_code == 422 and "500" in too_long.text
+    assert too_long.headers["content-type"].startswith("text/html")
+    api = open_app.post(f"/api/v1/review/{mid}/reject", json={"reason": "x" * 501},
+                        headers={"X-CSRF-Token": csrf})
+    assert api.status_code == 422
+    assert _status(world, mid) == "pending_review"
+    ok = open_app.post(f"/review/{mid}/reject", data={"csrf_token": csrf, "reason": "y" * 500},
+                       follow_redirects=False)
+    assert ok.status_code == 303 and _status(world, mid) == "rejected"
+
+
+def test_pages_answer_404_with_an_html_page_the_api_with_json(open_app: TestClient) -> None:
+    for path in ("/no-such-page", "/runs/987654321", "/runs/987654321/config",
+                 "/campaigns/acme/no-such-campaign"):
+        page = open_app.get(path, headers={"HX-Request": "true"} if "acme" in path else {})
+        assert page.status_code == 404, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert "<h1>404" in page.text and "Back to the campaigns" in page.text
+    for path in ("/api/v1/no-such-thing", "/api/v1/runs/987654321",
+                 "/api/v1/campaigns/acme/no-such-campaign"):
+        api = open_app.get(path)
+        assert api.status_code == 404 and "detail" in api.json(), path
+    bad = open_app.get("/runs?before=not-a-number")
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert open_app.get("/api/v1/runs?before=x").json()["detail"][0]["loc"] == [
+        "query", "before"]
+
+
+def test_unsupported_methods_are_405_with_allow(world: World, open_app: TestClient) -> None:
+    open_app.get("/campaigns")  # a CSRF cookie, but no header: the check must not answer
+    for method, path, allow in (("PUT", "/api/v1/campaigns", "GET"),
+                                ("POST", "/api/v1/runs", "GET"),
+                                ("DELETE", "/api/v1/review/1/approve", "POST"),
+                                ("PATCH", "/api/v1/status", "GET"),
+                                ("PUT", "/campaigns", "GET")):
+        response = open_app.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allow
+    locked = TestClient(create_app(world.db, token=TOKEN))
+    assert locked.put("/api/v1/campaigns").status_code == 401  # unauthenticated first
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert locked.put("/api/v1/campaigns", headers=auth).status_code == 405
+
+
+def test_every_404_of_the_api_is_documented(open_app: TestClient) -> None:
+    paths = open_app.get("/api/v1/openapi.json").json()["paths"]
+    for path, method in (("/api/v1/campaigns/{client}/{name}", "get"),
+                         ("/api/v1/runs/{run_id}", "get"),
+                         ("/api/v1/runs/{run_id}/config", "get"),
+                         ("/api/v1/review/{message_id}/approve", "post"),
+                         ("/api/v1/review/{message_id}/reject", "post")):
+        assert "404" in paths[path][method]["responses"], path
+    assert "409" in paths["/api/v1/review/{message_id}/approve"]["post"]["responses"]
 
 
 def world_now() -> dt.datetime:

@@ -67,8 +67,8 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
 @click.option("--ui-port", type=click.IntRange(0, 65535), default=None,
               help="Also serve the web UI and /api/v1 (as `campaign-gitops ui`) on this port.")
 @click.option("--ui-host", default="127.0.0.1", show_default=True,
-              help="Address the UI listens on; anything but loopback needs "
-                   "CAMPAIGN_GITOPS_UI_TOKEN.")
+              help="Address the UI listens on; anything but loopback needs a strong "
+                   "CAMPAIGN_GITOPS_UI_TOKEN (32+ random characters).")
 @pass_context
 def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: float, prune: bool,
                   allow_mass_prune: bool, health_port: int | None, health_host: str,

@@ -14,8 +14,8 @@ from campaign_gitops.cli.common import Context, pass_context
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback needs "
-                   "CAMPAIGN_GITOPS_UI_TOKEN.")
+              help="Address to listen on; anything but loopback needs a strong "
+                   "CAMPAIGN_GITOPS_UI_TOKEN (32+ random characters).")
 @click.option("--plan-ttl", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Seconds between checks whether the files or the database changed "
                    "(sync states and the Plan page are recomputed only then).")
@@ -33,7 +33,8 @@ def ui_command(ctx: Context, port: int, host: str, plan_ttl: float,
     \b
     Example:
       campaign-gitops ui                          # http://127.0.0.1:8080
-      CAMPAIGN_GITOPS_UI_TOKEN=$(openssl rand -hex 24) campaign-gitops ui --host 0.0.0.0
+      python3 -c 'import secrets; print(secrets.token_urlsafe(32))'  # a strong token
+      CAMPAIGN_GITOPS_UI_TOKEN=<that token> campaign-gitops ui --host 0.0.0.0
     """
     from campaign_gitops.redact import redact_url
     from campaign_gitops.state.db import open_database

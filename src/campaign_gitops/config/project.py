@@ -174,9 +174,10 @@ class InboundConfig(_Cfg):
 def _check_public_url(value: str) -> str:
     from urllib.parse import urlsplit
 
+    from campaign_gitops.netloc import is_loopback
+
     parts = urlsplit(value)
-    loopback = (parts.hostname or "") in ("localhost", "::1") or (
-        parts.hostname or "").startswith("127.")
+    loopback = is_loopback(parts.hostname or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"publicUrl {value!r} is not an http(s) URL such as "
                          "https://outreach.example.com")

@@ -2,7 +2,8 @@
 
 ``halt:global`` is ``{"halted": bool, "reason": str | None, "at": iso}`` (set by
 ``halt``/``resume``); ``reconcile:last`` is what the daemon's last pass did (read by
-``status``'s callers and the web header).
+``status``'s callers and the web header); ``ui-session:<token fingerprint>:<hash>`` is one
+login session of the web UI (``web/sessions.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from campaign_gitops.state.tables import KeyValue
 
 HALT_GLOBAL = "halt:global"
 RECONCILE_LAST = "reconcile:last"
+UI_SESSION_PREFIX = "ui-session:"
 
 
 def read(session: Session, key: str) -> dict[str, Any] | None:

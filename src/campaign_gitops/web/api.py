@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
+from pydantic import BaseModel
 
 from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of_run
 from campaign_gitops.runs.policy import LEASE
@@ -22,6 +23,20 @@ Before = Annotated[int | None, Query(ge=0, le=2**62)]
 Page = Annotated[int, Query(ge=1, le=10**6)]
 Text = Annotated[str | None, Query(max_length=200)]
 RunId = Annotated[int | None, Query(ge=0, le=2**62)]
+REASON_MAX = 500  # characters of a reviewer's reason, from the API and the review page
+Reason = Annotated[str, Body(embed=True, max_length=REASON_MAX)]
+
+
+class Problem(BaseModel):
+    """An error's body."""
+
+    detail: str
+
+
+BAD_REQUEST = {400: {"model": Problem, "description": "A NUL byte in the path or a "
+                     "parameter"}}
+NOT_FOUND = {404: {"model": Problem, "description": "No such campaign, run or message"}}
+CONFLICT = {409: {"model": Problem, "description": "The message is not pending review"}}
 
 
 def with_sync(web: Web, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,7 +66,12 @@ def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None
 
 
 def decide(web: Web, message_id: int, approve: bool, reason: str = "") -> dict[str, Any]:
+    """A reviewer's decision, from the API or the review page: the reason is checked here."""
     from campaign_gitops.runs.review import decide as review_decide
+
+    if len(reason) > REASON_MAX or "\x00" in reason:
+        raise HTTPException(422, f"the reason must be at most {REASON_MAX} characters, "
+                                 "without NUL bytes")
 
     with web.db.session() as session:
         result = review_decide(session, [message_id], approve=approve, now=now(),
@@ -60,7 +80,7 @@ def decide(web: Web, message_id: int, approve: bool, reason: str = "") -> dict[s
 
 
 def router(web: Web) -> APIRouter:
-    api = APIRouter(tags=["api"])
+    api = APIRouter(tags=["api"], responses=BAD_REQUEST)
 
     @api.get("/status", summary="Header: delivery halted, last reconcile, database")
     def status() -> dict[str, Any]:
@@ -80,7 +100,8 @@ def router(web: Web) -> APIRouter:
         data["items"] = with_sync(web, data["items"])
         return data
 
-    @api.get("/campaigns/{client}/{name}", summary="One campaign with its references and runs")
+    @api.get("/campaigns/{client}/{name}", summary="One campaign with its references and runs",
+             responses=NOT_FOUND)
     def campaign(client: str, name: str) -> dict[str, Any]:
         detail = campaign_overview(web, client, name)
         if detail is None:
@@ -94,7 +115,8 @@ def router(web: Web) -> APIRouter:
             return q.runs_page(session, client=client, status=status, series=series,
                                before=before, limit=limit)
 
-    @api.get("/runs/{run_id}", summary="One run: revision, enrollments, messages by day")
+    @api.get("/runs/{run_id}", summary="One run: revision, enrollments, messages by day",
+             responses=NOT_FOUND)
     def run(run_id: int) -> dict[str, Any]:
         with web.db.reading() as session:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
@@ -106,7 +128,8 @@ def router(web: Web) -> APIRouter:
             raise HTTPException(404, f"no run {run_id}")
         return detail
 
-    @api.get("/runs/{run_id}/config", summary="The configuration a run is pinned to")
+    @api.get("/runs/{run_id}/config", summary="The configuration a run is pinned to",
+             responses=NOT_FOUND)
     def run_config(run_id: int) -> dict[str, Any]:
         with web.db.reading() as session:
             detail = q.run_config(session, run_id) if 0 <= run_id < 2**62 else None
@@ -142,17 +165,15 @@ def router(web: Web) -> APIRouter:
         with web.db.reading() as session:
             return q.review_page(session, before=after, limit=limit)
 
-    @api.post("/review/{message_id}/approve", summary="Approve a pending message")
-    def approve(message_id: int,
-                reason: Annotated[str, Body(embed=True, max_length=500)] = ""
-                ) -> dict[str, Any]:
+    @api.post("/review/{message_id}/approve", summary="Approve a pending message",
+              responses={**NOT_FOUND, **CONFLICT})
+    def approve(message_id: int, reason: Reason = "") -> dict[str, Any]:
         return _decided(decide(web, message_id, True, reason) if 0 <= message_id < 2**62
                         else None, message_id)
 
-    @api.post("/review/{message_id}/reject", summary="Reject a pending message")
-    def reject(message_id: int,
-               reason: Annotated[str, Body(embed=True, max_length=500)] = ""
-               ) -> dict[str, Any]:
+    @api.post("/review/{message_id}/reject", summary="Reject a pending message",
+              responses={**NOT_FOUND, **CONFLICT})
+    def reject(message_id: int, reason: Reason = "") -> dict[str, Any]:
         return _decided(decide(web, message_id, False, reason) if 0 <= message_id < 2**62
                         else None, message_id)
 

@@ -21,23 +21,40 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaign_gitops import __version__
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.netloc import is_loopback
 from campaign_gitops.redact import redact_url
 from campaign_gitops.runs.metrics import percent
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.db import Database
-from campaign_gitops.web.security import Security, is_loopback, middleware
+from campaign_gitops.web.ratelimit import TokenBucket
+from campaign_gitops.web.security import (
+    LOGIN_ATTEMPTS_PER_MINUTE,
+    MAKE_TOKEN,
+    TOKEN_ENV,
+    Security,
+    middleware,
+    token_weakness,
+    wants_json,
+)
+from campaign_gitops.web.sessions import DEFAULT_TTL, Clock, Sessions
 from campaign_gitops.web.workspace import SYNC_STATES, Workspace
 
 HERE = Path(__file__).parent
@@ -68,32 +85,70 @@ class Web:
         return data
 
     def render(self, request: Request, name: str, context: dict[str, Any],
-               status_code: int = 200) -> Any:
-        full = {"header": None if name == "login.html" else self.header(),
+               status_code: int = 200, headers: dict[str, str] | None = None) -> Any:
+        bare = name in ("login.html", "error.html")  # may be seen before signing in
+        full = {"header": None if bare else self.header(),
                 "csrf": request.state.csrf,
                 "auth": self.security.token is not None, **context}
-        return self.templates.TemplateResponse(request, name, full, status_code=status_code)
+        return self.templates.TemplateResponse(request, name, full, status_code=status_code,
+                                               headers=headers)
+
+    def error_page(self, request: Request, status_code: int, detail: str,
+                   headers: dict[str, str] | None = None) -> Any:
+        return self.render(request, "error.html",
+                           {"status_code": status_code, "detail": detail},
+                           status_code=status_code, headers=headers)
+
+    async def http_error(self, request: Request, exc: Exception) -> Any:
+        """JSON for /api/ and /hooks/ (and JSON clients), an HTML page for pages."""
+        assert isinstance(exc, StarletteHTTPException)
+        if wants_json(request):
+            return await http_exception_handler(request, exc)
+        return await run_in_threadpool(self.error_page, request, exc.status_code,
+                                       str(exc.detail), exc.headers)
+
+    async def validation_error(self, request: Request, exc: Exception) -> Any:
+        assert isinstance(exc, RequestValidationError)
+        if wants_json(request):
+            return await request_validation_exception_handler(request, exc)
+        where = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}"
+                          for e in exc.errors())
+        return await run_in_threadpool(self.error_page, request, 422,
+                                       f"bad parameter: {where}")
 
 
 def create_app(db: Database | str, *, project: Project | None = None,
                config: ProjectConfig | None = None, token: str | None = None,
                allowed_hosts: tuple[str, ...] | None = None, plan_ttl: float = 5.0,
-               plan_in_background: bool = True, secure_cookies: bool = False) -> FastAPI:
-    """The web app over ``db`` (a Database or a URL) and the repo in ``project``."""
+               plan_in_background: bool = True, secure_cookies: bool = False,
+               session_ttl: dt.timedelta = DEFAULT_TTL, clock: Clock | None = None,
+               monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The web app over ``db`` (a Database or a URL) and the repo in ``project``.
+
+    ``clock`` (aware datetimes) dates and expires login sessions; ``monotonic`` (seconds)
+    drives the login rate limit. Both default to the real clocks; tests pass their own.
+    """
     from campaign_gitops.state.db import open_database
 
     database = open_database(db) if isinstance(db, str) else db
+    token = token or None
+    sessions = Sessions(database, token, ttl=session_ttl, clock=clock or now) \
+        if token else None
     web = Web(Workspace(database, project, config, ttl=plan_ttl,
                         background=plan_in_background),
-              Security(token=token or None, allowed_hosts=allowed_hosts,
-                       secure_cookies=secure_cookies))
+              Security(token=token, allowed_hosts=allowed_hosts,
+                       secure_cookies=secure_cookies, sessions=sessions,
+                       login_limit=TokenBucket.per_minute(LOGIN_ATTEMPTS_PER_MINUTE,
+                                                          monotonic)))
     app = FastAPI(title="campaign-gitops", version=__version__,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None,
-                  redoc_url=None,
+                  redoc_url=None, dependencies=[Depends(no_nul_bytes)],
                   description="Read-only view of campaigns, runs, communications, replies "
                               "and the plan; only the review queue changes state.")
     app.state.web = web
     app.middleware("http")(middleware(web.security))
+    app.add_exception_handler(StarletteHTTPException, web.http_error)
+    app.add_exception_handler(RequestValidationError, web.validation_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     from campaign_gitops.web import api, pages
 
@@ -105,13 +160,29 @@ def create_app(db: Database | str, *, project: Project | None = None,
     return app
 
 
+def no_nul_bytes(request: Request) -> None:
+    """Every route's first check: a NUL byte in the path or a query parameter is a 400
+    (PostgreSQL cannot store or compare text holding one)."""
+    if "\x00" in request.url.path or any(
+            "\x00" in k or "\x00" in v
+            for k, v in parse_qsl(request.url.query, keep_blank_values=True)):
+        raise HTTPException(400, "a NUL byte (%00) is not allowed in a path or parameter")
+
+
 def check_bind(host: str, token: str | None) -> None:
-    """Listening anywhere but loopback needs a token."""
-    if not is_loopback(host) and not token:
+    """Listening anywhere but loopback needs a strong token."""
+    if is_loopback(host):
+        return
+    if not token:
         raise CampaignGitopsError(
             f"refusing to listen on {host} without a token",
-            "set CAMPAIGN_GITOPS_UI_TOKEN (clients send it as 'Authorization: Bearer ...' "
-            "or sign in with it), or bind 127.0.0.1")
+            f"set {TOKEN_ENV} (clients send it as 'Authorization: Bearer ...' or sign in "
+            f"with it; make one with: {MAKE_TOKEN}), or bind 127.0.0.1")
+    weakness = token_weakness(token)
+    if weakness:
+        raise CampaignGitopsError(
+            f"refusing to listen on {host} with a weak {TOKEN_ENV}: {weakness}",
+            f"make one with: {MAKE_TOKEN}")
 
 
 def loopback_hosts(host: str, token: str | None) -> tuple[str, ...] | None:

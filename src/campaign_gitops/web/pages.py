@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from campaign_gitops.reconcile.forecast import forecast_line
 from campaign_gitops.runs.forecasting import next_send_of_run
@@ -24,6 +25,7 @@ from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
 from campaign_gitops.web import charts
 from campaign_gitops.web.api import campaign_overview, decide, with_sync
 from campaign_gitops.web.app import Web, now
+from campaign_gitops.web.ratelimit import retry_after
 from campaign_gitops.web.security import SESSION_COOKIE, form_fields
 
 Text = Annotated[str | None, Query(max_length=200)]
@@ -192,17 +194,29 @@ def router(web: Web) -> APIRouter:
 
     @pages.post("/login")
     async def login(request: Request) -> Response:
+        security = web.security
+        assert security.login_limit is not None
+        wait = security.login_limit.take(request.client.host if request.client else "")
+        if wait:
+            return web.render(request, "login.html",
+                              {"error": "too many attempts from your address; try again "
+                                        f"in {retry_after(wait)} s"},
+                              status_code=429, headers={"Retry-After": retry_after(wait)})
         form = await form_fields(request)
-        if not web.security.check_token(form.get("token", "")):
+        if not security.check_token(form.get("token", "")) or security.sessions is None:
             return web.render(request, "login.html", {"error": "wrong token"},
                               status_code=401)
+        cookie = await run_in_threadpool(security.sessions.create)
         response = RedirectResponse("/campaigns", status_code=303)
-        response.set_cookie(SESSION_COOKIE, web.security.session_value(), httponly=True,
-                            samesite="strict", secure=web.security.secure_cookies, path="/")
+        response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="strict",
+                            secure=security.secure_cookies, path="/",
+                            max_age=int(security.sessions.ttl.total_seconds()))
         return response
 
     @pages.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        if web.security.sessions is not None:
+            web.security.sessions.revoke(request.cookies.get(SESSION_COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

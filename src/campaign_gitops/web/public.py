@@ -33,7 +33,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections import deque
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
+
+from campaign_gitops.web.ratelimit import TokenBucket, retry_after
 
 if TYPE_CHECKING:
     from campaign_gitops.config.project import ProjectConfig
@@ -112,30 +114,6 @@ def git_hook_router(trigger: Callable[[str], None], matches: Callable[[str], boo
 # ---------------------------------------------------------------- recipients
 
 
-class RateLimit:
-    """At most ``per_minute`` requests per key in any sliding minute (thread-safe)."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] | None = None) -> None:
-        import threading
-        import time
-
-        self.per_minute = per_minute
-        self._clock = clock or time.monotonic
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = self._clock()
-        with self._lock:
-            seen = self._seen.setdefault(key, deque())
-            while seen and seen[0] <= now - 60.0:
-                seen.popleft()
-            if len(seen) >= self.per_minute:
-                return False
-            seen.append(now)
-            return True
-
-
 def sender_name(client: str) -> str:
     return client.replace("-", " ").title()
 
@@ -155,7 +133,8 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
     env = os.environ if environ is None else environ
     signer = signer if signer is not None else _Signer.from_env(env)
     inbound = config.inbound if config is not None else None
-    limit = RateLimit(inbound.rate_limit_per_minute if inbound else 60)
+    limit = TokenBucket.per_minute(inbound.rate_limit_per_minute if inbound else 60,
+                                   time.monotonic)
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     router = APIRouter()
 
@@ -166,17 +145,19 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
     def not_found(request: Request) -> Any:
         return page(request, 404, state="invalid")
 
-    def too_many() -> JSONResponse:
-        return JSONResponse({"detail": "too many requests for this sender; try again in a "
-                             "minute"}, status_code=429, headers={"Retry-After": "60"})
+    def too_many(wait: float) -> JSONResponse:
+        return JSONResponse({"detail": "too many requests for this sender; try again "
+                             "later"}, status_code=429,
+                            headers={"Retry-After": retry_after(wait)})
 
     def verified(request: Request, token: str) -> Any:
         """The token's content, or the answer refusing it (404, 429)."""
         what = signer.verify(token) if signer is not None else None
         if what is None:
             return not_found(request)
-        if not limit.allow(what.client):
-            return too_many()
+        wait = limit.take(what.client)
+        if wait:
+            return too_many(wait)
         return what
 
     @router.get("/u/{token}", include_in_schema=False)
@@ -233,8 +214,9 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
         from campaign_gitops.inbound.suppressions import normalize_contact
 
         key = _event_client(db, normalize_contact(event.sender))
-        if not limit.allow(key):
-            return too_many()
+        wait = limit.take(key)
+        if wait:
+            return too_many(wait)
         with db.session() as session:
             answer = handle_event(session, event, now=now())
         return JSONResponse(answer)
