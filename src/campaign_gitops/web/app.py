@@ -7,7 +7,7 @@
 app from a thread beside the daemon::
 
     token = os.environ.get(TOKEN_ENV) or None
-    check_bind(host, token)                      # refuses non-loopback without a token
+    check_bind(host, token)             # refuses non-loopback without a strong token
     ui = start_in_thread(create_app(db, project=project, config=config, token=token,
                                     allowed_hosts=loopback_hosts(host, token)), host, port)
     ...
@@ -126,7 +126,8 @@ def create_app(db: Database | str, *, project: Project | None = None,
     """The web app over ``db`` (a Database or a URL) and the repo in ``project``.
 
     ``clock`` (aware datetimes) dates and expires login sessions; ``monotonic`` (seconds)
-    drives the login rate limit. Both default to the real clocks; tests pass their own.
+    drives the rate limits (``/login``, the public paths). Both default to the real
+    clocks; tests pass their own.
     """
     from campaign_gitops.state.db import open_database
 
@@ -156,7 +157,8 @@ def create_app(db: Database | str, *, project: Project | None = None,
     app.include_router(pages.router(web))
     from campaign_gitops.web.public import recipients_router
 
-    app.include_router(recipients_router(database, config, web.templates))
+    app.include_router(recipients_router(database, config, web.templates,
+                                         monotonic=monotonic))
     return app
 
 

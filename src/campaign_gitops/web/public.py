@@ -121,8 +121,10 @@ def sender_name(client: str) -> str:
 def recipients_router(db: Database, config: ProjectConfig | None, templates: Any,
                       signer: Signer | None = None,
                       environ: Mapping[str, str] | None = None,
-                      clock: Callable[[], dt.datetime] | None = None) -> APIRouter:
-    """``/u/{token}`` and ``POST /hooks/inbound``; ``clock`` stamps what they record."""
+                      clock: Callable[[], dt.datetime] | None = None,
+                      monotonic: Callable[[], float] = time.monotonic) -> APIRouter:
+    """``/u/{token}`` and ``POST /hooks/inbound``; ``clock`` stamps what they record,
+    ``monotonic`` (seconds) drives the rate limit."""
     from campaign_gitops.inbound import webhook
     from campaign_gitops.inbound.suppressions import suppress
     from campaign_gitops.inbound.tokens import Signer as _Signer
@@ -134,7 +136,7 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
     signer = signer if signer is not None else _Signer.from_env(env)
     inbound = config.inbound if config is not None else None
     limit = TokenBucket.per_minute(inbound.rate_limit_per_minute if inbound else 60,
-                                   time.monotonic)
+                                   monotonic)
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     router = APIRouter()
 
