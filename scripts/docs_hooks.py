@@ -18,9 +18,10 @@ shown in the site as the file's path in code, since the site holds only ``docs/`
 
 from __future__ import annotations
 
+import inspect
 import re
-import textwrap
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ BASE_REPO = Path("tests/preflight/base_repo.yaml")
 
 def _md(docstring: str) -> str:
     """A reST-flavoured docstring as markdown: ``code`` becomes `code`."""
-    return re.sub(r"``(.+?)``", r"`\1`", textwrap.dedent(docstring).strip())
+    return re.sub(r"``(.+?)``", r"`\1`", inspect.cleandoc(docstring))
 
 
 def _cell(cell: Any) -> str:
@@ -72,8 +73,8 @@ def _cell_text(text: Any) -> str:
 def _case(case: dict[str, Any], source: str) -> str:
     action = case.get("action") or "lint"
     parts = [f"### {case['name']}", ""]
-    where = ("on the base repository below" if case.get("base", True)
-             else "on an empty repository")
+    where = ("on [the base repository](../rules.md#the-base-repository-of-the-cases)"
+             if case.get("base", True) else "on an empty repository")
     parts.append(f"`campaign-gitops lint{'' if action == 'lint' else ' --action ' + action}`"
                  f" {where}, with these files (`{source}`):")
     parts.append("")
@@ -276,3 +277,34 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         return label if label.startswith("`") else f"{label} (`{shown}`)"
 
     return OUTSIDE_LINK.sub(repl, markdown)
+
+
+def _verbatim_paragraphs(lines: Iterable[str]) -> Iterator[str]:
+    """Click's ``\\b`` paragraphs (kept as written by ``--help``) as fenced text blocks."""
+    verbatim = False
+    for line in lines:
+        if line.strip() == "\b":
+            verbatim = True
+            yield "```text"
+            continue
+        if verbatim and not line.strip():
+            verbatim = False
+            yield "```"
+        yield line
+    if verbatim:
+        yield "```"
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    """mkdocs-click renders a command's help as markdown, where click's ``\\b`` paragraphs
+    (the Examples of every command) would be joined into one line: keep them verbatim."""
+    from mkdocs_click import _docs
+
+    original = _docs._make_description
+    if not getattr(original, "_verbatim", False):
+        def make_description(*args: Any, **kwargs: Any) -> Iterator[str]:
+            return _verbatim_paragraphs(original(*args, **kwargs))
+
+        make_description._verbatim = True  # type: ignore[attr-defined]
+        _docs._make_description = make_description
+    return config
