@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reconcile"))
 import daemon_repos as dr
+from tcp_proxy import TcpProxy
 
 from campaign_gitops.reconcile.leader import PgLeader
 from campaign_gitops.state import tables as t
@@ -312,3 +313,37 @@ def test_sigterm_mid_pass_finishes_the_change_in_flight(daemon_repo: Path, pg_ur
     assert again.returncode == 0, again.stderr
     assert created() == 13  # the rest, each once
     db.dispose()
+
+
+def test_readyz_follows_the_database_through_a_proxy_we_cut(daemon_repo: Path, pg_url: str,
+                                                            daemons: list[Daemon]) -> None:
+    """The real PostgreSQL server behind a TCP proxy owned by the test: cutting the proxy
+    is the database going away (the shared server keeps running for everyone else)."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(pg_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
+    url = target.set(port=proxy.port, password="pw-s3cret-42").render_as_string(
+        hide_password=False)
+    try:
+        d = Daemon(daemon_repo, url)
+        daemons.append(d)
+        ready = wait_for("ready", lambda: (r := d.ready())["http"] == 200 and r, timeout=30)
+        assert ready["database"]["ok"] is True
+
+        proxy.cut()
+        down = wait_for("/readyz to say the database is gone",
+                        lambda: (r := d.ready())["http"] == 503 and r, timeout=30)
+        assert down["ready"] is False and down["database"]["ok"] is False
+        assert down["database"]["error"]  # the driver's reason, whatever its wording
+        assert "pw-s3cret-42" not in json.dumps(down)
+        assert d.event("database-unreachable") is not None
+
+        proxy.restore()
+        back = wait_for("ready again", lambda: (r := d.ready())["http"] == 200 and r,
+                        timeout=30)
+        assert back["database"]["ok"] is True and d.event("database-reachable") is not None
+        assert "pw-s3cret-42" not in "".join(d.lines)
+        assert d.stop() == 0
+    finally:
+        proxy.close()

@@ -18,7 +18,9 @@ def get(port: int, path: str) -> tuple[int, str]:
 
 
 def test_endpoints_follow_the_daemons_state() -> None:
-    health, metrics = Health(), Metrics()
+    now = [100.0]
+    health, metrics = Health(max_age=60.0, clock=lambda: now[0]), Metrics()
+    health.update(db_answered=100.0)  # the database answered the loop's probe
     server = HealthServer(health, metrics, 0).start()
     try:
         assert get(server.port, "/healthz")[0] == 200
@@ -48,3 +50,24 @@ def test_endpoints_follow_the_daemons_state() -> None:
         assert get(server.port, "/nope")[0] == 404
     finally:
         server.stop()
+
+
+def test_ready_only_while_the_database_answers_within_the_interval() -> None:
+    """The probe's last answer ages on the injected clock; an error is named (redacted by
+    the loop before it gets here), a missing answer past max_age too."""
+    now = [0.0]
+    health = Health(role="leader", last_ok=True, max_age=60.0, clock=lambda: now[0])
+    ok, body = health.ready()
+    assert not ok and body["database"]["error"] == "not probed yet"
+    health.update(db_answered=0.0)
+    now[0] = 59.0
+    assert health.ready()[0]
+    now[0] = 61.0  # the loop is stuck in a call that never returns: no fresh answer
+    ok, body = health.ready()
+    assert not ok and body["database"]["ok"] is False and body["database"]["answered_s_ago"] == 61
+    health.update(db_answered=61.0, db_error="OperationalError: connection refused")
+    ok, body = health.ready()
+    assert not ok and body["database"]["error"] == "OperationalError: connection refused"
+    health.update(db_answered=62.0, db_error=None)
+    now[0] = 62.5
+    assert health.ready() == (True, health.ready()[1]) and health.ready()[1]["database"]["ok"]

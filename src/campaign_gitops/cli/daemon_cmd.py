@@ -160,7 +160,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     if leader.kind == "sqlite":
         leader.try_acquire()  # a second daemon on this file is refused before anything else
     db = open_database(url)
-    metrics, health = Metrics(), Health()
+    metrics, health = Metrics(), Health(max_age=interval, clock=time.monotonic)
     options = Options(prune=prune, allow_mass_prune=allow_mass_prune)
     reconciler = Reconciler(project, db, reader, config=config, options=options,
                             log=log, metrics=metrics, health=health)

@@ -1,7 +1,10 @@
 """The daemon's health endpoints and Prometheus metrics.
 
 ``/healthz``: the process is alive. ``/readyz``: 200 when this daemon is leader or
-follower, its last reconcile succeeded and no file is failing; else 503, with the
+follower, the database answered its probe within the last ``max_age`` seconds (the
+resync interval; the loop probes about once a second, so a refused connection shows at
+once and a hung one within the interval: ``database`` in the body, with the redacted
+error), its last reconcile succeeded and no file is failing; else 503, with the
 failing files as ``file:line:rule`` in the JSON body; following a remote repository
 (``--repo``), also 503 while its last fetch failed (``fetch`` in the body: the error
 and the last good commit, which is still applied); also 503 while an inbound mailbox
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -89,6 +94,11 @@ class Health:
     errors: list[dict[str, Any]] = field(default_factory=list)
     fetch: dict[str, Any] | None = None  # --repo: the last fetch (ok, commit, error, ...)
     mailboxes: dict[str, dict[str, Any]] | None = None  # inbound: name -> ok, error, ...
+    # The database probe: the last answer (monotonic seconds) and the last error.
+    db_answered: float | None = None
+    db_error: str | None = None
+    max_age: float = 60.0  # ready only if the database answered within this many seconds
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def update(self, **values: Any) -> None:
@@ -102,10 +112,13 @@ class Health:
             reconciled = self.role == "follower" or bool(self.last_ok)
             fetched = self.fetch is None or bool(self.fetch.get("ok"))
             mail_ok = all(m.get("ok") for m in (self.mailboxes or {}).values())
-            ok = role_ok and reconciled and not self.failing and fetched and mail_ok
+            database = self._database()
+            ok = (role_ok and reconciled and not self.failing and fetched and mail_ok
+                  and database["ok"])
             body = {
                 "ready": ok,
                 "role": self.role,
+                "database": database,
                 "last_reconcile": {"ok": self.last_ok, "at": self.last_at, "commit": self.commit},
                 "failing_files": [f"{f['file']}:{f['line']}:{f['rule']}" for f in self.failing],
                 "findings": list(self.failing),
@@ -116,6 +129,20 @@ class Health:
             if self.mailboxes is not None:
                 body["mailboxes"] = {k: dict(v) for k, v in self.mailboxes.items()}
         return ok, body
+
+    def _database(self) -> dict[str, Any]:
+        """The probe as /readyz shows it (called under the lock)."""
+        if self.db_answered is None:
+            return {"ok": False, "answered_s_ago": None,
+                    "error": self.db_error or "not probed yet"}
+        age = max(0.0, self.clock() - self.db_answered)
+        if self.db_error is not None:
+            return {"ok": False, "answered_s_ago": round(age, 1), "error": self.db_error}
+        if age > self.max_age:
+            return {"ok": False, "answered_s_ago": round(age, 1),
+                    "error": f"no answer from the database for {age:.0f}s "
+                             f"(more than {self.max_age:g}s)"}
+        return {"ok": True, "answered_s_ago": round(age, 1), "error": None}
 
 
 def _handler(health: Health, metrics: Metrics) -> type[BaseHTTPRequestHandler]:

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from campaign_gitops.config.loader import YAML_SUFFIXES
 from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult, describe_error
 from campaign_gitops.reconcile.debounce import Debouncer
 from campaign_gitops.reconcile.leader import FileLeader, PgLeader
 from campaign_gitops.reconcile.sources import GitSource, git_dir
+from campaign_gitops.redact import redact_text
 from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import tables as t
@@ -42,6 +43,7 @@ class LoopOptions:
     debounce: float = 0.05  # quiet time that ends a burst of file events
     max_wait: float = 1.0  # a burst never delays a reconcile longer than this
     leader_retry: float = 1.0  # how often a follower tries to take the lead
+    probe_every: float = 1.0  # how often the loop asks the database for SELECT 1
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Runner:
 
     def __post_init__(self) -> None:
         self._checked = 0.0
+        self._probed: float | None = None
         self.reconciler.keep_going = self._keep_going
 
     def _keep_going(self) -> bool:
@@ -123,6 +126,7 @@ class Runner:
         next_try = 0.0
         while not self.stop.is_set():
             clock = time.monotonic()
+            self._probe(clock)
             if is_leader and not self.leader.still_held():
                 is_leader = False
                 self._role("follower", "lost the lead (lock connection gone)")
@@ -172,6 +176,26 @@ class Runner:
                 break
         now = time.monotonic()
         debouncer.add((p for p in batch if p != _WAKE), now)
+
+    def _probe(self, clock: float) -> None:
+        """``SELECT 1`` (a read transaction: no write lock on SQLite), at most once per
+        ``probe_every``: /readyz is ready only while the database answers."""
+        if self._probed is not None and clock - self._probed < self.options.probe_every:
+            return
+        self._probed = clock
+        health = self.reconciler.health
+        try:
+            with self.reconciler.db.reading() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # down, refused, auth: not ready until it answers again
+            error = redact_text(describe_error(exc))
+            if health.db_error is None:
+                self.log("database-unreachable", error, level="error")
+            health.update(db_error=error)
+            return
+        if health.db_error is not None:
+            self.log("database-reachable", "the database answers again")
+        health.update(db_answered=clock, db_error=None)
 
     def _retry_due(self, clock: float) -> bool:
         due = self.reconciler.backoff.next_due()
