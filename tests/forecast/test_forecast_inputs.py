@@ -25,13 +25,17 @@ def _config(client: str = "acme", limit: int | None = 10, pct: int = 100) -> dic
     if limit is not None:
         segment["limit"] = limit
     return {"campaign": {"client": client, "name": "q1", "spec": {"leadAllocationPct": pct}},
-            "segment": segment}
+            "segment": segment,
+            "steps": [{"channel": "email", "delayDays": 0},
+                      {"channel": "sms", "delayDays": 1, "skipIf": ["phone_missing"]}]}
 
 
 def _profile(cohorts: list[forecasting.Cohort]) -> Counter[tuple[Any, ...]]:
+    """Leads by timezone and the contacts the steps look at (email and phone: the large
+    pool's reading leaves out the others)."""
     out: Counter[tuple[Any, ...]] = Counter()
     for c in cohorts:
-        out[(c.timezone, tuple(sorted(c.contacts)))] += c.count
+        out[(c.timezone, tuple(sorted(c.contacts & {"email", "phone"})))] += c.count
     return out
 
 
@@ -61,3 +65,11 @@ def test_runs_take_consecutive_slices(db_url: str, tmp_path: Path, exact: bool,
     assert _profile(first) == _profile(reference[0])
     assert _profile(second) == _profile(reference[1])
     assert _profile(half) == _profile(reference[2])
+
+
+def test_the_contacts_read_are_those_the_steps_look_at() -> None:
+    assert forecasting.read_contacts([_config()]) == {"email", "phone"}
+    assert forecasting.read_contacts([{"steps": [
+        {"channel": "linkedin", "skipIf": "linkedin_url_missing"},
+        {"channel": "mail"}]}]) == {"linkedin_url", "mail"}
+    assert forecasting.read_contacts([{}]) == frozenset()

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from campaign_gitops.reconcile.forecast import Cohort, Mailboxes, SimRun
+from campaign_gitops.reconcile.forecast import ALL_CONTACTS, CONTACTS, Cohort, Mailboxes, SimRun
 from campaign_gitops.runs.allocation import BEST_FIRST, _filter, count_matching, run_size
 from campaign_gitops.runs.gate import load_budget
 from campaign_gitops.runs.sequences import RunPlan
@@ -99,7 +99,7 @@ class Pool:
         out: list[list[Cohort]] = [[] for _ in configs]
         large = [(key, sum(w for _, w in wants)) for key, wants in keyed.items()
                  if sum(w for _, w in wants) > EXACT_LEADS]
-        blocks = self._blocks(large) if large else {}
+        blocks = self._blocks(large, read_contacts(configs)) if large else {}
         for key, wants in keyed.items():
             client, segment_json = key
             total = sum(w for _, w in wants)
@@ -117,13 +117,14 @@ class Pool:
                  .order_by(*BEST_FIRST).limit(total))
         return runs_of_alike(self.session.execute(query))
 
-    def _blocks(self, wanted: list[tuple[tuple[str, str], int]]
-                ) -> dict[tuple[str, str], list[Cohort]]:
+    def _blocks(self, wanted: list[tuple[tuple[str, str], int]],
+                read: frozenset[str] = ALL_CONTACTS) -> dict[tuple[str, str], list[Cohort]]:
         """The audiences of large (client, segment) keys in one pass over the pool, no
         sort: each lead goes to the first key (in plan order) whose filter it matches,
         grouped by band of ``enrichment_confidence`` (``BANDS`` of them, best first) and
-        alike contacts; a key takes bands from the best down to its total. (Keys whose
-        segments overlap: a shared lead counts for the first one only.)"""
+        alike contacts (those in ``read``: the others change no step); a key takes bands
+        from the best down to its total. (Keys whose segments overlap: a shared lead
+        counts for the first one only.)"""
         parts = [_filter(self.session, json.loads(seg), client) for (client, seg), _ in wanted]
         common = _common(parts)  # once in WHERE, not in every WHEN
         label = case(*((and_(true(), *(c for c in part if not _among(c, common))), i)
@@ -131,8 +132,12 @@ class Pool:
         # one integer per (key, band, contacts) and the timezone: a narrow sort key
         band = func.coalesce(cast(leads.c.enrichment_confidence * BANDS, Integer), -1)
         _tz, *flags = _contact_columns(leads)
-        packed = ((label * (BANDS + 2) + band + 1) * 16 + flags[0] * 8 + flags[1] * 4
-                  + flags[2] * 2 + flags[3]).label("packed")
+        packed = (label * (BANDS + 2) + band + 1) * 16
+        for bit, (name, flag) in zip((8, 4, 2, 1), zip(CONTACTS, flags, strict=True),
+                                     strict=True):
+            if name in read:
+                packed = packed + flag * bit
+        packed = packed.label("packed")
         inner = select(packed, leads.c.timezone.label("tz")).where(*common).subquery("p")
         # no WHERE on the key: SQLite would evaluate the CASE twice; the leads of no key
         # (packed NULL) form a group skipped here
@@ -165,6 +170,21 @@ def _common(parts: list[list[Any]]) -> list[Any]:
     """The conditions every one of ``parts`` has (e.g. the pool's free, verified leads)."""
     return [c for c in parts[0] if all(_among(c, part) for part in parts[1:])] \
         if parts else []
+
+
+def read_contacts(configs: Iterable[dict[str, Any]]) -> frozenset[str]:
+    """The contacts any step of ``configs`` looks at (its recipient, its skip rules):
+    whether a lead has another one changes nothing in the forecast."""
+    from campaign_gitops.runs.sequences import RECIPIENT_FIELD, SKIP_RULES
+
+    found: set[str] = set()
+    for config in configs:
+        for step in config.get("steps") or ():
+            found.add(RECIPIENT_FIELD.get(str(step.get("channel"))) or "mail")
+            rules = step.get("skipIf") or ()
+            for rule in [rules] if isinstance(rules, str) else rules:
+                found.add(SKIP_RULES.get(rule, rule))
+    return frozenset(c if c in CONTACTS else "mail" for c in found)
 
 
 def _slices(groups: list[Cohort], sizes: list[int]) -> list[list[Cohort]]:
