@@ -23,9 +23,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import String, any_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.state.tables import (
@@ -72,9 +74,9 @@ def hashed(contact: str) -> str:
     return HASH_PREFIX + hashlib.sha256(normal.encode()).hexdigest()
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
+def _chunks(items: list[str], size: int = _CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def suppressed(session: Session, client: str, contacts: Iterable[str],
@@ -91,13 +93,23 @@ def suppressed(session: Session, client: str, contacts: Iterable[str],
             wanted[normal] = normal
             wanted[hashed(normal)] = normal
     found: set[str] = set()
-    for chunk in _chunks(sorted(wanted)):
+    postgres = session.get_bind().dialect.name == "postgresql"  # one array parameter
+    for chunk in _chunks(sorted(wanted), max(len(wanted), 1) if postgres else _CHUNK):
         query = select(suppressions.c.contact).where(
-            suppressions.c.client == client, suppressions.c.contact.in_(chunk))
+            suppressions.c.client == client, _contact_in(session, chunk))
         if channel is not None:
             query = query.where(suppressions.c.channel.in_((ALL, channel)))
         found.update(wanted[c] for c in session.execute(query).scalars())
     return found
+
+
+def _contact_in(session: Session, contacts: list[str]) -> ColumnElement[bool]:
+    """``contact IN contacts``; on PostgreSQL ``= ANY(array)``: one parameter, so the
+    statement is the same (and prepared once) whatever the number of contacts."""
+    if session.get_bind().dialect.name == "postgresql":
+        return suppressions.c.contact == any_(bindparam(None, contacts, type_=ARRAY(String()),
+                                                        unique=True))
+    return suppressions.c.contact.in_(contacts)
 
 
 def may_contact(session: Session, client: str, contact: str, channel: str | None = None) -> bool:

@@ -13,6 +13,10 @@ The per-message protocol (SPEC section 7):
    when the server may have accepted it (a timeout or a dropped connection after the
    message was handed over, a transport bug).
 
+Messages of a transport that dedupes by key itself (the outbox) are grouped: tick
+inserts them ``sending`` and gates them in the transaction that writes them
+(``presend``, ``claim_together``); they are sent and their results committed together.
+
 A message found ``sending`` past the lease (its tick crashed or was killed) becomes
 ``unknown`` too. ``unknown`` is never sent again by itself: an operator settles it
 (``communications settle ID --as sent|failed|resend``).
@@ -25,6 +29,7 @@ credit refunded. A run whose failures pass ``failure_threshold`` pauses itself.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -38,7 +43,7 @@ from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.inbound.suppressions import normalize_contact, suppress, suppressed
 from campaign_gitops.redact import redact_text
-from campaign_gitops.runs.bulk import mark_sent
+from campaign_gitops.runs.bulk import mark_sent, one_of
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.policy import LEASE, halt_reason, retry_at
 from campaign_gitops.runs.types import DeliveryError, OutboundMessage, OutgoingMessage, Transport
@@ -177,7 +182,7 @@ def _state_refusals(session: Session,
         .join(runs, runs.c.id == messages.c.run_id)
         .join(campaigns, campaigns.c.resource_id == messages.c.campaign_id)
         .join(clients, clients.c.name == messages.c.client)
-        .where(messages.c.id.in_([q.message_id for q in queued]))).all()
+        .where(one_of(session, messages.c.id, [q.message_id for q in queued]))).all()
     held: dict[int, str] = {}
     dropped: dict[int, str] = {}
     for row in rows:
@@ -231,15 +236,44 @@ class Delivered:
     notes: list[str]
 
 
+def presend(drafts: list[Queued], transports: Transports) -> list[Queued]:
+    """Fresh messages of a transport that dedupes by key itself (``_dedupes``: the outbox)
+    are inserted ``sending``, not ``queued``: no other tick ever sees them waiting, and
+    ``claim_together`` gates them in the same transaction."""
+    return [dataclasses.replace(d, status="sending")
+            if d.status == "queued" and _dedupes(transports, d.channel) else d
+            for d in drafts]
+
+
+def claim_together(session: Session, inserted: list[Queued],
+                   now: dt.datetime) -> tuple[list[Queued], Verdict]:
+    """The send-time gate, in the caller's transaction (the one that inserts them), on
+    the messages ``presend`` marked ``sending``: the skipped ones are ``skipped``, the held
+    ones go back to ``queued`` (pending work takes them once the gate opens). Returns the
+    messages to deliver (those claimed still ``sending``: ``deliver`` sends them without
+    a transaction of its own before; the others ``queued``, each gated in its own mark
+    transaction) and the verdict on the claimed ones."""
+    verdict = gate(session, [q for q in inserted if q.status == "sending"], now)
+    if verdict.held:
+        session.execute(update(messages).where(
+            one_of(session, messages.c.id, [q.message_id for q, _ in verdict.held]))
+            .values(status="queued", updated_at=now))
+    refused = {q.message_id for q, _ in [*verdict.skipped, *verdict.held]}
+    return [q for q in inserted if q.message_id not in refused], verdict
+
+
 def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.datetime,
-            threshold: float) -> Delivered:
+            threshold: float, gated: Verdict | None = None) -> Delivered:
     """Send ``queued`` through the per-message protocol (see the module's docstring).
 
     The send-time gate runs in the very transaction that marks a message ``sending``: a
     suppression, a reply or a halt committed before that mark stops the message. Messages
     of a transport that dedupes by key itself (``_dedupes``) are gated, marked, sent and
-    recorded in groups of GATE_CHUNK."""
-    out = Delivered([], [], [], [])
+    recorded in groups: of GATE_CHUNK here, or the whole batch when the caller inserted
+    and gated them already (status ``sending``: ``presend``, ``claim_together``, whose
+    verdict is ``gated``)."""
+    out = Delivered([], list(gated.skipped) if gated else [],
+                    list(gated.held) if gated else [], [])
     if not queued:
         return out
     with db.sessions() as session:
@@ -251,34 +285,35 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
                 _record(session, previous, now)
                 previous = None
 
-        def gated(items: list[Queued]) -> list[Queued]:
+        def gated_now(items: list[Queued]) -> list[Queued]:
             verdict = gate(session, items, now)
             out.held.extend(verdict.held)
             out.skipped.extend(verdict.skipped)
             return verdict.send
 
-        for chunk in _chunks(queued, GATE_CHUNK):
+        claimed = [q for q in queued if q.status == "sending"]
+        if claimed:  # gated and marked by the caller's committed transaction
+            results = [send_one(q, transports) for q in claimed]
+            with session.begin():
+                _record_group(session, results, now)
+            out.results.extend(results)
+        for chunk in _chunks([q for q in queued if q.status != "sending"], GATE_CHUNK):
             together = [q for q in chunk if _dedupes(transports, q.channel)]
             if together:  # marked, sent and recorded as one group (see _dedupes)
                 with session.begin():
                     record_previous()
-                    won = _mark_all_sending(session, gated(together), now)
+                    won = _mark_all_sending(session, gated_now(together), now)
                 results = [send_one(q, transports) for q in together if q.message_id in won]
                 with session.begin():
-                    mark_sent(session, [{"m_id": r.queued.message_id, "m_transport": r.transport,
-                                         "m_provider": r.provider_id}
-                                        for r in results if r.error is None], now)
-                    for result in results:
-                        if result.error is not None:
-                            _record(session, result, now)
+                    _record_group(session, results, now)
                 out.results.extend(results)
             for q in chunk:
                 if _dedupes(transports, q.channel):
                     continue
                 with session.begin():
                     record_previous()
-                    claimed = bool(gated([q])) and _mark_sending(session, q, now)
-                if not claimed:  # refused by the gate, or another tick took it meanwhile
+                    claimed_one = bool(gated_now([q])) and _mark_sending(session, q, now)
+                if not claimed_one:  # refused by the gate, or another tick took it meanwhile
                     continue
                 previous = send_one(q, transports)
                 out.results.append(previous)
@@ -287,6 +322,15 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
             failed_runs = {r.queued.run_id for r in out.results if r.status == "failed"}
             out.notes.extend(_pause_failing_runs(session, failed_runs, now, threshold))
     return out
+
+
+def _record_group(session: Session, results: list[Result], now: dt.datetime) -> None:
+    """The outcomes of a group sent together: the sent ones in one statement."""
+    mark_sent(session, [{"m_id": r.queued.message_id, "m_transport": r.transport,
+                         "m_provider": r.provider_id} for r in results if r.error is None], now)
+    for result in results:
+        if result.error is not None:
+            _record(session, result, now)
 
 
 def _chunks(items: list[Queued], size: int) -> Iterator[list[Queued]]:
@@ -307,7 +351,8 @@ def _mark_all_sending(session: Session, group: list[Queued], now: dt.datetime) -
     if not group:
         return set()
     won = session.execute(update(messages).where(
-        messages.c.id.in_([q.message_id for q in group]), messages.c.status == "queued")
+        one_of(session, messages.c.id, [q.message_id for q in group]),
+        messages.c.status == "queued")
         .values(status="sending", updated_at=now, status_reason=None)
         .returning(messages.c.id)).scalars()
     return set(won)

@@ -129,10 +129,12 @@ class _Tick:
                 run_id, row.name, row.type, row.campaign_id, row.config), links=self.links)
         return self.plans[run_id]
 
-    def send_and_record(self, queued: list[delivery.Queued]) -> None:
-        """Through the send-time gate and the per-message protocol (runs/delivery.py)."""
+    def send_and_record(self, queued: list[delivery.Queued],
+                        gated: delivery.Verdict | None = None) -> None:
+        """Through the send-time gate and the per-message protocol (runs/delivery.py);
+        ``gated``: the verdict on messages claimed already (``delivery.claim_together``)."""
         done = delivery.deliver(self.db, queued, self.transports, self.now,
-                                self.config.failure_threshold)
+                                self.config.failure_threshold, gated)
         self.notes.extend(done.notes)
         for q, _ in done.skipped:
             self.count(q.channel, "skipped")
@@ -420,13 +422,15 @@ def _round(state: _Tick, limit: int) -> bool:
     ready, to_write = claimed
     outcomes = ready + [write(state.plans[w.run_id], w, state.writer(state.plans[w.run_id]),
                               state.reviewer(state.plans[w.run_id])) for w in to_write]
-    queued = _commit_outcomes(state, outcomes)
-    state.send_and_record(queued)
+    state.send_and_record(*_commit_outcomes(state, outcomes))
     return True
 
 
-def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Queued]:
-    """Gate, insert the messages and advance the enrollments, in one transaction."""
+def _commit_outcomes(state: _Tick, outcomes: list[Outcome]
+                     ) -> tuple[list[delivery.Queued], delivery.Verdict]:
+    """Gate, insert the messages and advance the enrollments, in one transaction; the
+    outbox's messages are inserted ``sending`` and gated in it too (``delivery.presend``,
+    ``delivery.claim_together``)."""
     now = state.now
     with state.db.session() as session:
         plans = [state.plans[o.work.run_id] for o in outcomes]
@@ -463,9 +467,9 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]) -> list[delivery.Que
             if not outcome.wants_delivery:
                 state.count(outcome.channel, outcome.status)
         charge(session, budget)
-        queued = _insert_messages(session, drafts)
+        queued = _insert_messages(session, delivery.presend(drafts, state.transports))
         _apply_moves(session, moves, state.worker)
-    return queued
+        return delivery.claim_together(session, queued, now)
 
 
 def _write_failures(session: Session, outcomes: list[Outcome]) -> dict[str, tuple[int, int]]:
@@ -540,7 +544,7 @@ def _draft(plan: RunPlan, outcome: Outcome, now: dt.datetime) -> OutboundMessage
 def _insert_messages(session: Session,
                      drafts: list[OutboundMessage]) -> list[delivery.Queued]:
     """Insert the new rows (rewrite those of earlier temporary write failures); the
-    ``queued`` ones, with their ids, for delivery."""
+    ``queued`` (and ``sending``: ``delivery.presend``) ones, with their ids, for delivery."""
     if not drafts:
         return []
     by_key = {d.idempotency_key: d for d in drafts}
@@ -553,7 +557,7 @@ def _insert_messages(session: Session,
                             .values(**values))
             inserted.append((d.replaces, d.idempotency_key))
     return [dataclasses.replace(by_key[key], message_id=message_id)
-            for message_id, key in inserted if by_key[key].status == "queued"]
+            for message_id, key in inserted if by_key[key].status in ("queued", "sending")]
 
 
 def _wrap_up(state: _Tick) -> None:
