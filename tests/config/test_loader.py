@@ -268,5 +268,10 @@ def test_an_integer_too_long_is_a_positioned_finding(text: str, column: int) -> 
     assert "digits is too long" in finding.message and "quote" in finding.hint
 
 
-def test_an_integer_of_a_hundred_digits_still_loads() -> None:
-    assert not load("a: " + "1" * 100 + "\n").findings
+def test_integers_load_up_to_the_64_bit_range_and_beyond_are_findings() -> None:
+    assert not load(f"a: {2**63 - 1}\nb: {-(2**63)}\nc: 0x{2**63 - 1:x}\n").findings
+    for text in (f"a: {2**63}\n", f"a: -{2**63 + 1}\n", f"a: 0x{2**63:x}\n",
+                 f"a: 0o{2**64:o}\n", "a: " + "1" * 100 + "\n"):
+        findings = load(text).findings
+        assert [(f.rule, f.location.line, f.location.column) for f in findings] == [
+            ("SCHEMA", 1, 4)], text

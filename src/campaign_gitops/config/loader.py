@@ -71,12 +71,23 @@ _NAN = re.compile(r"^\.(nan|NaN|NAN)$")
 
 
 # Integers longer than this are refused with a finding: no field takes one, and Python
-# refuses to convert a decimal string of more than 4,300 digits (CVE-2020-10735).
+# refuses to convert a decimal string of more than 4,300 digits (CVE-2020-10735), in a
+# file and again whenever the number is printed (hex and octal too).
 MAX_INT_DIGITS = 100
+# Integers outside a signed 64-bit integer are refused too: the databases cannot bind
+# one (SQLite raises OverflowError) and no field needs one.
+INT_RANGE = (-(2**63), 2**63 - 1)
 
 
 class ScalarTooLong(ValueError):
-    """A plain scalar that resolves to a number too long to convert."""
+    """A plain scalar that resolves to a number too long to convert or to store."""
+
+
+def _bounded(value: int, text: str) -> int:
+    if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+        raise ScalarTooLong(f"the integer {text} is out of range (a signed 64-bit integer: "
+                            f"{INT_RANGE[0]} to {INT_RANGE[1]})")
+    return value
 
 
 def resolve_core_scalar(text: str) -> Any:
@@ -91,15 +102,15 @@ def resolve_core_scalar(text: str) -> Any:
         return False
     first = text[0]
     if first.isdigit() or first in "+-.":
-        if _INT10.match(text):
-            if len(text) > MAX_INT_DIGITS + 1:  # a sign may lead
-                raise ScalarTooLong(f"an integer of {len(text.lstrip('+-'))} digits is too "
-                                    f"long (at most {MAX_INT_DIGITS})")
-            return int(text)
-        if _INT8.match(text):
-            return int(text[2:], 8)
-        if _INT16.match(text):
-            return int(text[2:], 16)
+        base = 10 if _INT10.match(text) else 8 if _INT8.match(text) else \
+            16 if _INT16.match(text) else 0
+        if base:
+            digits = text.lstrip("+-") if base == 10 else text[2:]
+            if len(digits) > MAX_INT_DIGITS:
+                raise ScalarTooLong(f"an integer of {len(digits)} digits is too long (at most "
+                                    f"{MAX_INT_DIGITS})")
+            return _bounded(int(text) if base == 10 else int(digits, base),
+                            text if len(text) <= 30 else f"{text[:12]}…{text[-6:]}")
         if _FLOAT.match(text):
             return float(text)
         if _INF.match(text):
@@ -230,6 +241,11 @@ class _Problem(Exception):
         self.hint = hint
 
 
+def _nul(node: yaml.Node) -> _Problem:
+    return _Problem(node, "a string with a NUL character (\\0)", "remove the \\0: no text "
+                    "field takes one, and PostgreSQL cannot store it")
+
+
 class _Builder:
     """Turns a composed node graph into plain data, recording positions."""
 
@@ -247,6 +263,8 @@ class _Builder:
             if tag == _PLAIN:
                 return resolve_core_scalar(node.value)
             if tag == _STR:
+                if "\x00" in node.value:  # only a "\0" escape can put it there
+                    raise _nul(node)
                 return node.value
             if tag in _CORE_SCALAR_TAGS:
                 value = resolve_core_scalar(node.value)
@@ -313,6 +331,8 @@ class _Builder:
                 raise _Problem(key_node, "mapping keys must be plain strings",
                                "use a simple name as the key")
             name = key_node.value
+            if "\x00" in name:
+                raise _nul(key_node)
             if name in mapping:
                 raise self._duplicate(node, key_node)
             if record:
@@ -574,6 +594,14 @@ def _reader_finding(file: str, text: str, exc: yaml.YAMLError) -> Finding:
     return _finding(file, 1, 1, f"YAML error: {exc}")
 
 
+def _undecodable(raw: bytes, file: str, sha: str, finding: Finding) -> FileResult:
+    """A file that is no YAML text, with the identities its text declares (so what
+    refers to them says they do not load, and where)."""
+    result = FileResult(file, sha)
+    _unreadable(result, raw.decode("utf-8", errors="replace").replace("\x00", " "), finding)
+    return result
+
+
 def load_bytes(raw: bytes, file: str, *, record_positions: bool = True,
                max_bytes: int = MAX_FILE_BYTES, lazy_positions: bool = False) -> FileResult:
     """Decode and parse one file's bytes."""
@@ -588,13 +616,13 @@ def load_bytes(raw: bytes, file: str, *, record_positions: bool = True,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _line_col_of_offset(raw, exc.start)
-        return FileResult(file, sha, findings=[_finding(
+        return _undecodable(raw, file, sha, _finding(
             file, line, col, f"file is not UTF-8 (byte 0x{raw[exc.start]:02x})",
-            "save the file as UTF-8")])
+            "save the file as UTF-8"))
     if "\x00" in text:
         line, col = _line_col_of_offset(raw, raw.index(b"\x00"))
-        return FileResult(file, sha, findings=[_finding(
-            file, line, col, "file contains a NUL byte", "save the file as UTF-8 text")])
+        return _undecodable(raw, file, sha, _finding(
+            file, line, col, "file contains a NUL byte", "save the file as UTF-8 text"))
     return parse_text(text, file, record_positions=record_positions, sha256=sha,
                       lazy_positions=lazy_positions)
 

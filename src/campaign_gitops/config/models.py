@@ -14,6 +14,7 @@ import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -99,10 +100,31 @@ def describe_value(value: Any) -> str:
         else repr(value)
 
 
+# Times are compared and stored in UTC and shifted by days and intervals: a time whose
+# UTC lies outside these years (0001-01-01T00:00:00+11:00, 9999-12-31T23:59:59-11:00)
+# would raise OverflowError there; it is a SCHEMA finding here instead.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
+def _in_range(value: dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        try:
+            year = value.astimezone(dt.UTC).year if value.tzinfo is not None else value.year
+        except OverflowError:
+            year = 0
+    else:
+        year = value.year
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"{value.isoformat()} is out of range: times and dates must lie "
+                         f"between the years {FIRST_YEAR} and {LAST_YEAR} (in UTC)")
+    return value
+
+
 Timestamp = Annotated[
     dt.datetime,
     BeforeValidator(_exact(DATE_TIME_PATTERN, "an RFC 3339 date-time with seconds and an "
                            "offset", DATE_TIME_EXAMPLE)),
+    AfterValidator(_in_range),
     Field(strict=False),
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": DATE_TIME_PATTERN,
                     "examples": [DATE_TIME_EXAMPLE]}),
@@ -110,6 +132,7 @@ Timestamp = Annotated[
 Day = Annotated[
     dt.date,
     BeforeValidator(_exact(DATE_PATTERN, "an ISO date", DATE_EXAMPLE)),
+    AfterValidator(_in_range),
     Field(strict=False),
     WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN,
                     "examples": [DATE_EXAMPLE]}),
@@ -128,6 +151,9 @@ class Model(BaseModel):
         # "false" in a typed field is an error, not a silent conversion. Dates and
         # times are the exception: YAML 1.2 gives them as strings (see Timestamp).
         strict=True,
+        # .inf, 1e999 and .nan are YAML floats but no quantity: JSON (the state's spec
+        # columns, the API) has no way to write them.
+        allow_inf_nan=False,
     )
 
 
