@@ -16,7 +16,7 @@ from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of
 from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
-from campaign_gitops.web.app import Web, now
+from campaign_gitops.web.core import Web, now
 
 Limit = Annotated[int, Query(ge=1, le=q.MAX_PAGE)]
 Before = Annotated[int | None, Query(ge=0, le=2**62)]

@@ -23,27 +23,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jinja2
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaign_gitops import __version__
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.netloc import is_loopback
-from campaign_gitops.redact import redact_url
-from campaign_gitops.runs.metrics import percent
-from campaign_gitops.state import listings as q
 from campaign_gitops.state.db import Database
+from campaign_gitops.web import api, pages
+from campaign_gitops.web.core import HERE, Web, now
+from campaign_gitops.web.public import recipients_router
 from campaign_gitops.web.ratelimit import TokenBucket
 from campaign_gitops.web.security import (
     LOGIN_ATTEMPTS_PER_MINUTE,
@@ -52,69 +47,11 @@ from campaign_gitops.web.security import (
     Security,
     middleware,
     token_weakness,
-    wants_json,
 )
 from campaign_gitops.web.sessions import DEFAULT_TTL, Clock, Sessions
-from campaign_gitops.web.workspace import SYNC_STATES, Workspace
+from campaign_gitops.web.workspace import Workspace
 
-HERE = Path(__file__).parent
 API_PREFIX = "/api/v1"
-
-
-class Web:
-    """What every route needs: the workspace (db + project) and the templates."""
-
-    def __init__(self, workspace: Workspace, security: Security) -> None:
-        self.workspace = workspace
-        self.security = security
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                                 autoescape=True, undefined=jinja2.ChainableUndefined)
-        self.templates = Jinja2Templates(env=env)
-        self.templates.env.globals.update(sync_states=SYNC_STATES, version=__version__)
-        self.templates.env.filters["pct"] = percent  # None (nobody contacted): "-"
-        self.templates.env.filters["short"] = lambda v: (v or "")[:10]
-
-    @property
-    def db(self) -> Database:
-        return self.workspace.db
-
-    def header(self) -> dict[str, Any]:
-        with self.db.reading() as session:
-            data = q.header(session)
-        data["database"] = redact_url(self.db.url)
-        return data
-
-    def render(self, request: Request, name: str, context: dict[str, Any],
-               status_code: int = 200, headers: dict[str, str] | None = None) -> Any:
-        bare = name in ("login.html", "error.html")  # may be seen before signing in
-        full = {"header": None if bare else self.header(),
-                "csrf": request.state.csrf,
-                "auth": self.security.token is not None, **context}
-        return self.templates.TemplateResponse(request, name, full, status_code=status_code,
-                                               headers=headers)
-
-    def error_page(self, request: Request, status_code: int, detail: str,
-                   headers: dict[str, str] | None = None) -> Any:
-        return self.render(request, "error.html",
-                           {"status_code": status_code, "detail": detail},
-                           status_code=status_code, headers=headers)
-
-    async def http_error(self, request: Request, exc: Exception) -> Any:
-        """JSON for /api/ and /hooks/ (and JSON clients), an HTML page for pages."""
-        assert isinstance(exc, StarletteHTTPException)
-        if wants_json(request):
-            return await http_exception_handler(request, exc)
-        return await run_in_threadpool(self.error_page, request, exc.status_code,
-                                       str(exc.detail), exc.headers)
-
-    async def validation_error(self, request: Request, exc: Exception) -> Any:
-        assert isinstance(exc, RequestValidationError)
-        if wants_json(request):
-            return await request_validation_exception_handler(request, exc)
-        where = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}"
-                          for e in exc.errors())
-        return await run_in_threadpool(self.error_page, request, 422,
-                                       f"bad parameter: {where}")
 
 
 def create_app(db: Database | str, *, project: Project | None = None,
@@ -151,12 +88,8 @@ def create_app(db: Database | str, *, project: Project | None = None,
     app.add_exception_handler(StarletteHTTPException, web.http_error)
     app.add_exception_handler(RequestValidationError, web.validation_error)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    from campaign_gitops.web import api, pages
-
     app.include_router(api.router(web), prefix=API_PREFIX)
     app.include_router(pages.router(web))
-    from campaign_gitops.web.public import recipients_router
-
     app.include_router(recipients_router(database, config, web.templates,
                                          monotonic=monotonic))
     return app
@@ -237,7 +170,3 @@ def start_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0, *,
         time.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
     return Running(server, thread, int(bound))
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

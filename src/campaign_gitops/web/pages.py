@@ -24,7 +24,7 @@ from campaign_gitops.state import listings as q
 from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
 from campaign_gitops.web import charts
 from campaign_gitops.web.api import campaign_overview, decide, with_sync
-from campaign_gitops.web.app import Web, now
+from campaign_gitops.web.core import Web, now
 from campaign_gitops.web.ratelimit import retry_after
 from campaign_gitops.web.security import SESSION_COOKIE, form_fields
 
