@@ -72,7 +72,7 @@ def _require_known(ctx: Context, session: Session, client: str) -> None:
 @click.option("--credits", type=click.IntRange(min=0))
 @pass_context
 def client_set(ctx: Context, client: str, subscription: str | None,
-               credits: int | None) -> None:
+               credits: int | None) -> int:
     """Set CLIENT's subscription status and/or credits.
 
     \b
@@ -107,13 +107,14 @@ def client_set(ctx: Context, client: str, subscription: str | None,
         db.dispose()
     click.echo(f"client {client}: subscription {after['subscription']}, "
                f"credits {after['credits']}")
+    return 0
 
 
 @client_group.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @pass_context
-def client_list(ctx: Context, fmt: str) -> None:
+def client_list(ctx: Context, fmt: str) -> int:
     """Every client's subscription, credits and halt flag.
 
     \b
@@ -130,12 +131,13 @@ def client_list(ctx: Context, fmt: str) -> None:
         db.dispose()
     if fmt == "json":
         click.echo(json.dumps({"clients": rows}, indent=2))
-        return
+        return 0
     for r in rows:
         flags = " HALTED" if r["halted"] else ""
         click.echo(f"{r['name']:<24} {r['subscription']:<10} {r['credits']:>10} credits{flags}")
     if not rows:
         click.echo("no clients (apply creates them from Client files)")
+    return 0
 
 
 def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None) -> str:
@@ -165,7 +167,7 @@ def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None
 @click.option("--client", help="Only this client (default: everything).")
 @click.option("--reason", help="Shown in status and in the tick's report.")
 @pass_context
-def halt_command(ctx: Context, client: str | None, reason: str | None) -> None:
+def halt_command(ctx: Context, client: str | None, reason: str | None) -> int:
     """Emergency stop of all delivery (or one client's), whatever the files say.
 
     \b
@@ -174,12 +176,13 @@ def halt_command(ctx: Context, client: str | None, reason: str | None) -> None:
       campaign-gitops halt --client acme
     """
     click.echo(_set_halt(ctx, client, True, reason) + " (campaign-gitops resume undoes it)")
+    return 0
 
 
 @click.command("resume")
 @click.option("--client", help="Only this client (default: the global halt).")
 @pass_context
-def resume_command(ctx: Context, client: str | None) -> None:
+def resume_command(ctx: Context, client: str | None) -> int:
     """Undo ``halt``: delivery continues within windows and limits (no burst).
 
     \b
@@ -188,6 +191,7 @@ def resume_command(ctx: Context, client: str | None) -> None:
       campaign-gitops resume --client acme
     """
     click.echo(_set_halt(ctx, client, False, None))
+    return 0
 
 
 @click.group("db")
@@ -202,7 +206,7 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @pass_context
-def db_upgrade(ctx: Context) -> None:
+def db_upgrade(ctx: Context) -> int:
     """Create the database or bring its schema to this version (Alembic migrations).
 
     \b
@@ -219,6 +223,7 @@ def db_upgrade(ctx: Context) -> None:
     finally:
         db.dispose()
     click.echo(f"{redact_url(db.url)}: schema at revision {revision}")
+    return 0
 
 
 def register(group: click.Group) -> None:

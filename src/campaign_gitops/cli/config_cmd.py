@@ -65,7 +65,7 @@ FORMATS = {"text": render_text, "json": render_json}
 @click.option("--format", "fmt", type=click.Choice(tuple(FORMATS)), default="text",
               show_default=True, help="Output format.")
 @pass_context
-def config_command(ctx: Context, fmt: str) -> None:
+def config_command(ctx: Context, fmt: str) -> int:
     """Print the effective configuration and where each value came from.
 
     Precedence: flags (--dir, --db) > campaign-gitops.yaml > environment
@@ -80,7 +80,7 @@ def config_command(ctx: Context, fmt: str) -> None:
     settings = ctx.settings
     problems = _problems(settings)
     click.echo(FORMATS[fmt](settings, problems), nl=False)
-    click.get_current_context().exit(1 if problems else 0)
+    return 1 if problems else 0
 
 
 def register(group: click.Group) -> None:

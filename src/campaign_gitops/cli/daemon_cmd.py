@@ -75,7 +75,7 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
                   source: str, ref: str,
                   log_format: str, debounce_ms: int, ui_port: int | None,
                   ui_host: str, repo_url: str | None, fetch_interval: float,
-                  inbound_interval: float) -> None:
+                  inbound_interval: float) -> int:
     """Watch the repo and keep the database converged with it.
 
     \b
@@ -97,13 +97,13 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
     --repo: https with CAMPAIGN_GITOPS_GIT_TOKEN (never in the URL), ssh with
     GIT_SSH_COMMAND; webhook secret in CAMPAIGN_GITOPS_GIT_WEBHOOK_SECRET.
     """
-    raise SystemExit(run_daemon(ctx, once=once, interval=interval, tick_interval=tick_interval,
-                                prune=prune, allow_mass_prune=allow_mass_prune,
-                                health_port=health_port, health_host=health_host,
-                                source=source, ref=ref, log_format=log_format,
-                                debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host,
-                                repo_url=repo_url, fetch_interval=fetch_interval,
-                                inbound_interval=inbound_interval))
+    return run_daemon(ctx, once=once, interval=interval, tick_interval=tick_interval,
+                       prune=prune, allow_mass_prune=allow_mass_prune,
+                       health_port=health_port, health_host=health_host,
+                       source=source, ref=ref, log_format=log_format,
+                       debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host,
+                       repo_url=repo_url, fetch_interval=fetch_interval,
+                       inbound_interval=inbound_interval)
 
 
 def _follow(project: Any, repo_url: str, ref: str) -> Any:

@@ -86,7 +86,7 @@ def write_scaffold(target: Path, client: str) -> list[str]:
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--client", default="acme", show_default=True,
               help="Name of the client folder and Client resource.")
-def init_command(directory: Path, client: str) -> None:
+def init_command(directory: Path, client: str) -> int:
     """Scaffold a campaigns repository in DIRECTORY (default: the current folder).
 
     Writes a client folder with one lint-clean resource of every kind, the JSON Schemas
@@ -104,6 +104,7 @@ def init_command(directory: Path, client: str) -> None:
         click.echo(f"created {directory / name}")
     click.echo(f"\nnext: cd {directory} && git init && campaign-gitops lint && "
                "campaign-gitops plan")
+    return 0
 
 
 def register(group: click.Group) -> None:

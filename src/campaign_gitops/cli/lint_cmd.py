@@ -138,7 +138,7 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
 @pass_context
 def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
                  strict: bool, list_rules: bool, output: str | None, cache: bool,
-                 jobs: int | None) -> None:
+                 jobs: int | None) -> int:
     """Preflight the resource files: schema, references and every rule (PF001-PF022).
 
     PATHS limit which files' findings are reported; the whole --dir is still loaded so
@@ -154,7 +154,7 @@ def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: 
     """
     if list_rules:
         fmt_list = "json" if fmt == "json" else "text"
-        click.get_current_context().exit(_list_rules(fmt_list, output))
+        return _list_rules(fmt_list, output)
     try:
         code = run_lint(ctx, paths, action, fmt, strict, output, cache, jobs)
     except (CampaignGitopsError, click.ClickException):
@@ -166,7 +166,7 @@ def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: 
             raise
         raise CampaignGitopsError(f"internal error: {type(exc).__name__}: {exc}",
                                   "set CAMPAIGN_GITOPS_DEBUG=1 for the traceback") from exc
-    click.get_current_context().exit(code)
+    return code
 
 
 def register(group: click.Group) -> None:

@@ -11,7 +11,7 @@ import contextlib
 import importlib
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -72,7 +72,7 @@ class Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            code = super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except CampaignGitopsError as exc:
@@ -94,6 +94,9 @@ class Group(click.Group):
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc}",
                   f"this is a bug; run again with {DEBUG_ENV}=1 for the traceback and "
                   "report it", 2)
+        # Every command returns its exit code (pre-commit's style); this is the one place
+        # it becomes the process's exit status.
+        ctx.exit(code or 0)
 
 
 GLOBAL_OPTIONS: tuple[tuple[str, str, str], ...] = (
@@ -129,7 +132,7 @@ def accept_global_options(command: click.Command) -> None:
             accept_global_options(sub)
 
 
-def _fail(ctx: click.Context, message: str, hint: str, code: int) -> None:
+def _fail(ctx: click.Context, message: str, hint: str, code: int) -> NoReturn:
     """One line for the user (and a hint), never a traceback; then exit with ``code``."""
     click.secho(f"error: {message}", fg="red", err=True)
     if hint:
@@ -174,7 +177,7 @@ def load_all_commands() -> None:
 PIPE_CLOSED_EXIT = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`
 
 
-def pipe_closed() -> None:
+def pipe_closed() -> NoReturn:
     """The reader of our output went away (``| head``): stop quietly, like Unix tools.
 
     Later writes (and the final flush at exit) go to /dev/null, so Python prints no

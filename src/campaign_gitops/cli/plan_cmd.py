@@ -70,7 +70,7 @@ def plan_exit_code(plan: Plan, detailed: bool) -> int:
 @now_option()
 @pass_context
 def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bool,
-                 prune: bool, allow_mass_prune: bool, now_text: str | None) -> None:
+                 prune: bool, allow_mass_prune: bool, now_text: str | None) -> int:
     """Show how the database differs from the files (nothing is changed).
 
     \b
@@ -97,7 +97,7 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
         if fmt == "text":
             click.echo(f"\nSaved the plan to {out}. Apply exactly it with: "
                        f"campaign-gitops apply {out}")
-    sys.exit(plan_exit_code(plan, detailed_exitcode))
+    return plan_exit_code(plan, detailed_exitcode)
 
 
 def _progress(change: Change, outcome: str, reason: str) -> None:
@@ -144,7 +144,7 @@ def _confirm(auto_approve: bool, as_json: bool = False) -> None:
 @now_option()
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
-                  prune: bool, allow_mass_prune: bool, fmt: str, now_text: str | None) -> None:
+                  prune: bool, allow_mass_prune: bool, fmt: str, now_text: str | None) -> int:
     """Make the database match the files (or apply exactly a saved plan).
 
     Without PLANFILE, apply asks on a terminal and, without one, refuses unless
@@ -190,7 +190,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
                 outcomes.extend(_outcome(c, "error", c.reason) for c in plan.changes
                                 if c.action == "error")
                 _echo_apply_json(plan, outcomes, None, plan.base_serial, code)
-            sys.exit(code)
+            return code
         if planfile is None:
             _confirm(auto_approve, as_json)
         if not as_json:
@@ -204,7 +204,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
     code = EXIT_OK if result.ok and not plan.failed_files else EXIT_ERROR
     if as_json:
         _echo_apply_json(plan, outcomes, result, result.serial, code)
-        sys.exit(code)
+        return code
     counts = result.counts()
     skipped = f", {len(result.skipped)} already done" if result.skipped else ""
     errors = len(result.errors)
@@ -214,7 +214,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
                f"error{'' if errors == 1 else 's'}.")
     if plan.failed_files:
         click.secho(_held_back(plan), fg="red")
-    sys.exit(code)
+    return code
 
 
 def _outcome(change: Change, outcome: str, reason: str) -> dict[str, Any]:
@@ -298,7 +298,7 @@ def _history_lines(data: dict[str, Any]) -> list[str]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @pass_context
-def history_command(ctx: Context, campaign: str, fmt: str) -> None:
+def history_command(ctx: Context, campaign: str, fmt: str) -> int:
     """Each revision of CAMPAIGN (name or client/name): when, git commit, what changed.
 
     \b
@@ -320,6 +320,7 @@ def history_command(ctx: Context, campaign: str, fmt: str) -> None:
         click.echo(json.dumps(data, indent=2, default=str))
     else:
         click.echo("\n".join(_history_lines(data)))
+    return 0
 
 
 @click.command("export")
@@ -327,7 +328,7 @@ def history_command(ctx: Context, campaign: str, fmt: str) -> None:
               help="Write under this folder instead of the repo root.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @pass_context
-def export_command(ctx: Context, out: Path | None, force: bool) -> None:
+def export_command(ctx: Context, out: Path | None, force: bool) -> int:
     """Write YAML files for what the database holds (adopt existing campaigns into git).
 
     \b
@@ -354,6 +355,7 @@ def export_command(ctx: Context, out: Path | None, force: bool) -> None:
     if kept:
         line += f", kept {_files(kept, 'existing ')}"
     click.echo(f"{line} under {out or project.root}")
+    return 0
 
 
 def _files(files: list[Any], adjective: str = "") -> str:

@@ -15,7 +15,7 @@ from campaign_gitops.findings import CampaignGitopsError
               help="A markdown file to include (in order); a missing or empty one is left out.")
 @click.option("--marker", default=None, help="The hidden marker that finds the comment "
               "(default: <!-- campaign-gitops:pr-comment -->; one comment per marker).")
-def pr_comment_cmd(sections: tuple[str, ...], marker: str | None) -> None:
+def pr_comment_cmd(sections: tuple[str, ...], marker: str | None) -> int:
     """Create or update the pull request's campaign-gitops comment.
 
     \b
@@ -45,6 +45,7 @@ def pr_comment_cmd(sections: tuple[str, ...], marker: str | None) -> None:
     where = f" {outcome.url}" if outcome.url else ""
     why = f" ({outcome.reason})" if outcome.reason else ""
     click.echo(f"pr-comment: {outcome.action}{where}{why}")
+    return 0
 
 
 def register(group: click.Group) -> None:

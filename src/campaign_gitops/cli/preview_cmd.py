@@ -103,7 +103,7 @@ def _leads(ctx: Context, config: dict[str, Any], contact: str | None,
 @pass_context
 def preview_command(ctx: Context, campaign: str | None, step: int | None,
                     contact: str | None, sample: int, fmt: str, ai: bool,
-                    base_ref: str | None) -> None:
+                    base_ref: str | None) -> int:
     """Show the messages CAMPAIGN would send, as tick would write them; nothing is
     stored or sent.
 
@@ -122,7 +122,7 @@ def preview_command(ctx: Context, campaign: str | None, step: int | None,
         from campaign_gitops.runs.preview_diff import diff_markdown
 
         click.echo(diff_markdown(ctx.project, base_ref, only=campaign), nl=False)
-        return
+        return 0
     if campaign is None:
         raise click.UsageError("name a CAMPAIGN (or pass --diff BASE_REF)")
     bundle = load_project_bundle(ctx.project)
@@ -140,6 +140,7 @@ def preview_command(ctx: Context, campaign: str | None, step: int | None,
         click.echo(pv.render_markdown(result), nl=False)
     else:
         click.echo(pv.render_text(result), nl=False)
+    return 0
 
 
 def register(group: click.Group) -> None:

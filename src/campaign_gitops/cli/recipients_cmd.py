@@ -22,7 +22,7 @@ channel_option = click.option("--channel", type=click.Choice(supp.CHANNELS), def
 
 @click.group("suppressions", invoke_without_command=True)
 @click.pass_context
-def suppressions_group(click_ctx: click.Context) -> None:
+def suppressions_group(click_ctx: click.Context) -> int:
     """Contacts a client must never contact again (unsubscribes, bounces, complaints,
     STOPs, and the ones you add).
 
@@ -32,7 +32,8 @@ def suppressions_group(click_ctx: click.Context) -> None:
       campaign-gitops suppressions add jo@example.com --client acme
     """
     if click_ctx.invoked_subcommand is None:
-        click_ctx.invoke(suppressions_list)
+        return click_ctx.invoke(suppressions_list)
+    return 0
 
 
 def _rows(ctx: Context, client: str | None) -> list[dict[str, object]]:
@@ -44,7 +45,7 @@ def _rows(ctx: Context, client: str | None) -> list[dict[str, object]]:
 @click.option("--client", help="Only this client.")
 @format_option
 @pass_context
-def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text") -> None:
+def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text") -> int:
     """List suppressions, newest first.
 
     \b
@@ -56,13 +57,14 @@ def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text"
         _json({"suppressions": rows})
     else:
         _table(rows, COLUMNS, "no suppressions")
+    return 0
 
 
 @suppressions_group.command("export")
 @click.option("--client", help="Only this client.")
 @format_option
 @pass_context
-def suppressions_export(ctx: Context, client: str | None, fmt: str) -> None:
+def suppressions_export(ctx: Context, client: str | None, fmt: str) -> int:
     """Print the suppressions (JSON that ``suppressions import`` reads back, or CSV).
 
     \b
@@ -72,12 +74,13 @@ def suppressions_export(ctx: Context, client: str | None, fmt: str) -> None:
     rows = _rows(ctx, client)
     if fmt == "json":
         _json({"suppressions": rows})
-        return
+        return 0
     import csv
 
     writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    return 0
 
 
 @suppressions_group.command("add")
@@ -88,7 +91,7 @@ def suppressions_export(ctx: Context, client: str | None, fmt: str) -> None:
 @now_option()
 @pass_context
 def suppressions_add(ctx: Context, contacts: tuple[str, ...], client: str, channel: str,
-                     reason: str, now_text: str | None) -> None:
+                     reason: str, now_text: str | None) -> int:
     """Suppress contacts (emails or phones) for a client.
 
     \b
@@ -103,6 +106,7 @@ def suppressions_add(ctx: Context, contacts: tuple[str, ...], client: str, chann
             state = "suppressed" if new else "already suppressed"
             click.echo(f"{state}: {supp.normalize_contact(contact)} for {client} "
                        f"(channel {channel})")
+    return 0
 
 
 @suppressions_group.command("remove")
@@ -113,7 +117,7 @@ def suppressions_add(ctx: Context, contacts: tuple[str, ...], client: str, chann
 @now_option()
 @pass_context
 def suppressions_remove(ctx: Context, contacts: tuple[str, ...], client: str,
-                        channel: str | None, now_text: str | None) -> None:
+                        channel: str | None, now_text: str | None) -> int:
     """Lift suppressions (a forgotten person's hashed one stays).
 
     \b
@@ -130,7 +134,8 @@ def suppressions_remove(ctx: Context, contacts: tuple[str, ...], client: str,
             click.echo(f"removed {removed} suppression(s) of "
                        f"{supp.normalize_contact(contact)} for {client}")
     if missing:
-        sys.exit(1)
+        return 1
+    return 0
 
 
 @suppressions_group.command("import")
@@ -139,7 +144,7 @@ def suppressions_remove(ctx: Context, contacts: tuple[str, ...], client: str,
 @now_option()
 @pass_context
 def suppressions_import(ctx: Context, file: Path, client: str | None,
-                        now_text: str | None) -> None:
+                        now_text: str | None) -> int:
     """Import suppressions from a CSV (contact[,client,channel,reason]) or the JSON of
     ``suppressions export``; nothing is written when a row is bad (exit 1).
 
@@ -155,8 +160,9 @@ def suppressions_import(ctx: Context, file: Path, client: str | None,
         click.echo(f"{file}:{error.line}: {error.reason}", err=True)
     if errors:
         click.echo(f"{len(errors)} bad row(s): nothing imported", err=True)
-        sys.exit(1)
+        return 1
     click.echo(f"imported {new} suppression(s) from {file}, {old} already there")
+    return 0
 
 
 # ---------------------------------------------------------------- data requests
@@ -167,7 +173,7 @@ def suppressions_import(ctx: Context, file: Path, client: str | None,
 @now_option()
 @format_option
 @pass_context
-def leads_forget(ctx: Context, contact: str, now_text: str | None, fmt: str) -> None:
+def leads_forget(ctx: Context, contact: str, now_text: str | None, fmt: str) -> int:
     """Erase a person everywhere (lead, message bodies, replies); keep only a hashed
     suppression so they are never contacted again.
 
@@ -183,13 +189,14 @@ def leads_forget(ctx: Context, contact: str, now_text: str | None, fmt: str) -> 
         click.echo(f"forgot {done.contact_hash}: {done.leads} lead(s), {done.messages} "
                    f"message(s), {done.replies} repl(ies) erased; {done.suppressions} hashed "
                    "suppression(s) kept")
+    return 0
 
 
 @click.command("export")
 @click.argument("contact")
 @now_option()
 @pass_context
-def leads_export(ctx: Context, contact: str, now_text: str | None) -> None:
+def leads_export(ctx: Context, contact: str, now_text: str | None) -> int:
     """Print as JSON every piece of data held on a person (a data access request).
 
     \b
@@ -199,6 +206,7 @@ def leads_export(ctx: Context, contact: str, now_text: str | None) -> None:
     with _session(ctx) as session:
         data = supp.export_contact(session, contact, actor="cli", now=parse_now(now_text))
     _json(data)
+    return 0
 
 
 @click.command("fetch")
@@ -206,7 +214,7 @@ def leads_export(ctx: Context, contact: str, now_text: str | None) -> None:
 @now_option("Record the mails as received at this time (ISO 8601); default: now.")
 @format_option
 @pass_context
-def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: str) -> None:
+def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: str) -> int:
     """Read new mail from the inbound IMAP mailboxes once: classify (reply, out of office,
     bounce, complaint), record each once, move it to the processed folder; mail that
     matches nothing stays and is counted. Exit 1 when a mailbox could not be read.
@@ -243,7 +251,8 @@ def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: 
         for error in errors:
             click.echo(f"error: {error}", err=True)
     if errors:
-        sys.exit(1)
+        return 1
+    return 0
 
 
 def register(group: click.Group) -> None:

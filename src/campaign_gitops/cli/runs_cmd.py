@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,7 +128,7 @@ def _listing(rows: list[dict[str, Any]], older: int | None, key: str, fmt: str,
               help="Enrollments claimed per transaction.")
 @format_option
 @pass_context
-def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) -> None:
+def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) -> int:
     """Deliver every due sequence step inside the sending windows and limits.
 
     \b
@@ -149,8 +148,9 @@ def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) 
         db.dispose()
     if fmt == "json":
         _json(result.as_json())
-        return
+        return 0
     _tick_text(result, why)
+    return 0
 
 
 def _why_nothing(db: Any, now: dt.datetime, simulated: bool) -> str:
@@ -210,7 +210,7 @@ def leads_group() -> None:
 @format_option
 @pass_context
 def leads_import(ctx: Context, file: Path, skip_invalid: bool, confidence_scale: float,
-                 fmt: str) -> None:
+                 fmt: str) -> int:
     """Import leads from a CSV file (upsert by email); exit 1 when rows are bad.
 
     \b
@@ -234,7 +234,8 @@ def leads_import(ctx: Context, file: Path, skip_invalid: bool, confidence_scale:
             skipped = f", {len(report.errors)} skipped" if report.errors else ""
             click.echo(f"imported {report.imported} lead(s) from {file}{skipped}")
     if report.errors and not skip_invalid:
-        sys.exit(1)
+        return 1
+    return 0
 
 
 # ---------------------------------------------------------------- runs
@@ -268,7 +269,7 @@ def _runs_filters(func: Any) -> Any:
 @click.pass_context
 def runs_group(click_ctx: click.Context, campaign: str | None, client: str | None,
                status: str | None, series: str | None, limit: int, before: int | None,
-               fmt: str) -> None:
+               fmt: str) -> int:
     """List campaign runs (``runs show RUN`` for one).
 
     \b
@@ -279,15 +280,16 @@ def runs_group(click_ctx: click.Context, campaign: str | None, client: str | Non
       campaign-gitops runs show acme/cto-au-q1/launch
     """
     if click_ctx.invoked_subcommand is None:
-        click_ctx.invoke(runs_list, campaign=campaign, client=client, status=status,
-                         series=series, limit=limit, before=before, fmt=fmt)
+        return click_ctx.invoke(runs_list, campaign=campaign, client=client, status=status,
+                                series=series, limit=limit, before=before, fmt=fmt)
+    return 0
 
 
 @runs_group.command("list")
 @_runs_filters
 @pass_context
 def runs_list(ctx: Context, campaign: str | None, client: str | None, status: str | None,
-              series: str | None, limit: int, before: int | None, fmt: str) -> None:
+              series: str | None, limit: int, before: int | None, fmt: str) -> int:
     """List campaign runs with their status and pinned revision, newest last.
 
     Shows the newest --limit runs (oldest of them first); a last line
@@ -306,6 +308,7 @@ def runs_list(ctx: Context, campaign: str | None, client: str | None, status: st
                              limit=limit, before=before)
     _listing([{**r, "series": _series_cell(r)} if fmt != "json" else r for r in rows],
              older, "runs", fmt, RUN_COLUMNS, "no runs")
+    return 0
 
 
 @runs_group.command("show")
@@ -313,7 +316,7 @@ def runs_list(ctx: Context, campaign: str | None, client: str | None, status: st
 @format_option
 @now_option("When next_send is counted from (ISO 8601); default: the current time.")
 @pass_context
-def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
+def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> int:
     """One run: revision, enrollments by state, messages by channel and status.
 
     \b
@@ -334,7 +337,7 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
         data["attention"] = attention(session, now, lease=LEASE, run_ids=[run_id])
     if fmt == "json":
         _json(data)
-        return
+        return 0
     click.echo(f"run {data['id']}: {data['client']}/{data['campaign']}/{data['name']} "
                f"({data['type']}) {data['status']}")
     if data["status_reason"]:
@@ -375,6 +378,7 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> None:
         for occurrence in data["occurrences"]:
             click.echo(f"    {occurrence['id']:<5} {occurrence['name']}  "
                        f"{occurrence['status']:<9} started {occurrence['started_at']}")
+    return 0
 
 
 def _pairs(counts: dict[str, int]) -> str:
@@ -384,26 +388,22 @@ def _pairs(counts: dict[str, int]) -> str:
 @runs_group.command("resume")
 @click.argument("run")
 @pass_context
-def runs_resume(ctx: Context, run: str) -> None:
+def runs_resume(ctx: Context, run: str) -> int:
     """Resume a run that paused itself (e.g. too many failed deliveries).
 
     \b
     Example:
       campaign-gitops runs resume acme/cto-au-q1/launch   # once the cause is fixed
     """
-    from sqlalchemy import update
-
     from campaign_gitops.runs.queries import find_run
-    from campaign_gitops.state.tables import CampaignRun
+    from campaign_gitops.runs.start import resume_run
 
     with _session(ctx) as session:
-        run_id = find_run(session, run)
-        done = session.execute(update(CampaignRun).where(
-            CampaignRun.id == run_id, CampaignRun.status == "paused").values(
-            status="running", status_reason="resumed"))
-    if not done.rowcount:
+        resumed = resume_run(session, find_run(session, run))
+    if not resumed:
         raise CampaignGitopsError(f"run {run} is not paused")
     click.echo(f"run {run} resumed")
+    return 0
 
 
 # ---------------------------------------------------------------- communications
@@ -430,7 +430,7 @@ def _communications_filters(func: Any) -> Any:
 @click.pass_context
 def communications_command(click_ctx: click.Context, run_ref: str | None, status: str | None,
                            campaign: str | None, client: str | None, channel: str | None,
-                           limit: int, before: int | None, fmt: str) -> None:
+                           limit: int, before: int | None, fmt: str) -> int:
     """Messages written, newest last (``communications settle`` for unknown ones).
 
     \b
@@ -440,9 +440,10 @@ def communications_command(click_ctx: click.Context, run_ref: str | None, status
       campaign-gitops communications settle 41 --as sent --reason "in the relay's log"
     """
     if click_ctx.invoked_subcommand is None:
-        click_ctx.invoke(communications_list, run_ref=run_ref, status=status,
-                         campaign=campaign, client=client, channel=channel, limit=limit,
-                         before=before, fmt=fmt)
+        return click_ctx.invoke(communications_list, run_ref=run_ref, status=status,
+                                campaign=campaign, client=client, channel=channel, limit=limit,
+                                before=before, fmt=fmt)
+    return 0
 
 
 @communications_command.command("list")
@@ -450,7 +451,7 @@ def communications_command(click_ctx: click.Context, run_ref: str | None, status
 @pass_context
 def communications_list(ctx: Context, run_ref: str | None, status: str | None,
                         campaign: str | None, client: str | None, channel: str | None,
-                        limit: int, before: int | None, fmt: str) -> None:
+                        limit: int, before: int | None, fmt: str) -> int:
     """Messages written, newest last: recipient, status and why.
 
     Shows the newest --limit messages (oldest of them first); a last line
@@ -471,6 +472,7 @@ def communications_list(ctx: Context, run_ref: str | None, status: str | None,
         rows, older = newest(lambda **page: communications_page(session, **filters, **page),
                              limit=limit, before=before)
     _listing(rows, older, "communications", fmt, MESSAGE_COLUMNS, "no communications")
+    return 0
 
 
 @communications_command.command("settle")
@@ -483,7 +485,7 @@ def communications_list(ctx: Context, run_ref: str | None, status: str | None,
 @format_option
 @pass_context
 def communications_settle(ctx: Context, ids: tuple[int, ...], outcome: str, reason: str,
-                          now_text: str | None, fmt: str) -> None:
+                          now_text: str | None, fmt: str) -> int:
     """Settle unknown messages: ones that may have gone out (a crash mid-send, a timeout
     after the server took the message). Nothing sends them again by itself.
 
@@ -506,7 +508,8 @@ def communications_settle(ctx: Context, ids: tuple[int, ...], outcome: str, reas
         for r in results:
             click.echo(f"message {r.message_id}: {r.status} ({r.reason})")
     if any(r.status == "unchanged" for r in results):
-        sys.exit(1)
+        return 1
+    return 0
 
 
 # ---------------------------------------------------------------- replies
@@ -524,7 +527,7 @@ REPLY_COLUMNS = ["id", "client", "campaign", "contact", "kind", "message_id", "r
 @click.pass_context
 def replies_group(click_ctx: click.Context, campaign: str | None, client: str | None,
                   run_ref: str | None, kind: str | None, limit: int, before: int | None,
-                  fmt: str) -> None:
+                  fmt: str) -> int:
     """List replies and outcomes, newest last (``replies add`` / ``replies import``
     record them).
 
@@ -534,7 +537,7 @@ def replies_group(click_ctx: click.Context, campaign: str | None, client: str | 
       campaign-gitops replies --kind unsubscribe --format json
     """
     if click_ctx.invoked_subcommand is not None:
-        return
+        return 0
     from campaign_gitops.runs.queries import find_run
     from campaign_gitops.state.listings import newest, replies_page
 
@@ -544,6 +547,7 @@ def replies_group(click_ctx: click.Context, campaign: str | None, client: str | 
         rows, older = newest(lambda **page: replies_page(session, **filters, **page),
                              limit=limit, before=before)
     _listing(rows, older, "replies", fmt, REPLY_COLUMNS, "no replies")
+    return 0
 
 
 @replies_group.command("add")
@@ -560,7 +564,7 @@ def replies_group(click_ctx: click.Context, campaign: str | None, client: str | 
 @pass_context
 def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
                 body: str | None, in_reply_to: str | None, now_text: str | None,
-                unmatched_ok: bool, fmt: str) -> None:
+                unmatched_ok: bool, fmt: str) -> int:
     """Record one reply or outcome (a reply stops the lead's sequence).
 
     \b
@@ -584,6 +588,7 @@ def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
         _json(result.as_json())
     else:
         click.echo(_reply_text(result))
+    return 0
 
 
 class UnmatchedReplyError(CampaignGitopsError):
@@ -608,7 +613,7 @@ def _reply_text(result: Any) -> str:
 @format_option
 @pass_context
 def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str | None,
-                   fmt: str) -> None:
+                   fmt: str) -> int:
     """Record replies from a CSV (contact,kind,campaign,body,in_reply_to) or JSONL file.
 
     \b
@@ -630,7 +635,8 @@ def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str |
             click.echo(_reply_text(result))
         click.echo(f"recorded {len(results)} repl{'y' if len(results) == 1 else 'ies'}")
     if errors and not skip_invalid:
-        sys.exit(1)
+        return 1
+    return 0
 
 
 # ---------------------------------------------------------------- review
@@ -651,7 +657,7 @@ def review_group() -> None:
 @click.option("--campaign", help="Only this campaign (name or client/name).")
 @format_option
 @pass_context
-def review_list(ctx: Context, campaign: str | None, fmt: str) -> None:
+def review_list(ctx: Context, campaign: str | None, fmt: str) -> int:
     """Messages waiting for a decision.
 
     \b
@@ -668,14 +674,15 @@ def review_list(ctx: Context, campaign: str | None, fmt: str) -> None:
     else:
         _table(rows, ["id", "client", "campaign", "run", "step", "channel", "recipient",
                       "subject"], "nothing to review")
+    return 0
 
 
-def _decide_command(approve: bool) -> Callable[..., None]:
+def _decide_command(approve: bool) -> Callable[..., int]:
     @click.argument("ids", nargs=-1, required=True, type=int)
     @click.option("--reason", default="", help="Recorded with the decision.")
     @format_option
     @pass_context
-    def command(ctx: Context, ids: tuple[int, ...], reason: str, fmt: str) -> None:
+    def command(ctx: Context, ids: tuple[int, ...], reason: str, fmt: str) -> int:
         from campaign_gitops.runs.review import decide
 
         with _session(ctx) as session:
@@ -688,7 +695,8 @@ def _decide_command(approve: bool) -> Callable[..., None]:
                 click.echo(f"message {r.message_id}: {r.status}"
                            + (f" ({r.reason})" if r.status == "unchanged" else ""))
         if any(r.status == "unchanged" for r in results):
-            sys.exit(1)
+            return 1
+        return 0
 
     return command
 

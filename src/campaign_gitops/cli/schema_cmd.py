@@ -12,7 +12,7 @@ from campaign_gitops.config.schema import any_resource_schema, render_schema, wr
 @click.command("schema")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write every schema (one per kind plus resource.json) into this folder.")
-def schema_command(out_dir: Path | None) -> None:
+def schema_command(out_dir: Path | None) -> int:
     """Write the JSON Schemas of every kind, or print the dispatching one.
 
     \b
@@ -22,9 +22,10 @@ def schema_command(out_dir: Path | None) -> None:
     """
     if out_dir is None:
         click.echo(render_schema(any_resource_schema()), nl=False)
-        return
+        return 0
     for path in write_schemas(out_dir):
         click.echo(f"wrote {path}")
+    return 0
 
 
 def register(group: click.Group) -> None:

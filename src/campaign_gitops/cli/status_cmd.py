@@ -61,7 +61,7 @@ def _halts(db: Any) -> dict[str, Any]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @pass_context
-def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: str) -> None:
+def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: str) -> int:
     """Campaigns with status, channel, parts, active runs and sync state.
 
     \b
@@ -104,9 +104,10 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
     if fmt == "json":
         click.echo(json.dumps({"halted": halted, "attention": needs, "campaigns": rows},
                               indent=2))
-        return
+        return 0
     _print_table(rows, halted, note)
     attention_lines(needs, indent="")
+    return 0
 
 
 def _print_table(rows: list[dict[str, Any]], halted: dict[str, Any], note: str) -> None:

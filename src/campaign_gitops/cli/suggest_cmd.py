@@ -88,7 +88,7 @@ def run_suggest(ctx: Context, client: str, write: bool, model: str, count: int |
                    "(else the client's only one, or left open). Repeatable.")
 @pass_context
 def suggest_command(ctx: Context, client: str, write: bool, model: str, count: int | None,
-                    force: bool, use: tuple[str, ...]) -> None:
+                    force: bool, use: tuple[str, ...]) -> int:
     """Ask Claude for campaign suggestions from the client's ICP and tier.
 
     Each suggestion becomes a Segment and a draft Campaign (type ai_suggested, the
@@ -105,7 +105,7 @@ def suggest_command(ctx: Context, client: str, write: bool, model: str, count: i
       campaign-gitops suggest --client acme --count 2 --write --use writer=claude-personal
     """
     code = run_suggest(ctx, client, write, model, count, force, _parse_use(use))
-    click.get_current_context().exit(code)
+    return code
 
 
 def register(group: click.Group) -> None:

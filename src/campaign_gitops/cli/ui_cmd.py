@@ -23,7 +23,7 @@ from campaign_gitops.cli.common import Context, pass_context
               help="Mark the session and CSRF cookies Secure (behind an HTTPS proxy).")
 @pass_context
 def ui_command(ctx: Context, port: int, host: str, plan_ttl: float,
-               secure_cookies: bool) -> None:
+               secure_cookies: bool) -> int:
     """Serve the campaigns workspace in a browser, and the JSON API under /api/v1.
 
     \b
@@ -58,6 +58,7 @@ def ui_command(ctx: Context, port: int, host: str, plan_ttl: float,
         serve(app, host, port)
     finally:
         db.dispose()
+    return 0
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

@@ -25,7 +25,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -213,3 +213,12 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     table = Enrollment.__table__
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(insert(table), rows[start:start + _INSERT_CHUNK])
+
+
+def resume_run(session: Session, run_id: int) -> bool:
+    """Resume a run that paused itself (``runs resume``): paused -> running, reason
+    'resumed'. False when the run is not paused (nothing changed)."""
+    done = session.execute(update(CampaignRun).where(
+        CampaignRun.id == run_id, CampaignRun.status == "paused").values(
+        status="running", status_reason="resumed"))
+    return bool(done.rowcount)
