@@ -29,8 +29,8 @@ from runs_helpers import base_resources, lead_row, start_runs, write_leads, writ
 from sqlalchemy import select
 
 from campaign_gitops.config.project import ProjectConfig
-from campaign_gitops.runs.delivery import LEASE
 from campaign_gitops.runs.leads import import_csv
+from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Message
