@@ -49,7 +49,6 @@ from campaign_gitops.runs.review import decide
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Campaign, Lead, Message, Resource
-from conftest import PG_ADMIN_URL, require_pg
 
 LEADS = 4
 START = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)  # a Monday, before the window opens
@@ -85,47 +84,41 @@ def _build_world(url: str, root: Path) -> None:
 
 class _Template:
     """The world built once per test; each example starts from a copy of it (a copied
-    SQLite file, a PostgreSQL database created from it as a template)."""
+    SQLite file; on PostgreSQL a database created from the fixture's as a template)."""
 
-    def __init__(self, backend: str, root: Path) -> None:
-        self.backend, self.root = backend, root
-        self.admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    def __init__(self, root: Path, pg_url: str | None) -> None:
+        self.root, self.pg_url = root, pg_url
         self.made: list[str] = []
-        self.name = self._create() if backend == "postgresql" else ""
-        _build_world(self._url(self.name) if self.name else f"sqlite:///{root / 't.db'}",
-                     root)
+        _build_world(pg_url or f"sqlite:///{root / 't.db'}", root)
 
-    def _url(self, name: str) -> str:
-        return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-
-    def _create(self, template: str = "") -> str:
+    def _admin(self) -> Any:
         import psycopg
 
-        name = f"cg_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"'
-                         + (f' TEMPLATE "{template}"' if template else ""))
-        self.made.append(name)
-        return name
+        assert self.pg_url is not None  # the maintenance database: not the template
+        server = self.pg_url.rsplit("/", 1)[0].replace("postgresql+psycopg://",
+                                                       "postgresql://")
+        return psycopg.connect(f"{server}/postgres", autocommit=True)
 
     def copy(self, folder: Path) -> str:
         """A fresh database holding the world, for one example."""
-        if self.backend == "postgresql":
-            return self._url(self._create(self.name))
-        shutil.copyfile(self.root / "t.db", folder / "state.db")
-        return f"sqlite:///{folder / 'state.db'}"
+        if self.pg_url is None:
+            shutil.copyfile(self.root / "t.db", folder / "state.db")
+            return f"sqlite:///{folder / 'state.db'}"
+        name, template = f"cg_test_{uuid.uuid4().hex[:12]}", self.pg_url.rsplit("/", 1)[1]
+        with self._admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        self.made.append(name)
+        return f"{self.pg_url.rsplit('/', 1)[0]}/{name}"
 
     def drop(self, url: str | None = None) -> None:
         """Drop one example's database (``url``) or, without, every one made."""
-        if self.backend != "postgresql":
+        if self.pg_url is None:
             return
-        import psycopg
-
         from campaign_gitops.state import db as dbmod
 
         dbmod._checked.clear()
         names = [url.rsplit("/", 1)[1]] if url else list(self.made)
-        with psycopg.connect(self.admin, autocommit=True) as conn:
+        with self._admin() as conn:
             for name in names:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 if name in self.made:
@@ -294,9 +287,10 @@ class DeliveryWorld(RuleBasedStateMachine):
         assert set(self.delivered) <= sent
 
 
-def _run(backend: str, examples: int) -> None:
+def _run(examples: int, pg_url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        template = _Template(backend, Path(tmp))
+        template = _Template(Path(tmp), pg_url)
+        backend = "postgresql" if pg_url else "sqlite"
         machine = type(f"DeliveryWorld_{backend}", (DeliveryWorld,), {"template": template})
         try:
             run_state_machine_as_test(machine, settings=settings(
@@ -307,10 +301,10 @@ def _run(backend: str, examples: int) -> None:
 
 
 def test_nothing_reaches_a_stopped_contact_twice_or_out_of_window_sqlite() -> None:
-    _run("sqlite", 20)
+    _run(20)
 
 
 @pytest.mark.postgres
-def test_nothing_reaches_a_stopped_contact_twice_or_out_of_window_postgresql() -> None:
-    require_pg()
-    _run("postgresql", 6)
+def test_nothing_reaches_a_stopped_contact_twice_or_out_of_window_postgresql(
+        pg_url: str) -> None:
+    _run(6, pg_url)
