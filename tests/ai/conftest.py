@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ai_fakes import CLIENT, LIBRARY, FakeApi, Reply, ai_campaign
+
+from tests.ai.ai_fakes import CLIENT, LIBRARY, FakeApi, Reply, ai_campaign
 
 
 @pytest.fixture

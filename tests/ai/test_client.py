@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ai_fakes import FakeApi, rate_limited, tool_message
 
 from campaign_gitops.ai.client import DEFAULT_MODEL, call_tool, make_client
 from campaign_gitops.findings import CampaignGitopsError
+from tests.ai.ai_fakes import FakeApi, rate_limited, tool_message
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}},
           "required": ["answer"]}

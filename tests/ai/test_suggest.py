@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-from ai_fakes import FakeApi, rate_limited, suggestion, tool_message
 from click.testing import CliRunner, Result
 
 from campaign_gitops.ai.suggest import suggest
@@ -16,6 +15,7 @@ from campaign_gitops.cli.main import cli
 from campaign_gitops.config.bundle import load_bundle
 from campaign_gitops.config.models import ANNOTATION_REASONING
 from campaign_gitops.findings import CampaignGitopsError
+from tests.ai.ai_fakes import FakeApi, rate_limited, suggestion, tool_message
 
 GOOD = tool_message({"suggestions": [suggestion("fintech-cto-au", 60, 1),
                                      suggestion("logistics-data-nz", 40, 2)]})

@@ -20,13 +20,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reconcile"))
-import daemon_repos as dr
-from tcp_proxy import TcpProxy
-
+import tests.reconcile.daemon_repos as dr
 from campaign_gitops.reconcile.leader import PgLeader
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import open_database
+from tests.reconcile.tcp_proxy import TcpProxy
 
 CLI = str(Path(sys.executable).parent / "campaign-gitops")
 daemon_repo = dr.daemon_repo

@@ -15,9 +15,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import daemon_repos as dr
 import pytest
-from test_daemon import Daemon, campaign, daemon_repo, daemons, described, wait_for
+
+import tests.reconcile.daemon_repos as dr
+from tests.e2e.test_daemon import Daemon, campaign, daemon_repo, daemons, described, wait_for
 
 __all__ = ["daemon_repo", "daemons"]  # fixtures, used by name
 

@@ -18,13 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reconcile"))
-import daemon_repos as dr
-from git_http import GitHttpServer
-from test_daemon import Daemon, campaign, described, wait_for
-
+import tests.reconcile.daemon_repos as dr
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import open_database
+from tests.e2e.test_daemon import Daemon, campaign, described, wait_for
+from tests.reconcile.git_http import GitHttpServer
 
 SECRET = "webhook-secret"
 TOKEN = "s3cret-token"
@@ -201,8 +199,7 @@ def test_two_replicas_on_postgres_fetch_and_one_applies(
 def test_notifications_from_the_followed_repositorys_config(
         tmp_path: Path, sqlite_url: str, daemons: list[Daemon],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notify"))
-    from test_notify import Receiver
+    from tests.notify.test_notify import Receiver
 
     receiver = Receiver()
     try:

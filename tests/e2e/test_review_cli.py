@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_plan_apply_cli import FILES, write
 
 from campaign_gitops.cli.main import cli
+from tests.e2e.test_plan_apply_cli import FILES, write
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import base_resources, lead_row, write_leads, write_repo
-
 from campaign_gitops.cli.main import cli
+from tests.runs.runs_helpers import base_resources, lead_row, write_leads, write_repo
 
 START = dt.date(2026, 11, 30)  # a Monday
 HOLIDAY = "2026-12-03"

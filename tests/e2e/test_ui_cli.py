@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
-from web_world import build_world
+from tests.web.web_world import build_world
 
 CLI = str(Path(sys.executable).parent / "campaign-gitops")
 
@@ -99,7 +98,7 @@ def test_ui_with_a_token_requires_it(ui: tuple[str, dict[str, str]]) -> None:
 def test_reconcile_serves_the_ui_beside_the_daemon(tmp_path: Path) -> None:
     import shutil
 
-    from web_world import REPO
+    from tests.web.web_world import REPO
 
     shutil.copytree(REPO / "campaigns", tmp_path / "campaigns")
     port = free_port()

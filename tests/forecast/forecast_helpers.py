@@ -4,17 +4,14 @@ test's ``_per_day`` gives what was sent: {date: {channel: messages}}."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import write_leads
-from test_runs_three_weeks import Cli, _leads, _repo
+from tests.e2e.test_runs_three_weeks import Cli, _leads, _repo
+from tests.runs.runs_helpers import write_leads
 
 
 def three_week_repo(db_url: str, tmp_path: Path,

@@ -5,19 +5,16 @@ enrichment confidence) gives the same audiences when every band holds one lead."
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import lead_row, write_leads
-
 from campaign_gitops.runs import forecasting
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
+from tests.runs.runs_helpers import lead_row, write_leads
 
 
 def _config(client: str = "acme", limit: int | None = 10, pct: int = 100) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from forecast_helpers import forecast_per_day, three_week_repo
-from test_runs_three_weeks import _at, _per_day
+
+from tests.e2e.test_runs_three_weeks import _at, _per_day
+from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
 
 
 def _add_run(root: Path, name: str) -> None:

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from forecast_helpers import forecast_per_day, three_week_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_runs_three_weeks import _at
 
 from campaign_gitops.reconcile.forecast import (
     Cohort,
@@ -25,6 +23,8 @@ from campaign_gitops.reconcile.forecast import (
     simulate,
 )
 from campaign_gitops.runs.sequences import RunPlan
+from tests.e2e.test_runs_three_weeks import _at
+from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
 
 NOW = dt.datetime(2026, 3, 2, 6, 30, tzinfo=dt.UTC)  # a Monday
 WEEKDAYS = {"timezone": "UTC", "workHours": {"start": "09:00", "end": "17:00"},

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from forecast_helpers import forecast_per_day, three_week_repo
-from test_runs_three_weeks import CREDITS, _at, _per_day
+
+from tests.e2e.test_runs_three_weeks import CREDITS, _at, _per_day
+from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
 
 
 @pytest.mark.slow

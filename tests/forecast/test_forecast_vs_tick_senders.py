@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from forecast_helpers import forecast_per_day, three_week_repo
-from test_runs_three_weeks import _at, _per_day
+
+from tests.e2e.test_runs_three_weeks import _at, _per_day
+from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
 
 CAP = 7
 # Until tick chooses senders (the senders issue's runs/sender_use.py), there is nothing

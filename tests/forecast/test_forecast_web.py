@@ -6,13 +6,9 @@ test_forecast_vs_tick.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import base_resources, lead_row, write_leads, write_repo
 
 from campaign_gitops.config.project import Project
 from campaign_gitops.reconcile.service import project_config
@@ -20,6 +16,7 @@ from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
 from campaign_gitops.web.app import create_app
 from campaign_gitops.web.charts import forecast_per_day
+from tests.runs.runs_helpers import base_resources, lead_row, write_leads, write_repo
 
 
 def test_plan_page_shows_the_forecast_with_a_chart(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from forecast_helpers import three_week_repo
-from test_runs_three_weeks import _at
+
+from tests.e2e.test_runs_three_weeks import _at
+from tests.forecast.forecast_helpers import three_week_repo
 
 
 def test_next_send_says_when_and_how_many_and_tick_agrees(

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
-
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
 from campaign_gitops.web.app import create_app
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 START = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 ALWAYS = {"timezone": "UTC", "workHours": {"start": "00:00", "end": "24:00"},

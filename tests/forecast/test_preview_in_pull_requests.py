@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from test_ci_workflows import REPO, action, run_step, steps
+from tests.e2e.test_ci_workflows import REPO, action, run_step, steps
 
 GIT = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com"]
 

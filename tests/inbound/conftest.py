@@ -4,7 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dovecot import Dovecot, running
+
+from tests.inbound.dovecot import Dovecot, running
 
 
 @pytest.fixture

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import CampaignRun, Message
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 KEY = "test-signing-key"
 HOOK_SECRET = "hook-secret"

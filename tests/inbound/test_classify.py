@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import mails
-
 from campaign_gitops.inbound.classify import classify
+from tests.inbound import mails
 
 SENT = "<abc123@mail.acme.test>"
 

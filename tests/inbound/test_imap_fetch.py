@@ -9,11 +9,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import mails
 import pytest
 from click.testing import CliRunner
-from dovecot import Dovecot, append, folder_count
-from recipients_world import KEY, NOW, World, build, config, path_of
 from sqlalchemy import select
 
 from campaign_gitops.cli.main import cli
@@ -24,6 +21,9 @@ from campaign_gitops.inbound.tokens import Signer
 from campaign_gitops.runs.inbound import fetch_mailbox
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.tables import Enrollment, Lead, Message, Reply
+from tests.inbound import mails
+from tests.inbound.dovecot import Dovecot, append, folder_count
+from tests.inbound.recipients_world import KEY, NOW, World, build, config, path_of
 
 PROCESSED = "campaign-gitops/processed"
 

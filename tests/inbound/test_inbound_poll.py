@@ -8,10 +8,7 @@ import io
 from pathlib import Path
 
 import httpx
-import mails
 import pytest
-from dovecot import Dovecot, append
-from recipients_world import KEY, NOW, build, config
 from sqlalchemy import func, select
 
 from campaign_gitops.inbound.tokens import Signer
@@ -19,6 +16,9 @@ from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.health import Health, HealthServer, Metrics
 from campaign_gitops.reconcile.inbound_poll import InboundPoller
 from campaign_gitops.state.tables import Message, Reply
+from tests.inbound import mails
+from tests.inbound.dovecot import Dovecot, append
+from tests.inbound.recipients_world import KEY, NOW, build, config
 
 
 def test_poll_backs_off_reports_and_recovers(db_url: str, tmp_path: Path,

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from recipients_world import HOOK_SECRET, KEY, World, build, config, path_of
 from sqlalchemy import func, select
 
 from campaign_gitops.inbound import suppressions as supp
@@ -18,6 +17,7 @@ from campaign_gitops.inbound.tokens import Signer, Unsubscribe
 from campaign_gitops.inbound.webhook import signature
 from campaign_gitops.state.tables import Enrollment, Reply, Suppression
 from campaign_gitops.web.app import create_app, start_in_thread
+from tests.inbound.recipients_world import HOOK_SECRET, KEY, World, build, config, path_of
 
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click",
              "headers": {"Content-Type": "application/x-www-form-urlencoded"}}

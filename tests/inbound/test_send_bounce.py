@@ -6,17 +6,11 @@ header."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from recipients_world import KEY, NOW, SEQUENCE, config
 from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from local_servers import Inbox, smtp_inbox
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.inbound import suppressions as supp
@@ -25,6 +19,9 @@ from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import Enrollment, Lead, Message, Reply
+from tests.inbound.recipients_world import KEY, NOW, SEQUENCE, config
+from tests.runs.local_servers import Inbox, smtp_inbox
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 HARD, SOFT, FINE = "lead0000@example.com", "lead0001@example.com", "lead0002@example.com"
 

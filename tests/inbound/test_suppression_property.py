@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-import mails
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from recipients_world import HOOK_SECRET, KEY, NOW, config
 from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import _doc, base_resources, lead_row, start_runs, write_leads, write_repo
 
 from campaign_gitops.inbound.tokens import Signer, Unsubscribe
 from campaign_gitops.inbound.webhook import signature
@@ -35,6 +29,16 @@ from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import Enrollment, Message
 from campaign_gitops.web.app import create_app
+from tests.inbound import mails
+from tests.inbound.recipients_world import HOOK_SECRET, KEY, NOW, config
+from tests.runs.runs_helpers import (
+    _doc,
+    base_resources,
+    lead_row,
+    start_runs,
+    write_leads,
+    write_repo,
+)
 
 LEADS = 4
 STEPS = [{"channel": "email", "delayDays": 0, "template": "intro"},

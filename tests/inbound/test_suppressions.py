@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
-
 from campaign_gitops.cli.main import cli
 from campaign_gitops.inbound import suppressions as supp
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import AuditLog, Lead, Message, Reply
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 EMAIL_ONLY = [{"channel": "email", "delayDays": 0, "template": "intro"},

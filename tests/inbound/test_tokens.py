@@ -4,14 +4,10 @@ puts in messages: the body's link, List-Unsubscribe (+ mailto), SMS opt-out word
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.config.project_file import load_project_file
@@ -23,6 +19,7 @@ from campaign_gitops.runs.transports import SmtpTransport
 from campaign_gitops.runs.types import OutgoingMessage
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import Message
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 WHAT = Unsubscribe("acme", "jo@example.com", "12:0")
 

@@ -4,19 +4,16 @@ tests where Chromium is missing; CAMPAIGN_GITOPS_REQUIRE_BROWSER=1 makes that a 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from recipients_world import KEY, build, config, path_of
 from sqlalchemy import select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from test_web_browser import browser  # noqa: F401 - the module's Chromium fixture
 
 from campaign_gitops.state.tables import Suppression
 from campaign_gitops.web.app import create_app, start_in_thread
+from tests.inbound.recipients_world import KEY, build, config, path_of
+from tests.web.test_web_browser import browser  # noqa: F401 - the module's Chromium fixture
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reconcile"))
-import daemon_repos as dr
-
+import tests.reconcile.daemon_repos as dr
 from campaign_gitops.config.project import NotificationConfig, Project, ProjectConfig
 from campaign_gitops.notify.conditions import scan
 from campaign_gitops.notify.notifier import Notice, Notifier, RateLimit

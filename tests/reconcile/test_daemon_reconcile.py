@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import daemon_repos as dr
 import pytest
 from sqlalchemy import select, text
 
+import tests.reconcile.daemon_repos as dr
 from campaign_gitops.config.project import FreezeWindow, Project, ProjectConfig
 from campaign_gitops.reconcile.daemon import Options, Reconciler
 from campaign_gitops.reconcile.events import EventLog

@@ -3,9 +3,9 @@ concurrently"; any other constraint failure is an error change with the reason."
 
 from __future__ import annotations
 
-import reconcile_repos as rr
 from sqlalchemy import text
 
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 
 repo, database = rr.repo, rr.database

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import reconcile_repos as rr
-
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.preflight.lint import lint
 from campaign_gitops.reconcile.service import (
     apply_plan,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-import reconcile_repos as rr
 from sqlalchemy import select, update
 
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.reconcile.lifecycle import TRANSITIONS, check_transition
 from campaign_gitops.reconcile.plan import sync_states
 from campaign_gitops.reconcile.service import apply_plan, plan_repo

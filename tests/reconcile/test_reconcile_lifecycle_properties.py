@@ -13,11 +13,11 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import reconcile_repos as rr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.config.project import Project
 from campaign_gitops.reconcile.lifecycle import TRANSITIONS, check_transition
 from campaign_gitops.reconcile.service import apply_plan, plan_repo

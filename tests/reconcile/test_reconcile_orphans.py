@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import reconcile_repos as rr
 from sqlalchemy import select, update
 
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.reconcile.plan import sync_states
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 from campaign_gitops.state import tables as t

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import reconcile_repos as rr
-
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 
 repo, database, write_repo = rr.repo, rr.database, rr.write_repo

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import reconcile_repos as rr
 from sqlalchemy import select, update
 
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.config.resolved import resolve_with_hash
 from campaign_gitops.reconcile.render import render_text
 from campaign_gitops.reconcile.service import apply_plan, plan_repo

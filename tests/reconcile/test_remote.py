@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import daemon_repos as dr
-from git_http import GitHttpServer
-
+import tests.reconcile.daemon_repos as dr
 from campaign_gitops.config.project import Project
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.reconcile.backoff import Backoff
@@ -28,6 +24,7 @@ from campaign_gitops.reconcile.remote import (
     ref_matches,
     repo_dir,
 )
+from tests.reconcile.git_http import GitHttpServer
 
 
 class Origin:

@@ -24,8 +24,6 @@ from typing import Any
 
 import pytest
 import yaml
-from local_servers import http_provider, smtp_inbox
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import select
 
 from campaign_gitops.config.project import ProjectConfig
@@ -34,6 +32,8 @@ from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Message
+from tests.runs.local_servers import http_provider, smtp_inbox
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 CLI = str(Path(sys.executable).parent / "campaign-gitops")
 MONDAY_8 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)

@@ -36,8 +36,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from local_servers import Provider
-from runs_helpers import _doc, base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import select, update
 
 from campaign_gitops.cli.main import cli
@@ -49,6 +47,15 @@ from campaign_gitops.runs.review import decide
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Campaign, Lead, Message, Resource
+from tests.runs.local_servers import Provider
+from tests.runs.runs_helpers import (
+    _doc,
+    base_resources,
+    lead_row,
+    start_runs,
+    write_leads,
+    write_repo,
+)
 
 LEADS = 4
 START = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)  # a Monday, before the window opens

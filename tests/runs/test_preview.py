@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from runs_helpers import base_resources, lead_row, write_leads, write_repo
 from sqlalchemy import MetaData, func, select
 
 from campaign_gitops.cli.main import cli
 from campaign_gitops.state.db import open_database
+from tests.runs.runs_helpers import base_resources, lead_row, write_leads, write_repo
 
 
 def _run(db_url: str | None, *args: str, code: int = 0) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fake_anthropic import FakeAnthropic, error_answer, tool_answer, user_text
 
 from campaign_gitops.ai.message_prompts import REVIEW_TOOL
 from campaign_gitops.config.models import ReviewerSpec, canonical_spec
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.reviewers import has_unsubscribe_link, make_reviewer
 from campaign_gitops.runs.types import Decision, MessageContext, WrittenMessage
+from tests.runs.fake_anthropic import FakeAnthropic, error_answer, tool_answer, user_text
 
 UNSUB = "https://acme.example/u/tok123"
 EMAIL = WrittenMessage(subject="Ada, a question",

@@ -9,13 +9,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-from runs_helpers import lead_row, write_leads
 from sqlalchemy import func, insert, select, text, update
 
 from campaign_gitops.runs.allocation import allocate, count_matching, matching_ids
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import Lead, Suppression
+from tests.runs.runs_helpers import lead_row, write_leads
 
 NOW = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 from campaign_gitops.cli.main import cli
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 MONDAY_8 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 EMAIL_ONLY = [{"channel": "email", "delayDays": 0, "template": "intro"},

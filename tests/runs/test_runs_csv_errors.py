@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from runs_helpers import LEAD_FIELDS, lead_row, write_leads
 from sqlalchemy import func, select
 
 from campaign_gitops.cli.main import cli
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import Lead, Reply
+from tests.runs.runs_helpers import LEAD_FIELDS, lead_row, write_leads
 
 GOOD = "lead0001@example.com,Ada\n"
 HEADER = "email,first_name\n"

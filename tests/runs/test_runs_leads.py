@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from runs_helpers import lead_row, write_leads
 from sqlalchemy import func, select
 
 from campaign_gitops.cli.main import cli
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import Lead
+from tests.runs.runs_helpers import lead_row, write_leads
 
 
 def _count(db) -> int:

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from runs_helpers import base_resources, lead_row, write_leads, write_repo
 
 from campaign_gitops.cli.main import cli
 from campaign_gitops.runs.start import occurrence_name
+from tests.runs.runs_helpers import base_resources, lead_row, write_leads, write_repo
 
 EXE = str(Path(sys.executable).with_name("campaign-gitops"))
 SYDNEY = dt.timezone(dt.timedelta(hours=11))  # December and January: daylight time
@@ -314,11 +314,10 @@ def _names(db: Any) -> dict[str, tuple[str, str | None]]:
 
 def test_a_freeze_window_holds_the_series_and_a_taken_name_is_not_started_twice(
         db_url: str, tmp_path: Path) -> None:
-    from runs_helpers import start_runs
-
     from campaign_gitops.config.project import ProjectConfig
     from campaign_gitops.runs.tick import tick
     from campaign_gitops.state.db import open_database
+    from tests.runs.runs_helpers import start_runs
 
     db = open_database(db_url)
     # a declared one-shot run already carries the name of the Dec 3 occurrence

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import func, select
 
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import CampaignRun, Enrollment, Lead
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 NOW = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)  # a Monday, before 09:00 UTC
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import func, select, update
 
 from campaign_gitops.cli.main import cli
@@ -32,6 +31,7 @@ from campaign_gitops.state.tables import (
     Lead,
     Message,
 )
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 MONDAY_8 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 MONDAY_9 = MONDAY_8 + dt.timedelta(hours=1)

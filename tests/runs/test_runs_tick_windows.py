@@ -11,7 +11,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import select
 
 from campaign_gitops.config.project import ProjectConfig
@@ -19,6 +18,7 @@ from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Enrollment, Message
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 UTC = dt.UTC
 SMS_ONLY = [{"channel": "sms", "delayDays": 0, "template": "bye"}]

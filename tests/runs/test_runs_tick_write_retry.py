@@ -17,8 +17,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from fake_anthropic import FakeAnthropic, error_answer, tool_answer
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import select
 
 from campaign_gitops.ai.message_prompts import WRITE_TOOL
@@ -28,6 +26,8 @@ from campaign_gitops.runs.policy import BACKOFF, MAX_ATTEMPTS
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Enrollment, Message
+from tests.runs.fake_anthropic import FakeAnthropic, error_answer, tool_answer
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 OVERLOADED = error_answer(529, "overloaded_error", "Overloaded")

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from local_servers import http_provider
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import select, update
 
 from campaign_gitops.config.project import ProjectConfig
@@ -27,6 +25,8 @@ from campaign_gitops.runs.review import decide
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Campaign, Client, Message
+from tests.runs.local_servers import http_provider
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 EMAIL = [{"channel": "email", "delayDays": 0, "template": "intro"}]

@@ -15,8 +15,6 @@ from typing import Any
 
 import yaml
 from click.testing import CliRunner
-from local_servers import http_provider
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import select
 
 from campaign_gitops.cli.main import cli
@@ -25,6 +23,8 @@ from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Client, Message
+from tests.runs.local_servers import http_provider
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 

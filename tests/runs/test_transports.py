@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_servers import Inbox, Provider, authenticator, free_port, http_provider, smtp_inbox
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
@@ -26,6 +25,14 @@ from campaign_gitops.runs.transports import (
     verify_signature,
 )
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage
+from tests.runs.local_servers import (
+    Inbox,
+    Provider,
+    authenticator,
+    free_port,
+    http_provider,
+    smtp_inbox,
+)
 
 
 def outgoing(key: str = "run1:enr7:step0", channel: str = "email", **kw: Any) -> OutgoingMessage:

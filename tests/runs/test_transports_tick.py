@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from local_servers import Provider, http_provider, smtp_inbox
-from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 from sqlalchemy import select
 
 from campaign_gitops.config.project import ProjectConfig
@@ -22,6 +20,8 @@ from campaign_gitops.runs.tick import tick
 from campaign_gitops.runs.transports import verify_signature
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Message
+from tests.runs.local_servers import Provider, http_provider, smtp_inbox
+from tests.runs.runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
 
 MONDAY_8 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 MONDAY_9 = MONDAY_8 + dt.timedelta(hours=1)

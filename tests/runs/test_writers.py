@@ -6,13 +6,13 @@ from typing import Any
 
 import httpx2
 import pytest
-from fake_anthropic import FakeAnthropic, error_answer, tool_answer, user_text
 
 from campaign_gitops.ai.client import DEFAULT_MODEL
 from campaign_gitops.ai.message_prompts import WRITE_TOOL
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.types import MessageContext, WriteError
 from campaign_gitops.runs.writers import make_writer
+from tests.runs.fake_anthropic import FakeAnthropic, error_answer, tool_answer, user_text
 
 ADA = {"first_name": "Ada", "last_name": "Lovelace", "company": "Analytical Engines",
        "title": "CTO", "seniority": "c_suite", "company_industry": "software",

@@ -7,16 +7,11 @@ import email
 import email.policy
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dkim
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from local_servers import Inbox, smtp_inbox
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.transports import (
@@ -25,6 +20,7 @@ from campaign_gitops.runs.transports import (
     make_transport,
 )
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage
+from tests.runs.local_servers import Inbox, smtp_inbox
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from web_world import World, build_world
 
 from campaign_gitops.state.tables import Message
 from campaign_gitops.web.app import create_app
+from tests.web.web_world import World, build_world
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_world import REPO, World, build_world
 
 from campaign_gitops.web.app import create_app, start_in_thread
+from tests.web.web_world import REPO, World, build_world
 
 pytestmark = pytest.mark.browser
 REQUIRE = os.environ.get("CAMPAIGN_GITOPS_REQUIRE_BROWSER") == "1"

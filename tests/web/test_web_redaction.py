@@ -22,7 +22,6 @@ from campaign_gitops.redact import redact_text, redact_url
 from campaign_gitops.state.db import open_database
 from campaign_gitops.web.app import create_app
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runs"))
 CLI = str(Path(sys.executable).parent / "campaign-gitops")
 SECRETS = ("hunter2", "hunter3", "t0ps3cret")
 
@@ -130,13 +129,19 @@ def test_malformed_database_url_is_not_echoed(tmp_path: Path) -> None:
 def test_webhook_credentials_stay_out_of_status_reason(db_url: str, tmp_path: Path) -> None:
     import datetime as dt
 
-    from runs_helpers import base_resources, lead_row, start_runs, write_leads, write_repo
     from sqlalchemy import select
 
     from campaign_gitops.config.project import ProjectConfig
     from campaign_gitops.runs.leads import import_csv
     from campaign_gitops.runs.tick import tick
     from campaign_gitops.state.tables import Message
+    from tests.runs.runs_helpers import (
+        base_resources,
+        lead_row,
+        start_runs,
+        write_leads,
+        write_repo,
+    )
 
     with socket.socket() as probe:  # nobody listens there: the connection is refused
         probe.bind(("127.0.0.1", 0))

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from web_world import World, build_world
 
 from campaign_gitops.web.app import create_app
+from tests.web.web_world import World, build_world
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.checks import not_a_server_error, status_code_conformance  # noqa: E402

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from web_world import World, build_world
 
 from campaign_gitops.cli.main import cli
 from campaign_gitops.findings import CampaignGitopsError
@@ -19,6 +18,7 @@ from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import KeyValue, Message
 from campaign_gitops.web.app import check_bind, create_app
 from campaign_gitops.web.security import TOKEN_ENV
+from tests.web.web_world import World, build_world
 
 TOKEN = "s3cret-token-for-tests"
 XSS = '<script>alert("owned")</script><img src=x onerror=alert(1)>'

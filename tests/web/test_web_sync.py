@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from web_world import build_world
 
 from campaign_gitops.web.app import create_app
+from tests.web.web_world import build_world
 
 
 def _sync(c: TestClient) -> dict[str, str]:
