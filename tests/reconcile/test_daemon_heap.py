@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from campaign_gitops.reconcile.runner import _settled_heap
+from campaign_gitops.reconcile.runner import settled_heap
 
 
 class _Node:
@@ -18,14 +18,14 @@ class _Node:
 def test_a_full_pass_collects_then_freezes_and_the_next_one_unfreezes() -> None:
     gc.unfreeze()
     try:
-        with _settled_heap():
+        with settled_heap():
             assert gc.get_freeze_count() == 0
             kept = [_Node() for _ in range(100)]
             garbage = weakref.ref(_Node())  # unreachable at once, but for its cycle
         assert garbage() is None  # collected before freezing
         frozen = gc.get_freeze_count()
         assert frozen > len(kept)
-        with _settled_heap():
+        with settled_heap():
             assert gc.get_freeze_count() == 0  # the next full pass starts unfrozen
         assert gc.get_freeze_count() >= len(kept)
     finally:

@@ -6,7 +6,7 @@ import pytest
 
 from campaign_gitops.config.loader import parse_text
 from campaign_gitops.reconcile.daemon import clients_of
-from campaign_gitops.reconcile.runner import _git_filter
+from campaign_gitops.reconcile.runner import git_ref_filter
 
 
 @pytest.mark.parametrize(("path", "wanted"), [
@@ -19,7 +19,7 @@ from campaign_gitops.reconcile.runner import _git_filter
     ("/r/.git/index", False),
 ])
 def test_git_source_wakes_on_ref_moves_only(path: str, wanted: bool) -> None:
-    assert _git_filter(None, path) is wanted
+    assert git_ref_filter(None, path) is wanted
 
 
 def test_clients_of_reads_raw_documents_even_when_invalid() -> None:

@@ -141,7 +141,7 @@ class Runner:
             if is_leader:
                 if clock >= next_full:
                     debouncer.take()
-                    with _settled_heap():
+                    with settled_heap():
                         self._pass(None)
                     self._message_metrics()
                     next_full = time.monotonic() + o.interval
@@ -224,7 +224,7 @@ class Runner:
         source = self.reconciler.source
         if isinstance(source, GitSource):
             target: Path = git_dir(source.root)
-            watch_filter: Any = _git_filter
+            watch_filter: Any = git_ref_filter
         else:
             target = source.resources_dir
             watch_filter = _WorktreeFilter(DefaultFilter())
@@ -273,7 +273,7 @@ class Runner:
 
 
 @contextmanager
-def _settled_heap() -> Iterator[None]:
+def settled_heap() -> Iterator[None]:
     """Around a full pass: afterwards, collect once and freeze what survived.
 
     A full pass leaves the file cache, bundle and snapshot of the whole repo on the heap
@@ -290,7 +290,7 @@ def _settled_heap() -> Iterator[None]:
         gc.freeze()
 
 
-def _git_filter(_change: Any, path: str) -> bool:
+def git_ref_filter(_change: Any, path: str) -> bool:
     """Ref moves: HEAD, refs/, packed-refs (objects are written before the ref moves)."""
     name = path.replace("\\", "/")
     return ("/refs/" in name or name.endswith(("/HEAD", "/packed-refs"))) \
