@@ -49,8 +49,12 @@ def action() -> dict[str, Any]:
 
 def test_every_file_parses() -> None:
     assert {p.name for p in WORKFLOWS} >= {"preflight.yml", "ci.yml"}
-    for path in [*WORKFLOWS, REPO / "action.yml", REPO / ".pre-commit-hooks.yaml"]:
-        assert load_yaml(path)
+    for path in WORKFLOWS:
+        workflow = load_yaml(path)
+        assert {"name", "on", "jobs"} <= set(workflow) and workflow["jobs"], path.name
+    assert action()["runs"]["using"] == "composite"
+    [hook] = load_yaml(REPO / ".pre-commit-hooks.yaml")
+    assert (hook["id"], hook["entry"]) == ("campaign-gitops-lint", "campaign-gitops lint")
 
 
 # ---------------------------------------------------------------- the steps that call us

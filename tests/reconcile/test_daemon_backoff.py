@@ -16,7 +16,8 @@ def test_backoff_grows_along_the_tuple_and_repeats_the_last() -> None:
 def test_backoff_holds_until_due_and_resets_on_success() -> None:
     backoff = Backoff(delays=(10.0,))
     backoff.failed("a", "boom", now=0.0)
-    assert backoff.waiting("a", now=9.9) is not None
+    retry = backoff.waiting("a", now=9.9)
+    assert retry is not None and (retry.retry_at, retry.attempts) == (10.0, 1)
     assert backoff.waiting("a", now=10.0) is None
     assert backoff.waiting("b", now=0.0) is None
     assert backoff.next_due() == 10.0
