@@ -109,6 +109,7 @@ def test_broken_file_holds_its_resources_while_others_reconcile(daemon_repo: Pat
     fixed = rec.reconcile_once({str(broken)}, now=NOW, clock=2.0)
     assert fixed.ok and fixed.failing == ()
     assert description(rec.db, "acme", "c0") == "v3"
+    rec.health.update(clock=lambda: 2.0, db_answered=2.0)  # the loop's probe answered
     assert rec.health.ready()[0]
     assert sample("campaign_gitops_resources", {"state": "synced"}) == 13
     assert sample("campaign_gitops_files_failing") == 0

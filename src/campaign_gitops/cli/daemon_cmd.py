@@ -58,6 +58,9 @@ def _tick_function(db: Any, config: Any, root: Any) -> Any:
 @click.option("--fetch-interval", type=click.FloatRange(min=1), default=60.0,
               show_default=True, help="Seconds between fetches of --repo (a push webhook "
                                       "on /hooks/git fetches at once).")
+@click.option("--lease-ttl", type=click.FloatRange(min=1), default=15.0, show_default=True,
+              help="PostgreSQL: seconds a leader's lease lasts unrenewed; a frozen leader "
+                   "is replaced within it (a killed one within about a second).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--debounce-ms", type=click.IntRange(0, 60000), default=50, show_default=True,
@@ -75,14 +78,15 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
                   source: str, ref: str,
                   log_format: str, debounce_ms: int, ui_port: int | None,
                   ui_host: str, repo_url: str | None, fetch_interval: float,
-                  inbound_interval: float) -> int:
+                  inbound_interval: float, lease_ttl: float) -> int:
     """Watch the repo and keep the database converged with it.
 
     \b
     Full reconcile at start, then incremental on each change (debounced), a full resync
     every --interval, ticks on --tick-interval. A file that fails to load or lint keeps
     its resources at their last good state. One leader per PostgreSQL database
-    (advisory lock); one daemon per SQLite file. SIGTERM/SIGINT: clean exit 0.
+    (a lease renewed each second, --lease-ttl; the advisory lock fences each apply);
+    one daemon per SQLite file. SIGTERM/SIGINT: clean exit 0.
 
     \b
     Example:
@@ -103,7 +107,7 @@ def reconcile_cmd(ctx: Context, once: bool, interval: float, tick_interval: floa
                        source=source, ref=ref, log_format=log_format,
                        debounce_ms=debounce_ms, ui_port=ui_port, ui_host=ui_host,
                        repo_url=repo_url, fetch_interval=fetch_interval,
-                       inbound_interval=inbound_interval)
+                       inbound_interval=inbound_interval, lease_ttl=lease_ttl)
 
 
 def _follow(project: Any, repo_url: str, ref: str) -> Any:
@@ -124,7 +128,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
                log_format: str, debounce_ms: int, ui_port: int | None = None,
                ui_host: str = "127.0.0.1", repo_url: str | None = None,
                fetch_interval: float = 60.0, inbound_interval: float = 60.0,
-               allow_mass_prune: bool = False) -> int:
+               allow_mass_prune: bool = False, lease_ttl: float = 15.0) -> int:
     # SIGTERM/SIGINT during start-up are remembered and honoured as soon as the loop
     # exists (a clean stop, exit 0) instead of killing the process half-started.
     early_stop: list[str] = []
@@ -156,7 +160,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     if isinstance(reader, GitSource):
         reader.resolve()  # a bad ref fails now, with git's message
     url = ctx.db
-    leader = leadership_for(url)
+    leader = leadership_for(url, ttl=lease_ttl, clock=time.monotonic)
     if leader.kind == "sqlite":
         leader.try_acquire()  # a second daemon on this file is refused before anything else
     db = open_database(url)

@@ -153,6 +153,9 @@ class _Apply:
     actor: str
     postgres: bool = False
     pending: list[dict[str, Any]] = field(default_factory=list)  # revisions to insert
+    # Called first in each change's transaction (the daemon's leader lease); raising
+    # rolls the change back and ends the apply.
+    guard: Callable[[Connection], None] | None = None
 
     # -------------------------------------------------- helpers
 
@@ -405,6 +408,8 @@ def _in_transaction(step: Step) -> Execute:
     """Core statements only: the connection's own transaction, no unit of work."""
     def execute(work: _Apply, connection: Connection, change: Change) -> Outcome:
         with connection.begin():
+            if work.guard is not None:
+                work.guard(connection)
             work.log(connection, change, step(work, connection, change))
         return APPLIED, ""
     return execute
@@ -414,6 +419,8 @@ def _in_session(step: Step) -> Execute:
     """An ORM Session on the connection, one transaction (a run's rows are ORM objects)."""
     def execute(work: _Apply, connection: Connection, change: Change) -> Outcome:
         with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+            if work.guard is not None:
+                work.guard(session.connection())
             work.log(session, change, step(work, session, change))
         return APPLIED, ""
     return execute
@@ -450,14 +457,18 @@ def _delay() -> float:
 def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
                   config: ProjectConfig | None = None, git: GitInfo | None = None,
                   actor: str = "cli", now: dt.datetime | None = None,
-                  on_change: Callable[[Change, str, str], None] | None = None) -> ApplyResult:
+                  on_change: Callable[[Change, str, str], None] | None = None,
+                  guard: Callable[[Connection], None] | None = None) -> ApplyResult:
     """Execute ``plan``: each change in its own transaction, in the plan's order.
 
     ``on_change(change, outcome, reason)`` is told each outcome (applied, skipped,
-    error) so a caller can show progress; this module never prints.
+    error) so a caller can show progress; this module never prints. ``guard`` runs
+    first in every change's transaction (the daemon's lease check); what it raises
+    rolls that change back and propagates.
     """
     work = _Apply(bundle, config or ProjectConfig(), git or git_info(bundle.root),
-                  now or dt.datetime.now(dt.UTC), actor, postgres=db.is_postgres)
+                  now or dt.datetime.now(dt.UTC), actor, postgres=db.is_postgres,
+                  guard=guard)
     result = ApplyResult()
     delay = _delay()
     workers = _workers(db, delay)

@@ -22,6 +22,8 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from campaign_gitops.config.bundle import Bundle, Key, build_bundle
 from campaign_gitops.config.loader import FileResult
 from campaign_gitops.config.project import Project, ProjectConfig
@@ -31,6 +33,7 @@ from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
 from campaign_gitops.reconcile.blockers import errors_by_resource, run_errors, unstarted_view
 from campaign_gitops.reconcile.events import EventLog
 from campaign_gitops.reconcile.health import SYNC_STATES, Health, Metrics
+from campaign_gitops.reconcile.leader import LeaseLost
 from campaign_gitops.reconcile.plan import (
     Action,
     Change,
@@ -150,6 +153,8 @@ class Reconciler:
     full_done: bool = False
     # Asked before each change: False stops the pass (shutdown, or the lead was lost).
     keep_going: Callable[[], bool] = field(default=lambda: True)
+    # Run first in each change's transaction: raises LeaseLost when no longer the leader.
+    apply_guard: Callable[[Connection], None] | None = None
 
     def __post_init__(self) -> None:
         self.backoff = Backoff(self.options.backoff)
@@ -293,6 +298,11 @@ class Reconciler:
                                       f"{waiting.retry_at - clock:.1f}s: {waiting.error}"))
                 continue
             outcome, reason = self._apply_one(plan, change, bundle, git, now)
+            if outcome == "lost":
+                held.append((key, f"not applied: {reason}"))
+                self.log("interrupted", f"lost the lead: {reason}; rolled back, not applied",
+                         level="warn", resource=key, commit=read.commit)
+                break
             if outcome == "error":
                 retry = self.backoff.failed(key, reason, clock)
                 failed_keys.add(key)
@@ -323,7 +333,10 @@ class Reconciler:
         try:
             apply_changes(self.db, single, bundle, config=self.config, git=git,
                           actor=self.options.actor, now=now,
-                          on_change=lambda _c, o, r: outcome.append((o, r)))
+                          on_change=lambda _c, o, r: outcome.append((o, r)),
+                          guard=self.apply_guard)
+        except LeaseLost as exc:  # rolled back: the new leader applies it
+            return "lost", str(exc)
         except Exception as exc:  # an operational failure of this one change: retry later
             return "error", describe_error(exc)
         return outcome[0] if outcome else ("skipped", "")

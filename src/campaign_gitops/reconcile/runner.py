@@ -62,19 +62,16 @@ class Runner:
         return self.reconciler.log
 
     def __post_init__(self) -> None:
-        self._checked = 0.0
         self._probed: float | None = None
         self.reconciler.keep_going = self._keep_going
+        self.reconciler.apply_guard = self.leader.guard
 
     def _keep_going(self) -> bool:
-        """Between two changes: not stopping, and (checked once a second) still the leader."""
+        """Between two changes: not stopping, and still the leader — the lease renewed
+        when due (a long pass keeps it), and valid by the local clock right now."""
         if self.stop.is_set():
             return False
-        clock = time.monotonic()
-        if clock - self._checked >= 1.0:
-            self._checked = clock
-            return self.leader.still_held()
-        return True
+        return self.leader.still_held() and self.leader.may_apply()
 
     def request_stop(self, reason: str = "") -> None:
         if not self.stop.is_set():
@@ -113,7 +110,7 @@ class Runner:
             self.stop.set()
             self.leader.release()
             self.reconciler.metrics.leader.set(0)
-            self.log("released", "leader lock released")
+            self.log("released", "leader lease released")
             if ticker is not None:
                 ticker.join(timeout=30)
         return 0
@@ -129,13 +126,14 @@ class Runner:
             self._probe(clock)
             if is_leader and not self.leader.still_held():
                 is_leader = False
-                self._role("follower", "lost the lead (lock connection gone)")
+                self._role("follower", "lost the lead (lease not renewed in time, or "
+                                       "another daemon holds it)")
             if not is_leader and clock >= next_try:
                 next_try = clock + o.leader_retry
                 if self.leader.try_acquire():
                     is_leader = True
                     next_full = clock
-                    self._role("leader", "took the lead")
+                    self._took_lead()
                 elif self.reconciler.health.role != "follower":
                     self._role("follower", "another daemon holds the lead")
             if is_leader:
@@ -211,10 +209,21 @@ class Runner:
             self.log("reconcile-failed", describe_error(exc), level="error")
             return None
 
-    def _role(self, role: str, message: str) -> None:
+    def _took_lead(self) -> None:
+        takeover = getattr(self.leader, "takeover", None)
+        if takeover is None:
+            self._role("leader", "took the lead")
+            return
+        came = f" from {takeover.previous} ({takeover.why})" if takeover.previous else ""
+        ended = (f"; ended stale backend(s) {', '.join(map(str, takeover.terminated))}"
+                 if takeover.terminated else "")
+        self._role("leader", f"took the lead (term {takeover.term}){came}{ended}",
+                   term=takeover.term, previous=takeover.previous, why=takeover.why)
+
+    def _role(self, role: str, message: str, **fields: Any) -> None:
         self.reconciler.health.update(role=role)
         self.reconciler.metrics.leader.set(1 if role == "leader" else 0)
-        self.log(role, message)
+        self.log(role, message, **fields)
 
     # -------------------------------------------------- watching
 
