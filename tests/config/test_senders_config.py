@@ -47,10 +47,8 @@ def test_campaign_narrows_senders() -> None:
     assert CampaignSpec.model_validate({}).senders is None
 
 
-def test_sender_email_is_not_a_placeholder_until_tick_renders_it() -> None:
-    # tick does not assign senders to leads yet (docs/senders.md): a known
-    # {{sender_email}} would fail at write time for want of a value.
-    assert "sender_name" in PLACEHOLDERS and "sender_email" not in PLACEHOLDERS
+def test_sender_placeholders_are_known() -> None:
+    assert {"sender_name", "sender_email"} <= PLACEHOLDERS
 
 
 def test_named_transports_with_dkim(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from campaign_gitops.findings import CampaignGitopsError
 
 PLACEHOLDERS: frozenset[str] = frozenset({
-    "first_name", "last_name", "company", "title", "sender_name", "unsubscribe_url",
-    "SMART_PROMPT", "SMART_PROMPT_SUBJECT",
+    "first_name", "last_name", "company", "title", "sender_name", "sender_email",
+    "unsubscribe_url", "SMART_PROMPT", "SMART_PROMPT_SUBJECT",
 })
 # Filled by an AI writer, never by the template renderer.
 SMART_PLACEHOLDERS: frozenset[str] = frozenset({"SMART_PROMPT", "SMART_PROMPT_SUBJECT"})

@@ -29,7 +29,7 @@ MESSAGE_COLUMNS: dict[str, str] = {
     "lead_id": "bigint", "step_index": "integer", "channel": "text", "recipient": "text",
     "subject": "text", "body": "text", "status": "text", "status_reason": "text",
     "idempotency_key": "text", "attempts": "integer", "scheduled_for": "timestamptz",
-    "created_at": "timestamptz", "updated_at": "timestamptz",
+    "created_at": "timestamptz", "updated_at": "timestamptz", "sender": "text",
 }
 MOVE_COLUMNS: dict[str, str] = {
     "e_id": "bigint", "next_step": "integer", "state": "text", "next_due_at": "timestamptz",

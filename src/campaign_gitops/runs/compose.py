@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from campaign_gitops.config.models import Sender
 from campaign_gitops.inbound.tokens import Unsubscribe
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.types import (
@@ -44,6 +45,8 @@ class Work:
     due: dt.datetime | None
     replied: bool = False
     bounced: bool = False
+    lead_sender: str | None = None  # the enrollment's sender (its email), if it has one
+    sender: Sender | None = None  # the lead's sender for this email step (SPEC 9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,8 @@ def context(plan: RunPlan, work: Work, step: dict[str, Any]) -> MessageContext:
         template=plan.template_for(step), goal=plan.config.get("goal"),
         writer=plan.config.get("writer") or {"type": "template"},
         client_spec=plan.config.get("client") or {},
-        sender_name=plan.client.replace("-", " ").title(),
+        sender_name=work.sender.name if work.sender else plan.client.replace("-", " ").title(),
+        sender_email=work.sender.email if work.sender else "",
         unsubscribe_url=unsubscribe_url(plan, work.lead, message_key(work)),
     )
 

@@ -111,6 +111,21 @@ class Transports:
                 self._made[channel] = exc
         return self._made[channel]
 
+    def for_message(self, q: Queued) -> Transport | CampaignGitopsError:
+        """A sender's named transport (SPEC 9), else the channel's."""
+        name = q.envelope.transport
+        if not name:
+            return self.get(q.channel)
+        key = f"@{name}"
+        if key not in self._made:
+            from campaign_gitops.runs.transports import make_named_transport
+
+            try:
+                self._made[key] = make_named_transport(name, self.config)
+            except CampaignGitopsError as exc:
+                self._made[key] = exc
+        return self._made[key]
+
     def close(self) -> None:
         for transport in self._made.values():
             close = getattr(transport, "close", None)
@@ -203,10 +218,10 @@ def _state_refusals(session: Session,
 
 
 def send_one(q: Queued, transports: Transports) -> Result:
-    transport = transports.get(q.channel)
+    transport = transports.for_message(q)
     if isinstance(transport, CampaignGitopsError):
-        return Result(q, "config",
-                      error=redact_text(f"transport for {q.channel}: {transport.message}"))
+        what = q.envelope.transport or q.channel
+        return Result(q, "config", error=redact_text(f"transport for {what}: {transport.message}"))
     recipients = [r.strip() for r in q.recipient.split(",") if r.strip()]
     if not q.is_test:
         recipients = [q.recipient]
@@ -241,7 +256,7 @@ def presend(drafts: list[Queued], transports: Transports) -> list[Queued]:
     are inserted ``sending``, not ``queued``: no other tick ever sees them waiting, and
     ``claim_together`` gates them in the same transaction."""
     return [dataclasses.replace(d, status="sending")
-            if d.status == "queued" and _dedupes(transports, d.channel) else d
+            if d.status == "queued" and _dedupes(transports, d) else d
             for d in drafts]
 
 
@@ -298,7 +313,7 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
                 _record_group(session, results, now)
             out.results.extend(results)
         for chunk in _chunks([q for q in queued if q.status != "sending"], GATE_CHUNK):
-            together = [q for q in chunk if _dedupes(transports, q.channel)]
+            together = [q for q in chunk if _dedupes(transports, q)]
             if together:  # marked, sent and recorded as one group (see _dedupes)
                 with session.begin():
                     record_previous()
@@ -308,7 +323,7 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
                     _record_group(session, results, now)
                 out.results.extend(results)
             for q in chunk:
-                if _dedupes(transports, q.channel):
+                if _dedupes(transports, q):
                     continue
                 with session.begin():
                     record_previous()
@@ -338,12 +353,12 @@ def _chunks(items: list[Queued], size: int) -> Iterator[list[Queued]]:
         yield items[start:start + size]
 
 
-def _dedupes(transports: Transports, channel: str) -> bool:
+def _dedupes(transports: Transports, q: Queued) -> bool:
     """A transport that delivers an idempotency key at most once by itself (``dedupes =
     True``: the outbox) needs no commit between two of its sends: its messages are marked
     ``sending`` together (committed), sent, and their results committed together. A
     crash in between still leaves them ``sending`` -> ``unknown``, never sent twice."""
-    return bool(getattr(transports.get(channel), "dedupes", False))
+    return bool(getattr(transports.for_message(q), "dedupes", False))
 
 
 def _mark_all_sending(session: Session, group: list[Queued], now: dt.datetime) -> set[int]:

@@ -20,12 +20,15 @@ from typing import Any, Protocol
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from campaign_gitops.config.models import Sender
 from campaign_gitops.runs import delivery, policy
 from campaign_gitops.runs.calendar import next_slot
 from campaign_gitops.runs.compose import unsubscribe_url
 from campaign_gitops.runs.gate import charge, load_budget
+from campaign_gitops.runs.sender_use import envelope, load_book, threads
+from campaign_gitops.runs.senders import SenderBook, client_senders
 from campaign_gitops.runs.sequences import RunPlan
-from campaign_gitops.runs.types import OutboundMessage
+from campaign_gitops.runs.types import Envelope, OutboundMessage
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Lead, Message
 
@@ -51,7 +54,7 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
         select(m.c.id, m.c.run_id, m.c.status, m.c.channel, m.c.recipient, m.c.subject,
                m.c.body, m.c.idempotency_key, m.c.attempts, m.c.client, m.c.campaign_id,
                m.c.enrollment_id, m.c.lead_id, m.c.step_index, m.c.status_reason,
-               m.c.created_at, leads.c.email, leads.c.timezone)
+               m.c.created_at, m.c.sender, leads.c.email, leads.c.timezone)
         .join(runs, runs.c.id == m.c.run_id)
         .join(campaigns, campaigns.c.resource_id == m.c.campaign_id)
         .join(clients, clients.c.name == m.c.client)
@@ -94,12 +97,18 @@ def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued]
         plans = {r.run_id: state.plan(session, r.run_id) for r in rows}
         fresh = [plans[r.run_id] for r in rows if r.status == "approved"]
         budget = load_budget(session, fresh, state.now, lock=state.db.is_postgres)
+        senders = {run_id: client_senders(plan.config) for run_id, plan in plans.items()}
+        books: dict[str, SenderBook] = {}
         taken = []
         for r in rows:
             plan = plans[r.run_id]
             if not plan.is_test and next_slot(state.now, plan.window, r.channel,
                                               r.timezone) != state.now:
                 continue  # outside the sending window: a later tick sends it
+            if r.status == "approved" and not plan.is_test and r.sender and not _mailbox_free(
+                    session, books, plan, senders[r.run_id], r.sender, state.now):
+                state.count(r.channel, "deferred")  # its sender's cap or pacing: later
+                continue
             if r.status == "approved" and budget.admit(plan, r.channel):
                 state.count(r.channel, "deferred")
                 continue
@@ -112,10 +121,32 @@ def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued]
                 session.execute(update(messages).where(messages.c.id.in_(approved))
                                 .values(scheduled_for=state.now))
         charge(session, budget)
-    return [_queued(r, plans[r.run_id]) for r in taken]
+        thread = threads(session, [r.enrollment_id for r in taken if r.sender],
+                         before={r.enrollment_id: r.step_index for r in taken})
+    return [_queued(r, plans[r.run_id], envelope(
+        _find(senders[r.run_id], r.sender), thread.get(r.enrollment_id))) for r in taken]
 
 
-def _queued(row: Any, plan: RunPlan) -> delivery.Queued:
+def _find(senders: list[Sender], email: str | None) -> Sender | None:
+    if not email:
+        return None
+    return next((s for s in senders if s.email.lower() == email.lower()), None)
+
+
+def _mailbox_free(session: Session, books: dict[str, SenderBook], plan: RunPlan,
+                  senders: list[Sender], email: str, now: dt.datetime) -> bool:
+    """An approved email goes when its sender's cap and pacing let it (then counted)."""
+    if plan.client not in books:
+        books[plan.client] = load_book(session, plan.client, senders, now,
+                                       (plan.config.get("client") or {}).get("timezone"))
+    book = books[plan.client]
+    if book.sender(email) is None or not book.can_send(email, now):
+        return book.sender(email) is None  # a sender no longer configured: not held
+    book.take(email, now)
+    return True
+
+
+def _queued(row: Any, plan: RunPlan, envelope: Envelope) -> delivery.Queued:
     return OutboundMessage(
         run_id=row.run_id, campaign_id=row.campaign_id, campaign=plan.campaign,
         client=row.client, enrollment_id=row.enrollment_id, lead_id=row.lead_id,
@@ -124,4 +155,4 @@ def _queued(row: Any, plan: RunPlan) -> delivery.Queued:
         idempotency_key=row.idempotency_key, created_at=row.created_at,
         attempts=row.attempts, is_test=plan.is_test,
         unsubscribe_url=unsubscribe_url(plan, {"email": row.email or ""}, row.idempotency_key),
-        message_id=row.id)
+        envelope=envelope, message_id=row.id)

@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from campaign_gitops.config.models import Sender
 
@@ -26,6 +27,18 @@ def allowed_senders(senders: Sequence[Sender], narrow: Sequence[str] | None) -> 
         return list(senders)
     wanted = {email.lower() for email in narrow}
     return [s for s in senders if s.email.lower() in wanted]
+
+
+def client_senders(config: dict[str, Any]) -> list[Sender]:
+    """The senders of a run's pinned snapshot (``config['client']['senders']``)."""
+    client = config.get("client") or {}
+    return [Sender.model_validate(item) for item in client.get("senders") or ()]
+
+
+def run_senders(config: dict[str, Any]) -> list[Sender]:
+    """The senders a run's campaign may use: the client's, narrowed by the campaign."""
+    narrow = ((config.get("campaign") or {}).get("spec") or {}).get("senders")
+    return allowed_senders(client_senders(config), narrow)
 
 
 def email_quota(daily_limit: int, share_pct: int = 100) -> int:

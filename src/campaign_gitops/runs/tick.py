@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from campaign_gitops.config.models import Sender
 from campaign_gitops.config.project import ProjectConfig, is_frozen
 from campaign_gitops.inbound.tokens import Links, links_for
 from campaign_gitops.runs import bulk, delivery, pending, policy
@@ -41,10 +42,13 @@ from campaign_gitops.runs.compose import (
 from campaign_gitops.runs.enrollments import advance_values, load_leads, reply_flags, suppressed
 from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.metrics import update_metrics
+from campaign_gitops.runs.sender_use import Thread, load_book, reply_subject, threads
+from campaign_gitops.runs.sender_use import envelope as sender_envelope
+from campaign_gitops.runs.senders import SenderBook, client_senders, run_senders
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.runs.start import launch, start_occurrence
-from campaign_gitops.runs.types import OutboundMessage
+from campaign_gitops.runs.types import NO_ENVELOPE, OutboundMessage
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import (
     ApplyLog,
@@ -117,6 +121,34 @@ class _Tick:
     blocked_runs: set[int] = field(default_factory=set)
     touched_campaigns: set[int] = field(default_factory=set)
     sent_runs: set[int] = field(default_factory=set)
+    allowed: dict[int, list[Sender]] = field(default_factory=dict)
+    everyone: dict[int, list[Sender]] = field(default_factory=dict)
+
+    def senders(self, plan: RunPlan) -> list[Sender]:
+        """The senders ``plan``'s campaign may use (SPEC 9); [] keeps fromAddress."""
+        if plan.run_id not in self.allowed:
+            self.allowed[plan.run_id] = run_senders(plan.config)
+        return self.allowed[plan.run_id]
+
+    def sender(self, plan: RunPlan, email: str | None) -> Sender | None:
+        """The client's sender ``email`` in ``plan``'s snapshot (a lead's kept sender)."""
+        if not email:
+            return None
+        if plan.run_id not in self.everyone:
+            self.everyone[plan.run_id] = client_senders(plan.config)
+        return next((s for s in self.everyone[plan.run_id]
+                     if s.email.lower() == email.lower()), None)
+
+    def book(self, session: Session, books: dict[str, SenderBook],
+             plan: RunPlan) -> SenderBook:
+        """The client's use of its senders today, loaded once per transaction."""
+        if plan.client not in books:
+            if plan.run_id not in self.everyone:
+                self.everyone[plan.run_id] = client_senders(plan.config)
+            books[plan.client] = load_book(
+                session, plan.client, self.everyone[plan.run_id], self.now,
+                (plan.config.get("client") or {}).get("timezone"))
+        return books[plan.client]
 
     def count(self, channel: str, status: str, n: int = 1) -> None:
         self.counts.setdefault(channel, Counter())[status] += n
@@ -303,7 +335,8 @@ def _claim_query(state: _Tick, session: Session, run_ids: list[int], limit: int)
     ``ix_enrollments_claim`` that stops at ``limit``), skipping rows others hold."""
     e = enrollments
     query = (
-        select(e.c.id, e.c.run_id, e.c.lead_id, e.c.sample, e.c.next_step, e.c.next_due_at)
+        select(e.c.id, e.c.run_id, e.c.lead_id, e.c.sample, e.c.next_step, e.c.next_due_at,
+               e.c.sender)
         .where(e.c.state == "active", e.c.next_due_at <= state.now,
                or_(e.c.claimed_until.is_(None), e.c.claimed_until < state.now),
                bulk.one_of(session, e.c.run_id, run_ids))
@@ -337,6 +370,7 @@ def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
         ready: list[Outcome] = []
         to_write: list[Work] = []
         moves: list[dict[str, Any]] = []
+        books: dict[str, SenderBook] = {}
         for work in works:
             plan = state.plans[work.run_id]
             if work.step_index >= len(plan.steps):
@@ -351,13 +385,55 @@ def _claim(state: _Tick, limit: int) -> tuple[list[Outcome], list[Work]] | None:
             if closed is not None:
                 moves.append(closed)
                 continue
-            refused = budget.admit(plan, channel)
-            if refused is None:
-                to_write.append(work)
-            else:
-                moves.append(_hold(state, session, plan, work, channel, refused))
+            room, refused = budget.room(plan, channel)
+            if room <= 0:
+                moves.append(_hold(state, session, plan, work, channel,
+                                   refused or "daily_limit"))
+                continue
+            picked = _pick_sender(state, state.book(session, books, plan), plan, work, channel)
+            if isinstance(picked, dict):
+                moves.append(picked)
+                continue
+            budget.take(plan, channel, 1)
+            to_write.append(picked)
         _apply_moves(session, moves, state.worker)
     return ready, to_write
+
+
+def _pick_sender(state: _Tick, book: SenderBook, plan: RunPlan, work: Work,
+                 channel: str) -> Work | dict[str, Any]:
+    """The work with its lead's sender (SPEC 9), or the move that makes it wait.
+
+    A lead keeps its sender; a new one gets the allowed sender with the most room left
+    today among those whose pacing lets them send now. A sender with no room today
+    waits for the next window; pacing (``minGapSeconds``, ``maxPerHour``) moves the
+    step to the time the mailbox may send again. Test runs take their lead's (or the
+    first) sender and count against no cap."""
+    allowed = state.senders(plan)
+    if channel != "email" or not allowed:
+        return work
+    sender = state.sender(plan, work.lead_sender) if work.lead_sender else None
+    if plan.is_test:
+        return dataclasses.replace(work, sender=sender or allowed[0])
+    now = state.now
+    if sender is None:
+        sender = book.choose(allowed, now, now)
+    if sender is not None:
+        at = book.next_free(sender.email, now)
+    else:  # none may send now: the earliest any of them may
+        frees = [f for f in (book.next_free(s.email, now) for s in allowed) if f is not None]
+        at = min(frees) if frees else None
+    tz = work.lead.get("timezone")
+    if at is None:  # no room left today: the next window
+        state.count(channel, "deferred")
+        return _move(work, now=now,
+                     next_due_at=next_day_start(now, plan.window, channel, tz))
+    if at > now or sender is None:  # paced: when the mailbox may send again
+        state.count(channel, "waiting")
+        return _move(work, now=now, next_due_at=next_slot(at, plan.window, channel, tz)
+                     or next_day_start(now, plan.window, channel, tz))
+    book.take(sender.email, now)
+    return dataclasses.replace(work, sender=sender)
 
 
 def _works(state: _Tick, session: Session, rows: list[Any]) -> list[Work]:
@@ -371,7 +447,7 @@ def _works(state: _Tick, session: Session, rows: list[Any]) -> list[Work]:
         lead = leads.get(r.lead_id, {}) if r.lead_id is not None else dict(r.sample or {})
         replied, bounced = flags.get(r.lead_id, (False, False))
         works.append(Work(r.id, r.run_id, r.lead_id, lead, r.next_step, r.next_due_at,
-                          replied, bounced))
+                          replied, bounced, lead_sender=r.sender))
     return works
 
 
@@ -438,6 +514,10 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]
         drafts: list[OutboundMessage] = []
         moves: list[dict[str, Any]] = []
         earlier = _write_failures(session, outcomes)
+        books: dict[str, SenderBook] = {}
+        thread = threads(session, [o.work.enrollment_id for o in outcomes
+                                   if o.work.sender is not None],
+                         before={o.work.enrollment_id: o.work.step_index for o in outcomes})
         for outcome, plan in zip(outcomes, plans, strict=True):
             work = outcome.work
             tz = work.lead.get("timezone")
@@ -445,12 +525,17 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]
                 moves.append(_move(work, state="finished", now=now))
                 continue
             if outcome.wants_delivery:
+                paced = _sender_refuses(state, state.book(session, books, plan), plan, work)
+                if paced is not None:
+                    moves.append(paced)
+                    continue
                 refused = budget.admit(plan, outcome.channel)
                 if refused is not None:
                     moves.append(_hold(state, session, plan, work, outcome.channel, refused))
                     continue
-            draft, retry = _write_retry(_draft(plan, outcome, now), outcome,
-                                        earlier.get(message_key(work)), now)
+            draft, retry = _write_retry(
+                _draft(plan, outcome, now, thread.get(work.enrollment_id)), outcome,
+                earlier.get(message_key(work)), now)
             drafts.append(draft)
             state.touched_campaigns.add(plan.campaign_id)
             if retry is not None:  # a temporary write failure: same step, later
@@ -469,7 +554,36 @@ def _commit_outcomes(state: _Tick, outcomes: list[Outcome]
         charge(session, budget)
         queued = _insert_messages(session, delivery.presend(drafts, state.transports))
         _apply_moves(session, moves, state.worker)
+        _keep_senders(session, drafts)
         return delivery.claim_together(session, queued, now)
+
+
+def _sender_refuses(state: _Tick, book: SenderBook, plan: RunPlan,
+                    work: Work) -> dict[str, Any] | None:
+    """The claim's sender check again, on the book read under the budget's lock (another
+    tick may have used the mailbox since): the move when it may not send now."""
+    if work.sender is None or plan.is_test:
+        return None
+    at = book.next_free(work.sender.email, state.now)
+    if at is not None and at <= state.now:
+        book.take(work.sender.email, state.now)
+        return None
+    state.count("email", "deferred" if at is None else "waiting")
+    tz = work.lead.get("timezone")
+    later = next_day_start(state.now, plan.window, "email", tz)
+    if at is not None:
+        later = next_slot(at, plan.window, "email", tz) or later
+    return _move(work, now=state.now, next_due_at=later)
+
+
+def _keep_senders(session: Session, drafts: list[OutboundMessage]) -> None:
+    """A lead keeps the sender of its first email for its whole sequence."""
+    kept = [{"e_id": d.enrollment_id, "e_sender": d.envelope.sender} for d in drafts
+            if d.envelope.sender and d.status in ("queued", "pending_review")]
+    if kept:
+        session.execute(update(enrollments).where(
+            enrollments.c.id == bindparam("e_id"), enrollments.c.sender.is_(None))
+            .values(sender=bindparam("e_sender")), kept)
 
 
 def _write_failures(session: Session, outcomes: list[Outcome]) -> dict[str, tuple[int, int]]:
@@ -529,16 +643,26 @@ def _apply_moves(session: Session, moves: list[dict[str, Any]], worker: str) -> 
                           with_last_step=True)
 
 
-def _draft(plan: RunPlan, outcome: Outcome, now: dt.datetime) -> OutboundMessage:
+def _draft(plan: RunPlan, outcome: Outcome, now: dt.datetime,
+           thread: Thread | None = None) -> OutboundMessage:
+    """The message of an outcome; an email of a lead with a sender goes out from it, a
+    reply in the lead's thread (``Re: …`` unless its step has its own template)."""
     work = outcome.work
     key = message_key(work)
+    subject, envelope = outcome.subject, NO_ENVELOPE
+    if work.sender is not None and outcome.channel == "email" and outcome.status in (
+            "queued", "pending_review"):
+        own = bool(plan.steps[work.step_index].get("template"))
+        subject = reply_subject(subject, thread, own)
+        envelope = sender_envelope(work.sender, thread)
     return OutboundMessage(
         run_id=plan.run_id, campaign_id=plan.campaign_id, campaign=plan.campaign,
         client=plan.client, enrollment_id=work.enrollment_id, lead_id=work.lead_id,
         step_index=work.step_index, channel=outcome.channel, recipient=outcome.recipient,
-        subject=outcome.subject, body=outcome.body, status=outcome.status,
+        subject=subject, body=outcome.body, status=outcome.status,
         status_reason=outcome.reason, idempotency_key=key, created_at=now,
-        is_test=plan.is_test, unsubscribe_url=unsubscribe_url(plan, work.lead, key))
+        is_test=plan.is_test, unsubscribe_url=unsubscribe_url(plan, work.lead, key),
+        envelope=envelope)
 
 
 def _insert_messages(session: Session,

@@ -31,6 +31,7 @@ class MessageContext:
     client_spec: dict[str, Any] = field(default_factory=dict)
     sender_name: str = ""
     unsubscribe_url: str = ""
+    sender_email: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class OutboundMessage:
             "scheduled_for": self.created_at, "created_at": self.created_at,
             "updated_at": self.created_at, "transport": None, "transport_message_id": None,
             "next_attempt_at": self.next_attempt_at, "sent_at": None,
+            "sender": self.envelope.sender,
         }
 
     def outgoing(self, recipient: str, key: str,

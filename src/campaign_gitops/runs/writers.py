@@ -64,6 +64,7 @@ def placeholder_values(ctx: MessageContext) -> dict[str, str | None]:
     """The values of the non-smart placeholders; blank ones count as missing (None)."""
     values = {name: _text(ctx.lead.get(name)) for name in LEAD_PLACEHOLDERS}
     values["sender_name"] = _text(ctx.sender_name)
+    values["sender_email"] = _text(ctx.sender_email)
     values["unsubscribe_url"] = _text(ctx.unsubscribe_url)
     return values
 

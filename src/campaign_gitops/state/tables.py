@@ -304,6 +304,9 @@ class Enrollment(Base):
     last_step_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    # The client's sender (its email) the lead's emails come from, for the whole sequence
+    # (SPEC 9); None until its first email is written, or when the client has no senders.
+    sender: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
 
@@ -320,6 +323,8 @@ class Message(Base):
         # The web's newest-first pages of one run / one client (keyset on id).
         Index("ix_messages_run_id", "run_id", "id"),
         Index("ix_messages_client_id", "client", "id"),
+        # A client's use of each sender today (caps and pacing, SPEC 9).
+        Index("ix_messages_sender_day", "client", "sender", "scheduled_for"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
@@ -339,6 +344,8 @@ class Message(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     transport: Mapped[str | None] = mapped_column(String(32))
     transport_message_id: Mapped[str | None] = mapped_column(String(500), index=True)
+    # Who sent it: the client sender's email (None: the transport's fromAddress).
+    sender: Mapped[str | None] = mapped_column(String(320))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     scheduled_for: Mapped[dt.datetime | None] = mapped_column(TZDateTime)

@@ -67,8 +67,8 @@ def _smart_placeholders(template: Entry, ctx: RuleContext) -> list[tuple[str, st
 @rule("PF013", ("Template",), always(E), description="unknown placeholder")
 def unknown_placeholder(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     """Placeholders are ``{{ name }}`` or ``{{ name | fallback }}`` with a known name:
-    first_name, last_name, company, title, sender_name, unsubscribe_url, SMART_PROMPT,
-    SMART_PROMPT_SUBJECT. A ``{{`` that is never closed is reported too."""
+    first_name, last_name, company, title, sender_name, sender_email, unsubscribe_url,
+    SMART_PROMPT, SMART_PROMPT_SUBJECT. A ``{{`` that is never closed is reported too."""
     for field_name, text in _texts(entry):
         path = ("spec", field_name)
         for p in ctx.placeholders(entry, field_name):
