@@ -267,3 +267,41 @@ def test_sender_use_counts_across_campaigns(tmp_path: Path, db_url: str) -> None
         use = sender_usage(session, MONDAY_9)
     assert [(u.client, u.email, u.sent_today, u.daily_limit) for u in use] == [
         ("acme", "isla@mail.acme.test", 3, 3)]
+
+
+def test_status_and_runs_show_give_sender_use_today(tmp_path: Path, db_url: str) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from campaign_gitops.cli.main import cli
+
+    docs = with_senders(base_resources(sequence=EMAIL_ONLY),
+                        [{**ISLA, "dailyLimit": 5}, {**OWEN, "dailyLimit": 5}])
+    db = setup(tmp_path, db_url, docs, 12)
+    tick(db, now=MONDAY_9, config=OUTBOX)
+    db.dispose()
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, ["--db", db_url, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    now = ["--now", (MONDAY_9 + dt.timedelta(hours=2)).isoformat()]
+    shown = json.loads(run("runs", "show", "acme/q1/launch", "--format", "json", *now))
+    assert [(u["email"], u["sent_today"], u["daily_limit"]) for u in shown["senders"]] == [
+        ("isla@mail.acme.test", 5, 5), ("owen@mail.acme.test", 5, 5)]
+    text = run("runs", "show", "acme/q1/launch", *now)
+    assert ("senders:     Isla Moreno <isla@mail.acme.test> 5/5 today, "
+            "Owen Park <owen@mail.acme.test> 5/5 today") in text
+    status = json.loads(run("--dir", str(tmp_path / "repo"), "status", "--format", "json",
+                            *now))
+    assert [(u["client"], u["email"], u["sent_today"]) for u in status["senders"]] == [
+        ("acme", "isla@mail.acme.test", 5), ("acme", "owen@mail.acme.test", 5)]
+    text = run("--dir", str(tmp_path / "repo"), "status", *now)
+    assert "senders today (sent/cap):" in text and "Owen Park <owen@mail.acme.test>  5/5" in text
+    tomorrow = ["--now", (MONDAY_9 + dt.timedelta(days=1)).isoformat()]
+    status = json.loads(run("--dir", str(tmp_path / "repo"), "status", "--format", "json",
+                            *tomorrow))
+    assert {u["sent_today"] for u in status["senders"]} == {0}

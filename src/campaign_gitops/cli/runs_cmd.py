@@ -327,6 +327,7 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> int:
     from campaign_gitops.runs.forecasting import next_send_of_run, next_send_text
     from campaign_gitops.runs.policy import LEASE
     from campaign_gitops.runs.queries import find_run, show_run
+    from campaign_gitops.runs.sender_use import run_sender_usage
     from campaign_gitops.runs.settle import attention
 
     with _session(ctx, create=False) as session:
@@ -335,6 +336,7 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> int:
         now = parse_now(now_text)
         data["next_send"] = next_send_of_run(session, run_id, now)
         data["attention"] = attention(session, now, lease=LEASE, run_ids=[run_id])
+        data["senders"] = [u.as_json() for u in run_sender_usage(session, run_id, now)]
     if fmt == "json":
         _json(data)
         return 0
@@ -366,6 +368,10 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> int:
                    f"({metrics['conversion_rate']:.1%})")
     click.echo("  enrollments: " + _pairs(data["enrollments"]))
     click.echo("  next send:   " + next_send_text(data["next_send"]))
+    if data["senders"]:  # use today against each sender's daily cap (SPEC 9)
+        click.echo("  senders:     " + ", ".join(
+            f"{u['name']} <{u['email']}> {u['sent_today']}/{u['daily_limit']} today"
+            for u in data["senders"]))
     click.echo("  messages:    " + _pairs(data["messages"]))
     for channel, counts in sorted(data["messages_by_channel"].items()):
         click.echo(f"    {channel:<9} {_pairs(counts)}")

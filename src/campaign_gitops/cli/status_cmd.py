@@ -6,7 +6,8 @@ failed to load, or the files could not be read), Suspended.
 ``--format json``: ``{"halted": {...}, "campaigns": [{name, client, status, channel,
 goal, segment, writer, reviewer, active_runs, sync, metrics: {total_leads,
 leads_contacted, leads_replied, leads_converted, reply_rate, conversion_rate} (null for a
-campaign not applied yet; rates are shares of the leads contacted, 0-1)}]}``.
+campaign not applied yet; rates are shares of the leads contacted, 0-1)}], "senders":
+[{client, email, name, sent_today, daily_limit, max_per_hour, min_gap_seconds}]}``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, attention_lines, parse_now, pass_context
+from campaign_gitops.cli.common import (
+    Context,
+    attention_lines,
+    now_option,
+    parse_now,
+    pass_context,
+)
 from campaign_gitops.findings import CampaignGitopsError
 
 HEADERS = ("NAME", "CLIENT", "STATUS", "CHANNEL", "GOAL", "SEGMENT", "WRITER", "REVIEWER",
@@ -60,8 +67,11 @@ def _halts(db: Any) -> dict[str, Any]:
 @click.option("--client", help="Only this client's campaigns.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
+@now_option("When today is, for the senders' use today and stuck messages (ISO 8601); "
+            "default: the current time.")
 @pass_context
-def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: str) -> int:
+def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: str,
+                   now_text: str | None) -> int:
     """Campaigns with status, channel, parts, active runs and sync state.
 
     \b
@@ -72,6 +82,7 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
     """
     from campaign_gitops.cli.plan_cmd import open_db
     from campaign_gitops.runs.policy import LEASE
+    from campaign_gitops.runs.sender_use import sender_usage
     from campaign_gitops.runs.settle import attention
     from campaign_gitops.state.db import NoDatabaseError, open_database
     from campaign_gitops.state.queries import status_rows
@@ -87,7 +98,11 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
         note = "; ".join(n for n in (missing, note) if n)
         with db.session() as session:
             rows = status_rows(session, sync, campaign=campaign, client=client)
-            needs = attention(session, parse_now(None), lease=LEASE)
+            now = parse_now(now_text)
+            needs = attention(session, now, lease=LEASE)
+            senders = [u.as_json() for u in sender_usage(
+                session, now, client=client or (
+                    campaign.split("/", 1)[0] if campaign and "/" in campaign else None))]
         halted = _halts(db)
     finally:
         db.dispose()
@@ -102,12 +117,23 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
     if campaign and not rows:
         raise CampaignGitopsError(f"no campaign {campaign!r}", "campaign-gitops status lists them")
     if fmt == "json":
-        click.echo(json.dumps({"halted": halted, "attention": needs, "campaigns": rows},
-                              indent=2))
+        click.echo(json.dumps({"halted": halted, "attention": needs, "campaigns": rows,
+                               "senders": senders}, indent=2))
         return 0
     _print_table(rows, halted, note)
+    _print_senders(senders)
     attention_lines(needs, indent="")
     return 0
+
+
+def _print_senders(senders: list[dict[str, Any]]) -> None:
+    """Each client sender's emails today against its daily cap (SPEC 9)."""
+    if not senders:
+        return
+    click.echo("senders today (sent/cap):")
+    for u in senders:
+        click.echo(f"  {u['client']:<12} {u['name']} <{u['email']}>  "
+                   f"{u['sent_today']}/{u['daily_limit']}")
 
 
 def _print_table(rows: list[dict[str, Any]], halted: dict[str, Any], note: str) -> None:

@@ -160,3 +160,20 @@ def envelope(sender: Sender | None, thread: Thread | None) -> Envelope:
         in_reply_to=thread.ids[-1] if thread else None,
         references=thread.ids if thread else (), transport=sender.transport,
         dkim=sender.dkim.model_dump(by_alias=True, exclude_none=True) if sender.dkim else None)
+
+
+def run_sender_usage(session: Session, run_id: int, now: dt.datetime) -> list[SenderUse]:
+    """The use today of the senders a run may email from (its pinned campaign's)."""
+    from campaign_gitops.runs.senders import run_senders
+
+    row = session.execute(select(runs.c.config).where(runs.c.id == run_id)).first()
+    if row is None or not row.config:
+        return []
+    client = (row.config.get("campaign") or {}).get("client")
+    emails = [s.email for s in run_senders(row.config)]
+    return sender_usage(session, now, client=client, only=emails) if emails else []
+
+
+def usage_text(use: list[SenderUse]) -> str:
+    """``Isla Moreno <isla@acme.test> 3/40 today, …`` (``none`` without senders)."""
+    return ", ".join(f"{u.label} {u.sent_today}/{u.daily_limit}" for u in use) or "none"

@@ -410,9 +410,11 @@ def _pick_sender(state: _Tick, book: SenderBook, plan: RunPlan, work: Work,
     step to the time the mailbox may send again. Test runs take their lead's (or the
     first) sender and count against no cap."""
     allowed = state.senders(plan)
-    if channel != "email" or not allowed:
+    if not allowed:
         return work
     sender = state.sender(plan, work.lead_sender) if work.lead_sender else None
+    if channel != "email":  # {{sender_name}} of an SMS or a call: the lead's sender
+        return dataclasses.replace(work, sender=sender or allowed[0])
     if plan.is_test:
         return dataclasses.replace(work, sender=sender or allowed[0])
     now = state.now
@@ -562,7 +564,7 @@ def _sender_refuses(state: _Tick, book: SenderBook, plan: RunPlan,
                     work: Work) -> dict[str, Any] | None:
     """The claim's sender check again, on the book read under the budget's lock (another
     tick may have used the mailbox since): the move when it may not send now."""
-    if work.sender is None or plan.is_test:
+    if work.sender is None or plan.is_test or plan.steps[work.step_index]["channel"] != "email":
         return None
     at = book.next_free(work.sender.email, state.now)
     if at is not None and at <= state.now:

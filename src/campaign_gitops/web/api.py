@@ -47,6 +47,7 @@ def with_sync(web: Web, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None:
     """A campaign's detail plus what the files say about it (sync, findings, lead count)."""
     from campaign_gitops.runs.allocation import count_matching
+    from campaign_gitops.runs.sender_use import sender_usage
 
     with web.db.reading() as session:
         detail = q.campaign_detail(session, client, name)
@@ -56,6 +57,9 @@ def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None
         if segment is not None:
             segment["lead_count"] = count_matching(session, segment["spec"], client)
         detail["next_send"] = next_send_of_campaign(session, client, name, now())
+        narrow = (detail.get("spec") or {}).get("senders")
+        detail["senders"] = [u.as_json() for u in sender_usage(
+            session, now(), client=client, only=narrow)]
     view = web.workspace.view()
     detail["sync"] = view.sync_of(client, "Campaign", name)
     detail["findings"] = list(view.findings.get(f"{client}/Campaign/{name}", ()))

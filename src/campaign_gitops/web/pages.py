@@ -19,6 +19,7 @@ from campaign_gitops.reconcile.forecast import forecast_line
 from campaign_gitops.runs.forecasting import next_send_of_run
 from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
+from campaign_gitops.runs.sender_use import run_sender_usage
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
@@ -96,6 +97,7 @@ def router(web: Web) -> APIRouter:
                 raise HTTPException(404, f"no run {run_id}")
             detail["next_send"] = next_send_of_run(session, run_id, now())
             detail["attention"] = attention(session, now(), lease=LEASE, run_ids=[run_id])
+            detail["senders"] = [u.as_json() for u in run_sender_usage(session, run_id, now())]
             comms = q.communications_page(session, run=run_id, limit=20)
             reps = q.replies_page(session, run=run_id, limit=20)
         by_day = detail["messages_by_day"]
