@@ -305,3 +305,70 @@ def test_status_and_runs_show_give_sender_use_today(tmp_path: Path, db_url: str)
     status = json.loads(run("--dir", str(tmp_path / "repo"), "status", "--format", "json",
                             *tomorrow))
     assert {u["sent_today"] for u in status["senders"]} == {0}
+
+
+def test_web_pane_and_run_page_list_the_senders(tmp_path: Path) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from campaign_gitops.config.project import Project
+    from campaign_gitops.web.app import create_app
+
+    docs = with_senders(base_resources(sequence=EMAIL_ONLY),
+                        [{**ISLA, "dailyLimit": 5, "minGapSeconds": 60},
+                         {**OWEN, "dailyLimit": 7}])
+    db = setup(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", docs, 3)
+    tick(db, now=MONDAY_9, config=OUTBOX)
+    root = tmp_path / "repo"
+    client = TestClient(create_app(db, project=Project(root=root,
+                                                       resources_dir=root / "campaigns"),
+                                   plan_in_background=False))
+    pane = client.get("/campaigns/acme/q1", headers={"hx-request": "true"})
+    assert pane.status_code == 200
+    text = re.sub(r"\s+", " ", pane.text)
+    assert re.search(r"<b>Isla Moreno</b> &lt;isla@mail.acme.test&gt; · \d+/5 today · gap 60s",
+                     text), text
+    assert re.search(r"<b>Owen Park</b> &lt;owen@mail.acme.test&gt; · \d+/7 today", text)
+    detail = client.get("/api/v1/campaigns/acme/q1").json()
+    assert [(u["email"], u["daily_limit"]) for u in detail["senders"]] == [
+        ("isla@mail.acme.test", 5), ("owen@mail.acme.test", 7)]
+    page = re.sub(r"\s+", " ", client.get("/runs/1").text)
+    assert "senders today (sent/cap)" in page
+    assert re.search(r"<b>Owen Park</b> &lt;owen@mail.acme.test&gt; \d+/7", page)
+    db.dispose()
+
+
+def test_export_writes_senders_back_and_round_trips(tmp_path: Path, sqlite_url: str) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from campaign_gitops.cli.main import cli
+
+    docs = with_senders(base_resources(sequence=EMAIL_ONLY),
+                        [{**ISLA, "dailyLimit": 30, "maxPerHour": 10}, OWEN])
+    for doc in docs:
+        if doc["kind"] == "Campaign":
+            doc["spec"]["senders"] = [ISLA["email"]]
+    root = write_clients(tmp_path, docs)
+    (root / "schemas").mkdir()
+    (root / "schemas/resource.json").write_text("{}")
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(cli, ["--db", sqlite_url, "--dir", str(root), *args],
+                               catch_exceptions=False)
+        return result.exit_code, result.output
+
+    assert run("apply", "--auto-approve", "--now", MONDAY_9.isoformat())[0] == 0
+    shutil.rmtree(root / "campaigns")
+    (root / "campaigns").mkdir()
+    code, out = run("export")
+    assert code == 0, out
+    exported = "".join(p.read_text() for p in sorted((root / "campaigns").rglob("*.yaml")))
+    assert "senders:" in exported and "isla@mail.acme.test" in exported
+    assert "maxPerHour: 10" in exported and "replyTo: team@acme.test" in exported
+    assert run("lint")[0] == 0
+    code, out = run("plan", "--detailed-exitcode")
+    assert code == 0, out
