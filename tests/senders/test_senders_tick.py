@@ -372,3 +372,19 @@ def test_export_writes_senders_back_and_round_trips(tmp_path: Path, sqlite_url: 
     assert run("lint")[0] == 0
     code, out = run("plan", "--detailed-exitcode")
     assert code == 0, out
+
+
+def test_preview_writes_from_the_sender_a_new_lead_gets(tmp_path: Path) -> None:
+    from campaign_gitops.config.bundle import load_bundle
+    from campaign_gitops.config.resolved import resolve_with_hash
+    from campaign_gitops.runs.preview import preview
+
+    docs = with_senders(base_resources(sequence=EMAIL_ONLY), [ISLA, {**OWEN, "dailyLimit": 90}],
+                        SIGNED_BODY)
+    root = write_clients(tmp_path, docs)
+    bundle = load_bundle(root / "campaigns", root)
+    (entry,) = bundle.of_kind("Campaign")
+    config, _ = resolve_with_hash(entry, bundle)
+    (message,) = preview("q1", config, [lead_row(1)]).messages
+    assert message.sender == "Owen Park <owen@mail.acme.test>"  # the most room
+    assert "Owen Park (owen@mail.acme.test) here" in message.body

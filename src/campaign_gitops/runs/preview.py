@@ -20,8 +20,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from campaign_gitops.config.models import Sender
 from campaign_gitops.runs.compose import Outcome, Work, precheck, write
 from campaign_gitops.runs.reviewers import Rules, RulesReviewer, make_reviewer
+from campaign_gitops.runs.senders import SenderBook, run_senders
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.start import SAMPLE_LEAD
 from campaign_gitops.runs.writers import TemplateWriter, make_writer
@@ -67,11 +69,20 @@ def plan_for(config: dict[str, Any]) -> RunPlan:
     return RunPlan.from_config(0, "preview", "run", 0, config)
 
 
-def sender_of(plan: RunPlan, channel: str) -> str:
-    """Who a step comes from: the client's name and its resource for the channel.
-    (The senders work, issue 16, replaces this with the sender tick would choose.)"""
+def first_sender(plan: RunPlan) -> Sender | None:
+    """The sender tick would give a new lead on a fresh day (most room; ties: list
+    order), None when the client has no senders (SPEC 9)."""
+    allowed = run_senders(plan.config)
+    return SenderBook(allowed).choose(allowed) if allowed else None
+
+
+def sender_of(plan: RunPlan, channel: str, sender: Sender | None = None) -> str:
+    """Who a step comes from: an email the lead's sender (``name <email>``); else the
+    sender's (or client's) name and the client's resource for the channel."""
+    if sender is not None and channel == "email":
+        return f"{sender.name} <{sender.email}>"
     resources = (plan.config.get("client") or {}).get("resources") or {}
-    name = plan.client.replace("-", " ").title()
+    name = sender.name if sender is not None else plan.client.replace("-", " ").title()
     where = resources.get(SENDER_RESOURCE.get(channel, ""), "")
     return f"{name} via {where}" if where else name
 
@@ -109,6 +120,7 @@ def preview(name: str, config: dict[str, Any], leads: Iterable[Mapping[str, Any]
                   reviewer=(config.get("reviewer") or {}).get("type", "none"), notes=notes)
     wanted = list(steps) if steps is not None else list(range(len(plan.steps)))
     people = [dict(lead) for lead in leads]
+    sender = first_sender(plan)
     if not people:
         people = [dict(SAMPLE_LEAD)]
         out.notes.append("no lead given or found: the sample lead test runs use")
@@ -117,7 +129,7 @@ def preview(name: str, config: dict[str, Any], leads: Iterable[Mapping[str, Any]
         for index in wanted:
             if not 0 <= index < len(plan.steps):
                 continue
-            work = Work(0, 0, lead.get("id"), lead, index, now)
+            work = Work(0, 0, lead.get("id"), lead, index, now, sender=sender)
             outcome = precheck(plan, work, suppressed) or write(plan, work, writer, reviewer)
             out.messages.append(_message(plan, who, outcome))
     return out
@@ -126,7 +138,8 @@ def preview(name: str, config: dict[str, Any], leads: Iterable[Mapping[str, Any]
 def _message(plan: RunPlan, who: str, outcome: Outcome) -> PreviewMessage:
     return PreviewMessage(
         lead=who, step=outcome.work.step_index + 1, channel=outcome.channel,
-        sender=sender_of(plan, outcome.channel), recipient=outcome.recipient,
+        sender=sender_of(plan, outcome.channel, outcome.work.sender),
+        recipient=outcome.recipient,
         subject=outcome.subject, body=outcome.body,
         verdict=VERDICTS.get(outcome.status, outcome.status), reason=outcome.reason)
 
