@@ -8,6 +8,12 @@ own). Reports p50/p99/max over the edits, per backend.
 
     .venv/bin/python benchmarks/daemon_bench.py --campaigns 10000 --edits 50
     .venv/bin/python benchmarks/daemon_bench.py --campaigns 500 --backend sqlite   # quick
+
+``--failover N`` instead measures leader failover on PostgreSQL: two real daemons on a
+small repo, the leader sent SIGKILL (or SIGSTOP), the time until the follower's
+/readyz says ``leader`` (polled every 10 ms), N rounds of each, with ``--lease-ttl``:
+
+    .venv/bin/python benchmarks/daemon_bench.py --failover 5 --lease-ttl 15
 """
 
 from __future__ import annotations
@@ -194,6 +200,74 @@ def run(backend: str, url: str, campaigns: int, edits: int, debounce_ms: int,
         }
 
 
+def _daemon(root: Path, url: str, ttl: float, log_path: Path) -> tuple[subprocess.Popen, int]:  # type: ignore[type-arg]
+    log = log_path.open("w")
+    proc = subprocess.Popen([CLI, "--db", url, "reconcile", "--interval", "300",
+                             "--tick-interval", "0", "--health-port", "0", "--lease-ttl",
+                             str(ttl), "--log-format", "json"], cwd=root, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+    def port() -> int | None:
+        for line in log_path.read_text().splitlines():
+            if '"event": "health"' in line:
+                return int(json.loads(line)["port"])
+        return None
+
+    return proc, wait("the health endpoint", port, 120, 0.05)
+
+
+def _role(port: int) -> str | None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+            return json.loads(r.read()).get("role")
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read() or b"{}").get("role")
+    except OSError:
+        return None
+
+
+def failover(sig: int, ttl: float) -> float:
+    """Seconds from the signal to the leader until the follower reports ``leader``."""
+    import signal as signals
+
+    url, name = pg_database()
+    with tempfile.TemporaryDirectory(prefix="failover-bench-") as tmp:
+        root = Path(tmp)
+        write_repo(root, 40)
+        a, a_port = _daemon(root, url, ttl, root / "a.log")
+        b = None
+        try:
+            wait("a leader", lambda: _role(a_port) == "leader", 300, 0.05)
+            b, b_port = _daemon(root, url, ttl, root / "b.log")
+            wait("a follower", lambda: _role(b_port) == "follower", 120, 0.05)
+            t0 = time.perf_counter()
+            a.send_signal(sig)
+            wait("the takeover", lambda: _role(b_port) == "leader", ttl * 4 + 60, 0.01)
+            seconds = time.perf_counter() - t0
+        finally:
+            if sig == signals.SIGSTOP:
+                a.send_signal(signals.SIGCONT)
+            for proc in (a, b):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=30)
+            drop_pg(name)
+    return seconds
+
+
+def failover_report(rounds: int, ttl: float) -> None:
+    import signal as signals
+
+    print("| signal to the leader | lease TTL | rounds | median | max |\n|---|---:|---:|---:|---:|")
+    for label, sig in (("SIGKILL", signals.SIGKILL), ("SIGSTOP", signals.SIGSTOP)):
+        times = [failover(sig, ttl) for _ in range(rounds)]
+        print(f"| {label} | {ttl:g} s | {rounds} | {statistics.median(times):.2f} s | "
+              f"{max(times):.2f} s |", flush=True)
+
+
 def pg_database() -> tuple[str, str]:
     import psycopg
 
@@ -220,7 +294,13 @@ def main() -> None:
     parser.add_argument("--debounce-ms", type=int, default=50)
     parser.add_argument("--interval", type=float, default=30.0,
                         help="the daemon's full resync interval (the edits run in between)")
+    parser.add_argument("--failover", type=int, default=0, metavar="N",
+                        help="measure leader failover (SIGKILL, SIGSTOP) N times instead")
+    parser.add_argument("--lease-ttl", type=float, default=15.0)
     args = parser.parse_args()
+    if args.failover:
+        failover_report(args.failover, args.lease_ttl)
+        return
     results = []
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory(prefix="daemon-bench-db-") as tmp:
