@@ -4,20 +4,27 @@
 ``campaign-gitops.yaml`` > environment > defaults (``config/settings.py``). ``dir``,
 ``db``, ``project`` and ``config`` all answer from it, so a command that uses any of
 them honours the file; an invalid file fails them with a ProjectConfigError naming
-every file:line:column.
+every file:line:column. Helpers more than one command module uses live here too
+(``--format``, JSON and table output, the listings' paging and campaign filter).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.config.project_file import ProjectConfigError, rule_override_findings
 from campaign_gitops.config.settings import Settings, resolve
+from campaign_gitops.state.db import Database, open_database
+from campaign_gitops.textsafe import printable
 
 
 def rule_severities() -> dict[str, set[str]]:
@@ -80,6 +87,21 @@ class Context:
 
     database_url = db
 
+    def open_db(self, *, create: bool = True, migrate: bool = True) -> Database:
+        """The effective database; ``create=False`` for reads: a missing one is an
+        error (exit 1) and nothing is created."""
+        return open_database(self.db, create=create, migrate=migrate)
+
+    @contextmanager
+    def session(self, *, create: bool = True) -> Iterator[Session]:
+        """A session on the database, disposed after; reads pass ``create=False``."""
+        db = self.open_db(create=create)
+        try:
+            with db.session() as session:
+                yield session
+        finally:
+            db.dispose()
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -112,3 +134,77 @@ def attention_lines(counts: dict[str, int], indent: str = "  ") -> None:
         click.secho(f"{indent}attention: {counts['stuck']} message(s) stuck queued or sending "
                     "past the lease (a halt, a pause or a closed window holds them, or no "
                     "tick ran since a crash)", fg="yellow")
+
+
+# ---------------------------------------------------------------- listings' output
+
+FORMATS = ("text", "json")
+format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
+                             show_default=True)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+    """Aligned columns; long values are cut to 60 characters, but for the last column
+    (a reason or a subject: what to do is often at its end), which is shown whole."""
+    if not rows:
+        click.echo(empty)
+        return
+    last = len(columns) - 1
+    cells = [[_cell(_seconds(row.get(c)) if c.endswith("_at") else row.get(c),
+                    whole=i == last) for i, c in enumerate(columns)] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
+               .rstrip())
+    for r in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _seconds(value: Any) -> Any:
+    """An ISO time to the second (tables only; JSON keeps the fraction)."""
+    try:
+        return dt.datetime.fromisoformat(value).isoformat(timespec="seconds")
+    except (TypeError, ValueError):
+        return value
+
+
+def _cell(value: Any, *, whole: bool = False) -> str:
+    if value is None:
+        return "-"
+    text = printable(value, one_line=True)
+    return text if whole or len(text) <= 60 else text[:57] + "..."
+
+
+
+def page_options(func: Any) -> Any:
+    func = click.option("--before", type=click.IntRange(1), metavar="ID",
+                        help="Only rows older than this id (the 'older:' hint of a "
+                             "listing).")(func)
+    return click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+                        help="How many of the newest rows.")(func)
+
+
+def campaign_scope(session: Any, campaign: str | None, client: str | None
+                   ) -> dict[str, str | None]:
+    """``--campaign NAME|CLIENT/NAME`` and ``--client`` as the listing's filters; an
+    unknown campaign is an error, not an empty list."""
+    if not campaign:
+        return {"client": client, "campaign": None}
+    from campaign_gitops.runs.queries import check_campaign
+
+    check_campaign(session, campaign)
+    owner, _, name = campaign.rpartition("/")
+    return {"client": owner or client, "campaign": name}
+
+
+def listing(rows: list[dict[str, Any]], older: int | None, key: str, fmt: str,
+            columns: list[str], empty: str) -> None:
+    if fmt == "json":
+        echo_json({key: rows, "next_before": older})
+        return
+    table(rows, columns, empty)
+    if older is not None:
+        click.echo(f"older: --before {older}")

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import click
 
-from campaign_gitops.cli.common import Context, now_option, parse_now, pass_context
-from campaign_gitops.cli.runs_cmd import _json, _session, _table, format_option
+from campaign_gitops.cli.common import (
+    Context,
+    echo_json,
+    format_option,
+    now_option,
+    parse_now,
+    pass_context,
+    table,
+)
 from campaign_gitops.inbound import suppressions as supp
 
 COLUMNS = ["client", "contact", "channel", "reason", "source", "created_at"]
@@ -37,7 +44,7 @@ def suppressions_group(click_ctx: click.Context) -> int:
 
 
 def _rows(ctx: Context, client: str | None) -> list[dict[str, object]]:
-    with _session(ctx, create=False) as session:
+    with ctx.session(create=False) as session:
         return [r.as_json() for r in supp.list_suppressions(session, client)]
 
 
@@ -54,9 +61,9 @@ def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text"
     """
     rows = _rows(ctx, client)
     if fmt == "json":
-        _json({"suppressions": rows})
+        echo_json({"suppressions": rows})
     else:
-        _table(rows, COLUMNS, "no suppressions")
+        table(rows, COLUMNS, "no suppressions")
     return 0
 
 
@@ -73,7 +80,7 @@ def suppressions_export(ctx: Context, client: str | None, fmt: str) -> int:
     """
     rows = _rows(ctx, client)
     if fmt == "json":
-        _json({"suppressions": rows})
+        echo_json({"suppressions": rows})
         return 0
     import csv
 
@@ -99,7 +106,7 @@ def suppressions_add(ctx: Context, contacts: tuple[str, ...], client: str, chann
       campaign-gitops suppressions add jo@example.com +61299990000 --client acme
     """
     now = parse_now(now_text)
-    with _session(ctx) as session:
+    with ctx.session() as session:
         for contact in contacts:
             new = supp.suppress(session, client, contact, reason=reason, source="cli",
                                 actor="cli", now=now, channel=channel)
@@ -126,7 +133,7 @@ def suppressions_remove(ctx: Context, contacts: tuple[str, ...], client: str,
     """
     now = parse_now(now_text)
     missing = 0
-    with _session(ctx) as session:
+    with ctx.session() as session:
         for contact in contacts:
             removed = supp.unsuppress(session, client, contact, actor="cli", now=now,
                                       channel=channel)
@@ -154,7 +161,7 @@ def suppressions_import(ctx: Context, file: Path, client: str | None,
     """
     from campaign_gitops.runs.suppression_file import import_file
 
-    with _session(ctx) as session:
+    with ctx.session() as session:
         new, old, errors = import_file(session, file, client=client, now=parse_now(now_text))
     for error in errors:
         click.echo(f"{file}:{error.line}: {error.reason}", err=True)
@@ -181,10 +188,10 @@ def leads_forget(ctx: Context, contact: str, now_text: str | None, fmt: str) -> 
     Example:
       campaign-gitops leads forget jo@example.com
     """
-    with _session(ctx) as session:
+    with ctx.session() as session:
         done = supp.forget(session, contact, actor="cli", now=parse_now(now_text))
     if fmt == "json":
-        _json(done.as_json())
+        echo_json(done.as_json())
     else:
         click.echo(f"forgot {done.contact_hash}: {done.leads} lead(s), {done.messages} "
                    f"message(s), {done.replies} repl(ies) erased; {done.suppressions} hashed "
@@ -203,9 +210,9 @@ def leads_export(ctx: Context, contact: str, now_text: str | None) -> int:
     Example:
       campaign-gitops leads export jo@example.com > jo.json
     """
-    with _session(ctx) as session:
+    with ctx.session() as session:
         data = supp.export_contact(session, contact, actor="cli", now=parse_now(now_text))
-    _json(data)
+    echo_json(data)
     return 0
 
 
@@ -226,11 +233,10 @@ def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: 
     from campaign_gitops.inbound.imap import MailboxError, mailboxes
     from campaign_gitops.inbound.tokens import Signer
     from campaign_gitops.runs.inbound import fetch_mailbox
-    from campaign_gitops.state.db import open_database
 
     boxes = mailboxes(ctx.config, mailbox)
     now = parse_now(now_text)
-    db = open_database(ctx.db)
+    db = ctx.open_db()
     reports, errors = [], []
     try:
         for box in boxes:
@@ -241,7 +247,7 @@ def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: 
     finally:
         db.dispose()
     if fmt == "json":
-        _json({"mailboxes": [r.as_json() for r in reports], "errors": errors})
+        echo_json({"mailboxes": [r.as_json() for r in reports], "errors": errors})
     else:
         for r in reports:
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(r.kinds.items())) or "nothing new"

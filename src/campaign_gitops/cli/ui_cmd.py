@@ -37,13 +37,12 @@ def ui_command(ctx: Context, port: int, host: str, plan_ttl: float,
       CAMPAIGN_GITOPS_UI_TOKEN=<that token> campaign-gitops ui --host 0.0.0.0
     """
     from campaign_gitops.redact import redact_url
-    from campaign_gitops.state.db import open_database
     from campaign_gitops.web.app import check_bind, create_app, loopback_hosts, serve
     from campaign_gitops.web.security import TOKEN_ENV
 
     token = os.environ.get(TOKEN_ENV) or None
     check_bind(host, token)
-    db = open_database(ctx.db)
+    db = ctx.open_db()
     app = create_app(db, project=ctx.project, config=ctx.config, token=token,
                      allowed_hosts=loopback_hosts(host, token), plan_ttl=plan_ttl,
                      secure_cookies=secure_cookies)
