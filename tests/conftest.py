@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import make_repo
+
 PG_ADMIN_URL = os.environ.get("CAMPAIGN_GITOPS_TEST_PG",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("CAMPAIGN_GITOPS_REQUIRE_PG") == "1"
@@ -83,3 +85,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 EXAMPLE_REPO = Path(__file__).resolve().parent.parent / "campaigns"
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """The example repository (``tests.helpers.ACME``) in tmp_path; returns its root."""
+    make_repo(tmp_path)
+    return tmp_path

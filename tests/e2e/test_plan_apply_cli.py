@@ -5,69 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from campaign_gitops.cli.main import cli
-
-FILES = {
-    "acme/client.yaml": """
-        apiVersion: campaign-gitops/v1
-        kind: Client
-        metadata: {name: acme}
-        spec: {tier: velocity, resources: {emailDomain: acme.test}}
-        """,
-    "acme/parts.yaml": """
-        apiVersion: campaign-gitops/v1
-        kind: Goal
-        metadata: {name: book-demo, client: acme}
-        spec: {outcome: meeting}
-        ---
-        apiVersion: campaign-gitops/v1
-        kind: Template
-        metadata: {name: intro, client: acme}
-        spec: {channel: email, subject: Hi, body: "Hi {{first_name}} {{unsubscribe_url}}"}
-        ---
-        apiVersion: campaign-gitops/v1
-        kind: Writer
-        metadata: {name: plain, client: acme}
-        spec: {type: template}
-        ---
-        apiVersion: campaign-gitops/v1
-        kind: Reviewer
-        metadata: {name: rules, client: acme}
-        spec: {type: rules}
-        """,
-    "acme/q1.yaml": """
-        apiVersion: campaign-gitops/v1
-        kind: Campaign
-        metadata: {name: q1, client: acme}
-        spec:
-          status: draft
-          goal: book-demo
-          writer: plain
-          reviewer: rules
-          template: intro
-          testRecipients: [qa@acme.test]
-        """,
-}
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = root / "campaigns" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
+from tests.helpers import ACME, make_repo
 
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str):
     """``run(*args)`` -> (exit code, output) of the CLI in a repo at tmp_path."""
-    (tmp_path / ".git").mkdir()
-    write(tmp_path, FILES)
+    make_repo(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CAMPAIGN_GITOPS_DB", raising=False)
 
@@ -81,12 +31,12 @@ def test_plan_apply_plan(run) -> None:
     code, out = run("plan", "--detailed-exitcode")
     assert code == 2
     assert "+ acme/Campaign/q1" in out
-    assert "Plan: 6 to create, 0 to update, 0 transitions, 0 runs, 0 to archive, 0 errors." \
+    assert "Plan: 7 to create, 0 to update, 0 transitions, 0 runs, 0 to archive, 0 errors." \
         in out
     assert run("plan")[0] == 0  # changes without --detailed-exitcode
     code, out = run("apply", "--auto-approve")
     assert code == 0, out
-    assert "Apply complete: 6 created" in out
+    assert "Apply complete: 7 created" in out
     code, out = run("plan", "--detailed-exitcode")
     assert code == 0 and "No changes." in out
     code, out = run("apply", "--auto-approve")
@@ -109,7 +59,7 @@ def test_plan_json_shape(run, tmp_path: Path) -> None:
     assert code == 2
     data = json.loads(out)
     assert set(data) >= {"changes", "summary", "base_serial"}
-    assert data["base_serial"] == 6
+    assert data["base_serial"] == 7
     assert [(c["action"], c["resource"], c["from"], c["to"]) for c in data["changes"]] == [
         ("update", "acme/Campaign/q1", None, None),
         ("transition", "acme/Campaign/q1", "draft", "active")]
@@ -126,7 +76,7 @@ def test_plan_with_errors_exits_1(run, tmp_path: Path) -> None:
     assert code == 1
     assert "! acme/Campaign/q1" in out and "PF002" in out
     code, out = run("apply", "--auto-approve")
-    assert code == 1 and "5 created" in out
+    assert code == 1 and "6 created" in out
 
 
 def test_saved_plan_applies_once_then_is_stale(run, tmp_path: Path) -> None:
@@ -156,13 +106,12 @@ def test_not_a_plan_file(run, tmp_path: Path) -> None:
 
 
 def test_real_entry_point_runs(tmp_path: Path, sqlite_url: str) -> None:
-    (tmp_path / ".git").mkdir()
-    write(tmp_path, FILES)
+    make_repo(tmp_path)
     exe = Path(sys.executable).with_name("campaign-gitops")
     done = subprocess.run([str(exe), "--db", sqlite_url, "apply", "--auto-approve"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "Apply complete: 6 created" in done.stdout
+    assert "Apply complete: 7 created" in done.stdout
 
 
 DUPLICATE_RUN = """
@@ -183,7 +132,7 @@ DUPLICATE_RUN = """
 
 
 def test_a_file_that_fails_to_load_fails_plan_and_apply(run, tmp_path: Path) -> None:
-    write(tmp_path, {"acme/q2.yaml": DUPLICATE_RUN})
+    make_repo(tmp_path, {"acme/q2.yaml": DUPLICATE_RUN})
     for args in (("plan",), ("plan", "--detailed-exitcode")):
         code, out = run(*args)
         assert code == 1, out
@@ -192,7 +141,7 @@ def test_a_file_that_fails_to_load_fails_plan_and_apply(run, tmp_path: Path) -> 
     assert code == 1 and "matches the files" not in out
     code, out = run("apply", "--auto-approve")
     assert code == 1, out
-    assert "6 created" in out and "held back" in out.lower()  # the rest applied
+    assert "7 created" in out and "held back" in out.lower()  # the rest applied
     code, out = run("plan", "--detailed-exitcode")  # only the held file is left
     assert code == 1 and "matches the files" not in out
     assert "campaigns/acme/q2.yaml" in out
@@ -240,8 +189,7 @@ def test_prune_keeps_a_protected_orphan_without_failing(run, tmp_path: Path) -> 
 
 def test_a_saved_plan_is_the_approval_without_a_terminal(tmp_path: Path,
                                                          sqlite_url: str) -> None:
-    (tmp_path / ".git").mkdir()
-    write(tmp_path, FILES)
+    make_repo(tmp_path)
     exe = str(Path(sys.executable).with_name("campaign-gitops"))
 
     def cli_run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -255,7 +203,7 @@ def test_a_saved_plan_is_the_approval_without_a_terminal(tmp_path: Path,
     assert cli_run("plan", "--out", "tfplan").returncode == 0
     done = cli_run("apply", "tfplan")  # no terminal, no --auto-approve: the file approves
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Apply complete: 6 created" in done.stdout
+    assert "Apply complete: 7 created" in done.stdout
 
 
 def test_apply_format_json(run, tmp_path: Path) -> None:
@@ -267,9 +215,9 @@ def test_apply_format_json(run, tmp_path: Path) -> None:
     assert code == 1
     data = json.loads(out)
     assert set(data) == {"changes", "summary", "serial", "failed_files", "ok"}
-    assert data["summary"] == {"create": 5, "update": 0, "transition": 0, "run": 0,
+    assert data["summary"] == {"create": 6, "update": 0, "transition": 0, "run": 0,
                                "cancel": 0, "archive": 0, "skipped": 0, "error": 1}
-    assert data["serial"] == 5 and data["ok"] is False and data["failed_files"] == []
+    assert data["serial"] == 6 and data["ok"] is False and data["failed_files"] == []
     first = data["changes"][0]
     assert set(first) == {"action", "resource", "from", "to", "tag", "outcome", "reason"}
     assert [first["action"], first["resource"], first["outcome"]] == [
@@ -279,7 +227,7 @@ def test_apply_format_json(run, tmp_path: Path) -> None:
     code, out = run("apply", "--auto-approve", "--format", "json")  # only the error left
     data = json.loads(out)
     assert code == 1 and data["summary"]["error"] == 1 and data["summary"]["create"] == 0
-    write(tmp_path, {"acme/q1.yaml": FILES["acme/q1.yaml"]})
+    make_repo(tmp_path, {"acme/q1.yaml": ACME["acme/q1.yaml"]})
     code, out = run("apply", "--auto-approve", "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["ok"] and data["summary"]["create"] == 1

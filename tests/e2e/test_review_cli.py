@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from campaign_gitops.cli.main import cli
-from tests.e2e.test_plan_apply_cli import FILES, write
+from tests.helpers import ACME, make_repo
 
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str):
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / ".gitignore").write_text("state.db*\n*.json\n")
-    write(tmp_path, FILES)
+    make_repo(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CAMPAIGN_GITOPS_DB", raising=False)
 
@@ -135,13 +135,13 @@ def test_db_upgrade(run) -> None:
 
 
 def test_export_round_trips(run, tmp_path: Path) -> None:
-    tricky = FILES["acme/q1.yaml"].replace(
+    tricky = ACME["acme/q1.yaml"].replace(
         "metadata: {name: q1, client: acme}",
         "metadata: {name: q1, client: acme, labels: {team: growth, 'no': 'NO'},\n"
         "           annotations: {campaign-gitops/protect: \"true\"}}").replace(
         "template: intro", "template: intro\n          description: \"17:00 yes 0o17\"\n"
         "          runs: [{name: smoke, type: test_run}]")
-    write(tmp_path, {"acme/q1.yaml": tricky})
+    make_repo(tmp_path, {"acme/q1.yaml": tricky})
     assert run("apply", "--auto-approve")[0] == 0
     import shutil
 
@@ -152,7 +152,7 @@ def test_export_round_trips(run, tmp_path: Path) -> None:
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas/resource.json").write_text("{}")
     code, out = run("export")
-    assert code == 0 and "wrote 3 files (6 resources)" in out and "kept" not in out, out
+    assert code == 0 and "wrote 3 files (7 resources)" in out and "kept" not in out, out
     assert (tmp_path / "campaigns/acme/q1.yaml").read_text().startswith(
         "# yaml-language-server: $schema=../../schemas/resource.json\n")
     code, out = run("lint")
@@ -162,7 +162,7 @@ def test_export_round_trips(run, tmp_path: Path) -> None:
     (tmp_path / "campaigns/acme/q1.yaml").unlink()
     code, out = run("export")
     assert "kept campaigns/acme/parts.yaml" in out and "kept campaigns/acme/q1.yaml" not in out
-    assert "wrote 1 file (1 resource), kept 2 existing files (5 resources)" in out, out
+    assert "wrote 1 file (1 resource), kept 2 existing files (6 resources)" in out, out
     code, out = run("export", "--out", "elsewhere")
     assert (tmp_path / "elsewhere/campaigns/acme/q1.yaml").exists()
 

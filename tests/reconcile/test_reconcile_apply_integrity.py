@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
+from tests.helpers import ACME
 
 repo, database = rr.repo, rr.database
 
@@ -32,7 +33,7 @@ def test_a_real_constraint_failure_is_an_error_not_a_concurrent_success(
     with database.engine.begin() as connection:
         connection.execute(text(
             "CREATE UNIQUE INDEX test_uq_kind_name ON resources (kind, name)"))
-    project = repo({**rr.BASE, **BETA})
+    project = repo({**ACME, **BETA})
     bundle, plan = plan_repo(project, database)
     result = apply_plan(database, plan, bundle, project=project)
     goals = {"acme/Goal/book-demo", "beta/Goal/book-demo"}  # one wins (parallel on PG)

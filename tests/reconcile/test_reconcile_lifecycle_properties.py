@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.config.project import Project
 from campaign_gitops.reconcile.lifecycle import TRANSITIONS, check_transition
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import open_database
+from tests.helpers import ACME, make_repo
 
 STATUSES = ("draft", "active", "paused", "completed")
 
@@ -40,11 +40,11 @@ def test_check_transition_agrees_with_the_table(path: list[str]) -> None:
 def test_plan_and_apply_follow_the_lifecycle(desired_statuses: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        rr.write_repo(root, rr.BASE)
+        make_repo(root, ACME)
         project = Project(root=root, resources_dir=root / "campaigns")
         database = open_database(f"sqlite:///{root / 'state.db'}")
         campaign = root / "campaigns/acme/q1.yaml"
-        template = textwrap.dedent(rr.BASE["acme/q1.yaml"]).lstrip()
+        template = textwrap.dedent(ACME["acme/q1.yaml"]).lstrip()
         try:
             bundle, plan = plan_repo(project, database)
             assert apply_plan(database, plan, bundle, project=project).ok

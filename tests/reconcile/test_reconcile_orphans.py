@@ -8,8 +8,9 @@ import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.reconcile.plan import sync_states
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 from campaign_gitops.state import tables as t
+from tests.helpers import ACME
 
-repo, database, write_repo = rr.repo, rr.database, rr.write_repo
+repo, database = rr.repo, rr.database
 
 OLD = """
     apiVersion: campaign-gitops/v1
@@ -62,7 +63,7 @@ def test_status_drift_is_a_transition_back(repo, database) -> None:
 
 
 def test_orphan_is_shown_and_archived_only_with_prune(repo, database, tmp_path) -> None:
-    project = repo({**rr.BASE, "acme/old.yaml": OLD.replace("{ANNOTATIONS}", "{}")})
+    project = repo({**ACME, "acme/old.yaml": OLD.replace("{ANNOTATIONS}", "{}")})
     applied(project, database)
     (tmp_path / "campaigns/acme/old.yaml").unlink()
     assert changes(project, database) == [("noop", "acme/Campaign/old-promo", "orphan")]
@@ -82,7 +83,7 @@ def test_orphan_is_shown_and_archived_only_with_prune(repo, database, tmp_path) 
 
 def test_protected_orphan_is_refused_by_prune(repo, database, tmp_path) -> None:
     old = OLD.replace("{ANNOTATIONS}", '{campaign-gitops/protect: "true"}')
-    project = repo({**rr.BASE, "acme/old.yaml": old})
+    project = repo({**ACME, "acme/old.yaml": old})
     applied(project, database)
     (tmp_path / "campaigns/acme/old.yaml").unlink()
     _, plan = plan_repo(project, database, prune=True)
@@ -100,8 +101,8 @@ def test_protected_orphan_is_refused_by_prune(repo, database, tmp_path) -> None:
 
 def test_rename_keeps_history_and_runs(repo, database, tmp_path) -> None:
     runs = "\n          runs: [{name: smoke, type: test_run}]\n"
-    with_run = rr.BASE["acme/q1.yaml"].rstrip() + runs
-    project = repo({**rr.BASE, "acme/q1.yaml": with_run})
+    with_run = ACME["acme/q1.yaml"].rstrip() + runs
+    project = repo({**ACME, "acme/q1.yaml": with_run})
     _, result = applied(project, database)
     assert result.counts()["run"] == 1
     with database.session() as s:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
+from tests.helpers import make_repo
 
-repo, database, write_repo = rr.repo, rr.database, rr.write_repo
+repo, database = rr.repo, rr.database
 
 
 def actions(plan):
@@ -44,7 +45,7 @@ def test_reformatting_gives_an_empty_plan(repo, database, tmp_path) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
     apply_plan(database, plan, bundle, project=project)
-    write_repo(tmp_path, {"acme/q1.yaml": """
+    make_repo(tmp_path, {"acme/q1.yaml": """
         # the same campaign, keys reordered, quoted, commented, block style
         kind: "Campaign"
         apiVersion: 'campaign-gitops/v1'

@@ -9,6 +9,7 @@ from campaign_gitops.config.resolved import resolve_with_hash
 from campaign_gitops.reconcile.render import render_text
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
 from campaign_gitops.state import tables as t
+from tests.helpers import ACME, make_repo
 
 repo, database = rr.repo, rr.database
 
@@ -21,8 +22,8 @@ RUNS = """
 
 
 def campaign(status: str = "active", runs: str = RUNS) -> dict[str, str]:
-    text = rr.BASE["acme/q1.yaml"].replace("status: draft", f"status: {status}")
-    return {**rr.BASE, "acme/q1.yaml": text.rstrip() + "\n" + runs.strip("\n") + "\n"}
+    text = ACME["acme/q1.yaml"].replace("status: draft", f"status: {status}")
+    return {**ACME, "acme/q1.yaml": text.rstrip() + "\n" + runs.strip("\n") + "\n"}
 
 
 def test_runs_start_once_pinned_to_the_revision(repo, database) -> None:
@@ -54,7 +55,7 @@ def test_a_new_run_declared_later_starts_alone(repo, database, tmp_path) -> None
     project = repo(campaign(runs="          runs: [{name: smoke, type: test_run}]"))
     bundle, plan = plan_repo(project, database)
     apply_plan(database, plan, bundle, project=project)
-    rr.write_repo(tmp_path, campaign(runs="""
+    make_repo(tmp_path, campaign(runs="""
           runs:
             - {name: smoke, type: test_run}
             - {name: smoke-2, type: test_run}
@@ -151,7 +152,7 @@ def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, databa
     project = repo(campaign())
     bundle, plan = plan_repo(project, database)
     assert apply_plan(database, plan, bundle, project=project).ok
-    rr.write_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
+    make_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
     bundle, plan = plan_repo(project, database)
     runs = [c for c in plan.changes if c.action in ("run", "cancel")]
     assert [(c.action, c.from_, c.to, c.reason) for c in runs] == [
@@ -172,7 +173,7 @@ def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, databa
     assert again.changes == ()
     # declared again, the name stays used: a run name starts once (SPEC section 2), and
     # plan says so rather than nothing
-    rr.write_repo(tmp_path, campaign())
+    make_repo(tmp_path, campaign())
     _, redeclared = plan_repo(project, database)
     assert [c for c in redeclared.changes if c.action == "run"] == []
     (note,) = [c for c in redeclared.changes if c.left_alone == "cancelled"]
@@ -187,7 +188,7 @@ def test_a_cancel_finds_the_run_started_meanwhile_and_leaves_it(repo, database,
     project = repo(campaign())
     bundle, plan = plan_repo(project, database)
     assert apply_plan(database, plan, bundle, project=project).ok
-    rr.write_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
+    make_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
     bundle, plan = plan_repo(project, database)
     with database.session() as s:  # tick started it between plan and apply
         s.execute(update(t.CampaignRun).where(t.CampaignRun.name == "wave")
