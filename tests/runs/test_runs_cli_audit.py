@@ -142,12 +142,12 @@ def test_replies_filter_by_kind_and_run_and_page(db_url: str, repo: Path):
 
 
 def test_tables_keep_the_last_column_whole_and_times_to_the_second(capsys):
-    from campaign_gitops.cli.common import table as _table
+    from campaign_gitops.cli.common import table
     from campaign_gitops.cli.communications_cmd import MESSAGE_COLUMNS
 
     reason = ("write failed: step 2 (email): anthropic writer: no Anthropic API key: "
               "ANTHROPIC_API_KEY is not set")
-    _table([{"id": 7, "recipient": "x" * 70, "status": "failed",
+    table([{"id": 7, "recipient": "x" * 70, "status": "failed",
              "sent_at": "2026-11-23T00:17:45.506691+00:00", "status_reason": reason}],
            MESSAGE_COLUMNS, "none")
     header, row = capsys.readouterr().out.splitlines()

@@ -8,7 +8,6 @@ import datetime as dt
 import email
 import email.policy
 import itertools
-import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,14 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from local_servers import smtp_inbox
-from runs_helpers import _doc, base_resources, lead_row, start_runs, write_leads
-
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.runs.transports import DKIM_HEADERS
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Enrollment, Message
+from tests.runs.local_servers import smtp_inbox
+from tests.runs.runs_helpers import _doc, base_resources, lead_row, start_runs, write_leads
 
 from .test_sender_smtp import dkim_key  # noqa: F401  (a fixture)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import sys
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -17,12 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runs"))
-from runs_helpers import _doc, base_resources, lead_row
-
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.tables import CampaignRun, Enrollment, Message
+from tests.runs.runs_helpers import _doc, base_resources, lead_row
 
 from .test_senders_tick import setup
 
