@@ -12,45 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 from campaign_gitops.cli.main import cli
+from tests.helpers import ACME, make_repo
 
 REPO = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = REPO / "tests" / "preflight" / "data" / "sarif-schema-2.1.0.json"
 
 HEADER = "apiVersion: campaign-gitops/v1\n"
-LIBRARY = HEADER + """kind: Client
-metadata: {name: acme}
-spec:
-  tier: velocity
-  resources: {emailDomain: mail.acme.test}
----
-""" + HEADER + """kind: Goal
-metadata: {name: demo, client: acme}
-spec: {outcome: meeting}
----
-""" + HEADER + """kind: Segment
-metadata: {name: ctos, client: acme}
-spec: {titles: [CTO]}
----
-""" + HEADER + """kind: Writer
-metadata: {name: plain, client: acme}
-spec: {type: template}
----
-""" + HEADER + """kind: Reviewer
-metadata: {name: rules, client: acme}
-spec: {type: rules}
----
-""" + HEADER + """kind: Template
-metadata: {name: intro, client: acme}
-spec:
-  channel: email
-  subject: Hello {{company}}
-  body: "Hi {{first_name | there}}. Unsubscribe: {{unsubscribe_url}}"
-"""
 
 
 def campaign(status: str = "active", reviewer: str | None = "rules", runs: str = "") -> str:
     lines = [HEADER.rstrip(), "kind: Campaign", "metadata: {name: q1, client: acme}", "spec:",
-             f"  status: {status}", "  channel: email", "  goal: demo", "  segment: ctos",
+             f"  status: {status}", "  channel: email", "  goal: book-demo", "  segment: cto-au",
              "  writer: plain", "  template: intro", "  testRecipients: [qa@acme.test]"]
     if reviewer:
         lines.append(f"  reviewer: {reviewer}")
@@ -61,10 +33,7 @@ def campaign(status: str = "active", reviewer: str | None = "rules", runs: str =
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "campaigns" / "acme").mkdir(parents=True)
-    (tmp_path / "campaigns" / "acme" / "library.yaml").write_text(LIBRARY)
-    (tmp_path / "campaigns" / "acme" / "q1.yaml").write_text(campaign())
+    make_repo(tmp_path, {**ACME, "acme/q1.yaml": campaign()})  # q1 active, with a segment
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     return tmp_path
@@ -87,7 +56,7 @@ def set_campaign(repo: Path, text: str) -> None:
 def test_clean_repo_exits_0(repo: Path) -> None:
     result = lint()
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "0 errors, 0 warnings in 2 files (7 resources)"
+    assert result.output.strip() == "0 errors, 0 warnings in 3 files (7 resources)"
 
 
 def test_an_error_exits_1_with_the_exact_json_shape(repo: Path) -> None:
@@ -102,7 +71,7 @@ def test_an_error_exits_1_with_the_exact_json_shape(repo: Path) -> None:
         "PF003", "error", "campaigns/acme/q1.yaml")
     assert finding["resource"] == "acme/Campaign/q1"
     assert finding["line"] >= 1 and finding["column"] >= 1
-    assert data["summary"] == {"files": 2, "resources": 7, "errors": 1, "warnings": 0}
+    assert data["summary"] == {"files": 3, "resources": 7, "errors": 1, "warnings": 0}
 
 
 def test_warnings_exit_0_and_strict_makes_them_fail(repo: Path) -> None:
@@ -135,7 +104,7 @@ def test_text_format_points_at_the_source_with_a_caret(repo: Path) -> None:
     assert out[head + 3] == "  |           ^"
     assert any(line.lstrip().startswith("= hint: ") for line in out)
     assert out[0] == "campaigns/acme/q1.yaml"
-    assert out[-1] == "0 errors, 1 warning in 2 files (7 resources)"
+    assert out[-1] == "0 errors, 1 warning in 3 files (7 resources)"
     assert "\x1b[" not in lint().output  # not a terminal: no colour
 
 
