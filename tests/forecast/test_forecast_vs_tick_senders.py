@@ -17,10 +17,6 @@ from tests.e2e.test_runs_three_weeks import _at, _per_day
 from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
 
 CAP = 7
-# Until tick chooses senders (the senders issue's runs/sender_use.py), there is nothing
-# to compare with; the test runs as soon as it lands.
-pytest.importorskip("campaign_gitops.runs.sender_use",
-                    reason="tick does not choose senders yet (runs/sender_use.py)")
 
 
 def _one_sender(root: Path) -> None:
