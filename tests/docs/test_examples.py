@@ -18,7 +18,8 @@ An HTML comment right before a block may prepare it or say why it cannot run her
 
 A command example outside a console block (a ``text`` or ``sh`` block with ``$ campaign-gitops``
 lines) without such a "not run" comment fails
-``test_every_command_example_is_checked_or_says_why_not``.
+``test_every_command_example_is_checked_or_says_why_not``; and every ``campaign-gitops`` line of
+a ``sh`` block or a console prompt, run or not, must name commands and options that exist.
 """
 
 from __future__ import annotations
@@ -185,3 +186,68 @@ def test_the_matcher() -> None:
     assert matches(["x  "], ["x"])
     assert strip_comment("plan --prune       # exit 1") == "plan --prune"
     assert strip_comment("replies add --body 'a # b'") == "replies add --body 'a # b'"
+
+
+def invocations(page: Path) -> list[tuple[str, str]]:
+    """(where, command line) of every ``campaign-gitops …`` line in a sh/console block."""
+    found = []
+    for block in blocks(page):
+        if block.lang not in ("sh", "bash", "console", "shell"):
+            continue
+        for n, line in enumerate(block.lines, start=block.line + 1):
+            if block.lang == "console" and not line.startswith("$ "):
+                continue  # output
+            text = line.strip().removeprefix("$ ")
+            for part in re.split(r"&&|\|\||;|\|", strip_comment(text)):
+                words = part.strip().split()
+                while words and "=" in words[0]:  # VAR=value before the command
+                    words.pop(0)
+                if words and words[0].rsplit("/", 1)[-1] == "campaign-gitops":
+                    found.append((f"{page.relative_to(REPO)}:{n}", " ".join(words[1:])))
+    return found
+
+
+def unknown_in(args: str) -> str | None:
+    """What of ``args`` the click commands do not know: a command or an option."""
+    import shlex
+
+    import click
+
+    from campaign_gitops.cli.main import cli
+
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        words = args.split()
+    command: click.Command = cli
+    ctx = click.Context(cli)
+    params = list(cli.params)
+    rest = []
+    for word in words:
+        if isinstance(command, click.Group) and not word.startswith("-") and not rest:
+            sub = command.get_command(ctx, word)
+            if sub is not None:
+                command = sub
+                params += sub.params
+                continue
+            if word.isupper() or word.startswith(("<", "[")) or "…" in word:
+                continue  # a placeholder such as FILE or ID…
+            return f"no command {word!r}"
+        rest.append(word)
+    known = {o for p in params if isinstance(p, click.Option) for o in [*p.opts, *p.secondary_opts]}
+    for word in rest:
+        if word.startswith("--"):
+            name = word.split("=", 1)[0]
+            if name not in known and name != "--help":
+                return f"no option {name}"
+    return None
+
+
+def test_every_invocation_in_the_docs_names_commands_and_options_that_exist() -> None:
+    wrong = [f"{where}: campaign-gitops {args}: {problem}"
+             for page in PAGES for where, args in invocations(page)
+             if (problem := unknown_in(args))]
+    assert wrong == []
+    assert sum(len(invocations(page)) for page in PAGES) >= 60  # the pages' examples are seen
+    assert unknown_in("lint --bogus") == "no option --bogus"
+    assert unknown_in("frob") == "no command 'frob'"
