@@ -10,13 +10,13 @@ import json
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.cli.common import Context, pass_context
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.state import kv
 from campaign_gitops.state import tables as t
+from campaign_gitops.state.queries import client_names, client_rows
 
 SUBSCRIPTIONS = ("active", "trialing", "past_due", "canceled")
 
@@ -56,7 +56,7 @@ def _file_clients(ctx: Context) -> set[str]:
 
 def _require_known(ctx: Context, session: Session, client: str) -> None:
     """``client set`` only for a client in the database or the files (like ``halt``)."""
-    known = _file_clients(ctx) | set(session.scalars(select(t.Client.name)))
+    known = _file_clients(ctx) | set(client_names(session))
     if client in known:
         return
     names = ", ".join(sorted(known)[:20]) or "none"
@@ -124,9 +124,7 @@ def client_list(ctx: Context, fmt: str) -> int:
     db = _db(ctx, create=False)
     try:
         with db.session() as session:
-            rows = [{"name": c.name, "subscription": c.subscription, "credits": c.credits,
-                     "halted": c.halted, "archived": c.deleted_at is not None}
-                    for c in session.scalars(select(t.Client).order_by(t.Client.name))]
+            rows = client_rows(session)
     finally:
         db.dispose()
     if fmt == "json":

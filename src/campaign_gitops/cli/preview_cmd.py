@@ -48,11 +48,9 @@ def _entry(bundle: Any, name: str) -> Any:
 def _leads(ctx: Context, config: dict[str, Any], contact: str | None,
            sample: int) -> tuple[list[dict[str, Any]], frozenset[str]]:
     """The leads to preview and the client's suppressed contacts among them."""
-    from sqlalchemy import func, or_, select
-
     from campaign_gitops.runs.allocation import matching_ids
     from campaign_gitops.runs.enrollments import load_leads, suppressed
-    from campaign_gitops.state.tables import Lead
+    from campaign_gitops.runs.leads import lead_by_contact
 
     db = _existing_db(ctx)
     if db is None:
@@ -64,10 +62,8 @@ def _leads(ctx: Context, config: dict[str, Any], contact: str | None,
     try:
         with db.session() as session:
             if contact:
-                leads = Lead.__table__
-                ids = list(session.execute(select(leads.c.id).where(or_(
-                    func.lower(leads.c.email) == contact.lower(),
-                    leads.c.phone == contact)).limit(1)).scalars())
+                lead = lead_by_contact(session, contact)
+                ids = [] if lead is None else [lead]
                 if not ids:
                     raise CampaignGitopsError(f"no lead with email or phone {contact!r}",
                                               "check the contact (leads are imported with "

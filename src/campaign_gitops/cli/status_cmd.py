@@ -51,15 +51,13 @@ def _sync_and_pending(ctx: Context, db: Any) -> tuple[dict[str, str] | None, lis
 
 
 def _halts(db: Any) -> dict[str, Any]:
-    from sqlalchemy import select
-
     from campaign_gitops.state import kv
-    from campaign_gitops.state import tables as t
+    from campaign_gitops.state.queries import client_names
 
     with db.reading() as session:
         halted = kv.global_halt(session) is not None
-        clients = session.scalars(select(t.Client.name).where(t.Client.halted.is_(True))).all()
-    return {"global": halted, "clients": sorted(clients)}
+        clients = client_names(session, halted=True)
+    return {"global": halted, "clients": clients}
 
 
 @click.command("status")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -269,3 +270,11 @@ def import_csv(session: Session, path: Path, *, skip_invalid: bool = False,
     if bad and not skip_invalid:
         return ImportReport(rows=count, imported=0, errors=tuple(bad))
     return ImportReport(rows=count, imported=upsert_leads(session, good), errors=tuple(bad))
+
+
+def lead_by_contact(session: Session, contact: str) -> int | None:
+    """The id of a lead whose email (any case) or phone is ``contact``, else None."""
+    leads = Lead.__table__
+    return session.execute(select(leads.c.id).where(or_(
+        func.lower(leads.c.email) == contact.lower(),
+        leads.c.phone == contact)).limit(1)).scalar()

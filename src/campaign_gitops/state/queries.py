@@ -136,3 +136,18 @@ def campaign_history(session: Session, ref: str) -> dict[str, Any]:
     campaign = session.get(t.Campaign, row.id)
     return {"campaign": resource, "status": campaign.status if campaign else None,
             "archived": row.deleted_at is not None, "revisions": out, "events": events}
+
+
+def client_rows(session: Session) -> list[dict[str, Any]]:
+    """Every client by name (``client list``): subscription, credits, halted, archived."""
+    return [{"name": c.name, "subscription": c.subscription, "credits": c.credits,
+             "halted": c.halted, "archived": c.deleted_at is not None}
+            for c in session.scalars(select(t.Client).order_by(t.Client.name))]
+
+
+def client_names(session: Session, *, halted: bool | None = None) -> list[str]:
+    """The clients' names, sorted; ``halted=True`` only the halted ones."""
+    query = select(t.Client.name).order_by(t.Client.name)
+    if halted is not None:
+        query = query.where(t.Client.halted.is_(halted))
+    return list(session.scalars(query))
