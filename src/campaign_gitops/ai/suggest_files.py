@@ -32,6 +32,7 @@ from campaign_gitops.config.models import (
 )
 from campaign_gitops.config.placeholders import parse_placeholders
 from campaign_gitops.findings import CampaignGitopsError, Finding
+from campaign_gitops.preflight.engine import run_preflight
 
 ANNOTATION_SUGGESTED_BY = "campaign-gitops/suggested-by"
 REFERENCE_KINDS = ("goal", "writer", "reviewer", "template", "schedule")
@@ -244,14 +245,6 @@ def _indent(comment: str) -> str:
 # ---------------------------------------------------------------- checking and writing
 
 
-def _preflight(bundle: Bundle, config: Any) -> list[Finding]:
-    try:
-        from campaign_gitops.preflight.engine import run_preflight
-    except ImportError:  # the engine (issue 2) not there yet: schema checks only
-        return []
-    return list(run_preflight(bundle, action=None, config=config))
-
-
 def check_files(bundle: Bundle, files: Sequence[NewFile], open_fields: Sequence[OpenField],
                 *, config: Any = None) -> tuple[Finding, ...]:
     """Load the repo with the new files in place and preflight it (nothing on disk).
@@ -264,7 +257,7 @@ def check_files(bundle: Bundle, files: Sequence[NewFile], open_fields: Sequence[
                if relative_name(p, bundle.root) not in new]
     results += [load_bytes(f.text.encode(), f.file) for f in files]
     merged = build_bundle(results, bundle.root, bundle.resources_dir)
-    found = [f for f in (*merged.findings, *_preflight(merged, config))
+    found = [f for f in (*merged.findings, *run_preflight(merged, config=config))
              if f.location.file in new]
     allowed = frozenset().union(*(OPEN_FIELD_RULES[o.field] for o in open_fields))
     bad = [f for f in found if f.is_error and f.rule not in allowed]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -104,6 +105,18 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+APPLY_DELAY_ENV = "CAMPAIGN_GITOPS_TEST_APPLY_DELAY"
+
+
+def apply_delay() -> float:
+    """Seconds to sleep after each applied change (``apply``, the daemon's passes): a
+    hook for the end-to-end tests that stop an apply midway, read at the edge and
+    handed down (``apply_changes(delay=)``)."""
+    try:
+        return max(0.0, float(os.environ.get(APPLY_DELAY_ENV, "0") or 0))
+    except ValueError:
+        return 0.0
 
 
 def parse_now(value: str | None) -> dt.datetime:

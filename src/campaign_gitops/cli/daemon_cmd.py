@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.cli.common import Context, apply_delay, pass_context
 from campaign_gitops.config.loader import relative_name
 from campaign_gitops.config.project import Project
 from campaign_gitops.findings import CampaignGitopsError
@@ -165,7 +165,8 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         leader.try_acquire()  # a second daemon on this file is refused before anything else
     db = open_database(url)
     metrics, health = Metrics(), Health(max_age=interval, clock=time.monotonic)
-    options = Options(prune=prune, allow_mass_prune=allow_mass_prune)
+    options = Options(prune=prune, allow_mass_prune=allow_mass_prune,
+                      apply_delay=apply_delay())
     reconciler = Reconciler(project, db, reader, config=config, options=options,
                             log=log, metrics=metrics, health=health)
     tick = _tick_function(db, config, project.root) if once or tick_interval > 0 else None

@@ -14,7 +14,13 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, now_option, parse_now, pass_context
+from campaign_gitops.cli.common import (
+    Context,
+    apply_delay,
+    now_option,
+    parse_now,
+    pass_context,
+)
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.reconcile.plan import Action, Change, Plan, spec_action
@@ -196,7 +202,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
         if not as_json:
             click.echo("")
         result = apply_plan(
-            db, plan, bundle, project=project, config=config, now=now,
+            db, plan, bundle, project=project, config=config, now=now, delay=apply_delay(),
             on_change=(lambda c, o, r: outcomes.append(_outcome(c, o, r))) if as_json
             else _progress)
     finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from campaign_gitops.ai.client import DEFAULT_MODEL
@@ -12,14 +10,6 @@ from campaign_gitops.ai.suggest_files import Proposal, check_use, propose, write
 from campaign_gitops.cli.common import Context, pass_context
 from campaign_gitops.config.bundle import load_bundle
 from campaign_gitops.findings import CampaignGitopsError
-
-
-def _project_config(ctx: Context) -> Any:
-    """The project's campaign-gitops.yaml, when the config part provides a loader."""
-    from campaign_gitops.config import project as project_mod
-
-    loader = getattr(project_mod, "load_config", None)
-    return loader(ctx.project) if callable(loader) else None
 
 
 def _report(proposal: Proposal, written: bool) -> None:
@@ -57,7 +47,7 @@ def run_suggest(ctx: Context, client: str, write: bool, model: str, count: int |
     if not project.resources_dir.is_dir():
         raise CampaignGitopsError(f"no such folder: {project.resources_dir}",
                                   "pass --dir with the folder holding the resource files")
-    config = _project_config(ctx)
+    config = ctx.config
     bundle = load_bundle(project.resources_dir, project.root)
     if bundle.client_spec(client) is not None:
         check_use(bundle, client, use)  # before spending a request

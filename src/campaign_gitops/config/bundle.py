@@ -195,15 +195,13 @@ def _check_client_folders(bundle: Bundle) -> None:
 
 
 def load_bundle(resources_dir: Path, root: Path, paths: Iterable[Path] | None = None, *,
-                max_bytes: int = MAX_FILE_BYTES, cache_dir: Path | None = None,
-                workers: int | None = None) -> Bundle:
+                max_bytes: int = MAX_FILE_BYTES, cache_dir: Path | None = None) -> Bundle:
     """Discover, load and validate every resource file under ``resources_dir`` (or ``paths``).
 
-    ``cache_dir`` and ``workers`` only make it faster; the result is the same. With
-    ``cache_dir`` (``.campaign-gitops/cache`` at the repo root) unchanged files come
-    from lint's parse cache (``parse_cache.py``) instead of being parsed again.
-    ``workers`` is accepted for symmetry with ``lint``: a Bundle holds models, which
-    cost more to send between processes than to build, so it is built in this one.
+    ``cache_dir`` only makes it faster; the result is the same: with it
+    (``.campaign-gitops/cache`` at the repo root) unchanged files come from lint's parse
+    cache (``parse_cache.py``) instead of being parsed again. A Bundle is built in this
+    process: its models cost more to send between processes than to build.
     """
     files = discover(list(paths) if paths else [resources_dir])
     if cache_dir is not None and max_bytes == MAX_FILE_BYTES:

@@ -4,8 +4,8 @@ Every executor locks the row it changes and re-checks the database before writin
 a change already made (by an earlier, killed apply or by a racing one) is *skipped*,
 never made twice; each run name starts once, enforced by the unique constraint
 ``(campaign_id, name)``. Every applied change appends to ``apply_log`` with the git
-commit of the repo. ``CAMPAIGN_GITOPS_TEST_APPLY_DELAY`` (seconds) sleeps between
-changes so a test can kill an apply in the middle.
+commit of the repo. ``delay`` (seconds, given by the caller) sleeps between changes so
+a test can kill an apply in the middle.
 
 On PostgreSQL the changes of one phase (one kind's creates and updates, the
 transitions, the runs, one kind's archives) run over ``CAMPAIGN_GITOPS_APPLY_WORKERS``
@@ -46,10 +46,11 @@ from campaign_gitops.reconcile.plan import (
     desired_spec,
     spec_action,
 )
+from campaign_gitops.runs.allocation import release_leads
+from campaign_gitops.runs.start import start_run
 from campaign_gitops.state import tables as t
 from campaign_gitops.state.db import Database
 
-DELAY_ENV = "CAMPAIGN_GITOPS_TEST_APPLY_DELAY"
 WORKERS_ENV = "CAMPAIGN_GITOPS_APPLY_WORKERS"
 # Each change's commit waits for a WAL flush (~2.5 ms here); concurrent commits share
 # one flush, so 8 connections apply ~1.5x faster than 4. At most MAX_WORKERS: the pool
@@ -329,7 +330,7 @@ class _Apply:
             started_at=None if decl.type == "schedule" else self.now, created_at=self.now)
         session.add(run)
         session.flush()  # the unique constraint decides a race here
-        _start_run(session, run, self.now)
+        start_run(session, run, now=self.now)
         return {"run": name, "type": decl.type, "revision": revision.revision,
                 "config_hash": config_hash}
 
@@ -358,7 +359,7 @@ class _Apply:
         if run.cron is not None:
             occurrences = list(session.execute(select(RUNS.c.id).where(
                 RUNS.c.series_id == run.id)).scalars())
-            released = _release_leads(session, occurrences, self.now)
+            released = release_leads(session, occurrences, now=self.now)
         return {"run": name, "cancelled": True, "leads_released": released}
 
     def archive(self, session: Executor, change: Change) -> dict[str, Any]:
@@ -382,22 +383,6 @@ class _Apply:
 
 class _Skip(Exception):
     """The change is already in the database (the message, when given, says more)."""
-
-
-def _release_leads(session: Session, run_ids: list[int], now: dt.datetime) -> int:
-    try:
-        from campaign_gitops.runs.allocation import release_leads
-    except ImportError:  # the runs part is not installed: no leads were taken
-        return 0
-    return release_leads(session, run_ids, now=now)
-
-
-def _start_run(session: Session, run: t.CampaignRun, now: dt.datetime) -> None:
-    try:
-        from campaign_gitops.runs.start import start_run
-    except ImportError:  # the runs part is not installed: the run stays as inserted
-        return
-    start_run(session, run, now=now)
 
 
 Step = Callable[[_Apply, Executor, Change], dict[str, Any]]
@@ -447,30 +432,24 @@ EXECUTORS: dict[Action, Execute] = {
 }
 
 
-def _delay() -> float:
-    try:
-        return float(os.environ.get(DELAY_ENV, "0") or 0)
-    except ValueError:
-        return 0.0
-
-
 def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
                   config: ProjectConfig | None = None, git: GitInfo | None = None,
                   actor: str = "cli", now: dt.datetime | None = None,
                   on_change: Callable[[Change, str, str], None] | None = None,
-                  guard: Callable[[Connection], None] | None = None) -> ApplyResult:
+                  guard: Callable[[Connection], None] | None = None,
+                  delay: float = 0.0) -> ApplyResult:
     """Execute ``plan``: each change in its own transaction, in the plan's order.
 
     ``on_change(change, outcome, reason)`` is told each outcome (applied, skipped,
     error) so a caller can show progress; this module never prints. ``guard`` runs
     first in every change's transaction (the daemon's lease check); what it raises
-    rolls that change back and propagates.
+    rolls that change back and propagates. ``delay``: seconds to sleep after each
+    change, serially (tests kill an apply in the middle).
     """
     work = _Apply(bundle, config or ProjectConfig(), git or git_info(bundle.root),
                   now or dt.datetime.now(dt.UTC), actor, postgres=db.is_postgres,
                   guard=guard)
     result = ApplyResult()
-    delay = _delay()
     workers = _workers(db, delay)
     if workers > 1:
         _apply_parallel(db, work, plan, result, workers, on_change)

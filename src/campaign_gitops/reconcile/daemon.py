@@ -28,6 +28,7 @@ from campaign_gitops.config.bundle import Bundle, Key, build_bundle
 from campaign_gitops.config.loader import FileResult
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import Finding
+from campaign_gitops.preflight.engine import run_preflight
 from campaign_gitops.reconcile.apply import GitInfo, apply_changes
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
 from campaign_gitops.reconcile.blockers import errors_by_resource, run_errors, unstarted_view
@@ -91,6 +92,7 @@ class Options:
     allow_mass_prune: bool = False
     backoff: tuple[float, ...] = DEFAULT_DELAYS
     actor: str = "reconcile"
+    apply_delay: float = 0.0  # seconds after each change (tests stop a pass midway)
 
 
 def clients_of(result: FileResult) -> set[str]:
@@ -124,14 +126,6 @@ def problems_of(findings: Iterable[Finding]) -> dict[str, list[FileProblem]]:
         out[loc.file].append(FileProblem(loc.file, loc.line, loc.column, f.rule, f.message,
                                          f.resource))
     return out
-
-
-def _preflight(bundle: Bundle, config: ProjectConfig) -> list[Finding]:
-    try:
-        from campaign_gitops.preflight.engine import run_preflight
-    except ImportError:  # pragma: no cover - preflight is part of the package
-        return list(bundle.findings)
-    return list(run_preflight(bundle, config=config))
 
 
 @dataclass
@@ -193,7 +187,7 @@ class Reconciler:
                               self.project.resources_dir)
         snapshot = load_scoped_snapshot(self.db, scope)
         # Preflight as plan sees it: runs the database already started are history.
-        findings = _preflight(unstarted_view(bundle, snapshot), self.config)
+        findings = run_preflight(unstarted_view(bundle, snapshot), config=self.config)
         self._record_problems(bundle, findings, read.changed, full)
         errors = PlanErrors(errors_by_resource(findings),
                             run_errors(bundle, snapshot, self.config))
@@ -332,7 +326,7 @@ class Reconciler:
         single = Plan(changes=(change,), base_serial=plan.base_serial, prune=plan.prune)
         try:
             apply_changes(self.db, single, bundle, config=self.config, git=git,
-                          actor=self.options.actor, now=now,
+                          actor=self.options.actor, now=now, delay=self.options.apply_delay,
                           on_change=lambda _c, o, r: outcome.append((o, r)),
                           guard=self.apply_guard)
         except LeaseLost as exc:  # rolled back: the new leader applies it

@@ -35,7 +35,7 @@ from campaign_gitops.config.models import (
 )
 from campaign_gitops.config.project import ProjectConfig, is_frozen
 from campaign_gitops.findings import Finding
-from campaign_gitops.reconcile.diff import FieldDiff, diff, leaves
+from campaign_gitops.jsondiff import FieldDiff, diff, leaves
 from campaign_gitops.reconcile.lifecycle import check_transition
 from campaign_gitops.state.snapshot import ResourceState, Snapshot
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from campaign_gitops.config.bundle import Bundle, load_bundle
 from campaign_gitops.config.project import Project, ProjectConfig
+from campaign_gitops.config.project_file import load_project_file
 from campaign_gitops.findings import CampaignGitopsError, Finding
 from campaign_gitops.preflight.lint import load_checked
 from campaign_gitops.preflight.parallel import no_gc
@@ -27,10 +28,6 @@ __all__ = ["ApplyResult", "apply_plan", "cache_dir_of", "load_and_check", "load_
 
 def project_config(project: Project) -> ProjectConfig:
     """The root's campaign-gitops.yaml (its errors raise), else the defaults."""
-    try:
-        from campaign_gitops.config.project_file import load_project_file
-    except ImportError:  # the configuration file part is not installed
-        return ProjectConfig()
     return load_project_file(project.root).require()
 
 
@@ -96,8 +93,9 @@ def plan_repo(project: Project, db: Database, *, prune: bool = False,
 
 def apply_plan(db: Database, plan: Plan, bundle: Bundle, *, project: Project,
                actor: str = "cli", now: dt.datetime | None = None,
-               config: ProjectConfig | None = None, on_change: Any = None) -> ApplyResult:
+               config: ProjectConfig | None = None, on_change: Any = None,
+               delay: float = 0.0) -> ApplyResult:
     """Execute ``plan`` (one transaction per change); see ``reconcile.apply``."""
     return apply_changes(db, plan, bundle, config=config or project_config(project),
                          git=git_info(project.root), actor=actor, now=now,
-                         on_change=on_change)
+                         on_change=on_change, delay=delay)

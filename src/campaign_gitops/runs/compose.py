@@ -146,9 +146,3 @@ def write(plan: RunPlan, work: Work, writer: Writer, reviewer: Reviewer) -> Outc
     status = {"approved": DELIVER}.get(decision.status, decision.status)
     return Outcome(work, channel, recipient, status, decision.reason or None,
                    written.subject, written.body)
-
-
-def compose(plan: RunPlan, work: Work, writer: Writer, reviewer: Reviewer,
-            suppressed: frozenset[str] | set[str]) -> Outcome:
-    """Decide, write and review one step for one lead."""
-    return precheck(plan, work, suppressed) or write(plan, work, writer, reviewer)
