@@ -107,3 +107,27 @@ def test_unknown_rule_gets_a_did_you_mean(repo: Path) -> None:
     assert code == 1
     assert "campaign-gitops.yaml:2:3: error: rules: unknown rule 'PF105'" in out
     assert "did you mean" in out
+
+
+def test_the_database_a_command_opens_follows_flag_file_env_default(repo: Path) -> None:
+    """The URL precedence pinned where it matters: the database a real command creates."""
+    from campaign_gitops.state import DEFAULT_SQLITE
+
+    def opened(args: list[str], **env: str | None) -> set[str]:
+        code, _, err = run([*args, "db", "upgrade"], **env)
+        assert code == 0, err
+        made = {p.relative_to(repo).as_posix() for p in repo.rglob("*.db")}
+        for path in repo.rglob("*.db*"):  # with any -wal/-shm beside it
+            path.unlink()
+        return made
+
+    (repo / "campaign-gitops.yaml").write_text(f"database:\n  url: sqlite:///{repo}/file.db\n")
+    env = {"CAMPAIGN_GITOPS_DB": f"sqlite:///{repo}/env.db"}
+    assert opened(["--db", f"sqlite:///{repo}/flag.db"], **env) == {"flag.db"}
+    assert opened([], **env) == {"file.db"}
+    (repo / "campaign-gitops.yaml").write_text("database:\n  urlEnv: OUR_DB\n")
+    assert opened([], OUR_DB=f"sqlite:///{repo}/named.db", **env) == {"named.db"}
+    assert opened([], **env) == {"env.db"}  # the named variable is not set: next level
+    (repo / "campaign-gitops.yaml").unlink()
+    assert opened([], **env) == {"env.db"}
+    assert opened([]) == {DEFAULT_SQLITE}

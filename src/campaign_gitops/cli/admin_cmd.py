@@ -26,12 +26,6 @@ def _log(session: Session, action: str, resource: str, detail: dict[str, Any]) -
                            at=dt.datetime.now(dt.UTC)))
 
 
-def _db(ctx: Context, *, create: bool = True) -> Any:
-    from campaign_gitops.cli.plan_cmd import open_db
-
-    return open_db(ctx, create=create)
-
-
 @click.group("client")
 def client_group() -> None:
     """A client's operational state: subscription and credits (never in git).
@@ -81,10 +75,8 @@ def client_set(ctx: Context, client: str, subscription: str | None,
     """
     if subscription is None and credits is None:
         raise CampaignGitopsError("nothing to set", "pass --subscription and/or --credits")
-    from campaign_gitops.cli.plan_cmd import config_of
-
-    defaults = config_of(ctx).client_defaults
-    db = _db(ctx)
+    defaults = ctx.config.client_defaults
+    db = ctx.open_db()
     now = dt.datetime.now(dt.UTC)
     try:
         with db.session() as session:
@@ -121,7 +113,7 @@ def client_list(ctx: Context, fmt: str) -> int:
     Example:
       campaign-gitops client list --format json
     """
-    db = _db(ctx, create=False)
+    db = ctx.open_db(create=False)
     try:
         with db.session() as session:
             rows = client_rows(session)
@@ -139,7 +131,7 @@ def client_list(ctx: Context, fmt: str) -> int:
 
 
 def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None) -> str:
-    db = _db(ctx)
+    db = ctx.open_db()
     now = dt.datetime.now(dt.UTC)
     action = "halt" if halted else "resume"
     try:
@@ -211,11 +203,10 @@ def db_upgrade(ctx: Context) -> int:
     Example:
       campaign-gitops db upgrade     # the database --db / $CAMPAIGN_GITOPS_DB names
     """
-    from campaign_gitops.cli.plan_cmd import open_db
     from campaign_gitops.redact import redact_url
     from campaign_gitops.state.db import current_revision
 
-    db = open_db(ctx)
+    db = ctx.open_db()
     try:
         revision = current_revision(db.engine)
     finally:

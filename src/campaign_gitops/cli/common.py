@@ -1,10 +1,11 @@
 """What every command shares: the click context object and its decorator.
 
 ``Context`` resolves the effective configuration once, on first use: flags >
-``campaign-gitops.yaml`` > environment > defaults (``config/settings.py``). ``dir``,
-``db``, ``project`` and ``config`` all answer from it, so a command that uses any of
-them honours the file; an invalid file fails them with a ProjectConfigError naming
-every file:line:column. Helpers more than one command module uses live here too
+``campaign-gitops.yaml`` > environment > defaults (``config/settings.py``, the one
+place that order is written). ``dir``, ``db``, ``project``, ``config``, ``open_db()``
+and ``session()`` all answer from it, so a command that uses any of them honours the
+file; an invalid file fails them with a ProjectConfigError naming every
+file:line:column. Helpers more than one command module uses live here too
 (``--format``, JSON and table output, the listings' paging and campaign filter).
 """
 
@@ -30,7 +31,8 @@ from campaign_gitops.textsafe import printable
 
 def rule_severities() -> dict[str, set[str]]:
     """Rule id -> the severities it can have in any action (from the preflight registry)."""
-    from campaign_gitops.preflight.registry import Conditional, all_rules
+    from campaign_gitops.preflight.registry import Conditional
+    from campaign_gitops.preflight.rules import all_rules
 
     out: dict[str, set[str]] = {"SCHEMA": {"error"}}
     for rule in all_rules():

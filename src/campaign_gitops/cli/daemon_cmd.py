@@ -21,7 +21,6 @@ from campaign_gitops.reconcile.leader import leadership_for
 from campaign_gitops.reconcile.runner import LoopOptions, Runner
 from campaign_gitops.reconcile.sources import GitSource, WorktreeSource
 from campaign_gitops.redact import redact_url
-from campaign_gitops.state.db import open_database
 
 
 def _tick_function(db: Any, config: Any, root: Any) -> Any:
@@ -163,7 +162,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     leader = leadership_for(url, ttl=lease_ttl, clock=time.monotonic)
     if leader.kind == "sqlite":
         leader.try_acquire()  # a second daemon on this file is refused before anything else
-    db = open_database(url)
+    db = ctx.open_db()
     metrics, health = Metrics(), Health(max_age=interval, clock=time.monotonic)
     options = Options(prune=prune, allow_mass_prune=allow_mass_prune,
                       apply_delay=apply_delay())

@@ -21,7 +21,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def _all_rules() -> list[Any]:
-    from campaign_gitops.preflight.registry import all_rules
+    from campaign_gitops.preflight.rules import all_rules
 
     return list(all_rules())
 

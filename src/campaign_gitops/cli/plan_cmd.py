@@ -21,11 +21,9 @@ from campaign_gitops.cli.common import (
     parse_now,
     pass_context,
 )
-from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.reconcile.plan import Action, Change, Plan, spec_action
 from campaign_gitops.reconcile.render import RENDERERS, SYMBOLS, render_text, tag
-from campaign_gitops.state.db import Database, database_url, open_database
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.RUN: "started",
@@ -34,19 +32,6 @@ VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.RUN: "starte
 
 class RefusedError(CampaignGitopsError):
     exit_code = 1
-
-
-def open_db(ctx: Context, *, create: bool = True) -> Database:
-    """The database; ``create=False`` for reads: a missing one is an error (exit 1)."""
-    return open_database(database_url(ctx.project.root, ctx.db), create=create)
-
-
-def config_of(ctx: Context) -> ProjectConfig:
-    """The effective campaign-gitops.yaml (from the context when it resolves it)."""
-    from campaign_gitops.reconcile.service import project_config
-
-    config = getattr(ctx, "config", None)
-    return config if isinstance(config, ProjectConfig) else project_config(ctx.project)
 
 
 def use_color() -> bool:
@@ -89,8 +74,8 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
     from campaign_gitops.reconcile.service import plan_repo
 
     project = ctx.project
-    config = config_of(ctx)
-    db = open_db(ctx)
+    config = ctx.config
+    db = ctx.open_db()
     try:
         _, plan = plan_repo(project, db, prune=prune or config.prune, config=config,
                             allow_mass_prune=allow_mass_prune,
@@ -173,11 +158,11 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
     )
 
     project = ctx.project
-    config = config_of(ctx)
+    config = ctx.config
     as_json = fmt == "json"
     outcomes: list[dict[str, Any]] = []
     now = parse_now(now_text)
-    db = open_db(ctx)
+    db = ctx.open_db()
     try:
         if planfile is not None:
             plan = pf.load_plan(planfile)
@@ -316,7 +301,7 @@ def history_command(ctx: Context, campaign: str, fmt: str) -> int:
 
     from campaign_gitops.state.queries import campaign_history
 
-    db = open_db(ctx, create=False)
+    db = ctx.open_db(create=False)
     try:
         with db.session() as session:
             data = campaign_history(session, campaign)
@@ -348,7 +333,7 @@ def export_command(ctx: Context, out: Path | None, force: bool) -> int:
     folder = relative_name(project.resources_dir, project.root)
     schema = (SCHEMA_FILE if (project.root / SCHEMA_FILE).is_file()
               else "https://campaign-gitops.dev/schemas/v1/resource.json")
-    db = open_db(ctx)
+    db = ctx.open_db()
     try:
         with db.session() as session:
             files = export_files(session, folder, schema)

@@ -22,14 +22,11 @@ def _existing_db(ctx: Context) -> Any:
     """The database when there is one (a missing SQLite file is not created)."""
     from sqlalchemy.engine import make_url
 
-    from campaign_gitops.state.db import database_url, open_database
-
-    url = database_url(ctx.project.root, ctx.db)
-    parsed = make_url(url)
+    parsed = make_url(ctx.db)
     if parsed.get_backend_name() == "sqlite" and (
             not parsed.database or not Path(parsed.database).is_file()):
         return None
-    return open_database(url, migrate=False)
+    return ctx.open_db(migrate=False)
 
 
 def _entry(bundle: Any, name: str) -> Any:

@@ -35,12 +35,11 @@ SYNC_STYLE = {"Synced": "green", "OutOfSync": "yellow", "Orphan": "red", "Unknow
 
 def _sync_and_pending(ctx: Context, db: Any) -> tuple[dict[str, str] | None, list[Any], str]:
     """The sync state of every resource, the plan's campaign changes, and a note."""
-    from campaign_gitops.cli.plan_cmd import config_of
     from campaign_gitops.reconcile.plan import sync_states
     from campaign_gitops.reconcile.service import plan_repo
 
     try:
-        _, plan = plan_repo(ctx.project, db, config=config_of(ctx))
+        _, plan = plan_repo(ctx.project, db, config=ctx.config)
     except CampaignGitopsError as exc:
         return None, [], f"sync unknown: {exc.message}"
     pending = [c for c in plan.changes if c.key.kind == "Campaign" and c.action == "create"]
@@ -78,7 +77,6 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
       campaign-gitops status acme/cto-au-q1 --format json
       campaign-gitops status --client globex
     """
-    from campaign_gitops.cli.plan_cmd import open_db
     from campaign_gitops.runs.policy import LEASE
     from campaign_gitops.runs.sender_use import sender_usage
     from campaign_gitops.runs.settle import attention
@@ -87,7 +85,7 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
 
     missing = ""
     try:
-        db = open_db(ctx, create=False)
+        db = ctx.open_db(create=False)
     except NoDatabaseError as exc:  # nothing applied yet: the files alone, nothing created
         missing = exc.message.replace(": nothing to show", "") + " (nothing applied)"
         db = open_database("sqlite://")  # empty, in memory

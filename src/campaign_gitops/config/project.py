@@ -351,13 +351,6 @@ class ProjectConfig(_Cfg):
 assert set(TIERS) == {"ignition", "velocity", "dominance"}
 
 
-def load_config(project: Project) -> ProjectConfig:
-    """The root's campaign-gitops.yaml (defaults when absent); ProjectConfigError if invalid."""
-    from campaign_gitops.config.project_file import load_project_file
-
-    return load_project_file(project.root).require()
-
-
 # ---------------------------------------------------------------- freeze windows
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")

@@ -2,12 +2,13 @@
 
 ``open_database(url)`` is the one way in: it creates the engine, applies the Alembic
 migrations shipped in the package when the database is new or older than this code
-(serialised by an advisory lock on PostgreSQL), and hands out sessions.
+(serialised by an advisory lock on PostgreSQL), and hands out sessions. Which URL
+is effective (flag > campaign-gitops.yaml > environment > SQLite at the repo root) is
+decided in one place, ``config/settings.py``; the CLI opens it with ``Context.open_db``.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,21 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.redact import redact_text, redact_url
-from campaign_gitops.state import DEFAULT_SQLITE, ENV_DB, normalize_url
+from campaign_gitops.state import ENV_DB, normalize_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "campaign_gitops_read_only"
 _UPGRADE_LOCK_ID = 0x6361_6D70  # "camp": serialises migrations on PostgreSQL
-
-
-def database_url(root: Path, explicit: str | None = None) -> str:
-    """``--db`` wins, then ``CAMPAIGN_GITOPS_DB``, then SQLite at the repo root."""
-    if explicit:
-        return normalize_url(explicit)
-    env = os.environ.get(ENV_DB)
-    if env:
-        return normalize_url(env)
-    return f"sqlite:///{(root / DEFAULT_SQLITE).as_posix()}"
 
 
 def _orig(exc: DatabaseError) -> str:
