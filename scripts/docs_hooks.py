@@ -31,7 +31,8 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from campaign_gitops.config.schema import all_schemas
-from campaign_gitops.preflight.registry import ACTIONS, Conditional, Rule, all_rules
+from campaign_gitops.preflight.registry import ACTIONS, Conditional, Rule
+from campaign_gitops.preflight.rules import all_rules
 
 CASES_DIR = Path("tests/preflight/cases")
 BASE_REPO = Path("tests/preflight/base_repo.yaml")

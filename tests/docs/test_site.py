@@ -41,7 +41,7 @@ def test_the_site_builds_strict(site: Path) -> None:
 def test_the_generated_references_are_in_the_site(site: Path) -> None:
     import json
 
-    from campaign_gitops.preflight.registry import all_rules
+    from campaign_gitops.preflight.rules import all_rules
 
     for rule in all_rules():  # one page per rule, with its docstring's first line
         page = (site / "reference" / "rules" / rule.id / "index.html").read_text()

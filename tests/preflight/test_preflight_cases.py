@@ -20,7 +20,7 @@ import yaml
 from campaign_gitops.config.bundle import load_bundle
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.preflight.engine import RUN_ACTIONS, run_preflight
-from campaign_gitops.preflight.registry import all_rules
+from campaign_gitops.preflight.rules import all_rules
 
 HERE = Path(__file__).parent
 CASE_FILES = sorted((HERE / "cases").glob("*.yaml"))

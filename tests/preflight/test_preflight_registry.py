@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from campaign_gitops.preflight.registry import ACTIONS, all_rules, get_rule
+from campaign_gitops.preflight.registry import ACTIONS
+from campaign_gitops.preflight.rules import all_rules, get_rule
 
 E, W, NO = "error", "warning", "—"
 ACTIVE = "warning if the campaign is active, else error"

@@ -40,7 +40,8 @@ from campaign_gitops.config.models import ANNOTATION_DISABLE, CAMPAIGN_REFERENCE
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError, Finding, Severity
 from campaign_gitops.preflight.context import RuleContext, context_for
-from campaign_gitops.preflight.registry import Conditional, Hit, Rule, all_rules
+from campaign_gitops.preflight.registry import Conditional, Hit, Rule
+from campaign_gitops.preflight.rules import RULES, all_rules
 
 RUN_ACTIONS = ("test_run", "run", "schedule")
 DISABLE_RULE = "DISABLE"
@@ -210,8 +211,6 @@ def _check(entries: Iterable[Entry], ctx: RuleContext, action: str | None, *,
 
 def _unused_disables(entries: list[Entry], used: dict[Key, set[str]],
                      report_unused: bool, config: ProjectConfig) -> list[Finding]:
-    from campaign_gitops.preflight.rules import RULES
-
     severity = _override(Severity.WARNING, DISABLE_RULE, config) or Severity.WARNING
     out: list[Finding] = []
     for entry in entries:

@@ -130,15 +130,3 @@ def meta_rule(id: str, severities: Mapping[str, SeverityCell], description: str,
     check.__doc__ = doc
     return Rule(id, (), {a: severities.get(a) for a in ACTIONS}, description, check)
 
-
-def all_rules() -> list[Rule]:
-    """Every rule, sorted by id (``lint --list-rules``, SARIF rule metadata)."""
-    from campaign_gitops.preflight.rules import RULES
-
-    return sorted(RULES.values(), key=lambda r: r.id)
-
-
-def get_rule(rule_id: str) -> Rule | None:
-    from campaign_gitops.preflight.rules import RULES
-
-    return RULES.get(rule_id)

@@ -41,3 +41,12 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     meta.SCHEMA,
     meta.DISABLE,
 )}
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, sorted by id (``lint --list-rules``, SARIF rule metadata)."""
+    return sorted(RULES.values(), key=lambda r: r.id)
+
+
+def get_rule(rule_id: str) -> Rule | None:
+    return RULES.get(rule_id)
