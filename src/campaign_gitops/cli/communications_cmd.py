@@ -80,7 +80,7 @@ def communications_list(ctx: Context, run_ref: str | None, status: str | None,
     from campaign_gitops.state.listings import communications_page, newest
 
     with ctx.session(create=False) as session:
-        filters = {**campaign_scope(session, campaign, client), "status": status,
+        filters: dict[str, Any] = {**campaign_scope(session, campaign, client), "status": status,
                    "channel": channel,
                    "run": find_run(session, run_ref) if run_ref else None}
         rows, older = newest(lambda **page: communications_page(session, **filters, **page),

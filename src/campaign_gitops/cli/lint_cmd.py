@@ -49,7 +49,7 @@ def _list_rules(fmt: str, output: str | None) -> int:
         _emit(json.dumps({"rules": data}, indent=2) + "\n", output)
         return EXIT_CLEAN
     actions = ("lint", *ACTIONS)
-    rows = [("id", *actions, "description")]
+    rows: list[tuple[str, ...]] = [("id", *actions, "description")]
     rows += [(r.id, *((r.severity(a) or "-") for a in actions), r.description) for r in infos]
     widths = [max(len(row[i]) for row in rows) for i in range(len(actions) + 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]

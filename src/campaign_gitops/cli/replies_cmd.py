@@ -49,8 +49,8 @@ def replies_group(click_ctx: click.Context, campaign: str | None, client: str | 
     from campaign_gitops.runs.queries import find_run
     from campaign_gitops.state.listings import newest, replies_page
 
-    with click_ctx.find_object(Context).session() as session:
-        filters = {**campaign_scope(session, campaign, client), "kind": kind,
+    with click_ctx.ensure_object(Context).session() as session:
+        filters: dict[str, Any] = {**campaign_scope(session, campaign, client), "kind": kind,
                    "run": find_run(session, run_ref) if run_ref else None}
         rows, older = newest(lambda **page: replies_page(session, **filters, **page),
                              limit=limit, before=before)

@@ -85,7 +85,7 @@ def runs_list(ctx: Context, campaign: str | None, client: str | None, status: st
     from campaign_gitops.state.listings import newest, runs_page
 
     with ctx.session(create=False) as session:
-        filters = {**campaign_scope(session, campaign, client), "status": status,
+        filters: dict[str, Any] = {**campaign_scope(session, campaign, client), "status": status,
                    "series": series}
         rows, older = newest(lambda **page: runs_page(session, **filters, **page),
                              limit=limit, before=before)

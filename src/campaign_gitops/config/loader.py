@@ -269,13 +269,16 @@ class _Builder:
             if tag in _CORE_SCALAR_TAGS:
                 value = resolve_core_scalar(node.value)
                 expected = tag.rsplit(":", 1)[1]
-                kinds = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}
+                kinds: dict[str, type | tuple[type, ...]] = {
+                    "int": int, "float": (int, float), "bool": bool, "null": type(None)}
                 if not isinstance(value, kinds[expected]) or (
                     expected == "int" and isinstance(value, bool)
                 ):
                     raise _Problem(node, f"{node.value!r} is not a valid !!{expected}",
                                    "remove the tag or fix the value")
-                return float(value) if expected == "float" else value
+                if expected == "float" and isinstance(value, int | float):
+                    return float(value)
+                return value
         except ScalarTooLong as exc:
             raise _Problem(node, str(exc), 'quote it if it is text, e.g. "12345…"') from None
         raise self._bad_tag(node)
@@ -492,9 +495,10 @@ def _broken_from_text(text: str, error: Location) -> list[BrokenDocument]:
             lines = [ln for ln in block.group(1).splitlines() if ln.strip()]
             indent = len(lines[0]) - len(lines[0].lstrip())
             for ln in lines:
-                m = _FIELD.match(ln[indent:]) if len(ln) - len(ln.lstrip()) == indent else None
-                if m:
-                    fields.setdefault(m.group(1), m.group(2))
+                line = (_FIELD.match(ln[indent:]) if len(ln) - len(ln.lstrip()) == indent
+                        else None)
+                if line:
+                    fields.setdefault(line.group(1), line.group(2))
         if kind and "name" in fields:
             out.append(BrokenDocument(kind.group(1), fields["name"], fields.get("client"),
                                       error))

@@ -286,6 +286,9 @@ class FreezeWindow(_Cfg):
         return value
 
 
+Tier = Literal["ignition", "velocity", "dominance"]
+
+
 class TierLimit(_Cfg):
     ai: int = Field(ge=0, description="ai_suggested campaigns a client of this tier may have")
     custom: int = Field(ge=0, description="custom campaigns a client of this tier may have")
@@ -324,7 +327,7 @@ class ProjectConfig(_Cfg):
     rules: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]*$")],
                 Literal["error", "warning"]] = Field(
         default_factory=dict, description="Raise a rule's warnings to errors: {PF015: error}.")
-    tiers: dict[Literal["ignition", "velocity", "dominance"], TierLimit] = Field(
+    tiers: dict[Tier, TierLimit] = Field(
         default_factory=dict, description="Campaigns per tier, where a team's table differs.")
     client_defaults: ClientDefaults = Field(default_factory=ClientDefaults)
     failure_threshold: float = Field(default=0.2, ge=0, le=1,

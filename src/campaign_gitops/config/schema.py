@@ -125,7 +125,8 @@ def known_fields(kind: str, loc: tuple[str | int, ...]) -> list[str]:
 def _resource_name(data: Any) -> str:
     if not isinstance(data, dict):
         return ""
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_meta = data.get("metadata")
+    meta = raw_meta if isinstance(raw_meta, dict) else {}
     kind = data.get("kind") if isinstance(data.get("kind"), str) else "?"
     name = meta.get("name") if isinstance(meta.get("name"), str) else "?"
     client = meta.get("client") if isinstance(meta.get("client"), str) else None

@@ -14,12 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from campaign_gitops.config.bundle import Bundle, Entry, Key
 from campaign_gitops.config.models import TIER_LIMITS, CampaignSpec, ClientSpec, Step
 from campaign_gitops.config.placeholders import Placeholder, parse_placeholders
-from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.config.project import ProjectConfig, Tier
 from campaign_gitops.config.sequences import default_sequence, step_template
 from campaign_gitops.findings import Location
 
@@ -116,7 +116,7 @@ class RuleContext:
 
     def tier_limits(self, tier: str) -> tuple[int, int]:
         """(ai_suggested, custom) campaigns a tier allows; campaign-gitops.yaml wins."""
-        override = self.config.tiers.get(tier)
+        override = self.config.tiers.get(cast(Tier, tier))  # a Client's tier is one
         if override is not None:
             return (override.ai, override.custom)
         return TIER_LIMITS.get(tier, TIER_LIMITS["ignition"])

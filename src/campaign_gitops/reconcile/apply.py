@@ -26,9 +26,20 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Insert,
+    Row,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -111,12 +122,12 @@ class ApplyResult:
                                                       "cancel", "archive")}
 
 
-R = t.Resource.__table__
-CAMPAIGNS = t.Campaign.__table__
-REVISIONS = t.CampaignRevision.__table__
-LOG = t.ApplyLog.__table__
-CLIENTS = t.Client.__table__
-RUNS = t.CampaignRun.__table__
+R = cast(Table, t.Resource.__table__)
+CAMPAIGNS = cast(Table, t.Campaign.__table__)
+REVISIONS = cast(Table, t.CampaignRevision.__table__)
+LOG = cast(Table, t.ApplyLog.__table__)
+CLIENTS = cast(Table, t.Client.__table__)
+RUNS = cast(Table, t.CampaignRun.__table__)
 STAMPS = {"active": "activated_at", "paused": "paused_at", "completed": "completed_at"}
 
 # The hot statements, built once with bound parameters (executed with a dict of
@@ -174,11 +185,11 @@ class _Apply:
                                       "k_name": key.name}).first()
 
     def log(self, session: Executor, change: Change, detail: dict[str, Any]) -> None:
-        serial = session.execute(_INSERT_LOG, {
+        serial = _inserted_id(session, _INSERT_LOG, {
             "action": spec_action(change.action), "resource": str(change.key),
             "detail": detail,
             "git_commit": self.git.commit, "git_dirty": self.git.dirty, "actor": self.actor,
-            "at": self.now}).inserted_primary_key[0]
+            "at": self.now})
         for revision in self.pending:  # inserted after the log row: stamped with its serial
             session.execute(_INSERT_REVISION, {"apply_serial": serial, **revision})
         self.pending.clear()
@@ -230,14 +241,14 @@ class _Apply:
                 raise ChangeRefused("its row vanished while applying; re-plan")
         else:
             row = self.lock(session, key)
-            rid = (session.execute(_INSERT_RESOURCE, new).inserted_primary_key[0]
-                   if row is None else None)
+            rid = _inserted_id(session, _INSERT_RESOURCE, new) if row is None else None
         if row is not None:  # the identity exists: already made, or archived (restore it)
             if row.deleted_at is None:
                 raise _Skip
             rid = row.id
             session.execute(_UPDATE_RESOURCE, {"k_id": rid, "deleted_at": None,
                                                "generation": row.generation + 1, **values})
+        assert rid is not None  # inserted just now, or the row's
         if key.kind == "Client":
             self.ensure_client_row(session, key.name)
         if key.kind == "Campaign":
@@ -379,6 +390,12 @@ class _Apply:
         session.execute(update(R).where(R.c.id == row.id)
                         .values(deleted_at=self.now, updated_at=self.now))
         return detail
+
+
+def _inserted_id(session: Executor, stmt: Insert, values: dict[str, Any]) -> int:
+    key = cast(CursorResult[Any], session.execute(stmt, values)).inserted_primary_key
+    assert key is not None  # an INSERT of one row
+    return int(key[0])
 
 
 class _Skip(Exception):

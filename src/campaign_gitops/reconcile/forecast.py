@@ -416,7 +416,7 @@ class _Sim:
              day: dt.date) -> None:
         plan, out = self.runs[run].plan, self.out[run]
         self.budget.take(plan, channel, n)
-        boxes = self.mailboxes(plan, channel, now) if self.senders else None
+        boxes = self.mailboxes(plan, channel, now) if self.senders else []
         for _ in range(n if boxes else 0):  # each to the sender with the most room left
             key, _limit = max(boxes, key=lambda box: box[1] - self.mailed[box[0]])
             self.mailed[key] += 1

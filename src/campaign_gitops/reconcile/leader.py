@@ -60,7 +60,7 @@ from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.state import normalize_url
 
 LOCK_ID = 0x6367_7265_636F_6E31  # "cgreconc1": the reconcile leader, distinct from migrations
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
               "keepalives_count": 3, "tcp_user_timeout": 10000}
 LEASE_KEY = "reconcile:leader"
 DEFAULT_TTL = 15.0

@@ -213,7 +213,8 @@ def _held_identities(bundle: Bundle) -> set[Key]:
         result = bundle.files.get(name)
         for doc in result.documents if result else ():
             data = doc.data if isinstance(doc.data, dict) else {}
-            meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+            raw_meta = data.get("metadata")
+            meta = raw_meta if isinstance(raw_meta, dict) else {}
             kind, rname = data.get("kind"), meta.get("name")
             if isinstance(kind, str) and isinstance(rname, str):
                 client = meta.get("client") if kind != "Client" else rname
