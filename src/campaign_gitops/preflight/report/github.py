@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from campaign_gitops.preflight.report import summary_line
+from campaign_gitops.preflight.report.model import summary_line
 
 if TYPE_CHECKING:
     from campaign_gitops.findings import Finding
-    from campaign_gitops.preflight.report import Report
+    from campaign_gitops.preflight.report.model import Report
 
 
 def escape_data(text: str) -> str:

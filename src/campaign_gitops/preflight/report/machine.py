@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from campaign_gitops.preflight.report import Report
+    from campaign_gitops.preflight.report.model import Report
 
 
 def render_json(report: Report, *, color: bool = False) -> str:

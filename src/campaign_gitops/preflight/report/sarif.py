@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:
     from campaign_gitops.findings import Finding
-    from campaign_gitops.preflight.report import Report, RuleInfo
+    from campaign_gitops.preflight.report.model import Report, RuleInfo
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -69,7 +69,7 @@ def sarif_document(report: Report) -> dict[str, Any]:
     known = {r.id for r in rules}
     # A finding of a rule we have no metadata for still gets a descriptor.
     for rule_id in sorted({f.rule for f in report.findings} - known):
-        from campaign_gitops.preflight.report import RuleInfo
+        from campaign_gitops.preflight.report.model import RuleInfo
 
         rules.append(RuleInfo(rule_id, rule_id))
     index = {r.id: i for i, r in enumerate(rules)}

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from campaign_gitops.preflight.report import summary_line
+from campaign_gitops.preflight.report.model import summary_line
 
 if TYPE_CHECKING:
     from campaign_gitops.findings import Finding
-    from campaign_gitops.preflight.report import Report
+    from campaign_gitops.preflight.report.model import Report
 
 MAX_SHOWN = 160
 
