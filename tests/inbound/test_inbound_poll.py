@@ -35,7 +35,9 @@ def test_poll_backs_off_reports_and_recovers(db_url: str, tmp_path: Path,
         sent = s.execute(select(Message.transport_message_id).where(
             Message.recipient == "lead0000@example.com")).scalar()
     append(imap_server, [mails.reply("lead0000@example.com", f"<{sent}>", "<r0@x>")])
-    health, metrics = Health(role="leader", last_ok=True), Metrics()
+    # The daemon loop's database probe answered (readiness needs it; the loop is not run here).
+    health = Health(role="leader", last_ok=True, db_answered=0.0, clock=lambda: 0.0)
+    metrics = Metrics()
     poller = InboundPoller(world.db, list(cfg.inbound.mailboxes), interval=60.0,
                            signer=Signer([KEY]), health=health, metrics=metrics,
                            log=EventLog("json", stream=io.StringIO()))
