@@ -45,6 +45,7 @@ from campaign_gitops.runs.calendar import Window, due_at, next_day_start, next_s
 from campaign_gitops.runs.compose import Work, precheck
 from campaign_gitops.runs.enrollments import advance_values
 from campaign_gitops.runs.gate import Budget
+from campaign_gitops.runs.senders import run_senders
 from campaign_gitops.runs.sequences import RunPlan
 
 # The contacts a lead may have (what the recipients and skip rules look at): "mail"
@@ -64,15 +65,9 @@ class Mailboxes:
 
 
 def allowed_senders(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The senders (lower-case emails, the client's order) a run's campaign may use: the
-    client's ``spec.senders`` narrowed by the campaign's ``senders``; () for none."""
-    client = config.get("client") or {}
-    emails = [str(s["email"]).lower() for s in client.get("senders") or ()]
-    narrow = ((config.get("campaign") or {}).get("spec") or {}).get("senders")
-    if narrow is not None:
-        wanted = {str(e).lower() for e in narrow}
-        emails = [e for e in emails if e in wanted]
-    return tuple(emails)
+    """The senders (lower-case emails, the client's order) a run's campaign may use, as
+    tick chooses among them (``runs.senders.run_senders``); () for none."""
+    return tuple(sender.email.lower() for sender in run_senders(config))
 
 
 def mailboxes(config: Mapping[str, Any],

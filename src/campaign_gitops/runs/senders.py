@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +29,13 @@ def allowed_senders(senders: Sequence[Sender], narrow: Sequence[str] | None) -> 
     return [s for s in senders if s.email.lower() in wanted]
 
 
-def client_senders(config: dict[str, Any]) -> list[Sender]:
+def client_senders(config: Mapping[str, Any]) -> list[Sender]:
     """The senders of a run's pinned snapshot (``config['client']['senders']``)."""
     client = config.get("client") or {}
     return [Sender.model_validate(item) for item in client.get("senders") or ()]
 
 
-def run_senders(config: dict[str, Any]) -> list[Sender]:
+def run_senders(config: Mapping[str, Any]) -> list[Sender]:
     """The senders a run's campaign may use: the client's, narrowed by the campaign."""
     narrow = ((config.get("campaign") or {}).get("spec") or {}).get("senders")
     return allowed_senders(client_senders(config), narrow)
