@@ -15,7 +15,7 @@ from typing import Any
 import dkim
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.leads import import_csv
@@ -318,21 +318,32 @@ def test_web_pane_and_run_page_list_the_senders(tmp_path: Path) -> None:
     db = setup(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", docs, 3)
     tick(db, now=MONDAY_9, config=OUTBOX)
     root = tmp_path / "repo"
-    client = TestClient(create_app(db, project=Project(root=root,
-                                                       resources_dir=root / "campaigns"),
-                                   plan_in_background=False))
+    with db.reading() as s:
+        sent = dict(s.execute(select(Message.sender, func.count()).where(
+            Message.status == "sent").group_by(Message.sender)).all())
+    isla, owen = sent.get("isla@mail.acme.test", 0), sent.get("owen@mail.acme.test", 0)
+    assert isla + owen == 3
+
+    def app_at(when: dt.datetime) -> TestClient:
+        return TestClient(create_app(db, project=Project(root=root,
+                                                         resources_dir=root / "campaigns"),
+                                     plan_in_background=False, clock=lambda: when))
+
+    client = app_at(MONDAY_9 + dt.timedelta(hours=1))  # the same day: today's use
     pane = client.get("/campaigns/acme/q1", headers={"hx-request": "true"})
     assert pane.status_code == 200
     text = re.sub(r"\s+", " ", pane.text)
-    assert re.search(r"<b>Isla Moreno</b> &lt;isla@mail.acme.test&gt; · \d+/5 today · gap 60s",
-                     text), text
-    assert re.search(r"<b>Owen Park</b> &lt;owen@mail.acme.test&gt; · \d+/7 today", text)
+    assert (f"<b>Isla Moreno</b> &lt;isla@mail.acme.test&gt; · {isla}/5 today · gap 60s"
+            in text), text
+    assert f"<b>Owen Park</b> &lt;owen@mail.acme.test&gt; · {owen}/7 today" in text
     detail = client.get("/api/v1/campaigns/acme/q1").json()
-    assert [(u["email"], u["daily_limit"]) for u in detail["senders"]] == [
-        ("isla@mail.acme.test", 5), ("owen@mail.acme.test", 7)]
+    assert [(u["email"], u["sent_today"], u["daily_limit"]) for u in detail["senders"]] == [
+        ("isla@mail.acme.test", isla, 5), ("owen@mail.acme.test", owen, 7)]
     page = re.sub(r"\s+", " ", client.get("/runs/1").text)
     assert "senders today (sent/cap)" in page
-    assert re.search(r"<b>Owen Park</b> &lt;owen@mail.acme.test&gt; \d+/7", page)
+    assert f"<b>Owen Park</b> &lt;owen@mail.acme.test&gt; {owen}/7" in page
+    tomorrow = app_at(MONDAY_9 + dt.timedelta(days=1)).get("/api/v1/campaigns/acme/q1")
+    assert {u["sent_today"] for u in tomorrow.json()["senders"]} == {0}
     db.dispose()
 
 

@@ -16,7 +16,7 @@ from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of
 from campaign_gitops.runs.policy import LEASE
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
-from campaign_gitops.web.core import Web, now
+from campaign_gitops.web.core import Web
 
 Limit = Annotated[int, Query(ge=1, le=q.MAX_PAGE)]
 Before = Annotated[int | None, Query(ge=0, le=2**62)]
@@ -56,10 +56,10 @@ def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None
         segment = detail["refs"].get("segment")
         if segment is not None:
             segment["lead_count"] = count_matching(session, segment["spec"], client)
-        detail["next_send"] = next_send_of_campaign(session, client, name, now())
+        detail["next_send"] = next_send_of_campaign(session, client, name, web.now())
         narrow = (detail.get("spec") or {}).get("senders")
         detail["senders"] = [u.as_json() for u in sender_usage(
-            session, now(), client=client, only=narrow)]
+            session, web.now(), client=client, only=narrow)]
     view = web.workspace.view()
     detail["sync"] = view.sync_of(client, "Campaign", name)
     detail["findings"] = list(view.findings.get(f"{client}/Campaign/{name}", ()))
@@ -78,7 +78,7 @@ def decide(web: Web, message_id: int, approve: bool, reason: str = "") -> dict[s
                                  "without NUL bytes")
 
     with web.db.session() as session:
-        result = review_decide(session, [message_id], approve=approve, now=now(),
+        result = review_decide(session, [message_id], approve=approve, now=web.now(),
                                reason=reason)[0]
     return result.as_json()
 
@@ -125,8 +125,8 @@ def router(web: Web) -> APIRouter:
         with web.db.reading() as session:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
             if detail is not None:
-                detail["next_send"] = next_send_of_run(session, run_id, now())
-                detail["attention"] = attention(session, now(), lease=LEASE,
+                detail["next_send"] = next_send_of_run(session, run_id, web.now())
+                detail["attention"] = attention(session, web.now(), lease=LEASE,
                                                 run_ids=[run_id])
         if detail is None:
             raise HTTPException(404, f"no run {run_id}")

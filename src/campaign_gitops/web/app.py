@@ -62,7 +62,9 @@ def create_app(db: Database | str, *, project: Project | None = None,
                monotonic: Callable[[], float] = time.monotonic) -> FastAPI:
     """The web app over ``db`` (a Database or a URL) and the repo in ``project``.
 
-    ``clock`` (aware datetimes) dates and expires login sessions; ``monotonic`` (seconds)
+    ``clock`` (aware datetimes) is what every route reads as now (next sends, today's
+    sender use, review decisions, unsubscribes) and dates and expires login sessions;
+    ``monotonic`` (seconds)
     drives the rate limits (``/login``, the public paths). Both default to the real
     clocks; tests pass their own.
     """
@@ -77,7 +79,8 @@ def create_app(db: Database | str, *, project: Project | None = None,
               Security(token=token, allowed_hosts=allowed_hosts,
                        secure_cookies=secure_cookies, sessions=sessions,
                        login_limit=TokenBucket.per_minute(LOGIN_ATTEMPTS_PER_MINUTE,
-                                                          monotonic)))
+                                                          monotonic)),
+              clock=clock)
     app = FastAPI(title="campaign-gitops", version=__version__,
                   openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None,
                   redoc_url=None, dependencies=[Depends(no_nul_bytes)],
@@ -91,7 +94,7 @@ def create_app(db: Database | str, *, project: Project | None = None,
     app.include_router(api.router(web), prefix=API_PREFIX)
     app.include_router(pages.router(web))
     app.include_router(recipients_router(database, config, web.templates,
-                                         monotonic=monotonic))
+                                         monotonic=monotonic, clock=clock))
     return app
 
 

@@ -8,6 +8,7 @@ all three import it from here, so none of them imports another to reach it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,11 @@ HERE = Path(__file__).parent
 class Web:
     """What every route needs: the workspace (db + project) and the templates."""
 
-    def __init__(self, workspace: Workspace, security: Security) -> None:
+    def __init__(self, workspace: Workspace, security: Security,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         self.workspace = workspace
         self.security = security
+        self.now: Callable[[], dt.datetime] = clock or now  # the routes' clock (tests inject)
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                  autoescape=True, undefined=jinja2.ChainableUndefined)
         self.templates = Jinja2Templates(env=env)
@@ -87,4 +90,5 @@ class Web:
 
 
 def now() -> dt.datetime:
+    """The real clock, read at the edge: the default of ``Web.now``."""
     return dt.datetime.now(dt.UTC)

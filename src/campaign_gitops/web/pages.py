@@ -25,7 +25,7 @@ from campaign_gitops.state import listings as q
 from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
 from campaign_gitops.web import charts
 from campaign_gitops.web.api import campaign_overview, decide, with_sync
-from campaign_gitops.web.core import Web, now
+from campaign_gitops.web.core import Web
 from campaign_gitops.web.ratelimit import retry_after
 from campaign_gitops.web.security import SESSION_COOKIE, form_fields
 
@@ -95,9 +95,9 @@ def router(web: Web) -> APIRouter:
             detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
             if detail is None:
                 raise HTTPException(404, f"no run {run_id}")
-            detail["next_send"] = next_send_of_run(session, run_id, now())
-            detail["attention"] = attention(session, now(), lease=LEASE, run_ids=[run_id])
-            detail["senders"] = [u.as_json() for u in run_sender_usage(session, run_id, now())]
+            detail["next_send"] = next_send_of_run(session, run_id, web.now())
+            detail["attention"] = attention(session, web.now(), lease=LEASE, run_ids=[run_id])
+            detail["senders"] = [u.as_json() for u in run_sender_usage(session, run_id, web.now())]
             comms = q.communications_page(session, run=run_id, limit=20)
             reps = q.replies_page(session, run=run_id, limit=20)
         by_day = detail["messages_by_day"]
