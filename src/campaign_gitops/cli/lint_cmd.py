@@ -14,9 +14,9 @@ from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.config.project_file import ProjectConfigError
 from campaign_gitops.config.settings import Settings
 from campaign_gitops.findings import CampaignGitopsError, Finding
+from campaign_gitops.preflight.engine import RUN_ACTIONS as ACTIONS
 from campaign_gitops.preflight.report import FORMAT_NAMES, Report, render, rule_infos
 
-ACTIONS = ("test_run", "run", "schedule")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 

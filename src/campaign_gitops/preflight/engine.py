@@ -36,14 +36,14 @@ from collections.abc import Iterable
 from functools import cache
 
 from campaign_gitops.config.bundle import Bundle, Entry, Key
-from campaign_gitops.config.models import ANNOTATION_DISABLE, CAMPAIGN_REFERENCES
+from campaign_gitops.config.models import ANNOTATION_DISABLE, CAMPAIGN_REFERENCES, RUN_TYPES
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError, Finding, Severity
 from campaign_gitops.preflight.context import RuleContext, context_for
 from campaign_gitops.preflight.registry import Conditional, Hit, Rule
 from campaign_gitops.preflight.rules import RULES, all_rules
 
-RUN_ACTIONS = ("test_run", "run", "schedule")
+RUN_ACTIONS = RUN_TYPES  # the actions preflight checks for: one per run type
 DISABLE_RULE = "DISABLE"
 
 __all__ = ["RUN_ACTIONS", "all_rules", "check_campaign_for_action", "run_preflight"]

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from campaign_gitops.config.bundle import Entry
-from campaign_gitops.config.models import KINDS
+from campaign_gitops.config.models import KINDS, RUN_TYPES
 from campaign_gitops.findings import Location, Severity
 
 if TYPE_CHECKING:
     from campaign_gitops.preflight.context import RuleContext
 
-ACTIONS = ("lint", "test_run", "run", "schedule")
+ACTIONS = ("lint", *RUN_TYPES)  # the columns of a rule's severities (SPEC 4)
 ALL_KINDS = KINDS
 
 

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from campaign_gitops import __version__
 from campaign_gitops.findings import Finding, Severity
+from campaign_gitops.preflight.registry import ACTIONS
 
-ACTIONS = ("lint", "test_run", "run", "schedule")
 SCHEMA_RULE_DESCRIPTION = "JSON Schema violation, duplicate key, unknown field, bad YAML"
 
 
