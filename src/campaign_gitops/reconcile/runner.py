@@ -271,7 +271,7 @@ class Runner:
             with db.session() as session:
                 rows = session.execute(select(t.Message.channel, t.Message.status,
                                               func.count()).group_by(
-                    t.Message.channel, t.Message.status)).tuples().all()
+                    t.Message.channel, t.Message.status)).all()
                 needs = attention(session, self.clock(), lease=LEASE)
         except Exception:  # metrics are best effort
             return
