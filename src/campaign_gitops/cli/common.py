@@ -17,16 +17,19 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.config.project_file import ProjectConfigError, rule_override_findings
 from campaign_gitops.config.settings import Settings, resolve
-from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.textsafe import printable
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads only for commands that open one
+    from sqlalchemy.orm import Session
+
+    from campaign_gitops.state.db import Database
 
 
 def rule_severities() -> dict[str, set[str]]:
@@ -93,6 +96,8 @@ class Context:
     def open_db(self, *, create: bool = True, migrate: bool = True) -> Database:
         """The effective database; ``create=False`` for reads: a missing one is an
         error (exit 1) and nothing is created."""
+        from campaign_gitops.state.db import open_database
+
         return open_database(self.db, create=create, migrate=migrate)
 
     @contextmanager
