@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import click
@@ -11,6 +10,8 @@ from campaign_gitops.cli.common import (
     Context,
     echo_json,
     format_option,
+    now_option,
+    parse_now,
     pass_context,
     table,
 )
@@ -54,14 +55,16 @@ def review_list(ctx: Context, campaign: str | None, fmt: str) -> int:
 def _decide_command(approve: bool) -> Callable[..., int]:
     @click.argument("ids", nargs=-1, required=True, type=int)
     @click.option("--reason", default="", help="Recorded with the decision.")
+    @now_option()
     @format_option
     @pass_context
-    def command(ctx: Context, ids: tuple[int, ...], reason: str, fmt: str) -> int:
+    def command(ctx: Context, ids: tuple[int, ...], reason: str, now_text: str | None,
+                fmt: str) -> int:
         from campaign_gitops.runs.review import decide
 
+        now = parse_now(now_text)
         with ctx.session() as session:
-            results = decide(session, list(ids), approve=approve,
-                             now=dt.datetime.now(dt.UTC), reason=reason)
+            results = decide(session, list(ids), approve=approve, now=now, reason=reason)
         if fmt == "json":
             echo_json({"decisions": [r.as_json() for r in results]})
         else:
