@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_runs_three_weeks import Cli, _leads, _repo
+from tests.e2e.test_runs_three_weeks import Cli, _at, _leads, _repo
 from tests.runs.runs_helpers import write_leads
 
 
@@ -28,3 +28,15 @@ def forecast_per_day(forecast: dict[str, Any]) -> dict[str, dict[str, int]]:
     for row in forecast["per_day"]:
         days.setdefault(row["date"], Counter())[row["channel"]] += row["messages"]
     return {d: dict(sorted(c.items())) for d, c in sorted(days.items())}
+
+
+def apply_and_tick_three_weeks(run: Cli) -> list[dict[str, Any]]:
+    """Apply at the start, tick twice a workday for three weeks (the forecast's days), and
+    return the messages of the ``launch`` run."""
+    run("apply", "--auto-approve", "--now", _at(0, 7))
+    ((launch,),) = [[r["id"] for r in run.json("runs")["runs"] if r["name"] == "launch"]]
+    for day in range(21):
+        for hour in (9, 15):
+            run("tick", "--now", _at(day, hour))
+    return list(run.json("communications", "--run", str(launch), "--limit", "100000")[
+        "communications"])

@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_runs_three_weeks import CREDITS, _at, _per_day
-from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
+from tests.forecast.forecast_helpers import (
+    apply_and_tick_three_weeks,
+    forecast_per_day,
+    three_week_repo,
+)
 
 
 @pytest.mark.slow
@@ -26,13 +30,7 @@ def test_forecast_equals_three_weeks_of_ticks(db_url: str, tmp_path: Path,
     assert forecast["audience"] == 100  # the segment's limit
     assert forecast["credits"] == CREDITS  # they run out
     assert any(w.startswith("credits run out on 2026-12-") for w in forecast["warnings"])
-    run("apply", "--auto-approve", "--now", _at(0, 7))
-    ((launch,),) = [[r["id"] for r in run.json("runs")["runs"] if r["name"] == "launch"]]
-    for day in range(21):
-        for hour in (9, 15):
-            run("tick", "--now", _at(day, hour))
-    messages = run.json("communications", "--run", str(launch), "--limit", "100000")[
-        "communications"]
+    messages = apply_and_tick_three_weeks(run)
     sent = _per_day(messages)
     assert forecast_per_day(forecast) == sent
     first = min(m["sent_at"] for m in messages if m["status"] == "sent")

@@ -14,7 +14,11 @@ import pytest
 import yaml
 
 from tests.e2e.test_runs_three_weeks import _at, _per_day
-from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
+from tests.forecast.forecast_helpers import (
+    apply_and_tick_three_weeks,
+    forecast_per_day,
+    three_week_repo,
+)
 
 CAP = 7
 
@@ -37,13 +41,7 @@ def test_forecast_equals_the_ticks_under_a_senders_cap(
     (change,) = [c for c in run.json("plan", "--now", _at(0, 7))["changes"]
                  if c["action"] == "run"]
     forecast = change["forecast"]
-    run("apply", "--auto-approve", "--now", _at(0, 7))
-    ((launch,),) = [[r["id"] for r in run.json("runs")["runs"] if r["name"] == "launch"]]
-    for day in range(21):
-        for hour in (9, 15):
-            run("tick", "--now", _at(day, hour))
-    messages = run.json("communications", "--run", str(launch), "--limit", "100000")[
-        "communications"]
+    messages = apply_and_tick_three_weeks(run)
     sent = _per_day(messages)
     assert max(d.get("email", 0) for d in sent.values()) == CAP  # the cap held them
     # the cap stretches the sequence past the three weeks ticked: those days compared
