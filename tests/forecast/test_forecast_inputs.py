@@ -70,3 +70,28 @@ def test_the_contacts_read_are_those_the_steps_look_at() -> None:
         {"channel": "linkedin", "skipIf": "linkedin_url_missing"},
         {"channel": "mail"}]}]) == {"linkedin_url", "mail"}
     assert forecasting.read_contacts([{}]) == frozenset()
+
+
+def test_bands_are_floored_on_both_backends(db_url: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A band is floor(confidence × BANDS) on SQLite and PostgreSQL alike (PostgreSQL's
+    CAST rounds: 0.95 would fall in a band of its own above 0.92, and 0.88 join 0.92's),
+    so both backends cut the same slices."""
+    berlin, new_york = "Europe/Berlin", "America/New_York"
+    rows = [lead_row(i, enrichment_confidence=confidence, timezone=tz)
+            for i, (confidence, tz) in enumerate([
+                ("0.99", berlin), ("0.95", berlin), ("0.93", berlin), ("0.92", berlin),
+                ("0.88", new_york), ("0.85", new_york), ("0.50", new_york)])]
+    db = open_database(db_url)
+    try:
+        with db.session() as session:
+            import_csv(session, write_leads(tmp_path / "leads.csv", rows))
+        monkeypatch.setattr(forecasting, "EXACT_LEADS", 0)
+        monkeypatch.setattr(forecasting, "BANDS", 10)
+        with db.session() as session:
+            best, rest = forecasting.Pool(session).audiences([_config(limit=4),
+                                                              _config(limit=4)])
+    finally:
+        db.dispose()
+    assert [(c.timezone, c.count) for c in best] == [(berlin, 4)]
+    assert [(c.timezone, c.count) for c in rest] == [(new_york, 2), (new_york, 1)]

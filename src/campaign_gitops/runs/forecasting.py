@@ -130,7 +130,12 @@ class Pool:
         label = case(*((and_(true(), *(c for c in part if not _among(c, common))), i)
                        for i, part in enumerate(parts))).label("k")
         # one integer per (key, band, contacts) and the timezone: a narrow sort key
-        band = func.coalesce(cast(leads.c.enrichment_confidence * BANDS, Integer), -1)
+        # the band is floor(confidence * BANDS) on both backends: SQLite's CAST truncates,
+        # PostgreSQL's rounds (which made a half band at each end and other slices)
+        scaled = leads.c.enrichment_confidence * BANDS
+        if self.session.get_bind().dialect.name == "postgresql":
+            scaled = func.floor(scaled)
+        band = func.coalesce(cast(scaled, Integer), -1)
         _tz, *flags = _contact_columns(leads)
         packed = (label * (BANDS + 2) + band + 1) * 16
         for bit, (name, flag) in zip((8, 4, 2, 1), zip(CONTACTS, flags, strict=True),
