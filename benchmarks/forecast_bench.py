@@ -207,7 +207,7 @@ def bench(backend: str, root: Path, leads: int, repeat: int) -> dict[str, Any]:
     from campaign_gitops.config.project import Project
     from campaign_gitops.reconcile import forecast as fc
     from campaign_gitops.reconcile.service import plan_repo, project_config, snapshot_of
-    from campaign_gitops.runs import forecasting
+    from campaign_gitops.runs import forecast_pool, forecasting
     from campaign_gitops.state.db import open_database
 
     project = Project(root=root, resources_dir=root / "campaigns")
@@ -229,7 +229,7 @@ def bench(backend: str, root: Path, leads: int, repeat: int) -> dict[str, Any]:
             def inputs() -> Any:
                 with db.session() as session:
                     found = forecasting.run_starts(bare, bundle, snapshot, NOW)
-                    audiences = forecasting.Pool(session).audiences(
+                    audiences = forecast_pool.Pool(session).audiences(
                         [s.plan.config for _, s, _ in found])
                     sims = [fc.SimRun(s.plan, s.start, tuple(a))
                             for (_, s, _), a in zip(found, audiences, strict=True)]

@@ -1,4 +1,4 @@
-"""The forecast's audiences read from the pool (runs/forecasting.Pool): runs of one plan
+"""The forecast's audiences read from the pool (runs/forecast_pool.Pool): runs of one plan
 with the same client and segment take consecutive slices of the best-first list, as
 apply allocates them one after the other; the one-pass reading of large pools (bands of
 enrichment confidence) gives the same audiences when every band holds one lead."""
@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from campaign_gitops.runs import forecasting
+from campaign_gitops.runs import forecast_pool
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.state.db import open_database
 from tests.runs.runs_helpers import lead_row, write_leads
 
 
-def _config(client: str = "acme", limit: int | None = 10, pct: int = 100) -> dict[str, Any]:
-    segment: dict[str, Any] = {"industries": ["software"], "emailStatus": ["verified"]}
+def _config(client: str = "acme", limit: int | None = 10, pct: int = 100,
+            **more: Any) -> dict[str, Any]:
+    segment: dict[str, Any] = {"industries": ["software"], "emailStatus": ["verified"], **more}
     if limit is not None:
         segment["limit"] = limit
     return {"campaign": {"client": client, "name": "q1", "spec": {"leadAllocationPct": pct}},
@@ -27,7 +28,7 @@ def _config(client: str = "acme", limit: int | None = 10, pct: int = 100) -> dic
                       {"channel": "sms", "delayDays": 1, "skipIf": ["phone_missing"]}]}
 
 
-def _profile(cohorts: list[forecasting.Cohort]) -> Counter[tuple[Any, ...]]:
+def _profile(cohorts: list[forecast_pool.Cohort]) -> Counter[tuple[Any, ...]]:
     """Leads by timezone and the contacts the steps look at (email and phone: the large
     pool's reading leaves out the others)."""
     out: Counter[tuple[Any, ...]] = Counter()
@@ -49,11 +50,11 @@ def test_runs_take_consecutive_slices(db_url: str, tmp_path: Path, exact: bool,
         with db.session() as session:
             import_csv(session, write_leads(tmp_path / "leads.csv", rows))
         with db.session() as session:
-            reference = forecasting.Pool(session).audiences(
+            reference = forecast_pool.Pool(session).audiences(
                 [_config(), _config(), _config(pct=50)])
             if not exact:
-                monkeypatch.setattr(forecasting, "EXACT_LEADS", 0)
-            first, second, half = forecasting.Pool(session).audiences(
+                monkeypatch.setattr(forecast_pool, "EXACT_LEADS", 0)
+            first, second, half = forecast_pool.Pool(session).audiences(
                 [_config(), _config(), _config(pct=50)])
     finally:
         db.dispose()
@@ -65,33 +66,43 @@ def test_runs_take_consecutive_slices(db_url: str, tmp_path: Path, exact: bool,
 
 
 def test_the_contacts_read_are_those_the_steps_look_at() -> None:
-    assert forecasting.read_contacts([_config()]) == {"email", "phone"}
-    assert forecasting.read_contacts([{"steps": [
+    assert forecast_pool.read_contacts([_config()]) == {"email", "phone"}
+    assert forecast_pool.read_contacts([{"steps": [
         {"channel": "linkedin", "skipIf": "linkedin_url_missing"},
         {"channel": "mail"}]}]) == {"linkedin_url", "mail"}
-    assert forecasting.read_contacts([{}]) == frozenset()
+    assert forecast_pool.read_contacts([{}]) == frozenset()
 
 
-def test_bands_are_floored_on_both_backends(db_url: str, tmp_path: Path,
+@pytest.mark.parametrize("titles", [None, (["cto"], ["ct"])],
+                         ids=["grouped-first", "lead-by-lead"])
+def test_bands_are_floored_on_both_backends(db_url: str, tmp_path: Path, titles: Any,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A band is floor(confidence × BANDS) on SQLite and PostgreSQL alike (PostgreSQL's
-    CAST rounds: 0.95 would fall in a band of its own above 0.92, and 0.88 join 0.92's),
-    so both backends cut the same slices."""
+    CAST rounds: 0.99 and 0.95 would fall in a band above 0.93 and 0.92's), so both
+    backends cut the same slices; whether the segments' own conditions are evaluated on
+    groups of alike leads (industries) or lead by lead (titles)."""
     berlin, new_york = "Europe/Berlin", "America/New_York"
-    rows = [lead_row(i, enrichment_confidence=confidence, timezone=tz)
-            for i, (confidence, tz) in enumerate([
-                ("0.99", berlin), ("0.95", berlin), ("0.93", berlin), ("0.92", berlin),
-                ("0.88", new_york), ("0.85", new_york), ("0.50", new_york)])]
+    rows = [lead_row(i, enrichment_confidence=confidence, timezone=tz, company_industry=industry)
+            for i, (confidence, tz, industry) in enumerate([
+                ("0.99", berlin, "software"), ("0.95", berlin, "software"),
+                ("0.93", berlin, "software"), ("0.92", berlin, "software"),
+                ("0.88", new_york, "retail"), ("0.85", new_york, "retail"),
+                ("0.50", new_york, "retail")])]
+    first, second = ({"titles": titles[0]}, {"titles": titles[1]}) if titles else ({}, {})
+    configs = [_config(limit=4, **first), _config(limit=4, industries=["retail"], **second)]
     db = open_database(db_url)
     try:
         with db.session() as session:
             import_csv(session, write_leads(tmp_path / "leads.csv", rows))
-        monkeypatch.setattr(forecasting, "EXACT_LEADS", 0)
-        monkeypatch.setattr(forecasting, "BANDS", 10)
+        monkeypatch.setattr(forecast_pool, "EXACT_LEADS", 0)
+        monkeypatch.setattr(forecast_pool, "BANDS", 10)
         with db.session() as session:
-            best, rest = forecasting.Pool(session).audiences([_config(limit=4),
-                                                              _config(limit=4)])
+            parts = [forecast_pool._filter(session, c["segment"], "acme") for c in configs]
+            own = [c for part in parts for c in part
+                   if not forecast_pool._among(c, forecast_pool._common(parts))]
+            assert (forecast_pool._few_valued(own) is None) == bool(titles)
+            software, retail = forecast_pool.Pool(session).audiences(configs)
     finally:
         db.dispose()
-    assert [(c.timezone, c.count) for c in best] == [(berlin, 4)]
-    assert [(c.timezone, c.count) for c in rest] == [(new_york, 2), (new_york, 1)]
+    assert [(c.timezone, c.count) for c in software] == [(berlin, 4)]
+    assert [(c.timezone, c.count) for c in retail] == [(new_york, 2), (new_york, 1)]
