@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign_gitops.config.loader import (
-    HAVE_C_PARSER,
-    MAX_DEPTH,
-    discover,
-    load_bytes,
-    load_file,
-    parse_text,
-    resolve_core_scalar,
-)
+from campaign_gitops.config.loader import discover, load_bytes, load_file, parse_text
+from campaign_gitops.config.yaml12 import HAVE_C_PARSER, MAX_DEPTH, resolve_core_scalar
 
 
 def load(text: str | bytes, file: str = "campaigns/x.yaml"):

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from campaign_gitops.config.loader import (
     MAX_FILE_BYTES,
-    BrokenDocument,
     Document,
     FileResult,
     discover,
@@ -26,6 +25,7 @@ from campaign_gitops.config.models import (
     ClientSpec,
     Resource,
 )
+from campaign_gitops.config.recover import BrokenDocument
 from campaign_gitops.config.schema import validate_document
 from campaign_gitops.findings import Finding, Location, Severity
 from campaign_gitops.identity import Key

@@ -19,8 +19,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campaign_gitops.config.loader import ScalarTooLong, resolve_core_scalar
 from campaign_gitops.config.models import API_VERSION, KIND_ORDER
+from campaign_gitops.config.yaml12 import ScalarTooLong, resolve_core_scalar
 from campaign_gitops.state import tables as t
 
 
