@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
 
 from campaign_gitops.config.bundle import build_bundle
 from campaign_gitops.config.loader import discover, load_file
-from campaign_gitops.config.parse_cache import ParseCache, load_files, shard_of
+from campaign_gitops.config.parse_cache import (
+    SHARDS,
+    ParseCache,
+    folder_shard,
+    load_files,
+    shard_of,
+    top_folder,
+)
 from campaign_gitops.preflight.engine import run_preflight
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "campaigns"
@@ -39,7 +47,7 @@ def test_hits_give_the_same_findings_and_places(repo: Path) -> None:
     assert any(rule == "PF008" for rule, *_ in expected)
     assert lint(repo, cache) == expected  # fills the cache
     shards = sorted(p.name for p in cache.glob("parse-*.json"))
-    assert len(shards) == 2  # acme, globex
+    assert shards == sorted({f"parse-{folder_shard(c)}.json" for c in ("acme", "globex")})
     assert lint(repo, cache) == expected  # every file from the cache
 
 
@@ -96,11 +104,17 @@ def test_symlinks_are_never_cached(repo: Path, tmp_path_factory: pytest.TempPath
         assert any("symlink points outside" in message for *_, message in lint(repo, cache))
 
 
-def test_shards_are_top_level_folders(repo: Path) -> None:
+def test_shards_hash_top_level_folders(repo: Path) -> None:
     base = repo / "campaigns"
-    assert shard_of(base / "acme" / "x" / "y.yaml", base) == "acme"
-    assert shard_of(base / "top.yaml", base) == ""
-    assert shard_of(repo / "elsewhere.yaml", base) == ""
+    assert top_folder(base / "acme" / "x" / "y.yaml", base) == "acme"
+    assert top_folder(base / "top.yaml", base) == ""
+    assert top_folder(repo / "elsewhere.yaml", base) == ""
+    assert top_folder(repo / "campaigns-2" / "acme" / "y.yaml", base) == ""
+    assert shard_of(base / "acme" / "x" / "y.yaml", base) == folder_shard("acme")
+    assert shard_of(base / "top.yaml", base) == shard_of(repo / "elsewhere.yaml", base) == ""
+    # A folder's shard is stable (not Python's salted hash) and one of SHARDS.
+    assert folder_shard("acme") == f"{zlib.crc32(b'acme') % SHARDS:02d}"
+    assert len({folder_shard(f"client-{i:04d}") for i in range(1250)}) == SHARDS
 
 
 def test_a_hit_keeps_the_comments_for_the_secret_scan(repo: Path) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -173,22 +172,24 @@ def _syntax_finding(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
     return _finding(file, line, col, message, hint)
 
 
-_COMMENT = re.compile(r"(?:^|(?<=[ \t]))#[^\n]*", re.MULTILINE)
-
-
 def comments_of(text: str) -> list[Comment]:
-    """Every comment candidate of a text: (line, column, text from the '#')."""
-    if "#" not in text:
-        return []
+    """Every comment candidate of a text: (line, column, text from the '#' to the end of
+    its line) of each '#' at the start of a line or after a space or tab."""
     out: list[Comment] = []
+    find, at = text.find, text.find("#")
     line, counted = 1, 0
-    for m in _COMMENT.finditer(text):
-        start = m.start()
-        line += text.count("\n", counted, start)
-        counted = start
-        out.append((line, start - text.rfind("\n", 0, start), m.group()))
+    while at != -1:
+        if at and text[at - 1] not in " \t\n":
+            at = find("#", at + 1)
+            continue
+        end = find("\n", at)
+        if end == -1:
+            end = len(text)
+        line += text.count("\n", counted, at)
+        counted = at
+        out.append((line, at - text.rfind("\n", 0, at), text[at:end]))
+        at = find("#", end)
     return out
-
 
 
 def parse_text(text: str, file: str, *, record_positions: bool = True,

@@ -3,9 +3,12 @@
 A file whose size, mtime, ctime and inode are those of the last run is not read
 again: its documents' plain data comes from the cache (JSON, far cheaper than YAML),
 and its positions are parsed from the file only if a finding needs one. Files with
-load findings and symlinks are never cached. One shard per top-level folder (a
-client's folder), so parallel workers never write the same file; a shard is keyed
-by the package's code too, so an edited loader never reads an old shard.
+load findings and symlinks are never cached. The top-level folders (clients' folders)
+are hashed into ``SHARDS`` shards, one JSON file each: few enough that a cold run of
+a repo of 1,250 client folders does not create 1,250 files (about 1 ms each), and a
+folder's shard never changes, so parallel workers given whole shards
+(``preflight/parallel.py``) never write the same file. A shard is keyed by the
+package's code too, so an edited loader never reads an old shard.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import stat
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,8 @@ from campaign_gitops.config.loader import (
     relative_name,
 )
 
-FORMAT = 2  # 2: the comment candidates of each file (the secret scan reads them)
+FORMAT = 3  # 2: the comment candidates of each file; 3: SHARDS shards by folder hash
+SHARDS = 64
 
 
 @functools.cache
@@ -45,13 +50,23 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def shard_of(path: Path, resources_dir: Path) -> str:
+def folder_shard(folder: str) -> str:
+    """The shard of a top-level folder ('' for the files at the top or outside)."""
+    return f"{zlib.crc32(folder.encode()) % SHARDS:02d}" if folder else ""
+
+
+def top_folder(path: Path, resources_dir: Path) -> str:
     """The first folder of ``path`` under ``resources_dir`` ('' at the top or outside)."""
-    try:
-        parts = path.absolute().relative_to(resources_dir.absolute()).parts
-    except ValueError:
+    full, base = os.path.abspath(path), os.path.abspath(resources_dir)
+    if not full.startswith(base + os.sep if not base.endswith(os.sep) else base):
         return ""
-    return parts[0] if len(parts) > 1 else ""
+    head, sep, _ = full[len(base):].lstrip(os.sep).partition(os.sep)
+    return head if sep else ""
+
+
+def shard_of(path: Path, resources_dir: Path) -> str:
+    """The shard holding ``path``'s parsed data."""
+    return folder_shard(top_folder(path, resources_dir))
 
 
 class ParseCache:
@@ -59,8 +74,7 @@ class ParseCache:
     [[line, column, comment], ...]]."""
 
     def __init__(self, cache_dir: Path, shard: str) -> None:
-        key = hashlib.sha256(shard.encode()).hexdigest()[:16]
-        self.path = cache_dir / f"parse-{key}.json"
+        self.path = cache_dir / f"parse-{shard or 'top'}.json"
         self.old: dict[str, list[Any]] = {}
         self.new: dict[str, list[Any]] = {}
         try:
@@ -128,4 +142,5 @@ def load_files(files: list[Path], root: Path, resources_dir: Path,
     return results
 
 
-__all__ = ["ParseCache", "code_fingerprint", "load_files", "shard_of"]
+__all__ = ["SHARDS", "ParseCache", "code_fingerprint", "folder_shard", "load_files",
+           "shard_of", "top_folder"]

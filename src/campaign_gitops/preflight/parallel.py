@@ -6,9 +6,13 @@ folder holding its Client) splits into independent bundles. The folders are pack
 into a few batches of about equal file counts (``BATCHES_PER_WORKER`` per process: a
 task per folder costs more than it does when folders hold 8 files); each worker
 loads, validates and preflights a batch as one bundle and sends back only findings
-and document counts. Anything that breaks the layout (a top-level file, a path
-outside the folder, a resource of another client) makes the caller lint in one
-process instead, so the answer is always the one-process answer.
+and document counts. A batch holds whole parse-cache shards (folders hashed into
+``parse_cache.SHARDS`` files), so no two workers write the same shard. The workers
+run without the cyclic GC and the parent's objects are frozen before the fork (a
+collection in a worker would walk, and copy, every page the parent holds).
+Anything that breaks the layout (a top-level file, a path outside the folder, a
+resource of another client) makes the caller lint in one process instead, so the
+answer is always the one-process answer.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from campaign_gitops.config.parse_cache import folder_shard, top_folder
 from campaign_gitops.findings import CampaignGitopsError, Finding
 
 if TYPE_CHECKING:
@@ -41,15 +46,11 @@ def cpu_count() -> int:
 def client_groups(files: list[Path], resources_dir: Path) -> dict[str, list[Path]] | None:
     """Files by their first folder under ``resources_dir``; None when one lies elsewhere."""
     groups: dict[str, list[Path]] = defaultdict(list)
-    base = resources_dir.absolute()
     for path in files:
-        try:
-            parts = path.absolute().relative_to(base).parts
-        except ValueError:
+        folder = top_folder(path, resources_dir)
+        if not folder:
             return None
-        if len(parts) < 2:
-            return None
-        groups[parts[0]].append(path)
+        groups[folder].append(path)
     return dict(groups)
 
 
@@ -82,14 +83,20 @@ def layout_holds(bundle: Bundle, folder_of: dict[str, str]) -> bool:
 
 
 def batches(groups: dict[str, list[Path]], count: int) -> list[dict[str, list[Path]]]:
-    """The folders packed into at most ``count`` batches of about equal file counts
-    (largest folder first, each into the lightest batch so far)."""
+    """The folders packed into at most ``count`` batches of about equal file counts, the
+    folders of one parse-cache shard always together (largest shard first, each into
+    the lightest batch so far)."""
+    shards: dict[str, dict[str, list[Path]]] = defaultdict(dict)
+    for folder, paths in groups.items():
+        shards[folder_shard(folder)][folder] = paths
+    sized = sorted(((sum(map(len, folders.values())), shard, folders)
+                    for shard, folders in shards.items()), key=lambda s: (-s[0], s[1]))
     bins: list[tuple[int, dict[str, list[Path]]]] = [(0, {}) for _ in range(count)]
-    for folder, paths in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0])):
+    for files, _, folders in sized:
         i = min(range(len(bins)), key=lambda j: bins[j][0])
         size, members = bins[i]
-        members[folder] = paths
-        bins[i] = (size + len(paths), members)
+        members.update(folders)
+        bins[i] = (size + files, members)
     return sorted((members for _, members in bins if members), key=lambda m: -sum(
         len(p) for p in m.values()))
 
@@ -138,8 +145,10 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
     findings: list[Finding] = []
     documents: dict[str, int] = {}
     context = multiprocessing.get_context(method)
+    gc.freeze()  # undone below: a long-lived caller's garbage stays collectable
     try:
-        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context,
+                                 initializer=gc.disable) as pool:
             futures = [pool.submit(lint_group, task) for task in tasks]
             for future in as_completed(futures):
                 outcome = future.result()
@@ -152,4 +161,6 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
     except BrokenProcessPool as exc:  # a worker died (killed, out of memory)
         raise CampaignGitopsError("a lint worker process died",
                                   "run again with --jobs 1 to lint in one process") from exc
+    finally:
+        gc.unfreeze()
     return findings, documents
