@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -223,3 +223,10 @@ def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Dat
                     _checked.add(url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     return Database(url, engine, sessions)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an UPDATE, INSERT or DELETE matched: ``Session.execute`` types its result as
+    a plain ``Result``, whose ``rowcount`` only the ``CursorResult`` of such a statement has."""
+    assert isinstance(result, CursorResult), type(result)
+    return result.rowcount
