@@ -26,10 +26,12 @@ import datetime as dt
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
+    Table,
     and_,
     exists,
     func,
@@ -42,10 +44,11 @@ from sqlalchemy import (
 from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session
 
+from campaign_gitops.state.db import rowcount
 from campaign_gitops.state.tables import Lead, Suppression
 
-leads = Lead.__table__
-suppressions = Suppression.__table__
+leads = cast(Table, Lead.__table__)
+suppressions = cast(Table, Suppression.__table__)
 _UPDATE_CHUNK = 900  # stays under SQLite's bound-parameter limit
 
 
@@ -178,7 +181,7 @@ def allocate(session: Session, segment: dict[str, Any] | None, client: str, coun
         result = session.execute(
             update(leads).where(leads.c.id.in_(ids), leads.c.client.is_(None))
             .values(client=client, assigned_at=now, updated_at=now))
-        if result.rowcount == len(chunk):
+        if rowcount(result) == len(chunk):
             taken.extend(chunk)
         else:  # someone else took some: keep only ours
             mine = set(session.execute(select(leads.c.id).where(
@@ -189,7 +192,7 @@ def allocate(session: Session, segment: dict[str, Any] | None, client: str, coun
 
 
 # the system column, bound to the table (so the UPDATE ... FROM reads as a join)
-_CTID = sql_column("ctid", _selectable=leads)
+_CTID: ColumnClause[str] = sql_column("ctid", _selectable=leads)
 
 
 def _take_pg(session: Session, conds: list[ColumnElement[bool]], client: str, count: int,
@@ -294,5 +297,5 @@ def release_leads(session: Session, run_ids: list[int], *, now: dt.datetime) -> 
         result = session.execute(update(leads).where(
             one_of(session, leads.c.id, chunk), leads.c.client.is_not(None),
             leads.c.converted.is_(False)).values(client=None, assigned_at=None, updated_at=now))
-        released += int(result.rowcount or 0)
+        released += rowcount(result)
     return released

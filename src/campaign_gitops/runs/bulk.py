@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import any_, bindparam, insert, text, update
+from sqlalchemy import Table, any_, bindparam, insert, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,8 +20,8 @@ from sqlalchemy.types import BigInteger, String
 
 from campaign_gitops.state.tables import Enrollment, Message
 
-messages = Message.__table__
-enrollments = Enrollment.__table__
+messages = cast(Table, Message.__table__)
+enrollments = cast(Table, Enrollment.__table__)
 
 # messages columns tick fills, with their PostgreSQL array types
 MESSAGE_COLUMNS: dict[str, str] = {
@@ -76,10 +76,10 @@ def insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[tuple[
         stmt = insert(messages).returning(messages.c.id, messages.c.idempotency_key)
         return [(r[0], r[1]) for r in session.execute(stmt, rows).all()]
     names = ", ".join(MESSAGE_COLUMNS)
-    stmt = text(f"INSERT INTO messages ({names}) SELECT {names} FROM "
-                f"json_to_recordset(CAST(:rows AS json)) AS v({_recordset(MESSAGE_COLUMNS)}) "
-                "RETURNING id, idempotency_key")
-    return [(r[0], r[1]) for r in session.execute(stmt, {"rows": _json(rows, MESSAGE_COLUMNS)})]
+    query = text(f"INSERT INTO messages ({names}) SELECT {names} FROM "
+                 f"json_to_recordset(CAST(:rows AS json)) AS v({_recordset(MESSAGE_COLUMNS)}) "
+                 "RETURNING id, idempotency_key")
+    return [(r[0], r[1]) for r in session.execute(query, {"rows": _json(rows, MESSAGE_COLUMNS)})]
 
 
 def move_enrollments(session: Session, moves: list[dict[str, Any]], worker: str,

@@ -35,8 +35,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig
@@ -47,14 +48,14 @@ from campaign_gitops.runs.bulk import mark_sent, one_of
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.runs.policy import LEASE, halt_reason, retry_at
 from campaign_gitops.runs.types import DeliveryError, OutboundMessage, OutgoingMessage, Transport
-from campaign_gitops.state.db import Database
+from campaign_gitops.state.db import Database, rowcount
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Enrollment, Message
 
-messages = Message.__table__
-runs = CampaignRun.__table__
-campaigns = Campaign.__table__
-clients = Client.__table__
-enrollments = Enrollment.__table__
+messages = cast(Table, Message.__table__)
+runs = cast(Table, CampaignRun.__table__)
+campaigns = cast(Table, Campaign.__table__)
+clients = cast(Table, Client.__table__)
+enrollments = cast(Table, Enrollment.__table__)
 # How many messages of a transport that dedupes by itself (the outbox) are gated, marked,
 # sent and recorded together; every other message is gated in its own mark transaction.
 GATE_CHUNK = 50
@@ -377,7 +378,7 @@ def _mark_sending(session: Session, q: Queued, now: dt.datetime) -> bool:
     done = session.execute(update(messages).where(
         messages.c.id == q.message_id, messages.c.status == "queued")
         .values(status="sending", updated_at=now, status_reason=None))
-    return bool(done.rowcount)
+    return bool(rowcount(done))
 
 
 def _record(session: Session, r: Result, now: dt.datetime) -> None:
@@ -453,7 +454,7 @@ def _pause_failing_runs(session: Session, run_ids: set[int], now: dt.datetime,
                         threshold: float) -> list[str]:
     notes: list[str] = []
     for run_id in sorted(run_ids):
-        counts = dict(session.execute(
+        counts: dict[str, int] = dict(session.execute(
             select(messages.c.status, func.count()).where(
                 messages.c.run_id == run_id, messages.c.status.in_(("sent", "failed")))
             .group_by(messages.c.status)).all())
@@ -465,6 +466,6 @@ def _pause_failing_runs(session: Session, run_ids: set[int], now: dt.datetime,
         done = session.execute(update(runs).where(runs.c.id == run_id,
                                                   runs.c.status == "running")
                                .values(status="paused", status_reason=reason))
-        if done.rowcount:
+        if rowcount(done):
             notes.append(f"run {run_id} {reason}")
     return notes

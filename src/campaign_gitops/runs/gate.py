@@ -16,18 +16,19 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.runs.calendar import day_bounds
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Message
 
-messages = Message.__table__
-runs = CampaignRun.__table__
-clients = Client.__table__
-campaigns = Campaign.__table__
+messages = cast(Table, Message.__table__)
+runs = cast(Table, CampaignRun.__table__)
+clients = cast(Table, Client.__table__)
+campaigns = cast(Table, Campaign.__table__)
 # Messages that used a slot of the day.
 COUNTED = ("queued", "sending", "sent", "unknown", "failed")
 

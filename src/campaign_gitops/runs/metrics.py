@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import Table, distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.state.tables import Campaign, CampaignRun, Enrollment, Message, Reply
 
-campaigns = Campaign.__table__
-runs = CampaignRun.__table__
-enrollments = Enrollment.__table__
-messages = Message.__table__
-replies = Reply.__table__
+campaigns = cast(Table, Campaign.__table__)
+runs = cast(Table, CampaignRun.__table__)
+enrollments = cast(Table, Enrollment.__table__)
+messages = cast(Table, Message.__table__)
+replies = cast(Table, Reply.__table__)
 
 
 def reply_rate(replied: int, contacted: int) -> float | None:

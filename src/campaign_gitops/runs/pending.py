@@ -15,9 +15,9 @@ becomes ``unknown`` (``delivery.recover_interrupted``) and waits for an operator
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.models import Sender
@@ -32,11 +32,11 @@ from campaign_gitops.runs.types import Envelope, OutboundMessage
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Lead, Message
 
-messages = Message.__table__
-runs = CampaignRun.__table__
-campaigns = Campaign.__table__
-clients = Client.__table__
-leads = Lead.__table__
+messages = cast(Table, Message.__table__)
+runs = cast(Table, CampaignRun.__table__)
+campaigns = cast(Table, Campaign.__table__)
+clients = cast(Table, Client.__table__)
+leads = cast(Table, Lead.__table__)
 
 
 class TickState(Protocol):

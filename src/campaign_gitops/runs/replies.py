@@ -28,9 +28,9 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
@@ -56,12 +56,12 @@ SUPPRESSING = ("unsubscribe", "bounce", "complaint")
 METRIC_KINDS = ("reply", "converted")
 # Kinds that are recorded and change nothing else.
 RECORDED_ONLY = ("out_of_office", "soft_bounce", "resubscribe", "help")
-leads = Lead.__table__
-messages = Message.__table__
-enrollments = Enrollment.__table__
-runs = CampaignRun.__table__
-resources = Resource.__table__
-replies = Reply.__table__
+leads = cast(Table, Lead.__table__)
+messages = cast(Table, Message.__table__)
+enrollments = cast(Table, Enrollment.__table__)
+runs = cast(Table, CampaignRun.__table__)
+resources = cast(Table, Resource.__table__)
+replies = cast(Table, Reply.__table__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.runs.enrollments import advance_values
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.state.tables import CampaignRun, Enrollment, Lead, Message, Resource
 
-messages = Message.__table__
-enrollments = Enrollment.__table__
-runs = CampaignRun.__table__
-leads = Lead.__table__
-resources = Resource.__table__
+messages = cast(Table, Message.__table__)
+enrollments = cast(Table, Enrollment.__table__)
+runs = cast(Table, CampaignRun.__table__)
+leads = cast(Table, Lead.__table__)
+resources = cast(Table, Resource.__table__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,17 +21,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.inbound.suppressions import audit
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.state.tables import CampaignRun, Message
 
-messages = Message.__table__
-runs = CampaignRun.__table__
+messages = cast(Table, Message.__table__)
+runs = cast(Table, CampaignRun.__table__)
 Outcome = Literal["sent", "failed", "resend"]
 OUTCOMES: tuple[Outcome, ...] = ("sent", "failed", "resend")
 

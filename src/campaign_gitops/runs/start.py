@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.cron import cron_problem, first_fire, next_fire, prev_fire
 from campaign_gitops.runs.allocation import allocate_for_run, matching_ids
 from campaign_gitops.runs.calendar import Window, due_at, zone
+from campaign_gitops.state.db import rowcount
 from campaign_gitops.state.tables import CampaignRun, Enrollment
 
 TEST_SAMPLE_SIZE = 5
@@ -210,7 +211,7 @@ def _enrol_test_sample(session: Session, run: CampaignRun, *, now: dt.datetime) 
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    table = Enrollment.__table__
+    table = cast(Table, Enrollment.__table__)
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(insert(table), rows[start:start + _INSERT_CHUNK])
 
@@ -221,4 +222,4 @@ def resume_run(session: Session, run_id: int) -> bool:
     done = session.execute(update(CampaignRun).where(
         CampaignRun.id == run_id, CampaignRun.status == "paused").values(
         status="running", status_reason="resumed"))
-    return bool(done.rowcount)
+    return bool(rowcount(done))

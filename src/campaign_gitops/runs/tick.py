@@ -18,11 +18,12 @@ import os
 import socket
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.models import Sender
@@ -49,7 +50,7 @@ from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.runs.start import launch, start_occurrence
 from campaign_gitops.runs.types import NO_ENVELOPE, OutboundMessage
-from campaign_gitops.state.db import Database
+from campaign_gitops.state.db import Database, rowcount
 from campaign_gitops.state.tables import (
     ApplyLog,
     Campaign,
@@ -60,13 +61,13 @@ from campaign_gitops.state.tables import (
     Resource,
 )
 
-enrollments = Enrollment.__table__
-runs = CampaignRun.__table__
-campaigns = Campaign.__table__
-resources = Resource.__table__
-clients = Client.__table__
-messages = Message.__table__
-apply_log = ApplyLog.__table__
+enrollments = cast(Table, Enrollment.__table__)
+runs = cast(Table, CampaignRun.__table__)
+campaigns = cast(Table, Campaign.__table__)
+resources = cast(Table, Resource.__table__)
+clients = cast(Table, Client.__table__)
+messages = cast(Table, Message.__table__)
+apply_log = cast(Table, ApplyLog.__table__)
 DEFAULT_BATCH = 1000
 MAX_ROUNDS = 10_000
 
@@ -438,7 +439,7 @@ def _pick_sender(state: _Tick, book: SenderBook, plan: RunPlan, work: Work,
     return dataclasses.replace(work, sender=sender)
 
 
-def _works(state: _Tick, session: Session, rows: list[Any]) -> list[Work]:
+def _works(state: _Tick, session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Work]:
     leads = load_leads(session, [r.lead_id for r in rows if r.lead_id is not None])
     for r in rows:
         state.plan(session, r.run_id)
@@ -716,4 +717,4 @@ def _complete_if_done(session: Session, run_id: int, now: dt.datetime) -> bool:
         return False
     done = session.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "running")
                            .values(status="completed", finished_at=now))
-    return bool(done.rowcount)
+    return bool(rowcount(done))
