@@ -160,8 +160,9 @@ class Pool:
                             func.count().label("n"))
                      .where(*common).group_by(literal_column("low"), leads.c.timezone, *columns)
                      .subquery("g"))
-            on_groups = visitors.replacement_traverse(
-                label, {}, lambda e: alike.c[e.name] if _is_lead_column(e) else None)
+            on_groups = visitors.replacement_traverse(  # (its callback's parameters by name)
+                label, {}, lambda element, **_kw: (alike.c[element.name]
+                                                   if _is_lead_column(element) else None))
             inner = select((on_groups * width + alike.c.low).label("packed"), alike.c.tz,
                            alike.c.n).subquery("p")
             count = func.sum(inner.c.n)
