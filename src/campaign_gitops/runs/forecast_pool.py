@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import ColumnClause
 
-from campaign_gitops.reconcile.forecast import ALL_CONTACTS, CONTACTS, Cohort
+from campaign_gitops.reconcile.forecast_model import ALL_CONTACTS, CONTACTS, Cohort
 from campaign_gitops.runs.allocation import BEST_FIRST, _filter, count_matching, run_size
 from campaign_gitops.state.tables import Lead
 

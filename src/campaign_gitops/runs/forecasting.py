@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaign_gitops.reconcile.forecast import Cohort, Mailboxes, SimRun
+from campaign_gitops.reconcile.forecast_model import Cohort, Mailboxes, SimRun
 from campaign_gitops.runs.forecast_pool import Pool, contact_columns, contacts_of
 from campaign_gitops.runs.gate import load_budget
 from campaign_gitops.runs.sequences import RunPlan
@@ -40,7 +40,7 @@ def senders_now(session: Session, plans: list[RunPlan],
     one of the client) and the emails each sender already sent on the client's day,
     all campaigns, test runs left out (what tick's book counts). Before messages record
     their sender (no ``sender`` column), nothing counts as sent today."""
-    from campaign_gitops.reconcile.forecast import mailboxes
+    from campaign_gitops.reconcile.forecast_model import mailboxes
     from campaign_gitops.runs.calendar import day_bounds
     from campaign_gitops.runs.gate import COUNTED
     from campaign_gitops.state.tables import CampaignRun, Message
@@ -197,7 +197,8 @@ def run_starts(plan: Any, bundle: Any, snapshot: Any,
 def forecast_plan(session: Session, plan: Any, bundle: Any, snapshot: Any,
                   now: dt.datetime, config: Any) -> Any:
     """``plan`` with a forecast on every run it would start (see ``reconcile.forecast``)."""
-    from campaign_gitops.reconcile.forecast import attach, freeze_warnings, simulate
+    from campaign_gitops.reconcile.forecast import attach, simulate
+    from campaign_gitops.reconcile.forecast_warnings import freeze_warnings
 
     starts = run_starts(plan, bundle, snapshot, now)
     if not starts:
