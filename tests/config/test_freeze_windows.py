@@ -48,3 +48,18 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
+
+
+def test_a_window_that_never_opens_is_refused() -> None:
+    # 30 February: cron.py's cron_problem says "never fires" (a window like it used to
+    # load and then fail in plan and tick, where the latest opening was looked up).
+    with pytest.raises(ValueError, match="'0 0 30 2 \\*': never fires"):
+        FreezeWindow(cron="0 0 30 2 *", duration="1h")
+
+
+def test_a_window_opening_in_a_skipped_hour_opens_at_the_change() -> None:
+    # Sydney, 2026-10-04: 02:00 jumps to 03:00; a 02:30 window opens at 03:00 (cron.py).
+    window = FreezeWindow(cron="30 2 * * *", duration="1h", timezone="Australia/Sydney")
+    config = ProjectConfig(freeze_windows=[window])
+    assert is_frozen(config, at("2026-10-04T03:30:00+11:00")) == window
+    assert is_frozen(config, at("2026-10-04T04:00:00+11:00")) is None

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from campaign_gitops.config.cron import cron_problem, prev_fire
 from campaign_gitops.config.models import CHANNEL_ALIASES, TIERS
 
 CONFIG_FILE = "campaign-gitops.yaml"
@@ -261,9 +262,10 @@ class FreezeWindow(_Cfg):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from croniter import croniter
-
-        if len(value.split()) != 5 or not croniter.is_valid(value):
+        problem = cron_problem(value)
+        if problem == "never fires":  # e.g. 0 0 30 2 *: no occurrence to open at
+            raise ValueError(f"invalid cron expression {value!r}: {problem}")
+        if problem is not None:
             raise ValueError(f"invalid cron expression {value!r} "
                              "(five fields: minute hour day-of-month month day-of-week)")
         return value
@@ -371,14 +373,10 @@ def parse_duration(text: str) -> dt.timedelta:
 
 def window_start(window: FreezeWindow, now: dt.datetime) -> dt.datetime | None:
     """The start of the occurrence of ``window`` that ``now`` lies in, else None."""
-    from croniter import croniter
-
+    start = prev_fire(window.cron, window.timezone, now)  # the latest opening, in the zone
     local = now.astimezone(ZoneInfo(window.timezone))
-    # The latest cron fire at or before now (cron counts in whole minutes).
-    base = local.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-    start = croniter(window.cron, base).get_prev(dt.datetime)
-    if start <= local < start + parse_duration(window.duration):
-        return start  # type: ignore[no-any-return]
+    if start is not None and start <= local < start + parse_duration(window.duration):
+        return start
     return None
 
 
