@@ -16,12 +16,12 @@ No reviewer (``None``: voice needs none) approves everything.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from campaign_gitops.ai import message_prompts as prompts
+from campaign_gitops.config.unsubscribe import has_unsubscribe_link
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.types import Decision, MessageContext, Reviewer, WrittenMessage
 
@@ -38,9 +38,6 @@ DEFAULT_MAX_LENGTH: dict[str, int] = {
     "voice": 2_000,
 }
 DEFAULT_REVIEWER_MAX_TOKENS = 512
-
-_URL = re.compile(r"(?:https?://|mailto:)[^\s<>\"')\]]+", re.IGNORECASE)
-_UNSUBSCRIBE_WORDS = ("unsubscribe", "opt-out", "optout", "opt_out")
 
 
 def make_reviewer(reviewer_spec: Mapping[str, Any] | None, *,
@@ -102,13 +99,6 @@ class Rules:
                 and not has_unsubscribe_link(message.body, ctx.unsubscribe_url)):
             found.append("no unsubscribe link in the email body")
         return found
-
-
-def has_unsubscribe_link(body: str, unsubscribe_url: str = "") -> bool:
-    """The body holds the recipient's unsubscribe URL, or a link that says unsubscribe."""
-    if unsubscribe_url and unsubscribe_url in body:
-        return True
-    return any(word in url.lower() for url in _URL.findall(body) for word in _UNSUBSCRIBE_WORDS)
 
 
 class ApproveAll:

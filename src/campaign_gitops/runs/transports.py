@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import smtplib
 import ssl
 import time
@@ -43,6 +42,7 @@ import httpx
 
 from campaign_gitops.config.models import CHANNEL_ALIASES
 from campaign_gitops.config.project import ProjectConfig, TransportConfig, TransportDkim
+from campaign_gitops.config.unsubscribe import find_unsubscribe_link
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.inbound.tokens import mailto, token_of
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Transport
@@ -55,8 +55,6 @@ UNSUBSCRIBE_METADATA = "unsubscribe_url"
 SMTPS_PORT = 465
 # A connection idle longer than this is checked with NOOP before it is reused.
 SMTP_IDLE_CHECK_SECONDS = 10.0
-_UNSUBSCRIBE_LINK = re.compile(
-    r"(?:https?://|mailto:)[^\s<>\"')\]]*(?:unsubscribe|opt-?out)[^\s<>\"')\]]*", re.IGNORECASE)
 
 
 def make_transport(channel: str, config: ProjectConfig, *, root: Path | None = None,
@@ -392,8 +390,7 @@ def unsubscribe_link(message: OutgoingMessage) -> str:
     given = str(message.metadata.get(UNSUBSCRIBE_METADATA) or "")
     if given:
         return given
-    found = _UNSUBSCRIBE_LINK.search(message.body)
-    return found.group(0) if found else ""
+    return find_unsubscribe_link(message.body)
 
 
 def message_id(idempotency_key: str, from_address: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from campaign_gitops.config.bundle import Entry, Key
@@ -14,11 +13,11 @@ from campaign_gitops.config.placeholders import (
     unclosed_openings,
 )
 from campaign_gitops.config.schema import did_you_mean
+from campaign_gitops.config.unsubscribe import has_unsubscribe_link
 from campaign_gitops.preflight.context import RuleContext
 from campaign_gitops.preflight.registry import E, Hit, W, always, rule
 
 TEXT_FIELDS = ("subject", "body")
-_UNSUBSCRIBE_LINK = re.compile(r"https?://[^\s\"'<>]*unsubscribe", re.IGNORECASE)
 _KNOWN = sorted(PLACEHOLDERS)
 
 
@@ -85,14 +84,15 @@ def unknown_placeholder(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
 @rule("PF015", ("Template",), always(W),
       description="email template without an unsubscribe placeholder or link")
 def email_without_unsubscribe(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
-    """An email Template's body carries ``{{unsubscribe_url}}`` or an http(s) link with
-    "unsubscribe" in it."""
+    """An email Template's body carries ``{{unsubscribe_url}}`` or a link that says
+    unsubscribe or opt-out (``https://…/unsubscribe?id=1``, ``mailto:…?subject=unsubscribe``;
+    ``config/unsubscribe.py``)."""
     spec = entry.resource.spec
     if spec.channel != "email":
         return
     if any(p.name == "unsubscribe_url" for p in ctx.placeholders(entry, "body")):
         return
-    if _UNSUBSCRIBE_LINK.search(spec.body):
+    if has_unsubscribe_link(spec.body):
         return
     yield Hit(f"email template {entry.key.name!r} has no unsubscribe link", ("spec", "body"),
               "add {{unsubscribe_url}} to the body")
