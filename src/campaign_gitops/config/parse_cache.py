@@ -50,6 +50,20 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def write_cache_file(path: Path, data: Any) -> None:
+    """Write ``data`` as compact JSON to ``path``, atomically (a temporary file in the
+    same folder, renamed); best effort: a cache that cannot be written is no error."""
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except OSError:
+        return
+
+
 def folder_shard(folder: str) -> str:
     """The shard of a top-level folder ('' for the files at the top or outside)."""
     return f"{zlib.crc32(folder.encode()) % SHARDS:02d}" if folder else ""
@@ -112,16 +126,7 @@ class ParseCache:
     def save(self) -> None:
         if self.new == self.old:
             return
-        payload = json.dumps({"code": code_fingerprint(), "files": self.new},
-                             ensure_ascii=False, separators=(",", ":"))
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".parse-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(payload)
-            os.replace(tmp, self.path)
-        except OSError:
-            return
+        write_cache_file(self.path, {"code": code_fingerprint(), "files": self.new})
 
 
 def load_files(files: list[Path], root: Path, resources_dir: Path,
@@ -143,4 +148,4 @@ def load_files(files: list[Path], root: Path, resources_dir: Path,
 
 
 __all__ = ["SHARDS", "ParseCache", "code_fingerprint", "folder_shard", "load_files",
-           "shard_of", "top_folder"]
+           "shard_of", "top_folder", "write_cache_file"]

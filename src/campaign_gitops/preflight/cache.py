@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from campaign_gitops import __version__
-from campaign_gitops.config.parse_cache import code_fingerprint
+from campaign_gitops.config.parse_cache import code_fingerprint, write_cache_file
 from campaign_gitops.findings import Finding, Location, Severity
 
 CACHE_FILE = "lint.json"
@@ -70,16 +69,12 @@ def load(cache_dir: Path, key: str) -> tuple[list[Finding], dict[str, int]] | No
 
 def store(cache_dir: Path, key: str, findings: list[Finding], documents: dict[str, int]) -> None:
     """Keep this result (best effort: a cache that cannot be written is no error)."""
-    payload = json.dumps({"key": key, "findings": [_finding_data(f) for f in findings],
-                          "documents": documents}, ensure_ascii=False, separators=(",", ":"))
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         ignore = cache_dir / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".lint-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-        os.replace(tmp, cache_dir / CACHE_FILE)
     except OSError:
         return
+    write_cache_file(cache_dir / CACHE_FILE, {
+        "key": key, "findings": [_finding_data(f) for f in findings], "documents": documents})

@@ -15,12 +15,11 @@ None: the caller preflights the whole bundle.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from campaign_gitops.config.loader import relative_name
+from campaign_gitops.config.parse_cache import write_cache_file
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import cache, parallel
 
@@ -36,18 +35,6 @@ def _read(cache_dir: Path) -> dict[str, list[Any]]:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def _write(cache_dir: Path, data: dict[str, list[Any]]) -> None:
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".preflight-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-        os.replace(tmp, cache_dir / CACHE_FILE)
-    except OSError:
-        return
 
 
 def _cached(entry: Any, key: str) -> list[Finding] | None:
@@ -105,6 +92,6 @@ def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir
             [keys[folder], [cache._finding_data(f) for f in found[folder] or ()]]
             for folder in sorted(groups)}
     if kept != stored:
-        _write(cache_dir, kept)
+        write_cache_file(cache_dir / CACHE_FILE, kept)
     return sorted((f for folder in sorted(groups) for f in found[folder] or ()),
                   key=Finding.sort_key)
