@@ -331,7 +331,7 @@ def load_file(path: Path, root: Path, *, record_positions: bool = True,
                 return FileResult(name, "", findings=[_finding(
                     name, 1, 1, f"symlink points outside the repository ({target})",
                     "copy the file into the repository instead of linking it")])
-        with open(path, "rb") as fh:
+        with open(path, "rb", buffering=0) as fh:  # one read: no buffer to allocate
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 return FileResult(name, "", findings=[_finding(

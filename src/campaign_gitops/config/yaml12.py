@@ -11,6 +11,7 @@ integers too long to convert or to store, NUL characters.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -111,6 +112,13 @@ def resolve_core_scalar(text: str) -> Any:
     return text
 
 
+@functools.lru_cache(maxsize=8192)
+def _plain(text: str) -> Any:
+    """``resolve_core_scalar``, remembered: plain scalars repeat from document to document
+    (kinds, channels, statuses, numbers; every value is immutable)."""
+    return resolve_core_scalar(text)
+
+
 Position = tuple[int, int, int, int]  # key line, key column, value line, value column (1-based)
 
 
@@ -124,7 +132,7 @@ class Problem(Exception):
 
 def _nul(node: yaml.Node) -> Problem:
     return Problem(node, "a string with a NUL character (\\0)", "remove the \\0: no text "
-                    "field takes one, and PostgreSQL cannot store it")
+                   "field takes one, and PostgreSQL cannot store it")
 
 
 class Builder:
@@ -142,7 +150,7 @@ class Builder:
         tag = node.tag
         try:
             if tag == _PLAIN:
-                return resolve_core_scalar(node.value)
+                return _plain(node.value)
             if tag == _STR:
                 if "\x00" in node.value:  # only a "\0" escape can put it there
                     raise _nul(node)
@@ -156,7 +164,7 @@ class Builder:
                     expected == "int" and isinstance(value, bool)
                 ):
                     raise Problem(node, f"{node.value!r} is not a valid !!{expected}",
-                                   "remove the tag or fix the value")
+                                  "remove the tag or fix the value")
                 if expected == "float" and isinstance(value, int | float):
                     return float(value)
                 return value
@@ -173,11 +181,11 @@ class Builder:
         self.budget -= 1 + len(children)  # every node counts once per expansion
         if self.budget < 0:
             raise Problem(node, f"document expands to more than {MAX_NODES_PER_DOCUMENT} "
-                           "nodes (an alias bomb?)", "remove the anchors and aliases that "
-                           "multiply the document")
+                          "nodes (an alias bomb?)", "remove the anchors and aliases that "
+                          "multiply the document")
         if depth > MAX_DEPTH:
             raise Problem(node, f"nesting deeper than {MAX_DEPTH} levels",
-                           "flatten the structure")
+                          "flatten the structure")
         key = id(node)
         if key in self.active:
             raise Problem(node, "recursive alias", "an anchor cannot contain an alias to itself")
@@ -213,7 +221,7 @@ class Builder:
         for key_node, value_node in node.value:
             if key_node.__class__ is not _ScalarNode or key_node.tag not in _KEY_TAGS:
                 raise Problem(key_node, "mapping keys must be plain strings",
-                               "use a simple name as the key")
+                              "use a simple name as the key")
             name = key_node.value
             if "\x00" in name:
                 raise _nul(key_node)
@@ -234,13 +242,13 @@ class Builder:
         name = key_node.value
         first = next(k for k, _ in node.value if k.value == name).start_mark
         return Problem(key_node, f"duplicate key {name!r} (first defined at line "
-                        f"{first.line + 1}, column {first.column + 1})", "keep one of them")
+                       f"{first.line + 1}, column {first.column + 1})", "keep one of them")
 
     @staticmethod
     def _bad_tag(node: yaml.Node) -> Problem:
         return Problem(node, f"tag {node.tag!r} is not plain data",
-                        "remove the tag: only maps, lists, strings, numbers, booleans and "
-                        "null are allowed")
+                       "remove the tag: only maps, lists, strings, numbers, booleans and "
+                       "null are allowed")
 
 
 # PyYAML's composer recurses once per nesting level (in C with the C parser, where a few

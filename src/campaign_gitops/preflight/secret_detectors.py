@@ -36,10 +36,17 @@ _RUNS = bytes(0x61 if i in _BASE64 else 0x20 for i in range(256))
 _LONG_RUN = b"a" * 23
 _AWS_KEY_ID = re.compile(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}")
 _USERINFO = re.compile(r"://[^\s/@]*@")
-# Words near which a secret is written (``password: …``, a key named ``apiKey``), as
-# they read lowercased ("key" covers apiKey, accessKey, privateKey; not "api" alone:
-# every document has an ``apiVersion``).
-_KEYWORDS = re.compile(r"passw|pwd|secret|token|key")
+
+
+def _keyword_in(lowered: str) -> bool:
+    """A word near which a secret is written (``password: …``, a key named ``apiKey``), as
+    they read lowercased ("key" covers apiKey, accessKey, privateKey; not "api" alone:
+    every document has an ``apiVersion``). Five ``in`` tests cost half of one
+    alternation regex on a document's text."""
+    return ("key" in lowered or "token" in lowered or "secret" in lowered
+            or "passw" in lowered or "pwd" in lowered)
+
+
 # "password: hunter2" inside a text; the value needs a digit or symbol ("Password: click
 # here" in an email body is no secret).
 INLINE_PASSWORD = re.compile(
@@ -65,7 +72,7 @@ def _detectable(text: str) -> bool:
 def could_hold_secret(text: str) -> bool:
     """Cheap test: False means nothing in ``text`` looks like a secret (no detector
     can match, no word a secret is written beside)."""
-    return _detectable(text) or _KEYWORDS.search(text.lower()) is not None
+    return _detectable(text) or _keyword_in(text.lower())
 
 
 @functools.cache
