@@ -134,7 +134,7 @@ def rule_pages(root: Path) -> dict[str, str]:
         own = cases.get(rule.id, [])
         if own:
             body += ["## Cases", "",
-                     f"From `{CASES_DIR}/`, run by `tests/preflight/test_preflight_cases.py`.",
+                     f"From `{CASES_DIR}/`, run by `tests/preflight/test_cases.py`.",
                      ""]
             body += [_case(case, source) for case, source in own]
         pages[f"reference/rules/{rule.id}.md"] = "\n".join(body).rstrip() + "\n"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from campaign_gitops.state.tables import Suppression
 from campaign_gitops.web.app import create_app, start_in_thread
 from tests.inbound.recipients_world import KEY, build, config, path_of
-from tests.web.test_web_browser import browser  # noqa: F401 - the module's Chromium fixture
+from tests.web.test_browser import browser  # noqa: F401 - the module's Chromium fixture
 
 pytestmark = pytest.mark.browser
 

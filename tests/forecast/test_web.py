@@ -2,7 +2,7 @@
 line and a per-day SVG chart stacked by channel (the run page's chart style); the API's
 plan carries the same ``forecast``. The web reads the real clock, so only what does not
 depend on today is asserted here (the numbers are tested against a fixed clock in
-test_forecast_vs_tick.py)."""
+test_vs_tick.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Sessions that expire and revoke, a strong token beyond loopback, the login rate limit,
 NUL bytes on PostgreSQL, real loopback checks. (The reviewer's reason, HTML 404 pages and
-405 with Allow are in test_web_security.py, on its world.)
+405 with Allow are in test_security.py, on its world.)
 
 The apps run over real databases (SQLite files and the PostgreSQL server) through the
 ASGI test client; clocks are passed in, never waited for.

@@ -26,7 +26,7 @@ from campaign_gitops.state.tables import Enrollment, Message
 from tests.runs.local_servers import smtp_inbox
 from tests.runs.runs_helpers import _doc, base_resources, lead_row, start_runs, write_leads
 
-from .test_sender_smtp import dkim_key  # noqa: F401  (a fixture)
+from .test_smtp import dkim_key  # noqa: F401  (a fixture)
 
 MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 FRIDAY_9 = MONDAY_9 + dt.timedelta(days=4)

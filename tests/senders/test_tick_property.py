@@ -21,7 +21,7 @@ from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.tables import CampaignRun, Enrollment, Message
 from tests.runs.runs_helpers import _doc, base_resources, lead_row
 
-from .test_senders_tick import setup
+from .test_tick import setup
 
 MONDAY_9 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 STEPS = [{"channel": "email", "delayDays": 0, "template": "intro", "purpose": "intro"},
