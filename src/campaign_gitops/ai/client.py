@@ -18,6 +18,15 @@ from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.types import (
+    AssistantMessageParam,
+    Message,
+    MessageParam,
+    ToolParam,
+    ToolResultBlockParam,
+    ToolUseBlockParam,
+    UserMessageParam,
+)
 
 from campaign_gitops.findings import CampaignGitopsError
 
@@ -60,16 +69,17 @@ class ToolUse:
     input: dict[str, Any]
     model: str
 
-    def as_assistant_message(self) -> dict[str, Any]:
+    def as_assistant_message(self) -> AssistantMessageParam:
         """The assistant turn to put back in the conversation before a tool_result."""
-        block = {"type": "tool_use", "id": self.id, "name": self.name, "input": self.input}
+        block: ToolUseBlockParam = {"type": "tool_use", "id": self.id, "name": self.name,
+                                    "input": self.input}
         return {"role": "assistant", "content": [block]}
 
 
-def tool_error_reply(tool_use: ToolUse, error: str) -> dict[str, Any]:
+def tool_error_reply(tool_use: ToolUse, error: str) -> UserMessageParam:
     """The user turn telling Claude its tool input was rejected, and why."""
-    block = {"type": "tool_result", "tool_use_id": tool_use.id, "is_error": True,
-             "content": error}
+    block: ToolResultBlockParam = {"type": "tool_result", "tool_use_id": tool_use.id,
+                                   "is_error": True, "content": error}
     return {"role": "user", "content": [block]}
 
 
@@ -78,21 +88,21 @@ def request_tool(
     *,
     model: str,
     system: str,
-    messages: Iterable[Mapping[str, Any]],
+    messages: Iterable[MessageParam],
     tool_name: str,
     tool_schema: Mapping[str, Any],
     max_tokens: int = DEFAULT_MAX_TOKENS,
     tool_description: str = "",
 ) -> ToolUse:
     """Force Claude to answer by calling ``tool_name``; return that call."""
-    tool = {"name": tool_name, "description": tool_description or tool_name,
+    tool: ToolParam = {"name": tool_name, "description": tool_description or tool_name,
             "input_schema": dict(tool_schema)}
     try:
         message = client.messages.create(
             model=model,
             system=system,
-            messages=list(messages),  # type: ignore[arg-type]
-            tools=[tool],  # type: ignore[list-item]
+            messages=list(messages),
+            tools=[tool],
             tool_choice={"type": "tool", "name": tool_name},
             max_tokens=max_tokens,
         )
@@ -106,7 +116,7 @@ def call_tool(
     *,
     model: str,
     system: str,
-    messages: Iterable[Mapping[str, Any]],
+    messages: Iterable[MessageParam],
     tool_name: str,
     tool_schema: Mapping[str, Any],
     max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -117,7 +127,7 @@ def call_tool(
                         max_tokens=max_tokens).input
 
 
-def _tool_use(message: Any, tool_name: str) -> ToolUse:
+def _tool_use(message: Message, tool_name: str) -> ToolUse:
     if message.stop_reason == "refusal":
         raise CampaignGitopsError(
             f"Claude ({message.model}) declined to answer (stop_reason: refusal)",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anthropic
+from anthropic.types import MessageParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic import model_validator as _model_validator
 from pydantic.alias_generators import to_camel
@@ -245,7 +246,7 @@ def suggest(
     taken = taken_names(bundle, client)
     context = prompts.client_context(client, spec, client_channels(spec),
                                      _existing(bundle, client))
-    messages: list[dict[str, Any]] = [
+    messages: list[MessageParam] = [
         {"role": "user", "content": prompts.suggest_request(context, wanted, sorted(taken))}]
     rules = {"count": wanted, "free_slots": slots.free, "taken": taken}
     api = client_factory()
@@ -266,7 +267,7 @@ def suggest(
     return retried
 
 
-def _ask(api: anthropic.Anthropic, model: str, messages: list[dict[str, Any]],
+def _ask(api: anthropic.Anthropic, model: str, messages: list[MessageParam],
          count: int) -> ToolUse:
     return request_tool(api, model=model, system=prompts.SUGGEST_SYSTEM, messages=messages,
                         tool_name=prompts.SUGGEST_TOOL_NAME, tool_schema=tool_schema(),

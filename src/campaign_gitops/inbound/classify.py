@@ -90,7 +90,8 @@ def _text(message: Message) -> str:
 def _report_parts(message: Message, report_type: str) -> list[Message] | None:
     if message.get_content_type() != "multipart/report":
         return None
-    if (message.get_param("report-type") or "").lower() != report_type:
+    param = message.get_param("report-type")
+    if not isinstance(param, str) or param.lower() != report_type:  # absent, or RFC 2231
         return None
     return [p for p in message.walk() if p is not message]
 
@@ -101,8 +102,8 @@ def _original_headers(parts: list[Message]) -> Message | None:
         kind = part.get_content_type()
         if kind == "message/rfc822":
             inner = part.get_payload()
-            if isinstance(inner, list) and inner:
-                return inner[0]  # type: ignore[no-any-return]
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                return inner[0]
         if kind == "text/rfc822-headers":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
@@ -120,6 +121,8 @@ def _dsn(message: Message, parts: list[Message]) -> tuple[str, tuple[str, ...], 
             continue
         blocks = part.get_payload()
         for block in blocks[1:] if isinstance(blocks, list) else []:
+            if not isinstance(block, Message):
+                continue
             action = _header(block, "Action").lower()
             status = _header(block, "Status").split(" ")[0]
             who = _address(_header(block, "Final-Recipient")
@@ -169,16 +172,17 @@ def classify(raw: bytes) -> Verdict:
         report = next((p for p in arf_parts
                        if p.get_content_type() == "message/feedback-report"), None)
         original = _original_headers(arf_parts)
-        who = ""
+        complainant = ""
         feedback = ""
         if report is not None:
             fields = _feedback_fields(report)
-            who = _address(fields.get("original-rcpt-to", ""))
+            complainant = _address(fields.get("original-rcpt-to", ""))
             feedback = fields.get("feedback-type", "")
-        if not who and original is not None:
-            who = _address(_header(original, "To"))
+        if not complainant and original is not None:
+            complainant = _address(_header(original, "To"))
         ref = _header(original, "Message-ID") if original is not None else ""
-        return verdict("complaint", (who,) if who else (), ref or thread, detail=feedback)
+        return verdict("complaint", (complainant,) if complainant else (), ref or thread,
+                       detail=feedback)
     token = _UNSUBSCRIBE_SUBJECT.match(subject)
     if token:
         return verdict("unsubscribe", (sender,), token=token.group(1))
@@ -200,6 +204,8 @@ def _feedback_fields(report: Message) -> dict[str, str]:
     fields: dict[str, str] = {}
     if isinstance(payload, list):
         for block in payload:
+            if not isinstance(block, Message):
+                continue
             for key, value in block.items():
                 fields.setdefault(key.lower(), str(value).strip())
         return fields

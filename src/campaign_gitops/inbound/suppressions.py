@@ -21,15 +21,16 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, any_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import String, Table, any_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from campaign_gitops.findings import CampaignGitopsError
+from campaign_gitops.state.db import rowcount
 from campaign_gitops.state.tables import (
     AuditLog,
     Enrollment,
@@ -43,12 +44,12 @@ ALL = "*"
 CHANNELS = (ALL, "email", "sms", "voice", "linkedin", "mail")
 REASONS = ("unsubscribe", "bounce", "complaint", "stop", "manual", "forgotten")
 HASH_PREFIX = "sha256:"
-suppressions = Suppression.__table__
-audit_log = AuditLog.__table__
-leads = Lead.__table__
-messages = Message.__table__
-replies = Reply.__table__
-enrollments = Enrollment.__table__
+suppressions = cast(Table, Suppression.__table__)
+audit_log = cast(Table, AuditLog.__table__)
+leads = cast(Table, Lead.__table__)
+messages = cast(Table, Message.__table__)
+replies = cast(Table, Reply.__table__)
+enrollments = cast(Table, Enrollment.__table__)
 _PHONE_JUNK = re.compile(r"[\s().-]")
 _CHUNK = 400  # each contact is asked for twice (plain and hashed): under SQLite's limit
 
@@ -179,7 +180,7 @@ def unsuppress(session: Session, client: str, contact: str, *, actor: str, now: 
         query = query.where(suppressions.c.channel == channel)
     if only_reason is not None:
         query = query.where(suppressions.c.reason == only_reason)
-    removed = session.execute(query).rowcount or 0
+    removed = rowcount(session.execute(query))
     if removed:
         audit(session, "unsuppress", actor=actor, now=now, client=client, contact=normal,
               channel=channel or "every", removed=removed)
@@ -304,10 +305,10 @@ def forget(session: Session, contact: str, *, actor: str, now: dt.datetime) -> F
         kept += _insert_ignoring_duplicates(session, {
             "client": client, "contact": digest, "channel": ALL, "reason": "forgotten",
             "source": "forget", "created_at": now})
-    erased_messages = session.execute(update(messages).where(by_message).values(
-        recipient=digest, subject=None, body=ERASED, updated_at=now)).rowcount or 0
-    erased_replies = session.execute(update(replies).where(by_reply).values(
-        contact=digest, body=None)).rowcount or 0
+    erased_messages = rowcount(session.execute(update(messages).where(by_message).values(
+        recipient=digest, subject=None, body=ERASED, updated_at=now)))
+    erased_replies = rowcount(session.execute(update(replies).where(by_reply).values(
+        contact=digest, body=None)))
     if ids:
         session.execute(update(enrollments).where(enrollments.c.lead_id.in_(ids)).values(
             sample=None, state="unsubscribed", next_due_at=None, updated_at=now)

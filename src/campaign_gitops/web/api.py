@@ -33,10 +33,12 @@ class Problem(BaseModel):
     detail: str
 
 
-BAD_REQUEST = {400: {"model": Problem, "description": "A NUL byte in the path or a "
+# FastAPI's type of ``responses=``: status code -> OpenAPI fields of that answer
+Responses = dict[int | str, dict[str, Any]]
+BAD_REQUEST: Responses = {400: {"model": Problem, "description": "A NUL byte in the path or a "
                      "parameter"}}
-NOT_FOUND = {404: {"model": Problem, "description": "No such campaign, run or message"}}
-CONFLICT = {409: {"model": Problem, "description": "The message is not pending review"}}
+NOT_FOUND: Responses = {404: {"model": Problem, "description": "No such campaign, run or message"}}
+CONFLICT: Responses = {409: {"model": Problem, "description": "The message is not pending review"}}
 
 
 def with_sync(web: Web, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def messages_per_day(by_day: dict[str, dict[str, int]],
     label_every = max(1, len(days) // 10)
     for i, day in enumerate(days):
         x = PAD_LEFT + i * slot + (slot - bar) / 2
-        y = PAD_TOP + plot_h
+        y: float = PAD_TOP + plot_h
         counts = by_day[day]
         for status in sorted(counts, key=lambda s: list(colours).index(s)
                              if s in colours else 99):

@@ -8,7 +8,7 @@ all three import it from here, so none of them imports another to reach it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class Web:
         return data
 
     def render(self, request: Request, name: str, context: dict[str, Any],
-               status_code: int = 200, headers: dict[str, str] | None = None) -> Any:
+               status_code: int = 200, headers: Mapping[str, str] | None = None) -> Any:
         bare = name in ("login.html", "error.html")  # may be seen before signing in
         full = {"header": None if bare else self.header(),
                 "csrf": request.state.csrf,
@@ -66,7 +66,7 @@ class Web:
                                                headers=headers)
 
     def error_page(self, request: Request, status_code: int, detail: str,
-                   headers: dict[str, str] | None = None) -> Any:
+                   headers: Mapping[str, str] | None = None) -> Any:
         return self.render(request, "error.html",
                            {"status_code": status_code, "detail": detail},
                            status_code=status_code, headers=headers)

@@ -73,8 +73,9 @@ class Sessions:
         return self._signer.sign(session_id).decode()
 
     def _session_id(self, cookie: str) -> str | None:
+        # the signer's ages are whole seconds: ``age > int(ttl)`` exactly when ``age > ttl``
         try:
-            return self._signer.unsign(cookie, max_age=self.ttl.total_seconds()).decode()
+            return self._signer.unsign(cookie, max_age=int(self.ttl.total_seconds())).decode()
         except (BadSignature, UnicodeError):
             return None
 
