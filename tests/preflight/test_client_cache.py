@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from campaign_gitops.config.loader import discover
+from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import client_cache
 from campaign_gitops.preflight.lint import load_checked
 
@@ -51,16 +52,20 @@ def test_an_edit_rechecks_its_client_only_and_answers_like_one_bundle(repo: Path
     assert after["acme"][0] != before["acme"][0]
 
 
+def by_client(repo: Path, cache_dir: Path) -> list[Finding] | None:
+    """``check_by_client`` on the repo's bundle as it is now (None: not split)."""
+    resources = repo / "campaigns"
+    bundle, _ = load_checked(resources, repo, config=None, cache_dir=None)
+    return client_cache.check_by_client(bundle, discover([resources.absolute()]), repo,
+                                        resources, config=None, config_json=repr(None),
+                                        cache_dir=cache_dir)
+
+
 def test_a_layout_that_does_not_split_is_checked_whole(repo: Path) -> None:
     (repo / "campaigns" / "shared.yaml").write_text(
         "apiVersion: campaign-gitops/v1\nkind: Goal\nmetadata: {name: extra, client: acme}\n"
         "spec: {outcome: reply}\n")
-    root, resources = repo, repo / "campaigns"
-    bundle, _ = load_checked(resources, root, config=None, cache_dir=None)
-    files = discover([resources.absolute()])
-    assert client_cache.check_by_client(bundle, files, root, resources, config=None,
-                                        config_json=repr(None),
-                                        cache_dir=root / ".campaign-gitops") is None
+    assert by_client(repo, repo / ".campaign-gitops") is None
     assert keys(check(repo)) == keys(check(repo, cache=False))
 
 
@@ -85,10 +90,5 @@ def test_a_resource_in_another_clients_folder_is_checked_whole(repo: Path, warm:
     (repo / "campaigns" / "globex" / "extra.yaml").write_text(
         "apiVersion: campaign-gitops/v1\nkind: Goal\nmetadata: {name: extra, client: acme}\n"
         "spec: {outcome: reply}\n")
-    root, resources = repo, repo / "campaigns"
-    bundle, _ = load_checked(resources, root, config=None, cache_dir=None)
-    files = discover([resources.absolute()])
-    assert client_cache.check_by_client(bundle, files, root, resources, config=None,
-                                        config_json=repr(None),
-                                        cache_dir=root / ".campaign-gitops" / "cache") is None
+    assert by_client(repo, repo / ".campaign-gitops" / "cache") is None
     assert keys(check(repo)) == keys(check(repo, cache=False))
