@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from campaign_gitops.config.parse_cache import SHARDS, folder_shard
 from campaign_gitops.preflight import parallel
 from campaign_gitops.preflight.lint import lint
 
@@ -126,6 +127,16 @@ def test_client_folders_are_packed_into_a_few_even_batches() -> None:
     sizes = [sum(len(p) for p in batch.values()) for batch in packed]
     assert max(sizes) - min(sizes) <= 100  # within one folder of each other
     assert parallel.batches({"a": [Path("a/x.yaml")]}, 4) == [{"a": [Path("a/x.yaml")]}]
+
+
+def test_a_parse_cache_shard_lies_in_one_batch() -> None:
+    # Workers write the shards of their batch: two batches never share one.
+    groups = {f"c{i:04d}": [Path(f"c{i:04d}/f{j}.yaml") for j in range(8)] for i in range(1250)}
+    owner: dict[str, int] = {}
+    for n, batch in enumerate(parallel.batches(groups, 8)):
+        for folder in batch:
+            assert owner.setdefault(folder_shard(folder), n) == n
+    assert len(owner) == SHARDS
 
 
 def test_many_small_client_folders_lint_in_batches_as_in_one_process(

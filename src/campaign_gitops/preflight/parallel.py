@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_gitops.config.parse_cache import folder_shard, top_folder
+from campaign_gitops.config.parse_cache import folder_shard
 from campaign_gitops.findings import CampaignGitopsError, Finding
 
 if TYPE_CHECKING:
@@ -46,9 +46,11 @@ def cpu_count() -> int:
 def client_groups(files: list[Path], resources_dir: Path) -> dict[str, list[Path]] | None:
     """Files by their first folder under ``resources_dir``; None when one lies elsewhere."""
     groups: dict[str, list[Path]] = defaultdict(list)
+    base = os.path.join(os.path.abspath(resources_dir), "")
     for path in files:
-        folder = top_folder(path, resources_dir)
-        if not folder:
+        full = os.path.abspath(path)
+        folder, sep, _ = full[len(base):].partition(os.sep)
+        if not full.startswith(base) or not sep or not folder:
             return None
         groups[folder].append(path)
     return dict(groups)
@@ -102,6 +104,13 @@ def batches(groups: dict[str, list[Path]], count: int) -> list[dict[str, list[Pa
 
 
 Task = tuple[dict[str, list[Path]], Path, Path, str | None, Any, Path | None]
+# The tasks of the current run, set before the workers fork: a forked worker reads its
+# task here by index instead of unpickling thousands of paths.
+_FORKED_TASKS: list[Task] = []
+
+
+def _forked_task(index: int) -> Outcome | None:
+    return lint_group(_FORKED_TASKS[index])
 
 
 def lint_group(args: Task) -> Outcome | None:
@@ -145,11 +154,14 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
     findings: list[Finding] = []
     documents: dict[str, int] = {}
     context = multiprocessing.get_context(method)
+    if method == "fork":
+        _FORKED_TASKS[:] = tasks
     gc.freeze()  # undone below: a long-lived caller's garbage stays collectable
     try:
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context,
                                  initializer=gc.disable) as pool:
-            futures = [pool.submit(lint_group, task) for task in tasks]
+            futures = [pool.submit(_forked_task, i) if _FORKED_TASKS else
+                       pool.submit(lint_group, task) for i, task in enumerate(tasks)]
             for future in as_completed(futures):
                 outcome = future.result()
                 if outcome is None:
@@ -163,4 +175,5 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
                                   "run again with --jobs 1 to lint in one process") from exc
     finally:
         gc.unfreeze()
+        _FORKED_TASKS.clear()
     return findings, documents
