@@ -74,12 +74,6 @@ def _due(start: dt.datetime, delay: int, window: Window, channel: str,
 
 
 @lru_cache(maxsize=65536)
-def _next_day(moment: dt.datetime, window: Window, channel: str,
-              timezone: str | None) -> dt.datetime | None:
-    return next_day_start(moment, window, channel, timezone)
-
-
-@lru_cache(maxsize=65536)
 def _local_day(moment: dt.datetime, timezone: str) -> dt.date:
     """The local day of ``moment`` where the daily limit counts (``gate.load_budget``)."""
     return moment.astimezone(Window(timezone=timezone).local_zone(None)).date()
@@ -120,8 +114,12 @@ class Walk:
         self.moves: dict[tuple[str, int, dt.datetime, str | None], dict[str, Any]] = \
             memo.setdefault("moves", {})
         self.shape = [shape_of(r.plan) for r in runs]
+        self.test = [r.plan.is_test for r in runs]
+        self.channel_of = [tuple(str(step["channel"]) for step in r.plan.steps) for r in runs]
         self.slots: dict[tuple[str, dt.datetime, str, str | None], dt.datetime | None] = \
             memo.setdefault("slots", {})
+        self.next_days: dict[tuple[str, dt.datetime, str, str | None], dt.datetime | None] = \
+            memo.setdefault("next_days", {})
         self.zones: dict[tuple[str, str | None], str] = memo.setdefault("zones", {})
         self.channels: dict[int, set[str]] = {}  # the channels each campaign counts
         for (cid, channel), n in used_today.items():
@@ -242,26 +240,27 @@ class Walk:
         """The batch ``key`` is due at or before ``now``: a tick at ``now`` claims it,
         oldest enrollment first."""
         _due, run, zone = key
-        items = sorted(self.batches.pop(key))
-        plan, out, shape = self.runs[run].plan, self.out[run], self.shape[run]
-        if plan.client in self.exhausted and not plan.is_test:
+        items = self.batches.pop(key)
+        items.sort()
+        plan, out, shape, is_test = (self.runs[run].plan, self.out[run], self.shape[run],
+                                     self.test[run])
+        if not is_test and plan.client in self.exhausted:
             out.blocked += sum(item[1] for item in items)
             return
-        steps, is_test = plan.steps, plan.is_test
+        channel_of = self.channel_of[run]
         day = _local_day(now, plan.window.timezone)
-        channels = {steps[item[2]]["channel"] for item in items}
+        channels = {channel_of[item[2]] for item in items}
         full: dict[str, str] = {}  # channels today's limit (or the credits) refuse now
         held: dict[str, list[_Item]] = {}
         slots: dict[tuple[str, str | None], dt.datetime | None] = {}
+        # the room ``room`` gives a channel, kept while only that channel sends (a send
+        # takes from the daily total and the credits every channel shares)
+        rooms: dict[str, tuple[int, str | None]] = {}
         for index, item in enumerate(items):
             place, count, step, tz, contacts = item
-            channel = steps[step]["channel"]
+            channel = channel_of[step]
             if channel in full:
-                held.setdefault(channel, []).append(item)
-                if len(full) == len(channels):  # nothing more goes now: hold the rest
-                    for rest in items[index + 1:]:
-                        held[steps[rest[2]]["channel"]].append(rest)
-                    break
+                held[channel].append(item)
                 continue
             if not is_test:
                 if (channel, tz) not in slots:
@@ -276,15 +275,25 @@ class Walk:
                 if slot != now:
                     self.schedule(run, slot, item)
                     continue
-            room, refused = self.room(plan, channel, day, now)
+            if channel not in rooms:
+                rooms[channel] = self.room(plan, channel, day, now)
+            room, refused = rooms[channel]
             sent = min(room, count)
             if sent:
                 self.send(run, channel, step, sent, now, day)
                 self.advance(run, (place, sent, step, tz, contacts), now)
+                rooms.clear()
+                rooms[channel] = (room - sent, refused)
             if sent < count:
                 full[channel] = refused or "daily_limit"
-                held.setdefault(channel, []).append((place + sent, count - sent, step, tz,
-                                                     contacts))
+                held[channel] = [(place + sent, count - sent, step, tz, contacts)]
+                if len(full) == len(channels):  # nothing more goes now: hold the rest
+                    if len(channels) == 1:
+                        held[channel] += items[index + 1:]
+                    else:
+                        for rest in items[index + 1:]:
+                            held[channel_of[rest[2]]].append(rest)
+                    break
         for channel, kept in held.items():
             self.hold(run, zone, kept, channel, full[channel], now)
 
@@ -297,7 +306,10 @@ class Walk:
             self.exhausted.add(plan.client)
             out.blocked += sum(item[1] for item in items)
             return
-        later = _next_day(now, plan.window, channel, items[0][3])
+        at = (self.shape[run], now, channel, items[0][3])
+        if at not in self.next_days:
+            self.next_days[at] = next_day_start(now, plan.window, channel, items[0][3])
+        later = self.next_days[at]
         if later is None:
             for item in items:
                 out.failed_per_step[item[2]] += item[1]
@@ -318,7 +330,7 @@ class Walk:
         for _ in range(n if boxes else 0):  # each to the sender with the most room left
             key, _limit = max(boxes, key=lambda box: box[1] - self.mailed[box[0]])
             self.mailed[key] += 1
-        if plan.is_test:
+        if self.test[run]:
             return
         out.per_day[(day, channel)] += n
         out.sent_per_step[step] += n
@@ -326,7 +338,8 @@ class Walk:
             out.first_send, out.first_batch = now, n
         elif now == out.first_send:
             out.first_batch += n
-        out.last_send = now if out.last_send is None else max(out.last_send, now)
+        if out.last_send is None or now > out.last_send:
+            out.last_send = now
         if self.budget.credits.get(plan.client, 0) - self.budget.charged[plan.client] <= 0:
             self.exhausted.add(plan.client)
             for forecast, r in zip(self.out, self.runs, strict=True):
