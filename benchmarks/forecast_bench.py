@@ -15,8 +15,10 @@ of enrichment confidence (docs/forecast.md), so a run is ~30 groups here.
 
 Measured (the median of ``--repeat`` runs): ``plan_repo`` without forecasts, with them,
 and the forecast's parts: reading its inputs (the audiences, credits, today's usage)
-and the simulation; ``(cpu)``: this process's CPU seconds for plan+fc (on PostgreSQL
-the server's are not in it: on a shared machine the wall time is the load's too).
+and the simulation; ``(cpu)``: this process's CPU seconds for plan+fc, ``(db cpu)``: on
+PostgreSQL, the CPU seconds its server processes for the bench database spent meanwhile
+(read from /proc: the server on this machine; "-" when they cannot be read). On a
+shared machine the wall time is the load's too: compare CPU seconds.
 PostgreSQL: a fresh database on ``CAMPAIGN_GITOPS_TEST_PG``'s server, dropped afterwards.
 """
 
@@ -190,16 +192,40 @@ def fill_pool(db: Any, size: int) -> None:
 
 
 CPU: list[float] = []  # this process's CPU seconds of each timed call (last call's last)
+DB_CPU: list[float | None] = []  # the database server's, likewise (None: not readable)
 
 
-def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, cpus, value = [], [], None
+def server_cpu(db: Any) -> float | None:
+    """CPU seconds used so far by the PostgreSQL processes serving the bench database
+    (None: SQLite, or the server's processes are not readable from here)."""
+    if not db.is_postgres:
+        return None
+    with db.engine.connect() as conn:
+        pids = conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def median_time(fn: Callable[[], Any], repeat: int, db: Any = None) -> tuple[float, Any]:
+    times, cpus, db_cpus, value = [], [], [], None
     for _ in range(repeat):
+        server = server_cpu(db) if db is not None else None
         start, cpu = time.perf_counter(), time.process_time()
         value = fn()
         times.append(time.perf_counter() - start)
         cpus.append(time.process_time() - cpu)
+        after = server_cpu(db) if server is not None else None
+        db_cpus.append(None if server is None or after is None else after - server)
     CPU.append(statistics.median(cpus))
+    known = [c for c in db_cpus if c is not None]
+    DB_CPU.append(statistics.median(known) if len(known) == len(db_cpus) else None)
     return statistics.median(times), value
 
 
@@ -220,8 +246,8 @@ def bench(backend: str, root: Path, leads: int, repeat: int) -> dict[str, Any]:
             plain, _ = median_time(lambda: plan_repo(project, db, now=NOW, config=config),
                                    repeat)
             full, (bundle, plan) = median_time(lambda: plan_repo(
-                project, db, now=NOW, config=config, forecast=True), repeat)
-            full_cpu = CPU[-1]
+                project, db, now=NOW, config=config, forecast=True), repeat, db)
+            full_cpu, full_db_cpu = CPU[-1], DB_CPU[-1]
             starts = [c for c in plan.changes if c.forecast is not None]
             bare = plan_repo(project, db, now=NOW, config=config)[1]
             snapshot = snapshot_of(db)
@@ -246,7 +272,8 @@ def bench(backend: str, root: Path, leads: int, repeat: int) -> dict[str, Any]:
             "audience": sum(f.audience for f in out),
             "groups": sum(len(s.cohorts) for s in sims),
             "messages": sum(f.credits for f in out),
-            "plan": plain, "plan+forecast": full, "cpu": full_cpu, "inputs": read,
+            "plan": plain, "plan+forecast": full, "cpu": full_cpu, "db_cpu": full_db_cpu,
+            "inputs": read,
             "simulate": simulate}
 
 
@@ -262,15 +289,18 @@ def main(argv: list[str] | None = None) -> int:
           f"median of {args.repeat}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
           f"on {os.cpu_count()} CPUs (at the start)")
     print(f"{'backend':<11} {'runs':>5} {'audience':>9} {'groups':>7} {'messages':>9} "
-          f"{'plan':>7} {'plan+fc':>8} {'(cpu)':>7} {'inputs':>7} {'simulate':>9}", flush=True)
+          f"{'plan':>7} {'plan+fc':>8} {'(cpu)':>7} {'(db cpu)':>8} {'inputs':>7} "
+          f"{'simulate':>9}", flush=True)
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "repo"
             write_repo(root, args.runs)
             r = bench(backend, root, args.leads, args.repeat)
+        db_cpu = "-" if r["db_cpu"] is None else f"{r['db_cpu']:.2f}s"
         print(f"{r['backend']:<11} {r['runs']:>5} {r['audience']:>9,} {r['groups']:>7,} "
               f"{r['messages']:>9,} {r['plan']:>6.2f}s {r['plan+forecast']:>7.2f}s "
-              f"{r['cpu']:>6.2f}s {r['inputs']:>6.2f}s {r['simulate']:>8.2f}s", flush=True)
+              f"{r['cpu']:>6.2f}s {db_cpu:>8} {r['inputs']:>6.2f}s {r['simulate']:>8.2f}s",
+              flush=True)
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
