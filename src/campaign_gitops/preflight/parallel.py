@@ -156,7 +156,11 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
     context = multiprocessing.get_context(method)
     if method == "fork":
         _FORKED_TASKS[:] = tasks
-    gc.freeze()  # undone below: a long-lived caller's garbage stays collectable
+    # Frozen for the fork and thawed after, unless the caller keeps objects frozen of
+    # its own (the daemon between passes): its garbage stays collectable either way.
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     try:
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context,
                                  initializer=gc.disable) as pool:
@@ -174,6 +178,7 @@ def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action:
         raise CampaignGitopsError("a lint worker process died",
                                   "run again with --jobs 1 to lint in one process") from exc
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
         _FORKED_TASKS.clear()
     return findings, documents
