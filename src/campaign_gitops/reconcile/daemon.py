@@ -33,7 +33,7 @@ from campaign_gitops.reconcile.apply import GitInfo, apply_changes
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
 from campaign_gitops.reconcile.blockers import errors_by_resource, run_errors, unstarted_view
 from campaign_gitops.reconcile.events import EventLog
-from campaign_gitops.reconcile.health import SYNC_STATES, Health, Metrics
+from campaign_gitops.reconcile.health import Health, Metrics
 from campaign_gitops.reconcile.leader import LeaseLost
 from campaign_gitops.reconcile.plan import (
     Action,
@@ -46,6 +46,15 @@ from campaign_gitops.reconcile.plan import (
     spec_action,
 )
 from campaign_gitops.reconcile.sources import GitSource, SourceRead, WorktreeSource
+from campaign_gitops.reconcile.sync import (
+    DAEMON_BACKOFF,
+    DAEMON_ERROR,
+    DAEMON_HELD,
+    DAEMON_ORPHAN,
+    DAEMON_STATES,
+    DAEMON_SUSPENDED,
+    DAEMON_SYNCED,
+)
 from campaign_gitops.state import kv
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import Snapshot, load_snapshot
@@ -255,12 +264,12 @@ class Reconciler:
         applied: list[tuple[str, str]] = []
         errors: list[tuple[str, str, str]] = []
         held: list[tuple[str, str]] = []
-        states: dict[Key, str] = dict.fromkeys(bundle.entries, "synced")
+        states: dict[Key, str] = dict.fromkeys(bundle.entries, DAEMON_SYNCED)
         failed_keys: set[str] = set()
         for change in plan.changes:
             key = change.resource
             if change.left_alone == LeftAlone.FROZEN:
-                states[change.key] = "held"
+                states[change.key] = DAEMON_HELD
                 held.append((key, change.reason))
                 self.log("held", change.reason, resource=key,
                          action=str(change.instead_of),
@@ -268,12 +277,14 @@ class Reconciler:
                 continue
             if change.action == "noop":
                 if change.left_alone in (LeftAlone.HELD, LeftAlone.UNKNOWN):
-                    states[change.key] = "held"
-                elif change.left_alone in (LeftAlone.SUSPENDED, LeftAlone.ORPHAN):
-                    states[change.key] = str(change.left_alone)
+                    states[change.key] = DAEMON_HELD
+                elif change.left_alone == LeftAlone.SUSPENDED:
+                    states[change.key] = DAEMON_SUSPENDED
+                elif change.left_alone == LeftAlone.ORPHAN:
+                    states[change.key] = DAEMON_ORPHAN
                 continue
             if change.action == "error":
-                states[change.key] = "error"
+                states[change.key] = DAEMON_ERROR
                 replaced = str(change.instead_of or "error")
                 errors.append((key, replaced, change.reason))
                 self.log("error", change.reason, level="error", resource=key,
@@ -286,7 +297,7 @@ class Reconciler:
                 break
             waiting = self.backoff.waiting(key, clock)
             if waiting is not None or key in failed_keys:
-                states[change.key] = "backoff"
+                states[change.key] = DAEMON_BACKOFF
                 if waiting is not None:
                     held.append((key, f"retry {waiting.attempts} in "
                                       f"{waiting.retry_at - clock:.1f}s: {waiting.error}"))
@@ -300,7 +311,7 @@ class Reconciler:
             if outcome == "error":
                 retry = self.backoff.failed(key, reason, clock)
                 failed_keys.add(key)
-                states[change.key] = "backoff"
+                states[change.key] = DAEMON_BACKOFF
                 errors.append((key, spec_action(change.action), reason))
                 self.log("apply-failed", reason, level="error", resource=key,
                          action=spec_action(change.action), commit=read.commit,
@@ -348,7 +359,7 @@ class Reconciler:
         m = self.metrics
         m.duration.labels(result.mode).observe(result.duration)
         m.reconciles.labels("ok" if result.ok else "failed").inc()
-        counts = defaultdict(int, {s: 0 for s in SYNC_STATES})
+        counts = defaultdict(int, {s: 0 for s in DAEMON_STATES})
         for state in self.sync.values():
             counts[state] += 1
         for state, n in counts.items():

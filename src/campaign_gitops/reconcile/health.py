@@ -25,7 +25,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-SYNC_STATES = ("synced", "held", "error", "suspended", "backoff", "orphan")
+from campaign_gitops.reconcile.sync import DAEMON_STATES
 
 
 class Metrics:
@@ -75,7 +75,7 @@ class Metrics:
         self.inbound_unmatched = Gauge("campaign_gitops_inbound_unmatched",
                                        "Mails left in a mailbox that match nothing.",
                                        ["mailbox"], registry=r)
-        for state in SYNC_STATES:
+        for state in DAEMON_STATES:
             self.resources.labels(state).set(0)
 
     def render(self) -> bytes:

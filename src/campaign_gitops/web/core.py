@@ -21,12 +21,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaign_gitops import __version__
+from campaign_gitops.reconcile import sync
 from campaign_gitops.redact import redact_url
 from campaign_gitops.runs.metrics import percent
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.db import Database
 from campaign_gitops.web.security import Security, wants_json
-from campaign_gitops.web.workspace import SYNC_STATES, Workspace
+from campaign_gitops.web.workspace import Workspace
 
 HERE = Path(__file__).parent
 
@@ -42,7 +43,7 @@ class Web:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                  autoescape=True, undefined=jinja2.ChainableUndefined)
         self.templates = Jinja2Templates(env=env)
-        self.templates.env.globals.update(sync_states=SYNC_STATES, version=__version__)
+        self.templates.env.globals.update(sync=sync, version=__version__)  # sync.OUT_OF_SYNC, ...
         self.templates.env.filters["pct"] = percent  # None (nobody contacted): "-"
         self.templates.env.filters["short"] = lambda v: (v or "")[:10]
 

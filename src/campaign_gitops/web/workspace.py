@@ -6,9 +6,8 @@ resource files' sizes and mtimes plus the apply log's last serial), and checks t
 fingerprint at most every ``ttl`` seconds. Only the first computation makes a request
 wait; later ones run in a background thread while pages show the previous result. The
 plan comes from ``reconcile.service`` (the same code as ``campaign-gitops plan``) and the
-sync states from ``reconcile.plan.sync_states`` (the same as ``campaign-gitops status``):
-Synced, OutOfSync, Orphan, Unknown (its file failed to load, or there is no plan at
-all), Suspended.
+sync states from ``reconcile.plan.sync_states`` (the same as ``campaign-gitops status``;
+the words are ``reconcile/sync.py``'s).
 """
 
 from __future__ import annotations
@@ -27,12 +26,11 @@ from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError, Finding
 from campaign_gitops.reconcile.plan import sync_states
 from campaign_gitops.reconcile.render import plan_dict
+from campaign_gitops.reconcile.sync import SYNCED, UNKNOWN
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.snapshot import max_serial
 
 log = logging.getLogger(__name__)
-SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE = "Synced", "OutOfSync", "Orphan", "Unknown"
-SYNC_STATES = (SYNCED, OUT_OF_SYNC, ORPHANED, UNKNOWN_STATE, "Suspended")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,7 @@ class View:
 
     def sync_of(self, client: str, kind: str, name: str) -> str:
         if self.plan is None:
-            return UNKNOWN_STATE
+            return UNKNOWN
         return self.sync.get(f"{client}/{kind}/{name}", SYNCED)
 
 
