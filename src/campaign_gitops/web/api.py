@@ -7,10 +7,12 @@ the others by keyset (``before`` = the ``next_before`` of the previous page).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of_run
 from campaign_gitops.runs.policy import LEASE
@@ -18,11 +20,12 @@ from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
 from campaign_gitops.web.core import Web
 
+MAX_ID = 2**62  # no row id reaches it: a larger one is not looked up (nor overflows BIGINT)
 Limit = Annotated[int, Query(ge=1, le=q.MAX_PAGE)]
-Before = Annotated[int | None, Query(ge=0, le=2**62)]
+Before = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 Page = Annotated[int, Query(ge=1, le=10**6)]
 Text = Annotated[str | None, Query(max_length=200)]
-RunId = Annotated[int | None, Query(ge=0, le=2**62)]
+RunId = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 REASON_MAX = 500  # characters of a reviewer's reason, from the API and the review page
 Reason = Annotated[str, Body(embed=True, max_length=REASON_MAX)]
 
@@ -39,6 +42,22 @@ BAD_REQUEST: Responses = {400: {"model": Problem, "description": "A NUL byte in 
                      "parameter"}}
 NOT_FOUND: Responses = {404: {"model": Problem, "description": "No such campaign, run or message"}}
 CONFLICT: Responses = {409: {"model": Problem, "description": "The message is not pending review"}}
+
+
+T = TypeVar("T")
+
+
+def is_id(value: int) -> bool:
+    """Could ``value`` be a row id (a path parameter, unbounded)?"""
+    return 0 <= value < MAX_ID
+
+
+def run_or_404(session: Session, read: Callable[[Session, int], T | None], run_id: int) -> T:
+    """``read(session, run_id)`` (``listings.run_detail``, ``run_config``): 404 if no run."""
+    found = read(session, run_id) if is_id(run_id) else None
+    if found is None:
+        raise HTTPException(404, f"no run {run_id}")
+    return found
 
 
 def with_sync(web: Web, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,23 +144,16 @@ def router(web: Web) -> APIRouter:
              responses=NOT_FOUND)
     def run(run_id: int) -> dict[str, Any]:
         with web.db.reading() as session:
-            detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
-            if detail is not None:
-                detail["next_send"] = next_send_of_run(session, run_id, web.now())
-                detail["attention"] = attention(session, web.now(), lease=LEASE,
-                                                run_ids=[run_id])
-        if detail is None:
-            raise HTTPException(404, f"no run {run_id}")
+            detail = run_or_404(session, q.run_detail, run_id)
+            detail["next_send"] = next_send_of_run(session, run_id, web.now())
+            detail["attention"] = attention(session, web.now(), lease=LEASE, run_ids=[run_id])
         return detail
 
     @api.get("/runs/{run_id}/config", summary="The configuration a run is pinned to",
              responses=NOT_FOUND)
     def run_config(run_id: int) -> dict[str, Any]:
         with web.db.reading() as session:
-            detail = q.run_config(session, run_id) if 0 <= run_id < 2**62 else None
-        if detail is None:
-            raise HTTPException(404, f"no run {run_id}")
-        return detail
+            return run_or_404(session, q.run_config, run_id)
 
     @api.get("/communications", summary="Messages, newest first, with their text")
     def communications(client: Text = None, campaign: Text = None, run: RunId = None,
@@ -174,13 +186,13 @@ def router(web: Web) -> APIRouter:
     @api.post("/review/{message_id}/approve", summary="Approve a pending message",
               responses={**NOT_FOUND, **CONFLICT})
     def approve(message_id: int, reason: Reason = "") -> dict[str, Any]:
-        return _decided(decide(web, message_id, True, reason) if 0 <= message_id < 2**62
+        return _decided(decide(web, message_id, True, reason) if is_id(message_id)
                         else None, message_id)
 
     @api.post("/review/{message_id}/reject", summary="Reject a pending message",
               responses={**NOT_FOUND, **CONFLICT})
     def reject(message_id: int, reason: Reason = "") -> dict[str, Any]:
-        return _decided(decide(web, message_id, False, reason) if 0 <= message_id < 2**62
+        return _decided(decide(web, message_id, False, reason) if is_id(message_id)
                         else None, message_id)
 
     return api

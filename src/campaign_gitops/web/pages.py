@@ -24,15 +24,21 @@ from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
 from campaign_gitops.state.queries import MESSAGE_STATUSES, RUN_STATUSES
 from campaign_gitops.web import charts
-from campaign_gitops.web.api import campaign_overview, decide, with_sync
+from campaign_gitops.web.api import (
+    Before,
+    Page,
+    Text,
+    campaign_overview,
+    decide,
+    is_id,
+    run_or_404,
+    with_sync,
+)
 from campaign_gitops.web.core import Web
 from campaign_gitops.web.ratelimit import retry_after
 from campaign_gitops.web.security import SESSION_COOKIE, form_fields
 
-Text = Annotated[str | None, Query(max_length=200)]
 SUPPRESSIONS_SHOWN = 500
-Before = Annotated[int | None, Query(ge=0, le=2**62)]
-Page = Annotated[int, Query(ge=1, le=10**6)]
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
@@ -92,9 +98,7 @@ def router(web: Web) -> APIRouter:
     @pages.get("/runs/{run_id}")
     def run(request: Request, run_id: int) -> Response:
         with web.db.reading() as session:
-            detail = q.run_detail(session, run_id) if 0 <= run_id < 2**62 else None
-            if detail is None:
-                raise HTTPException(404, f"no run {run_id}")
+            detail = run_or_404(session, q.run_detail, run_id)
             detail["next_send"] = next_send_of_run(session, run_id, web.now())
             detail["attention"] = attention(session, web.now(), lease=LEASE, run_ids=[run_id])
             detail["senders"] = [u.as_json() for u in run_sender_usage(session, run_id, web.now())]
@@ -108,9 +112,7 @@ def router(web: Web) -> APIRouter:
     @pages.get("/runs/{run_id}/config")
     def run_config(request: Request, run_id: int) -> Response:
         with web.db.reading() as session:
-            detail = q.run_config(session, run_id) if 0 <= run_id < 2**62 else None
-        if detail is None:
-            raise HTTPException(404, f"no run {run_id}")
+            detail = run_or_404(session, q.run_config, run_id)
         return web.render(request, "run_config.html", {
             "run_id": run_id, "d": detail, "active": "runs",
             "config_json": json.dumps(detail["config"], indent=2, ensure_ascii=False),
@@ -182,7 +184,7 @@ def router(web: Web) -> APIRouter:
 
     @pages.post("/review/{message_id}/{decision}")
     async def review_decide(request: Request, message_id: int, decision: str) -> Response:
-        if decision not in ("approve", "reject") or not 0 <= message_id < 2**62:
+        if decision not in ("approve", "reject") or not is_id(message_id):
             raise HTTPException(404, "no such decision")
         form = await form_fields(request)
         result = decide(web, message_id, decision == "approve", form.get("reason", ""))
