@@ -142,29 +142,30 @@ class Pool:
         if self.session.get_bind().dialect.name == "postgresql":
             scaled = func.floor(scaled)
         # one integer per (key, band, contacts) and the timezone: a narrow sort key
-        low = (func.coalesce(cast(scaled, Integer), -1) + 1) * 16  # band and contacts
+        band_contacts = (func.coalesce(cast(scaled, Integer), -1) + 1) * 16
         _tz, *flags = contact_columns(leads)
         for bit, (name, flag) in zip((8, 4, 2, 1), zip(CONTACTS, flags, strict=True),
                                      strict=True):
             if name in read:
-                low = low + flag * bit
+                band_contacts = band_contacts + flag * bit
         width = (BANDS + 2) * 16
         columns = _few_valued([c for conditions in own for c in conditions])
         if columns is None:  # the keys' conditions are evaluated lead by lead
-            inner = select((label * width + low).label("packed"),
+            inner = select((label * width + band_contacts).label("packed"),
                            leads.c.timezone.label("tz")).where(*common).subquery("p")
             count: Any = func.count()
         else:  # on each group of leads alike in what they read (PostgreSQL: half the time)
-            low = low.label("low")
-            alike = (select(*columns, low, leads.c.timezone.label("tz"),
+            band_contacts = band_contacts.label("band_contacts")
+            alike = (select(*columns, band_contacts, leads.c.timezone.label("tz"),
                             func.count().label("n"))
-                     .where(*common).group_by(literal_column("low"), leads.c.timezone, *columns)
+                     .where(*common)
+                     .group_by(literal_column("band_contacts"), leads.c.timezone, *columns)
                      .subquery("g"))
             on_groups = visitors.replacement_traverse(  # (its callback's parameters by name)
                 label, {}, lambda element, **_kw: (alike.c[element.name]
                                                    if _is_lead_column(element) else None))
-            inner = select((on_groups * width + alike.c.low).label("packed"), alike.c.tz,
-                           alike.c.n).subquery("p")
+            inner = select((on_groups * width + alike.c.band_contacts).label("packed"),
+                           alike.c.tz, alike.c.n).subquery("p")
             count = func.sum(inner.c.n)
         # no WHERE on the key: SQLite would evaluate the CASE twice; the leads of no key
         # (packed NULL) form a group skipped here
