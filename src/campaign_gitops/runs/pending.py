@@ -15,21 +15,19 @@ becomes ``unknown`` (``delivery.recover_interrupted``) and waits for an operator
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.orm import Session
 
-from campaign_gitops.config.models import Sender
 from campaign_gitops.runs import delivery, policy
 from campaign_gitops.runs.calendar import next_slot
 from campaign_gitops.runs.compose import unsubscribe_url
 from campaign_gitops.runs.gate import charge, load_budget
-from campaign_gitops.runs.sender_use import envelope, load_book, threads
-from campaign_gitops.runs.senders import SenderBook, client_senders
+from campaign_gitops.runs.sender_use import envelope, threads
+from campaign_gitops.runs.senders import SenderBook
 from campaign_gitops.runs.sequences import RunPlan
+from campaign_gitops.runs.tick_state import TickState
 from campaign_gitops.runs.types import Envelope, OutboundMessage
-from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Lead, Message
 
 messages = cast(Table, Message.__table__)
@@ -37,15 +35,6 @@ runs = cast(Table, CampaignRun.__table__)
 campaigns = cast(Table, Campaign.__table__)
 clients = cast(Table, Client.__table__)
 leads = cast(Table, Lead.__table__)
-
-
-class TickState(Protocol):
-    db: Database
-    now: dt.datetime
-
-    def plan(self, session: Session, run_id: int) -> RunPlan: ...
-    def count(self, channel: str, status: str, n: int = 1) -> None: ...
-    def send_and_record(self, queued: list[delivery.Queued]) -> None: ...
 
 
 def _query(state: TickState, limit: int, seen: set[int]) -> Any:
@@ -97,7 +86,6 @@ def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued]
         plans = {r.run_id: state.plan(session, r.run_id) for r in rows}
         fresh = [plans[r.run_id] for r in rows if r.status == "approved"]
         budget = load_budget(session, fresh, state.now, lock=state.db.is_postgres)
-        senders = {run_id: client_senders(plan.config) for run_id, plan in plans.items()}
         books: dict[str, SenderBook] = {}
         taken = []
         for r in rows:
@@ -106,7 +94,7 @@ def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued]
                                               r.timezone) != state.now:
                 continue  # outside the sending window: a later tick sends it
             if r.status == "approved" and not plan.is_test and r.sender and not _mailbox_free(
-                    session, books, plan, senders[r.run_id], r.sender, state.now):
+                    state.book(session, books, plan), r.sender, state.now):
                 state.count(r.channel, "deferred")  # its sender's cap or pacing: later
                 continue
             if r.status == "approved" and budget.admit(plan, r.channel):
@@ -124,22 +112,11 @@ def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued]
         thread = threads(session, [r.enrollment_id for r in taken if r.sender],
                          before={r.enrollment_id: r.step_index for r in taken})
     return [_queued(r, plans[r.run_id], envelope(
-        _find(senders[r.run_id], r.sender), thread.get(r.enrollment_id))) for r in taken]
+        state.sender(plans[r.run_id], r.sender), thread.get(r.enrollment_id))) for r in taken]
 
 
-def _find(senders: list[Sender], email: str | None) -> Sender | None:
-    if not email:
-        return None
-    return next((s for s in senders if s.email.lower() == email.lower()), None)
-
-
-def _mailbox_free(session: Session, books: dict[str, SenderBook], plan: RunPlan,
-                  senders: list[Sender], email: str, now: dt.datetime) -> bool:
+def _mailbox_free(book: SenderBook, email: str, now: dt.datetime) -> bool:
     """An approved email goes when its sender's cap and pacing let it (then counted)."""
-    if plan.client not in books:
-        books[plan.client] = load_book(session, plan.client, senders, now,
-                                       (plan.config.get("client") or {}).get("timezone"))
-    book = books[plan.client]
     if book.sender(email) is None or not book.can_send(email, now):
         return book.sender(email) is None  # a sender no longer configured: not held
     book.take(email, now)
