@@ -43,7 +43,7 @@ from dovecot import append, folder_count, running
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.inbound.tokens import Signer, Unsubscribe
 from campaign_gitops.runs.inbound import fetch_mailbox
-from campaign_gitops.runs.transports import message_id
+from campaign_gitops.runs.transport_smtp import message_id
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import (
     Campaign,

@@ -15,7 +15,7 @@ from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.inbound.tokens import Signer, Unsubscribe, links_for, token_of
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
-from campaign_gitops.runs.transports import SmtpTransport
+from campaign_gitops.runs.transport_smtp import SmtpTransport
 from campaign_gitops.runs.types import OutgoingMessage
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.tables import Message

@@ -17,13 +17,11 @@ import pytest
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.runs.transports import (
-    OutboxTransport,
-    SmtpTransport,
-    WebhookTransport,
-    make_transport,
-    verify_signature,
-)
+from campaign_gitops.inbound.webhook import verify
+from campaign_gitops.runs.transport_outbox import OutboxTransport
+from campaign_gitops.runs.transport_smtp import SmtpTransport
+from campaign_gitops.runs.transport_webhook import WebhookTransport
+from campaign_gitops.runs.transports import make_transport
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage
 from tests.runs.local_servers import (
     Inbox,
@@ -301,8 +299,8 @@ def test_webhook_posts_signed_json(provider: Provider) -> None:
     headers, body = provider.requests[0]
     assert headers["idempotency-key"] == "run1:enr7:step0"
     assert headers["content-type"] == "application/json"
-    assert verify_signature("whsec-123", body, headers["x-campaign-gitops-signature"])
-    assert not verify_signature("other-secret", body, headers["x-campaign-gitops-signature"])
+    assert verify("whsec-123", body, headers["x-campaign-gitops-signature"])
+    assert not verify("other-secret", body, headers["x-campaign-gitops-signature"])
     payload = json.loads(body)
     assert payload["id"] == "run1:enr7:step0"
     assert payload["channel"] == "sms"

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 
 from campaign_gitops.config.project import ProjectConfig
+from campaign_gitops.inbound.webhook import verify
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
-from campaign_gitops.runs.transports import verify_signature
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Message
 from tests.runs.local_servers import Provider, http_provider, smtp_inbox
@@ -102,7 +102,7 @@ def test_tick_delivers_email_by_smtp_and_sms_by_webhook_with_a_recovery(
     keys = [headers["idempotency-key"] for headers, _ in provider.requests]
     assert sorted(keys[:3]) == sorted(keys[3:]) == sorted(m.idempotency_key for m in sms)
     for headers, body in provider.requests:
-        assert verify_signature(SECRET, body, headers["x-campaign-gitops-signature"])
+        assert verify(SECRET, body, headers["x-campaign-gitops-signature"])
         payload = json.loads(body)
         assert payload["channel"] == "sms"
         assert payload["recipient"].startswith("+1555")

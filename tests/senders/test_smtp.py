@@ -14,11 +14,8 @@ import dkim
 import pytest
 
 from campaign_gitops.config.project import ProjectConfig
-from campaign_gitops.runs.transports import (
-    DKIM_HEADERS,
-    make_named_transport,
-    make_transport,
-)
+from campaign_gitops.runs.transport_smtp import DKIM_HEADERS
+from campaign_gitops.runs.transports import make_named_transport, make_transport
 from campaign_gitops.runs.types import DeliveryError, OutgoingMessage
 from tests.runs.local_servers import Inbox, smtp_inbox
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.leads import import_csv
 from campaign_gitops.runs.tick import tick
-from campaign_gitops.runs.transports import DKIM_HEADERS
+from campaign_gitops.runs.transport_smtp import DKIM_HEADERS
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Enrollment, Message
 from tests.runs.local_servers import smtp_inbox

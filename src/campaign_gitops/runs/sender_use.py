@@ -119,7 +119,7 @@ def threads(session: Session, enrollment_ids: Sequence[int],
             before: dict[int, int] | None = None) -> dict[int, Thread]:
     """The thread of each enrollment's earlier emails (steps before ``before[id]``)."""
     from campaign_gitops.runs.bulk import one_of
-    from campaign_gitops.runs.transports import message_id
+    from campaign_gitops.runs.transport_smtp import message_id
 
     if not enrollment_ids:
         return {}

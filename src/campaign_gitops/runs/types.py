@@ -58,6 +58,20 @@ class OutgoingMessage:
     headers: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form of a message (outbox lines, webhook bodies)."""
+        return {
+            "id": self.idempotency_key,
+            "channel": self.channel,
+            "recipient": self.recipient,
+            "subject": self.subject,
+            "body": self.body,
+            "client": self.client,
+            "campaign": self.campaign,
+            "headers": dict(self.headers),
+            "metadata": dict(self.metadata),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
