@@ -25,68 +25,39 @@ Just before each send, the one send-time gate looks again (``gate``): contact
 suppressed, enrollment stopped, run no longer running, campaign paused or completed,
 client or global halt. A message that fails it is ``skipped`` with the reason and its
 credit refunded. A run whose failures pass ``failure_threshold`` pauses itself.
+
+The gate lives in runs/send_gate.py, a send's ``Result`` and how it is committed in
+runs/send_results.py; this module runs the protocol and keeps the transports.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.inbound.suppressions import normalize_contact, suppress, suppressed
 from campaign_gitops.redact import redact_text
-from campaign_gitops.runs.bulk import mark_sent, one_of
-from campaign_gitops.runs.gate import refund
-from campaign_gitops.runs.policy import LEASE, halt_reason, retry_at
-from campaign_gitops.runs.types import DeliveryError, OutboundMessage, OutgoingMessage, Transport
+from campaign_gitops.runs.bulk import one_of
+from campaign_gitops.runs.send_gate import Verdict, gate
+from campaign_gitops.runs.send_results import Result, pause_failing_runs, record, record_group
+from campaign_gitops.runs.types import DeliveryError, OutgoingMessage, Queued, Transport
 from campaign_gitops.state.db import Database, rowcount
-from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Enrollment, Message
+from campaign_gitops.state.tables import Message
 
 messages = cast(Table, Message.__table__)
-runs = cast(Table, CampaignRun.__table__)
-campaigns = cast(Table, Campaign.__table__)
-clients = cast(Table, Client.__table__)
-enrollments = cast(Table, Enrollment.__table__)
 # How many messages of a transport that dedupes by itself (the outbox) are gated, marked,
 # sent and recorded together; every other message is gated in its own mark transaction.
 GATE_CHUNK = 50
-STOPPED_ENROLLMENTS = ("replied", "bounced", "unsubscribed")
-FINISHED_RUNS = ("completed", "cancelled")
 # on every message of a test run (SPEC section 7): tools and people can tell them apart
 TEST_HEADER = "X-Campaign-Gitops-Test"
-UNKNOWN_HINT = ("settle it with `campaign-gitops communications settle {id} "
-                "--as sent|failed|resend`")
-MIN_FAILURES_TO_PAUSE = 5
-
-
-# A committed ``queued`` message, ready to hand to its transport (``message_id`` set).
-Queued = OutboundMessage
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    queued: Queued
-    transport: str
-    provider_id: str | None = None
-    error: str | None = None
-    permanent: bool = False
-    bounce: str | None = None  # hard / soft: the server refused the recipient (RCPT)
-    ambiguous: bool = False  # the server may have accepted it: unknown, never retried
-
-    @property
-    def status(self) -> str:
-        if self.error is None:
-            return "sent"
-        return "unknown" if self.ambiguous else "failed"
 
 
 class Transports:
@@ -136,86 +107,6 @@ class Transports:
 
 def _outgoing(q: Queued, recipient: str, key: str) -> OutgoingMessage:
     return q.outgoing(recipient, key, {TEST_HEADER: "true"} if q.is_test else None)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The send-time gate's answer for a group of messages."""
-
-    send: list[Queued]
-    skipped: list[tuple[Queued, str]]  # never to go: suppressed, enrollment stopped
-    held: list[tuple[Queued, str]]  # not now: a halt, a pause; they stay queued
-
-
-def gate(session: Session, queued: list[Queued], now: dt.datetime) -> Verdict:
-    """The one send-time gate: what may go out now, what never will, what waits.
-
-    Looked at just before sending, for fresh, approved and retried messages alike:
-    a global or client halt, the run no longer running or the campaign paused (a test
-    run of a draft campaign may go) hold a message: it stays ``queued`` and goes once the
-    lease has passed and the gate is open again (its credit stays reserved). The contact
-    suppressed (an unsubscribe, a STOP, a bounce committed since the message was written
-    or approved), the enrollment stopped (replied, bounced, unsubscribed), the campaign
-    completed or the run finished drop it: ``skipped`` with the reason, its credit
-    refunded. The window and quiet hours are checked where a message is taken for
-    sending (tick's walk, pending work), with the same ``now``.
-    """
-    if not queued:
-        return Verdict([], [], [])
-    halted = halt_reason(session)
-    if halted:
-        return Verdict([], [], [(q, halted) for q in queued])
-    held, dropped = _state_refusals(session, queued)
-    by_client: dict[str, list[Queued]] = {}
-    for q in queued:
-        if not q.is_test and q.message_id not in held and q.message_id not in dropped:
-            by_client.setdefault(q.client, []).append(q)
-    for client, items in by_client.items():
-        # the cautious answer, like the claim's: any suppression of the contact counts
-        # (a number that texted STOP is not called either)
-        found = suppressed(session, client, [q.recipient for q in items])
-        dropped.update((q.message_id, "suppressed") for q in items
-                       if normalize_contact(q.recipient) in found)
-    for reason in sorted(set(dropped.values())):
-        ids = sorted(i for i, r in dropped.items() if r == reason)
-        session.execute(update(messages).where(messages.c.id.in_(ids)).values(
-            status="skipped", status_reason=reason, updated_at=now))
-    skipped = [(q, dropped[q.message_id]) for q in queued if q.message_id in dropped]
-    refund(session, Counter(q.client for q, _ in skipped if not q.is_test))
-    return Verdict([q for q in queued if q.message_id not in held and
-                    q.message_id not in dropped],
-                   skipped, [(q, held[q.message_id]) for q in queued if q.message_id in held])
-
-
-def _state_refusals(session: Session,
-                    queued: list[Queued]) -> tuple[dict[int, str], dict[int, str]]:
-    """(held, dropped): message id -> why its client, run, campaign or enrollment stops
-    it now (held) or for good (dropped)."""
-    rows = session.execute(
-        select(messages.c.id, enrollments.c.state, runs.c.status.label("run_status"),
-               runs.c.type, campaigns.c.status.label("campaign_status"), clients.c.halted)
-        .join(enrollments, enrollments.c.id == messages.c.enrollment_id)
-        .join(runs, runs.c.id == messages.c.run_id)
-        .join(campaigns, campaigns.c.resource_id == messages.c.campaign_id)
-        .join(clients, clients.c.name == messages.c.client)
-        .where(one_of(session, messages.c.id, [q.message_id for q in queued]))).all()
-    held: dict[int, str] = {}
-    dropped: dict[int, str] = {}
-    for row in rows:
-        draft_test = row.type == "test_run" and row.campaign_status == "draft"
-        if row.halted:
-            held[row.id] = "client halted"
-        elif row.state in STOPPED_ENROLLMENTS:
-            dropped[row.id] = f"enrollment stopped: {row.state}"
-        elif row.campaign_status == "completed" or row.run_status in FINISHED_RUNS:
-            dropped[row.id] = (f"campaign {row.campaign_status}"
-                               if row.campaign_status == "completed" else
-                               f"run {row.run_status}")
-        elif row.run_status != "running":
-            held[row.id] = f"run {row.run_status}"
-        elif row.campaign_status != "active" and not draft_test:
-            held[row.id] = f"campaign {row.campaign_status}"
-    return held, dropped
 
 
 def send_one(q: Queued, transports: Transports) -> Result:
@@ -298,7 +189,7 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
         def record_previous() -> None:
             nonlocal previous
             if previous is not None:
-                _record(session, previous, now)
+                record(session, previous, now)
                 previous = None
 
         def gated_now(items: list[Queued]) -> list[Queued]:
@@ -311,7 +202,7 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
         if claimed:  # gated and marked by the caller's committed transaction
             results = [send_one(q, transports) for q in claimed]
             with session.begin():
-                _record_group(session, results, now)
+                record_group(session, results, now)
             out.results.extend(results)
         for chunk in _chunks([q for q in queued if q.status != "sending"], GATE_CHUNK):
             together = [q for q in chunk if _dedupes(transports, q)]
@@ -321,7 +212,7 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
                     won = _mark_all_sending(session, gated_now(together), now)
                 results = [send_one(q, transports) for q in together if q.message_id in won]
                 with session.begin():
-                    _record_group(session, results, now)
+                    record_group(session, results, now)
                 out.results.extend(results)
             for q in chunk:
                 if _dedupes(transports, q):
@@ -336,17 +227,8 @@ def deliver(db: Database, queued: list[Queued], transports: Transports, now: dt.
         with session.begin():
             record_previous()
             failed_runs = {r.queued.run_id for r in out.results if r.status == "failed"}
-            out.notes.extend(_pause_failing_runs(session, failed_runs, now, threshold))
+            out.notes.extend(pause_failing_runs(session, failed_runs, now, threshold))
     return out
-
-
-def _record_group(session: Session, results: list[Result], now: dt.datetime) -> None:
-    """The outcomes of a group sent together: the sent ones in one statement."""
-    mark_sent(session, [{"m_id": r.queued.message_id, "m_transport": r.transport,
-                         "m_provider": r.provider_id} for r in results if r.error is None], now)
-    for result in results:
-        if result.error is not None:
-            _record(session, result, now)
 
 
 def _chunks(items: list[Queued], size: int) -> Iterator[list[Queued]]:
@@ -381,91 +263,3 @@ def _mark_sending(session: Session, q: Queued, now: dt.datetime) -> bool:
     return bool(rowcount(done))
 
 
-def _record(session: Session, r: Result, now: dt.datetime) -> None:
-    """Commit one send's outcome (in the caller's transaction)."""
-    q = r.queued
-    where = update(messages).where(messages.c.id == q.message_id,
-                                   messages.c.status == "sending")
-    if r.error is None:
-        session.execute(where.values(
-            status="sent", sent_at=now, updated_at=now, status_reason=None,
-            transport=r.transport, transport_message_id=r.provider_id,
-            attempts=messages.c.attempts + 1, next_attempt_at=None))
-        return
-    if r.ambiguous:  # it may have gone out: its credit stays spent, nothing retries it
-        reason = (f"{r.error}: the server may have accepted it, so it is not sent again "
-                  f"by itself; " + UNKNOWN_HINT.format(id=q.message_id))
-        session.execute(where.values(status="unknown", updated_at=now, transport=r.transport,
-                                     status_reason=reason, attempts=messages.c.attempts + 1,
-                                     next_attempt_at=None))
-        return
-    attempts = q.attempts + 1
-    retry = None if r.permanent else retry_at(attempts, now)
-    final = retry is None
-    reason = r.error if not final or r.permanent else \
-        f"{r.error} (gave up after {attempts} attempts)"
-    session.execute(where.values(status="failed", updated_at=now, transport=r.transport,
-                                 status_reason=reason, attempts=messages.c.attempts + 1,
-                                 next_attempt_at=retry))
-    if final and not q.is_test:
-        refund(session, Counter({q.client: 1}))
-    if r.bounce and not q.is_test:
-        _record_bounces(session, [r], now)
-
-
-def recover_interrupted(session: Session, now: dt.datetime) -> Counter[str]:
-    """Messages left ``sending`` past the lease (their tick crashed or was killed
-    between the mark and the result) become ``unknown``: they may have gone out.
-    Returns how many per channel."""
-    stale = session.execute(select(messages.c.id, messages.c.channel).where(
-        messages.c.status == "sending", messages.c.updated_at < now - LEASE)
-        .with_for_update(skip_locked=True)).all()
-    for message_id, _ in stale:
-        session.execute(update(messages).where(
-            messages.c.id == message_id, messages.c.status == "sending").values(
-            status="unknown", updated_at=now, status_reason=(
-                "its send began but no result was recorded (the process crashed or was "
-                "killed); it may have gone out, so it is not sent again by itself; "
-                + UNKNOWN_HINT.format(id=message_id))))
-    return Counter(channel for _, channel in stale)
-
-
-def _record_bounces(session: Session, bounced: list[Result], now: dt.datetime) -> None:
-    """A recipient refused at send time: a hard bounce (5xx on RCPT) suppresses the
-    contact for the client and stops its sequences (a ``bounce`` reply); a soft one is
-    recorded (``soft_bounce``, once per attempt) and the message retried."""
-    from campaign_gitops.runs.replies import ReplyInput, add_reply, already_recorded
-
-    for r in bounced:
-        q = r.queued
-        external = f"smtp:{r.bounce}:{q.idempotency_key}:{q.attempts + 1}"
-        if already_recorded(session, external):
-            continue
-        if r.bounce == "hard":
-            suppress(session, q.client, q.recipient, reason="bounce", source="smtp",
-                     actor="tick", now=now)
-        add_reply(session, ReplyInput(
-            contact=q.recipient, kind="bounce" if r.bounce == "hard" else "soft_bounce",
-            body=r.error, channel=q.channel, external_id=external, source="smtp",
-            actor="tick", message_key=q.idempotency_key, client=q.client), now=now)
-
-
-def _pause_failing_runs(session: Session, run_ids: set[int], now: dt.datetime,
-                        threshold: float) -> list[str]:
-    notes: list[str] = []
-    for run_id in sorted(run_ids):
-        counts: dict[str, int] = dict(session.execute(
-            select(messages.c.status, func.count()).where(
-                messages.c.run_id == run_id, messages.c.status.in_(("sent", "failed")))
-            .group_by(messages.c.status)).all())
-        failed, total = counts.get("failed", 0), counts.get("failed", 0) + counts.get("sent", 0)
-        if failed < MIN_FAILURES_TO_PAUSE or failed / total <= threshold:
-            continue
-        reason = (f"paused: {failed} of {total} deliveries failed, above the failure "
-                  f"threshold of {threshold:.0%}; fix the transport, then resume the run")
-        done = session.execute(update(runs).where(runs.c.id == run_id,
-                                                  runs.c.status == "running")
-                               .values(status="paused", status_reason=reason))
-        if rowcount(done):
-            notes.append(f"run {run_id} {reason}")
-    return notes

@@ -9,7 +9,7 @@
   no transport has seen it, so sending it is safe.
 
 A message left ``sending`` past the lease is not here: it may have gone out, so it
-becomes ``unknown`` (``delivery.recover_interrupted``) and waits for an operator.
+becomes ``unknown`` (``send_results.recover_interrupted``) and waits for an operator.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, or_, select, update
 
-from campaign_gitops.runs import delivery, policy
+from campaign_gitops.runs import policy
 from campaign_gitops.runs.calendar import next_slot
 from campaign_gitops.runs.compose import unsubscribe_url
 from campaign_gitops.runs.gate import charge, load_budget
+from campaign_gitops.runs.send_results import recover_interrupted
 from campaign_gitops.runs.sender_use import envelope, threads
 from campaign_gitops.runs.senders import SenderBook
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.tick_state import TickState
-from campaign_gitops.runs.types import Envelope, OutboundMessage
+from campaign_gitops.runs.types import Envelope, OutboundMessage, Queued
 from campaign_gitops.state.tables import Campaign, CampaignRun, Client, Lead, Message
 
 messages = cast(Table, Message.__table__)
@@ -66,7 +67,7 @@ def _query(state: TickState, limit: int, seen: set[int]) -> Any:
 def deliver_pending(state: TickState, limit: int) -> None:
     """Send approved, retry-due and stale queued messages (gated like fresh ones)."""
     with state.db.session() as session:
-        recovered = delivery.recover_interrupted(session, state.now)
+        recovered = recover_interrupted(session, state.now)
     for channel, n in recovered.items():
         state.count(channel, "unknown", n)
     seen: set[int] = set()
@@ -77,7 +78,7 @@ def deliver_pending(state: TickState, limit: int) -> None:
         state.send_and_record(queued)
 
 
-def _take(state: TickState, limit: int, seen: set[int]) -> list[delivery.Queued] | None:
+def _take(state: TickState, limit: int, seen: set[int]) -> list[Queued] | None:
     with state.db.session() as session:
         rows = session.execute(_query(state, limit, seen)).all()
         if not rows:
@@ -123,7 +124,7 @@ def _mailbox_free(book: SenderBook, email: str, now: dt.datetime) -> bool:
     return True
 
 
-def _queued(row: Any, plan: RunPlan, envelope: Envelope) -> delivery.Queued:
+def _queued(row: Any, plan: RunPlan, envelope: Envelope) -> Queued:
     return OutboundMessage(
         run_id=row.run_id, campaign_id=row.campaign_id, campaign=plan.campaign,
         client=row.client, enrollment_id=row.enrollment_id, lead_id=row.lead_id,

@@ -22,12 +22,13 @@ from campaign_gitops.runs.calendar import next_day_start, next_slot
 from campaign_gitops.runs.compose import Outcome, Work, message_key, unsubscribe_url
 from campaign_gitops.runs.enrollments import advance_values
 from campaign_gitops.runs.gate import charge, load_budget
+from campaign_gitops.runs.send_gate import Verdict
 from campaign_gitops.runs.sender_use import Thread, reply_subject, threads
 from campaign_gitops.runs.sender_use import envelope as sender_envelope
 from campaign_gitops.runs.senders import SenderBook
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.tick_state import TickState, apply_moves, hold, move
-from campaign_gitops.runs.types import NO_ENVELOPE, OutboundMessage
+from campaign_gitops.runs.types import NO_ENVELOPE, OutboundMessage, Queued
 from campaign_gitops.state.tables import Enrollment, Message
 
 enrollments = cast(Table, Enrollment.__table__)
@@ -35,7 +36,7 @@ messages = cast(Table, Message.__table__)
 
 
 def commit_outcomes(state: TickState, outcomes: list[Outcome]
-                    ) -> tuple[list[delivery.Queued], delivery.Verdict]:
+                    ) -> tuple[list[Queued], Verdict]:
     """Gate, insert the messages and advance the enrollments, in one transaction; the
     outbox's messages are inserted ``sending`` and gated in it too (``delivery.presend``,
     ``delivery.claim_together``)."""
@@ -175,7 +176,7 @@ def _draft(plan: RunPlan, outcome: Outcome, now: dt.datetime,
 
 
 def _insert_messages(session: Session,
-                     drafts: list[OutboundMessage]) -> list[delivery.Queued]:
+                     drafts: list[OutboundMessage]) -> list[Queued]:
     """Insert the new rows (rewrite those of earlier temporary write failures); the
     ``queued`` (and ``sending``: ``delivery.presend``) ones, with their ids, for delivery."""
     if not drafts:

@@ -23,10 +23,11 @@ from campaign_gitops.inbound.tokens import Links
 from campaign_gitops.runs import bulk, delivery
 from campaign_gitops.runs.calendar import next_day_start
 from campaign_gitops.runs.compose import Work
+from campaign_gitops.runs.send_gate import Verdict
 from campaign_gitops.runs.sender_use import load_book
 from campaign_gitops.runs.senders import SenderBook, client_senders, run_senders
 from campaign_gitops.runs.sequences import RunPlan
-from campaign_gitops.runs.types import Reviewer, Writer
+from campaign_gitops.runs.types import Queued, Reviewer, Writer
 from campaign_gitops.state.db import Database
 from campaign_gitops.state.tables import CampaignRun
 
@@ -92,8 +93,8 @@ class TickState:
                 run_id, row.name, row.type, row.campaign_id, row.config), links=self.links)
         return self.plans[run_id]
 
-    def send_and_record(self, queued: list[delivery.Queued],
-                        gated: delivery.Verdict | None = None) -> None:
+    def send_and_record(self, queued: list[Queued],
+                        gated: Verdict | None = None) -> None:
         """Through the send-time gate and the per-message protocol (runs/delivery.py);
         ``gated``: the verdict on messages claimed already (``delivery.claim_together``)."""
         done = delivery.deliver(self.db, queued, self.transports, self.now,

@@ -209,3 +209,7 @@ class Transport(Protocol):
     def send(self, message: OutgoingMessage) -> str:
         """Deliver; return the provider's message id. Raise DeliveryError on failure."""
         ...
+
+
+# A committed ``queued`` message, ready to hand to its transport (``message_id`` set).
+Queued = OutboundMessage
