@@ -84,6 +84,7 @@ def test_campaign_detail_resolves_references(client: TestClient) -> None:
     assert refs["sequence"]["spec"]["steps"]
     assert data["file"] == "campaigns/acme/campaigns/cto-au-q1.yaml"
     assert data["sync"] == "Synced"
+    assert data["daily_limit"] == 60  # the campaign's own (runs/sequences.daily_limit)
     assert {r["name"] for r in data["runs"]} >= {"smoke-1", "launch"}
     assert client.get("/api/v1/campaigns/acme/nope").status_code == 404
 
@@ -197,6 +198,7 @@ def test_campaign_row_opens_the_pane_fragment(client: TestClient) -> None:
     pane = client.get("/campaigns/acme/cto-au-q1", headers={"HX-Request": "true"}).text
     assert "<html" not in pane
     assert "book-demo" in pane and "cto-au" in pane and "brand-rules" in pane
+    assert "<dt>daily limit</dt>\n    <dd>60</dd>" in pane
     full = client.get("/campaigns?selected=acme/cto-au-q1").text
     assert 'data-campaign="acme/cto-au-q1"' in full and "plain-template" in full
 

@@ -9,6 +9,7 @@ each channel may send. Pure: no database.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,14 @@ from campaign_gitops.runs.calendar import Window, due_at
 RECIPIENT_FIELD = {"email": "email", "sms": "phone", "voice": "phone",
                    "linkedin": "linkedin_url", "mail": None}
 SKIP_RULES = {"phone_missing": "phone", "linkedin_url_missing": "linkedin_url"}
+DEFAULT_DAILY_LIMIT = 50
+
+
+def daily_limit(campaign_spec: Mapping[str, Any], schedule_spec: Mapping[str, Any] | None) -> int:
+    """A campaign's daily limit (SPEC): its own ``dailyLimit``, else its schedule's, else 50.
+    tick gates by it (``RunPlan.daily_limit``); the web UI shows it."""
+    return int(campaign_spec.get("dailyLimit") or (schedule_spec or {}).get("dailyLimit")
+               or DEFAULT_DAILY_LIMIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +57,7 @@ class RunPlan:
             campaign=config["campaign"]["name"], client=config["campaign"]["client"],
             steps=tuple(config.get("steps") or ()),
             window=Window.from_schedule(schedule or None),
-            daily_limit=int(spec.get("dailyLimit") or schedule.get("dailyLimit") or 50),
+            daily_limit=daily_limit(spec, schedule),
             allocation=dict(spec.get("allocation") or {}),
             config=config,
         )

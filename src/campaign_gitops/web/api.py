@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.runs.forecasting import next_send_of_campaign, next_send_of_run
 from campaign_gitops.runs.policy import LEASE
+from campaign_gitops.runs.sequences import daily_limit
 from campaign_gitops.runs.settle import attention
 from campaign_gitops.state import listings as q
 from campaign_gitops.web.core import Web
@@ -78,6 +79,8 @@ def campaign_overview(web: Web, client: str, name: str) -> dict[str, Any] | None
         if segment is not None:
             segment["lead_count"] = count_matching(session, segment["spec"], client)
         detail["next_send"] = next_send_of_campaign(session, client, name, web.now())
+        detail["daily_limit"] = daily_limit(detail.get("spec") or {},
+                                            (detail["refs"].get("schedule") or {}).get("spec"))
         narrow = (detail.get("spec") or {}).get("senders")
         detail["senders"] = [u.as_json() for u in sender_usage(
             session, web.now(), client=client, only=narrow)]
