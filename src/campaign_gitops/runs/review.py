@@ -1,4 +1,7 @@
-"""The human reviewer's queue: messages waiting as ``pending_review``.
+"""The human reviewer's decisions on messages waiting as ``pending_review``.
+
+The queue itself is ``state.listings.review_queue`` (``review list`` and the web UI's
+review page read it).
 
 ``approve`` moves a message to ``approved`` (the next tick delivers it, within the
 daily limits and credits) and its enrollment on to the next step; ``reject`` records
@@ -16,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.runs.enrollments import advance_values
 from campaign_gitops.runs.sequences import RunPlan
-from campaign_gitops.state.tables import CampaignRun, Enrollment, Lead, Message, Resource
+from campaign_gitops.state.listings import review_queue
+from campaign_gitops.state.tables import CampaignRun, Enrollment, Lead, Message
 
 messages = cast(Table, Message.__table__)
 enrollments = cast(Table, Enrollment.__table__)
 runs = cast(Table, CampaignRun.__table__)
 leads = cast(Table, Lead.__table__)
-resources = cast(Table, Resource.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,22 +39,9 @@ class Decided:
 
 
 def pending(session: Session, campaign_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    query = (select(messages.c.id, resources.c.client, resources.c.name.label("campaign"),
-                    runs.c.name.label("run"), messages.c.step_index, messages.c.channel,
-                    messages.c.recipient, messages.c.subject, messages.c.body,
-                    messages.c.status_reason, messages.c.created_at)
-             .join(runs, runs.c.id == messages.c.run_id)
-             .join(resources, resources.c.id == messages.c.campaign_id)
-             .where(messages.c.status == "pending_review").order_by(messages.c.id))
-    if campaign_ids:
-        query = query.where(messages.c.campaign_id.in_(campaign_ids))
-    rows = []
-    for row in session.execute(query).mappings():
-        item = dict(row)
-        item["created_at"] = row["created_at"].isoformat()
-        item["step"] = item.pop("step_index") + 1
-        rows.append(item)
-    return rows
+    """The whole queue (of these campaigns), for ``review list``."""
+    return [{k: v for k, v in row.items() if k != "run_id"}
+            for row in review_queue(session, campaign_ids=campaign_ids)]
 
 
 def decide(session: Session, ids: list[int], *, approve: bool, now: dt.datetime,

@@ -448,10 +448,10 @@ def replies_page(session: Session, *, client: str | None = None, campaign: str |
     return _keyset(rows, limit)
 
 
-def review_page(session: Session, *, before: int | None = None, limit: int = 50
-                ) -> dict[str, Any]:
-    """Messages waiting for a human reviewer (``pending_review``), oldest first."""
-    limit = max(1, min(limit, MAX_PAGE))
+def review_queue(session: Session, *, campaign_ids: list[int] | None = None,
+                 after: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Messages waiting for a human reviewer (``pending_review``), oldest first: the one
+    queue ``review list`` (runs/review.py) and the review page read."""
     query = (select(messages.c.id, messages.c.client, resources.c.name.label("campaign"),
                     messages.c.run_id, runs.c.name.label("run"), messages.c.step_index,
                     messages.c.channel, messages.c.recipient, messages.c.subject,
@@ -459,15 +459,26 @@ def review_page(session: Session, *, before: int | None = None, limit: int = 50
              .join(runs, runs.c.id == messages.c.run_id)
              .join(resources, resources.c.id == messages.c.campaign_id)
              .where(messages.c.status == "pending_review")
-             .order_by(messages.c.id).limit(limit + 1))
-    if before is not None:
-        query = query.where(messages.c.id > before)
+             .order_by(messages.c.id))
+    if campaign_ids:
+        query = query.where(messages.c.campaign_id.in_(campaign_ids))
+    if after is not None:
+        query = query.where(messages.c.id > after)
+    if limit is not None:
+        query = query.limit(limit)
     rows = []
     for r in session.execute(query).mappings():
         item = dict(r)
         item["step"] = item.pop("step_index") + 1
         item["created_at"] = iso(r["created_at"])
         rows.append(item)
-    page = _keyset(rows, limit)
+    return rows
+
+
+def review_page(session: Session, *, before: int | None = None, limit: int = 50
+                ) -> dict[str, Any]:
+    """A page of the review queue (``after``: the id that continues it)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    page = _keyset(review_queue(session, after=before, limit=limit + 1), limit)
     page["after"] = page.pop("next_before")
     return page
