@@ -11,12 +11,12 @@ the reason, delivers nothing, and moves the enrollment on too.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from campaign_gitops.runs.decisions import Decided, locked
 from campaign_gitops.runs.enrollments import advance_values
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.state.listings import review_queue
@@ -26,16 +26,6 @@ messages = cast(Table, Message.__table__)
 enrollments = cast(Table, Enrollment.__table__)
 runs = cast(Table, CampaignRun.__table__)
 leads = cast(Table, Lead.__table__)
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    message_id: int
-    status: str  # approved, rejected, or unchanged: why not
-    reason: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {"id": self.message_id, "status": self.status, "reason": self.reason}
 
 
 def pending(session: Session, campaign_ids: list[int] | None = None) -> list[dict[str, Any]]:
@@ -52,17 +42,14 @@ def decide(session: Session, ids: list[int], *, approve: bool, now: dt.datetime,
 
 def _decide_one(session: Session, message_id: int, approve: bool, now: dt.datetime,
                 reason: str) -> Decided:
-    row = session.execute(
-        select(messages.c.status, messages.c.enrollment_id, messages.c.step_index,
-               runs.c.id.label("run_id"), runs.c.name, runs.c.type, runs.c.campaign_id,
-               runs.c.config, leads.c.timezone)
+    row = locked(session, select(
+        messages.c.status, messages.c.enrollment_id, messages.c.step_index,
+        runs.c.id.label("run_id"), runs.c.name, runs.c.type, runs.c.campaign_id,
+        runs.c.config, leads.c.timezone)
         .join(runs, runs.c.id == messages.c.run_id)
-        .outerjoin(leads, leads.c.id == messages.c.lead_id)
-        .where(messages.c.id == message_id).with_for_update(of=messages)).first()
-    if row is None:
-        return Decided(message_id, "unchanged", "no such message")
-    if row.status != "pending_review":
-        return Decided(message_id, "unchanged", f"it is {row.status}, not pending_review")
+        .outerjoin(leads, leads.c.id == messages.c.lead_id), message_id, "pending_review")
+    if isinstance(row, Decided):
+        return row
     status = "approved" if approve else "rejected"
     why = reason or ("approved by a reviewer" if approve else "rejected by a reviewer")
     session.execute(update(messages).where(messages.c.id == message_id).values(

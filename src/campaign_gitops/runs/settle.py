@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from campaign_gitops.inbound.suppressions import audit
+from campaign_gitops.runs.decisions import Decided, locked
 from campaign_gitops.runs.gate import refund
 from campaign_gitops.state.tables import CampaignRun, Message
 
@@ -36,35 +36,22 @@ Outcome = Literal["sent", "failed", "resend"]
 OUTCOMES: tuple[Outcome, ...] = ("sent", "failed", "resend")
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
-    message_id: int
-    status: str  # the message's new status, or "unchanged"
-    reason: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"id": self.message_id, "status": self.status, "reason": self.reason}
-
-
 def settle(session: Session, ids: list[int], outcome: Outcome, *, reason: str,
-           now: dt.datetime, actor: str = "cli") -> list[Settled]:
+           now: dt.datetime, actor: str = "cli") -> list[Decided]:
     """Settle each ``unknown`` message in ``ids`` as ``outcome``; one result per id."""
     return [_settle_one(session, mid, outcome, reason, now, actor) for mid in ids]
 
 
 def _settle_one(session: Session, message_id: int, outcome: Outcome, reason: str,
-                now: dt.datetime, actor: str) -> Settled:
-    row = session.execute(
-        select(messages.c.status, messages.c.client, messages.c.updated_at,
-               messages.c.recipient, runs.c.type, runs.c.status.label("run_status"))
-        .join(runs, runs.c.id == messages.c.run_id)
-        .where(messages.c.id == message_id).with_for_update(of=messages)).first()
-    if row is None:
-        return Settled(message_id, "unchanged", "no such message")
-    if row.status != "unknown":
-        return Settled(message_id, "unchanged", f"it is {row.status}, not unknown")
+                now: dt.datetime, actor: str) -> Decided:
+    row = locked(session, select(
+        messages.c.status, messages.c.client, messages.c.updated_at, messages.c.recipient,
+        runs.c.type, runs.c.status.label("run_status"))
+        .join(runs, runs.c.id == messages.c.run_id), message_id, "unknown")
+    if isinstance(row, Decided):
+        return row
     if outcome == "resend" and row.run_status != "running":
-        return Settled(message_id, "unchanged",
+        return Decided(message_id, "unchanged",
                        f"its run is {row.run_status}: resume the run first, or settle it "
                        "as sent or failed")
     why = f"settled as {outcome} by {actor}" + (f": {reason}" if reason else "")
@@ -86,7 +73,7 @@ def _settle_one(session: Session, message_id: int, outcome: Outcome, reason: str
         refund(session, Counter({row.client: 1}))
     audit(session, "settle", actor=actor, now=now, client=row.client, contact=row.recipient,
           message_id=message_id, outcome=outcome, reason=reason)
-    return Settled(message_id, status, why)
+    return Decided(message_id, status, why)
 
 
 def attention(session: Session, now: dt.datetime, *, lease: dt.timedelta,
