@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -50,6 +51,7 @@ def contact_columns(table: Any) -> list[Any]:
             _present(table.c.linkedin_url), case((mail, 1), else_=0)]
 
 
+@lru_cache(maxsize=64)  # 16 combinations: one set each, shared by the cohorts
 def contacts_of(email: int, phone: int, linkedin: int, mail: int) -> frozenset[str]:
     have = (("email", email), ("phone", phone), ("linkedin_url", linkedin), ("mail", mail))
     return frozenset(name for name, flag in have if flag)
@@ -171,7 +173,7 @@ class Pool:
         # (packed NULL) form a group skipped here
         query = select(inner.c.packed, inner.c.tz, count).group_by(inner.c.packed, inner.c.tz)
         groups = []
-        for value, tz, n in self.session.execute(query):
+        for value, tz, n in self.session.execute(query).all():
             if value is None:
                 continue
             rest, bits = divmod(int(value), 16)
