@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.state.listings import run_rows, run_steps, runs_query
+from campaign_gitops.state.queries import campaign_named
 from campaign_gitops.state.tables import (
     Campaign,
     CampaignRun,
@@ -32,17 +33,10 @@ enrollments = Enrollment.__table__
 messages = Message.__table__
 
 
-def _campaign_filter(name: str) -> Any:
-    client, _, short = name.rpartition("/")
-    cond = resources.c.name == short
-    return cond & (resources.c.client == client) if client else cond
-
-
 def check_campaign(session: Session, name: str) -> None:
     """Refuse a ``--campaign`` filter naming no campaign (exit 2, like status/history),
     rather than an empty listing that reads as "nothing happened"."""
-    found = session.execute(select(resources.c.id).where(
-        resources.c.kind == "Campaign", _campaign_filter(name)).limit(1)).first()
+    found = session.execute(select(resources.c.id).where(campaign_named(name)).limit(1)).first()
     if found is None:
         form = "a campaign is NAME or CLIENT/NAME; " if name.count("/") > 1 else ""
         raise CampaignGitopsError(f"no campaign {name!r} in the database",
@@ -109,7 +103,7 @@ def campaign_metrics(session: Session, campaign: str | None = None) -> list[dict
              .join(resources, resources.c.id == campaigns.c.resource_id)
              .order_by(resources.c.client, resources.c.name))
     if campaign:
-        query = query.where(_campaign_filter(campaign))
+        query = query.where(campaign_named(campaign))
     return [dict(r) for r in session.execute(query).mappings()]
 
 

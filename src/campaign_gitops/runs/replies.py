@@ -39,6 +39,7 @@ from campaign_gitops.inbound.suppressions import normalize_contact
 from campaign_gitops.runs import csvfile
 from campaign_gitops.runs.leads import RowError
 from campaign_gitops.runs.metrics import update_metrics
+from campaign_gitops.state.queries import campaign_named
 from campaign_gitops.state.tables import (
     CampaignRun,
     Enrollment,
@@ -103,12 +104,7 @@ class ReplyResult:
 
 def campaign_ids(session: Session, name: str) -> list[int]:
     """Campaign resource ids for ``name`` or ``client/name``."""
-    client, _, short = name.rpartition("/")
-    query = select(resources.c.id).where(resources.c.kind == "Campaign",
-                                         resources.c.name == short)
-    if client:
-        query = query.where(resources.c.client == client)
-    found = list(session.execute(query).scalars())
+    found = list(session.execute(select(resources.c.id).where(campaign_named(name))).scalars())
     if not found:
         raise CampaignGitopsError(f"no campaign named {name!r}",
                                   hint="use the campaign's name, or client/name")

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
@@ -79,13 +79,18 @@ def status_rows(session: Session, sync: Mapping[str, str] | None = None, *,
     return rows
 
 
+def campaign_named(ref: str) -> ColumnElement[bool]:
+    """The resources row of the campaign ``name`` or ``client/name`` (the one way a
+    ``--campaign`` argument names a campaign: ``find_campaign``, runs/queries.py's
+    ``check_campaign`` and ``campaign_metrics``, runs/replies.py's ``campaign_ids``)."""
+    owner, _, name = ref.rpartition("/")
+    named = and_(t.Resource.kind == "Campaign", t.Resource.name == name)
+    return and_(named, t.Resource.client == owner) if owner else named
+
+
 def find_campaign(session: Session, ref: str) -> t.Resource:
     """A campaign by ``name`` or ``client/name`` (archived ones too); errors in words."""
-    owner, _, name = ref.rpartition("/")
-    stmt = select(t.Resource).where(t.Resource.kind == "Campaign", t.Resource.name == name)
-    if owner:
-        stmt = stmt.where(t.Resource.client == owner)
-    found = list(session.scalars(stmt))
+    found = list(session.scalars(select(t.Resource).where(campaign_named(ref))))
     if not found:
         raise CampaignGitopsError(f"no campaign {ref!r} in the database",
                                   "`campaign-gitops status` lists them")
