@@ -1,7 +1,7 @@
 """Read-only views of what runs did, for the CLI: ``show_run``, ``campaign_metrics``,
 and the lookups of a ``--run`` / ``--campaign`` argument (``find_run``,
 ``check_campaign``). Lists (runs, messages, replies) are the keyset pages of
-state/listings.py, which the web UI reads too; a run row is built there (``run_rows``).
+state/listings.py, which the web UI reads too; a run row is built in state/run_rows.py.
 
 A recurring schedule (runs/start.py) shows as its series, with ``recurring`` (cron and
 timezone) and ``next_run_at`` (the next fire, in the schedule's timezone), and its
@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.state.listings import run_rows, run_steps, runs_query
+from campaign_gitops.state.listings import run_steps
 from campaign_gitops.state.queries import campaign_named
+from campaign_gitops.state.run_rows import run_rows, runs_query
 from campaign_gitops.state.tables import (
     Campaign,
     CampaignRun,
