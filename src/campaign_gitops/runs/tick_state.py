@@ -66,21 +66,23 @@ class TickState:
         """The client's sender ``email`` in ``plan``'s snapshot (a lead's kept sender)."""
         if not email:
             return None
-        if plan.run_id not in self.everyone:
-            self.everyone[plan.run_id] = client_senders(plan.config)
-        return next((s for s in self.everyone[plan.run_id]
+        return next((s for s in self._client_senders(plan)
                      if s.email.lower() == email.lower()), None)
 
     def book(self, session: Session, books: dict[str, SenderBook],
              plan: RunPlan) -> SenderBook:
         """The client's use of its senders today, loaded once per transaction."""
         if plan.client not in books:
-            if plan.run_id not in self.everyone:
-                self.everyone[plan.run_id] = client_senders(plan.config)
             books[plan.client] = load_book(
-                session, plan.client, self.everyone[plan.run_id], self.now,
+                session, plan.client, self._client_senders(plan), self.now,
                 (plan.config.get("client") or {}).get("timezone"))
         return books[plan.client]
+
+    def _client_senders(self, plan: RunPlan) -> list[Sender]:
+        """All the client's senders in ``plan``'s snapshot, read once per run."""
+        if plan.run_id not in self.everyone:
+            self.everyone[plan.run_id] = client_senders(plan.config)
+        return self.everyone[plan.run_id]
 
     def count(self, channel: str, status: str, n: int = 1) -> None:
         self.counts.setdefault(channel, Counter())[status] += n
