@@ -1,29 +1,20 @@
 """Operational state outside git: ``client set``/``client list``, ``halt``/``resume``,
-``db upgrade``. Each change appends to the apply log (so a saved plan made before it is
-stale) with the git commit of the repo and the actor ``cli``.
+``db upgrade``. The changes are made by ``state/operations.py`` (each appends to the apply
+log, so a saved plan made before it is stale); here they are parsed and reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
-from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.cli.common import Context, echo_json, format_option, pass_context
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.state import kv
-from campaign_gitops.state import tables as t
-from campaign_gitops.state.queries import client_names, client_rows
+from campaign_gitops.state.queries import client_rows
 
 SUBSCRIPTIONS = ("active", "trialing", "past_due", "canceled")
-
-
-def _log(session: Session, action: str, resource: str, detail: dict[str, Any]) -> None:
-    session.add(t.ApplyLog(action=action, resource=resource, detail=detail, actor="cli",
-                           at=dt.datetime.now(dt.UTC)))
 
 
 @click.group("client")
@@ -48,18 +39,6 @@ def _file_clients(ctx: Context) -> set[str]:
     return {key.client for key in bundle.entries}
 
 
-def _require_known(ctx: Context, session: Session, client: str) -> None:
-    """``client set`` only for a client in the database or the files (like ``halt``)."""
-    known = _file_clients(ctx) | set(client_names(session))
-    if client in known:
-        return
-    names = ", ".join(sorted(known)[:20]) or "none"
-    raise CampaignGitopsError(
-        f"no client {client!r} in the database or the files",
-        f"known clients: {names} (campaign-gitops client list; a new client starts "
-        "with a Client file and apply)")
-
-
 @client_group.command("set")
 @click.argument("client")
 @click.option("--subscription", type=click.Choice(SUBSCRIPTIONS))
@@ -73,38 +52,37 @@ def client_set(ctx: Context, client: str, subscription: str | None,
     Example:
       campaign-gitops client set acme --subscription active --credits 5000
     """
+    from campaign_gitops.state.operations import set_client
+
     if subscription is None and credits is None:
         raise CampaignGitopsError("nothing to set", "pass --subscription and/or --credits")
     defaults = ctx.config.client_defaults
-    db = ctx.open_db()
-    now = dt.datetime.now(dt.UTC)
-    try:
-        with db.session() as session:
-            row = session.get(t.Client, client)
-            if row is None:
-                _require_known(ctx, session, client)
-                row = t.Client(name=client, subscription=defaults.subscription,
-                               credits=defaults.credits, created_at=now)
-                session.add(row)
-            before = {"subscription": row.subscription, "credits": row.credits}
-            if subscription is not None:
-                row.subscription = subscription
-            if credits is not None:
-                row.credits = credits
-            row.updated_at = now
-            after = {"subscription": row.subscription, "credits": row.credits}
-            _log(session, "client", f"{client}/Client/{client}",
-                 {"before": before, "after": after})
-    finally:
-        db.dispose()
+    with ctx.session() as session:
+        after = set_client(session, client, subscription=subscription, credits=credits,
+                           defaults=defaults, file_clients=lambda: _file_clients(ctx),
+                           now=dt.datetime.now(dt.UTC))
     click.echo(f"client {client}: subscription {after['subscription']}, "
                f"credits {after['credits']}")
     return 0
 
 
+def _clients_text(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        flags = " HALTED" if r["halted"] else ""
+        click.echo(f"{r['name']:<24} {r['subscription']:<10} {r['credits']:>10} credits{flags}")
+    if not rows:
+        click.echo("no clients (apply creates them from Client files)")
+
+
+def _clients_json(rows: list[dict[str, Any]]) -> None:
+    echo_json({"clients": rows})
+
+
+LIST_FORMATS = {"text": _clients_text, "json": _clients_json}
+
+
 @client_group.command("list")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@format_option(LIST_FORMATS)
 @pass_context
 def client_list(ctx: Context, fmt: str) -> int:
     """Every client's subscription, credits and halt flag.
@@ -113,44 +91,20 @@ def client_list(ctx: Context, fmt: str) -> int:
     Example:
       campaign-gitops client list --format json
     """
-    db = ctx.open_db(create=False)
-    try:
-        with db.session() as session:
-            rows = client_rows(session)
-    finally:
-        db.dispose()
-    if fmt == "json":
-        click.echo(json.dumps({"clients": rows}, indent=2))
-        return 0
-    for r in rows:
-        flags = " HALTED" if r["halted"] else ""
-        click.echo(f"{r['name']:<24} {r['subscription']:<10} {r['credits']:>10} credits{flags}")
-    if not rows:
-        click.echo("no clients (apply creates them from Client files)")
+    with ctx.session(create=False) as session:
+        rows = client_rows(session)
+    LIST_FORMATS[fmt](rows)
     return 0
 
 
 def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None) -> str:
-    db = ctx.open_db()
-    now = dt.datetime.now(dt.UTC)
-    action = "halt" if halted else "resume"
-    try:
-        with db.session() as session:
-            if client is None:
-                kv.write(session, kv.HALT_GLOBAL,
-                         {"halted": halted, "reason": reason, "at": now.isoformat()}, now)
-                _log(session, action, "*", {"reason": reason})
-                return "all delivery" + (" is halted" if halted else " resumed")
-            target = session.get(t.Client, client)
-            if target is None:
-                raise CampaignGitopsError(f"no client {client!r} in the database",
-                                          "campaign-gitops client list shows them")
-            target.halted = halted
-            target.updated_at = now
-            _log(session, action, f"{client}/Client/{client}", {"reason": reason})
-            return f"delivery for client {client}" + (" is halted" if halted else " resumed")
-    finally:
-        db.dispose()
+    """Halt or resume (``state/operations.py``) and say what changed."""
+    from campaign_gitops.state.operations import set_halt
+
+    with ctx.session() as session:
+        set_halt(session, client, halted=halted, reason=reason, now=dt.datetime.now(dt.UTC))
+    what = "all delivery" if client is None else f"delivery for client {client}"
+    return what + (" is halted" if halted else " resumed")
 
 
 @click.command("halt")

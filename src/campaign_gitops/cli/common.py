@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -156,15 +156,53 @@ def attention_lines(counts: dict[str, int], indent: str = "  ") -> None:
                     "tick ran since a crash)", fg="yellow")
 
 
-# ---------------------------------------------------------------- listings' output
+# ---------------------------------------------------------------- output formats
+# Each command keeps one dict ``format -> renderer``; the same dict gives ``--format``
+# its choices (``format_option(FORMATS)``), so a format is added in one place.
 
-FORMATS = ("text", "json")
-format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
-                             show_default=True)
+Renderers = Mapping[str, Callable[..., Any]]
+
+
+def format_option(formats: Renderers, help: str | None = None) -> Any:
+    """``--format``, whose choices are the keys of the command's renderers (in order)."""
+    return click.option("--format", "fmt", type=click.Choice(tuple(formats)), default="text",
+                        show_default=True, help=help)
+
+
+def options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Several click options as one decorator, in the order given (as if stacked)."""
+    def apply(func: Any) -> Any:
+        for option in reversed(decorators):
+            func = option(func)
+        return func
+
+    return apply
 
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def echo_as_json(item: Any) -> None:
+    """A result's ``as_json()`` as JSON: the ``json`` renderer of single results."""
+    echo_json(item.as_json())
+
+
+def results_formats(key: str, line: Callable[[Any], str]) -> dict[str, Callable[[list[Any]], None]]:
+    """Renderers of per-message results (settle, review decisions): one line each, or
+    ``{key: [result.as_json(), ...]}``."""
+    def text(results: list[Any]) -> None:
+        for result in results:
+            click.echo(line(result))
+
+    return {"text": text,
+            "json": lambda results: echo_json({key: [r.as_json() for r in results]})}
+
+
+def unchanged_exit(results: list[Any]) -> int:
+    """Exit 1 when any result left its message unchanged (it was not in the status the
+    command acts on), else 0."""
+    return 1 if any(r.status == "unchanged" for r in results) else 0
 
 
 def table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
@@ -198,6 +236,28 @@ def _cell(value: Any, *, whole: bool = False) -> str:
     return text if whole or len(text) <= 60 else text[:57] + "..."
 
 
+class Listing:
+    """The output of a listing: a table (rows through ``cells`` first), or ``{key: rows}``;
+    a paged one adds the ``older: --before ID`` line, and ``next_before`` to the JSON.
+    ``formats`` is the command's renderers: ``formats[fmt](rows, older)``."""
+
+    def __init__(self, key: str, columns: list[str], empty: str, *, paged: bool = True,
+                 cells: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        self.key, self.columns, self.empty = key, columns, empty
+        self.paged, self.cells = paged, cells
+        self.formats: dict[str, Callable[..., None]] = {"text": self.text, "json": self.json}
+
+    def text(self, rows: list[dict[str, Any]], older: int | None = None) -> None:
+        table([self.cells(r) for r in rows] if self.cells else rows, self.columns, self.empty)
+        if older is not None:
+            click.echo(f"older: --before {older}")
+
+    def json(self, rows: list[dict[str, Any]], older: int | None = None) -> None:
+        echo_json({self.key: rows, "next_before": older} if self.paged else {self.key: rows})
+
+
+# ---------------------------------------------------------------- listings' filters
+
 
 def page_options(func: Any) -> Any:
     func = click.option("--before", type=click.IntRange(1), metavar="ID",
@@ -220,11 +280,17 @@ def campaign_scope(session: Any, campaign: str | None, client: str | None
     return {"client": owner or client, "campaign": name}
 
 
-def listing(rows: list[dict[str, Any]], older: int | None, key: str, fmt: str,
-            columns: list[str], empty: str) -> None:
-    if fmt == "json":
-        echo_json({key: rows, "next_before": older})
-        return
-    table(rows, columns, empty)
-    if older is not None:
-        click.echo(f"older: --before {older}")
+def run_filter(session: Any, run_ref: str | None) -> int | None:
+    """``--run ID|CLIENT/CAMPAIGN/RUN`` as the run id a listing filters on (None: all)."""
+    from campaign_gitops.runs.queries import find_run
+
+    return find_run(session, run_ref) if run_ref else None
+
+
+def newest_rows(session: Any, page: Callable[..., Any], *, limit: int, before: int | None,
+                **filters: Any) -> tuple[list[dict[str, Any]], int | None]:
+    """The newest ``limit`` rows of a keyset-paged listing (``state/listings.py``) before
+    ``before``, oldest of them first, and the id the next page starts before."""
+    from campaign_gitops.state.listings import newest
+
+    return newest(lambda **keys: page(session, **filters, **keys), limit=limit, before=before)

@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from campaign_gitops.cli.common import (
     Context,
+    Listing,
     campaign_scope,
-    echo_json,
     format_option,
-    listing,
+    newest_rows,
     now_option,
+    options,
     page_options,
     parse_now,
     pass_context,
+    results_formats,
+    run_filter,
+    unchanged_exit,
 )
 from campaign_gitops.config.models import CHANNELS
 from campaign_gitops.runs.settle import OUTCOMES
@@ -24,19 +26,17 @@ from campaign_gitops.state.queries import MESSAGE_STATUSES
 
 MESSAGE_COLUMNS = ["id", "campaign", "run", "step", "channel", "recipient", "status",
                    "sent_at", "status_reason"]
+COMMUNICATIONS = Listing("communications", MESSAGE_COLUMNS, "no communications")
+SETTLE_FORMATS = results_formats(
+    "settled", lambda r: f"message {r.message_id}: {r.status} ({r.reason})")
 
-
-def _communications_filters(func: Any) -> Any:
-    for option in reversed((
-            click.option("--run", "run_ref", help="Only this run (id or client/campaign/run)."),
-            click.option("--status", type=click.Choice(MESSAGE_STATUSES),
-                         help="Only this status."),
-            click.option("--campaign", help="Only this campaign (name or client/name)."),
-            click.option("--client", help="Only this client."),
-            click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel."),
-            page_options, format_option)):
-        func = option(func)
-    return func
+_communications_filters = options(
+    click.option("--run", "run_ref", help="Only this run (id or client/campaign/run)."),
+    click.option("--status", type=click.Choice(MESSAGE_STATUSES), help="Only this status."),
+    click.option("--campaign", help="Only this campaign (name or client/name)."),
+    click.option("--client", help="Only this client."),
+    click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel."),
+    page_options, format_option(COMMUNICATIONS.formats))
 
 
 @click.group("communications", invoke_without_command=True)
@@ -76,16 +76,13 @@ def communications_list(ctx: Context, run_ref: str | None, status: str | None,
       campaign-gitops communications list --campaign acme/cto-au-q1 --status failed
       campaign-gitops communications list --run acme/cto-au-q1/smoke-1 --format json
     """
-    from campaign_gitops.runs.queries import find_run
-    from campaign_gitops.state.listings import communications_page, newest
+    from campaign_gitops.state.listings import communications_page
 
     with ctx.session(create=False) as session:
-        filters: dict[str, Any] = {**campaign_scope(session, campaign, client), "status": status,
-                   "channel": channel,
-                   "run": find_run(session, run_ref) if run_ref else None}
-        rows, older = newest(lambda **page: communications_page(session, **filters, **page),
-                             limit=limit, before=before)
-    listing(rows, older, "communications", fmt, MESSAGE_COLUMNS, "no communications")
+        rows, older = newest_rows(session, communications_page, limit=limit, before=before,
+                                  **campaign_scope(session, campaign, client), status=status,
+                                  channel=channel, run=run_filter(session, run_ref))
+    COMMUNICATIONS.formats[fmt](rows, older)
     return 0
 
 
@@ -96,7 +93,7 @@ def communications_list(ctx: Context, run_ref: str | None, status: str | None,
                    "it again (through the window, limits and gates).")
 @click.option("--reason", required=True, help="Why you know (recorded in the audit log).")
 @now_option()
-@format_option
+@format_option(SETTLE_FORMATS)
 @pass_context
 def communications_settle(ctx: Context, ids: tuple[int, ...], outcome: str, reason: str,
                           now_text: str | None, fmt: str) -> int:
@@ -116,14 +113,8 @@ def communications_settle(ctx: Context, ids: tuple[int, ...], outcome: str, reas
     with ctx.session() as session:
         results = settle(session, list(ids), outcome,  # type: ignore[arg-type]
                          reason=reason, now=parse_now(now_text))
-    if fmt == "json":
-        echo_json({"settled": [r.as_json() for r in results]})
-    else:
-        for r in results:
-            click.echo(f"message {r.message_id}: {r.status} ({r.reason})")
-    if any(r.status == "unchanged" for r in results):
-        return 1
-    return 0
+    SETTLE_FORMATS[fmt](results)
+    return unchanged_exit(results)
 
 
 def register(group: click.Group) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, pass_context, rule_severities
+from campaign_gitops.cli.common import Context, format_option, pass_context, rule_severities
 from campaign_gitops.config.project_file import rule_override_findings
 from campaign_gitops.config.settings import Settings
 from campaign_gitops.findings import Finding
@@ -62,8 +62,7 @@ FORMATS = {"text": render_text, "json": render_json}
 
 
 @click.command("config")
-@click.option("--format", "fmt", type=click.Choice(tuple(FORMATS)), default="text",
-              show_default=True, help="Output format.")
+@format_option(FORMATS, help="Output format.")
 @pass_context
 def config_command(ctx: Context, fmt: str) -> int:
     """Print the effective configuration and where each value came from.

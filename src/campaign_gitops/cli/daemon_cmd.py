@@ -237,18 +237,12 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
     try:
         return runner.serve()
     finally:
-        if poller is not None:
-            poller.close()
-        if wake is not None:
-            wake.close()
-        if follower is not None:
-            follower.close()
-        if notifier is not None:
-            notifier.close()
-        if server is not None:
-            server.stop()
-        if ui is not None:
-            ui.stop()
+        for part in (poller, wake, follower, notifier):
+            if part is not None:
+                part.close()
+        for started in (server, ui):
+            if started is not None:
+                started.stop()
         db.dispose()
         log("stopped", "clean shutdown")
 

@@ -4,16 +4,20 @@ come from recipients_cmd.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from campaign_gitops.cli.common import (
     Context,
-    echo_json,
+    echo_as_json,
     format_option,
     pass_context,
 )
 from campaign_gitops.textsafe import printable
+
+if TYPE_CHECKING:
+    from campaign_gitops.runs.leads import ImportReport
 
 
 @click.group("leads")
@@ -26,13 +30,31 @@ def leads_group() -> None:
     """
 
 
+def _imported_text(report: ImportReport, file: Path, skip_invalid: bool) -> None:
+    for error in report.errors:
+        click.echo(f"{file}:{error.line}: {printable(error.reason)}", err=True)
+    if report.errors and not skip_invalid:
+        click.echo(f"{len(report.errors)} bad row(s) of {report.rows}: nothing imported "
+                   "(fix them, or pass --skip-invalid)", err=True)
+    else:
+        skipped = f", {len(report.errors)} skipped" if report.errors else ""
+        click.echo(f"imported {report.imported} lead(s) from {file}{skipped}")
+
+
+def _imported_json(report: ImportReport, file: Path, skip_invalid: bool) -> None:
+    echo_as_json(report)
+
+
+IMPORT_FORMATS = {"text": _imported_text, "json": _imported_json}
+
+
 @leads_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows, report the rest.")
 @click.option("--confidence-scale", type=click.FloatRange(min=1.0), default=1.0,
               show_default=True, help="Divide enrichment_confidence by this (100: the file "
                                       "has percentages).")
-@format_option
+@format_option(IMPORT_FORMATS)
 @pass_context
 def leads_import(ctx: Context, file: Path, skip_invalid: bool, confidence_scale: float,
                  fmt: str) -> int:
@@ -47,17 +69,7 @@ def leads_import(ctx: Context, file: Path, skip_invalid: bool, confidence_scale:
     with ctx.session() as session:
         report = import_csv(session, file, skip_invalid=skip_invalid,
                             confidence_scale=confidence_scale)
-    if fmt == "json":
-        echo_json(report.as_json())
-    else:
-        for error in report.errors:
-            click.echo(f"{file}:{error.line}: {printable(error.reason)}", err=True)
-        if report.errors and not skip_invalid:
-            click.echo(f"{len(report.errors)} bad row(s) of {report.rows}: nothing imported "
-                       "(fix them, or pass --skip-invalid)", err=True)
-        else:
-            skipped = f", {len(report.errors)} skipped" if report.errors else ""
-            click.echo(f"imported {report.imported} lead(s) from {file}{skipped}")
+    IMPORT_FORMATS[fmt](report, file, skip_invalid)
     if report.errors and not skip_invalid:
         return 1
     return 0

@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.cli.common import Context, format_option, pass_context
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.config.project_file import ProjectConfigError
 from campaign_gitops.config.settings import Settings
 from campaign_gitops.findings import CampaignGitopsError, Finding
 from campaign_gitops.preflight.engine import RUN_ACTIONS as ACTIONS
-from campaign_gitops.preflight.report import FORMAT_NAMES, Report, render, rule_infos
+from campaign_gitops.preflight.report import FORMATS, Report, RuleInfo, rule_infos
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -39,22 +39,31 @@ def _emit(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-def _list_rules(fmt: str, output: str | None) -> int:
-    infos = rule_infos(_all_rules())
-    if fmt == "json":
-        import json
-
-        data = [{"id": r.id, "description": r.description,
-                 "severities": {a: s for a, s in r.severities}} for r in infos]
-        _emit(json.dumps({"rules": data}, indent=2) + "\n", output)
-        return EXIT_CLEAN
+def _rules_text(infos: tuple[RuleInfo, ...]) -> str:
     actions = ("lint", *ACTIONS)
     rows: list[tuple[str, ...]] = [("id", *actions, "description")]
     rows += [(r.id, *((r.severity(a) or "-") for a in actions), r.description) for r in infos]
     widths = [max(len(row[i]) for row in rows) for i in range(len(actions) + 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
              for row in rows]
-    _emit("\n".join(line.rstrip() for line in lines) + "\n", output)
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _rules_json(infos: tuple[RuleInfo, ...]) -> str:
+    import json
+
+    data = [{"id": r.id, "description": r.description,
+             "severities": {a: s for a, s in r.severities}} for r in infos]
+    return json.dumps({"rules": data}, indent=2) + "\n"
+
+
+# ``--list-rules``: JSON for --format json, the table for every other format
+RULE_LIST_FORMATS = {"text": _rules_text, "json": _rules_json}
+
+
+def _list_rules(fmt: str, output: str | None) -> int:
+    render = RULE_LIST_FORMATS.get(fmt, _rules_text)
+    _emit(render(rule_infos(_all_rules())), output)
     return EXIT_CLEAN
 
 
@@ -108,7 +117,7 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
     report = Report(findings, files, result.resources, sources,
                     rule_infos(_all_rules()) if fmt == "sarif" else (),
                     root_uri=project.root.absolute().as_uri())
-    _emit(render(fmt, report, color=_use_color(output)), output)
+    _emit(FORMATS[fmt](report, color=_use_color(output)), output)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_file:
         from campaign_gitops.preflight.report.github import step_summary
@@ -124,8 +133,7 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--action", type=click.Choice(ACTIONS),
               help="Check campaigns as if this action were requested.")
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text",
-              show_default=True, help="Output format.")
+@format_option(FORMATS, help="Output format.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--list-rules", is_flag=True, help="Print every rule with its severities and exit.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
@@ -153,8 +161,7 @@ def lint_command(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: 
       campaign-gitops lint --list-rules
     """
     if list_rules:
-        fmt_list = "json" if fmt == "json" else "text"
-        return _list_rules(fmt_list, output)
+        return _list_rules(fmt, output)
     try:
         code = run_lint(ctx, paths, action, fmt, strict, output, cache, jobs)
     except (CampaignGitopsError, click.ClickException):

@@ -17,6 +17,8 @@ import click
 from campaign_gitops.cli.common import (
     Context,
     apply_delay,
+    echo_json,
+    format_option,
     now_option,
     parse_now,
     pass_context,
@@ -26,6 +28,7 @@ from campaign_gitops.reconcile.plan import Action, Change, Plan, spec_action
 from campaign_gitops.reconcile.render import RENDERERS, SYMBOLS, render_text, tag
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+PLAN_FORMATS = dict(sorted(RENDERERS.items()))  # reconcile/render.py's, by name
 VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.RUN: "started",
          Action.CANCEL: "cancelled", Action.ARCHIVE: "archived"}
 
@@ -51,8 +54,7 @@ def plan_exit_code(plan: Plan, detailed: bool) -> int:
 @click.command("plan")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the plan to FILE for `apply FILE` (refused later if stale).")
-@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text",
-              show_default=True)
+@format_option(PLAN_FORMATS)
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 no changes, 1 error, 2 changes.")
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
@@ -82,7 +84,7 @@ def plan_command(ctx: Context, out: Path | None, fmt: str, detailed_exitcode: bo
                             now=parse_now(now_text), forecast=True)
     finally:
         db.dispose()
-    click.echo(RENDERERS[fmt](plan, color=fmt == "text" and use_color()), nl=False)
+    click.echo(PLAN_FORMATS[fmt](plan, color=fmt == "text" and use_color()), nl=False)
     if out is not None:
         save_plan(plan, out)
         if fmt == "text":
@@ -105,18 +107,78 @@ def _progress(change: Change, outcome: str, reason: str) -> None:
         click.secho(f"   ! {what}: {reason}", fg="red", err=False)
 
 
-def _confirm(auto_approve: bool, as_json: bool = False) -> None:
+def _confirm(auto_approve: bool) -> None:
     if auto_approve:
         return
-    if as_json:  # the question would corrupt the JSON on stdout (terraform apply -json)
-        raise RefusedError("apply --format json does not ask: nothing was changed",
-                           "pass --auto-approve, or apply a saved plan FILE")
     if not sys.stdin.isatty():
         raise RefusedError("refusing to apply without confirmation: no terminal to ask on",
                            "pass --auto-approve (CI), or review `plan --out FILE` and "
                            "apply FILE")
     if not click.confirm("Apply these changes?", default=False):
         raise RefusedError("apply cancelled", "nothing was changed")
+
+
+class ApplyText:
+    """``apply``'s human output: the plan, each change as it is made, a summary."""
+
+    def planned(self, plan: Plan) -> None:
+        click.echo(render_text(plan, color=use_color()), nl=False)
+
+    def unchanged(self, plan: Plan, code: int) -> None:
+        """Nothing to apply: the plan said it all."""
+
+    def confirm(self, auto_approve: bool) -> None:
+        _confirm(auto_approve)
+
+    def applying(self) -> None:
+        click.echo("")
+
+    def on_change(self, change: Change, outcome: str, reason: str) -> None:
+        _progress(change, outcome, reason)
+
+    def applied(self, plan: Plan, result: Any, code: int) -> None:
+        counts = result.counts()
+        skipped = f", {len(result.skipped)} already done" if result.skipped else ""
+        errors = len(result.errors)
+        click.echo(f"\nApply complete: {counts['create']} created, {counts['update']} "
+                   f"updated, {counts['transition']} transitions, {counts['run']} runs "
+                   f"started, {_cancelled(counts['cancel'])}{counts['archive']} archived"
+                   f"{skipped}, {errors} error{'' if errors == 1 else 's'}.")
+        if plan.failed_files:
+            click.secho(_held_back(plan), fg="red")
+
+
+class ApplyJson:
+    """``apply --format json``: nothing until the end, then each change's outcome and the
+    counts (``_echo_apply_json``); it never asks."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[dict[str, Any]] = []
+
+    def planned(self, plan: Plan) -> None:
+        pass
+
+    def unchanged(self, plan: Plan, code: int) -> None:
+        self.outcomes.extend(_outcome(c, "error", c.reason) for c in plan.changes
+                             if c.action == "error")
+        _echo_apply_json(plan, self.outcomes, None, plan.base_serial, code)
+
+    def confirm(self, auto_approve: bool) -> None:
+        if not auto_approve:  # the question would corrupt the JSON on stdout (terraform -json)
+            raise RefusedError("apply --format json does not ask: nothing was changed",
+                               "pass --auto-approve, or apply a saved plan FILE")
+
+    def applying(self) -> None:
+        pass
+
+    def on_change(self, change: Change, outcome: str, reason: str) -> None:
+        self.outcomes.append(_outcome(change, outcome, reason))
+
+    def applied(self, plan: Plan, result: Any, code: int) -> None:
+        _echo_apply_json(plan, self.outcomes, result, result.serial, code)
+
+
+APPLY_FORMATS: dict[str, type[ApplyText | ApplyJson]] = {"text": ApplyText, "json": ApplyJson}
 
 
 @click.command("apply")
@@ -128,10 +190,9 @@ def _confirm(auto_approve: bool, as_json: bool = False) -> None:
 @click.option("--prune", is_flag=True, help="Archive resources whose file is gone.")
 @click.option("--allow-mass-prune", is_flag=True,
               help="Let --prune archive more than pruneMaxShare of the resources.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True,
-              help="json: each change's outcome and the counts, stable keys "
-                   "(docs/reference/contract.md); needs --auto-approve or PLANFILE.")
+@format_option(APPLY_FORMATS,
+               help="json: each change's outcome and the counts, stable keys "
+                    "(docs/reference/contract.md); needs --auto-approve or PLANFILE.")
 @now_option()
 @pass_context
 def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
@@ -159,8 +220,7 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
 
     project = ctx.project
     config = ctx.config
-    as_json = fmt == "json"
-    outcomes: list[dict[str, Any]] = []
+    out = APPLY_FORMATS[fmt]()
     now = parse_now(now_text)
     db = ctx.open_db()
     try:
@@ -171,40 +231,21 @@ def apply_command(ctx: Context, planfile: Path | None, auto_approve: bool,
             pf.check_fresh(plan, snapshot_of(db).base_serial, hashes)
         else:
             bundle, plan = plan_repo(project, db, prune=prune or config.prune, config=config,
-                            allow_mass_prune=allow_mass_prune,
-                                     now=now)
-        if not as_json:
-            click.echo(render_text(plan, color=use_color()), nl=False)
+                                     allow_mass_prune=allow_mass_prune, now=now)
+        out.planned(plan)
         if not plan.has_changes:
             code = EXIT_ERROR if plan.has_errors or plan.failed_files else EXIT_OK
-            if as_json:
-                outcomes.extend(_outcome(c, "error", c.reason) for c in plan.changes
-                                if c.action == "error")
-                _echo_apply_json(plan, outcomes, None, plan.base_serial, code)
+            out.unchanged(plan, code)
             return code
         if planfile is None:
-            _confirm(auto_approve, as_json)
-        if not as_json:
-            click.echo("")
-        result = apply_plan(
-            db, plan, bundle, project=project, config=config, now=now, delay=apply_delay(),
-            on_change=(lambda c, o, r: outcomes.append(_outcome(c, o, r))) if as_json
-            else _progress)
+            out.confirm(auto_approve)
+        out.applying()
+        result = apply_plan(db, plan, bundle, project=project, config=config, now=now,
+                            delay=apply_delay(), on_change=out.on_change)
     finally:
         db.dispose()
     code = EXIT_OK if result.ok and not plan.failed_files else EXIT_ERROR
-    if as_json:
-        _echo_apply_json(plan, outcomes, result, result.serial, code)
-        return code
-    counts = result.counts()
-    skipped = f", {len(result.skipped)} already done" if result.skipped else ""
-    errors = len(result.errors)
-    click.echo(f"\nApply complete: {counts['create']} created, {counts['update']} updated, "
-               f"{counts['transition']} transitions, {counts['run']} runs started, "
-               f"{_cancelled(counts['cancel'])}{counts['archive']} archived{skipped}, {errors} "
-               f"error{'' if errors == 1 else 's'}.")
-    if plan.failed_files:
-        click.secho(_held_back(plan), fg="red")
+    out.applied(plan, result, code)
     return code
 
 
@@ -284,10 +325,16 @@ def _history_lines(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _history_text(data: dict[str, Any]) -> None:
+    click.echo("\n".join(_history_lines(data)))
+
+
+HISTORY_FORMATS = {"text": _history_text, "json": echo_json}
+
+
 @click.command("history")
 @click.argument("campaign")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@format_option(HISTORY_FORMATS)
 @pass_context
 def history_command(ctx: Context, campaign: str, fmt: str) -> int:
     """Each revision of CAMPAIGN (name or client/name): when, git commit, what changed.
@@ -297,20 +344,11 @@ def history_command(ctx: Context, campaign: str, fmt: str) -> int:
       campaign-gitops history cto-au-q1
       campaign-gitops history acme/cto-au-q1 --format json
     """
-    import json
-
     from campaign_gitops.state.queries import campaign_history
 
-    db = ctx.open_db(create=False)
-    try:
-        with db.session() as session:
-            data = campaign_history(session, campaign)
-    finally:
-        db.dispose()
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        click.echo("\n".join(_history_lines(data)))
+    with ctx.session(create=False) as session:
+        data = campaign_history(session, campaign)
+    HISTORY_FORMATS[fmt](data)
     return 0
 
 
@@ -333,12 +371,8 @@ def export_command(ctx: Context, out: Path | None, force: bool) -> int:
     folder = relative_name(project.resources_dir, project.root)
     schema = (SCHEMA_FILE if (project.root / SCHEMA_FILE).is_file()
               else "https://campaign-gitops.dev/schemas/v1/resource.json")
-    db = ctx.open_db()
-    try:
-        with db.session() as session:
-            files = export_files(session, folder, schema)
-    finally:
-        db.dispose()
+    with ctx.session() as session:
+        files = export_files(session, folder, schema)
     written, kept = write_files(files, out or project.root, force=force)
     for exported in kept:
         click.echo(f"kept {exported.path} (exists; --force overwrites it)")

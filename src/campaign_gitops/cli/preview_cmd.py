@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, pass_context
+from campaign_gitops.cli.common import Context, format_option, pass_context
 from campaign_gitops.findings import CampaignGitopsError
 
 
@@ -79,6 +79,25 @@ def _leads(ctx: Context, config: dict[str, Any], contact: str | None,
     return people, blocked
 
 
+def _preview_text(result: Any) -> None:
+    from campaign_gitops.runs.preview import render_text
+
+    click.echo(render_text(result), nl=False)
+
+
+def _preview_json(result: Any) -> None:
+    click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+
+
+def _preview_markdown(result: Any) -> None:
+    from campaign_gitops.runs.preview import render_markdown
+
+    click.echo(render_markdown(result), nl=False)
+
+
+FORMATS = {"text": _preview_text, "json": _preview_json, "markdown": _preview_markdown}
+
+
 @click.command("preview")
 @click.argument("campaign", required=False)
 @click.option("--step", "step", type=click.IntRange(min=1),
@@ -86,8 +105,7 @@ def _leads(ctx: Context, config: dict[str, Any], contact: str | None,
 @click.option("--lead", "contact", help="Write for this lead (email or phone).")
 @click.option("--sample", type=click.IntRange(min=1, max=100), default=1, show_default=True,
               help="Write for the N best leads of the segment's pool.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
-              default="text", show_default=True)
+@format_option(FORMATS)
 @click.option("--ai", is_flag=True,
               help="Use the campaign's AI writer/reviewer (calls the API; needs a key).")
 @click.option("--diff", "base_ref", metavar="BASE_REF",
@@ -127,12 +145,7 @@ def preview_command(ctx: Context, campaign: str | None, step: int | None,
     if step and not result.messages:
         raise CampaignGitopsError(f"campaign {campaign} has no step {step}",
                                   "steps count from 1")
-    if fmt == "json":
-        click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
-    elif fmt == "markdown":
-        click.echo(pv.render_markdown(result), nl=False)
-    else:
-        click.echo(pv.render_text(result), nl=False)
+    FORMATS[fmt](result)
     return 0
 
 

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from campaign_gitops.cli.common import (
     Context,
+    Listing,
+    echo_as_json,
     echo_json,
     format_option,
     now_option,
     parse_now,
     pass_context,
-    table,
 )
 from campaign_gitops.inbound import suppressions as supp
 
 COLUMNS = ["client", "contact", "channel", "reason", "source", "created_at"]
+SUPPRESSIONS = Listing("suppressions", COLUMNS, "no suppressions", paged=False)
 channel_option = click.option("--channel", type=click.Choice(supp.CHANNELS), default=supp.ALL,
                               show_default=True, help="The channel ('*': every channel).")
 
@@ -50,7 +53,7 @@ def _rows(ctx: Context, client: str | None) -> list[dict[str, object]]:
 
 @suppressions_group.command("list")
 @click.option("--client", help="Only this client.")
-@format_option
+@format_option(SUPPRESSIONS.formats)
 @pass_context
 def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text") -> int:
     """List suppressions, newest first.
@@ -59,17 +62,24 @@ def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text"
     Example:
       campaign-gitops suppressions list --client acme --format json
     """
-    rows = _rows(ctx, client)
-    if fmt == "json":
-        echo_json({"suppressions": rows})
-    else:
-        table(rows, COLUMNS, "no suppressions")
+    SUPPRESSIONS.formats[fmt](_rows(ctx, client))
     return 0
+
+
+def _csv(rows: list[dict[str, object]]) -> None:
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+EXPORT_FORMATS = {"text": _csv, "json": SUPPRESSIONS.json}
 
 
 @suppressions_group.command("export")
 @click.option("--client", help="Only this client.")
-@format_option
+@format_option(EXPORT_FORMATS)
 @pass_context
 def suppressions_export(ctx: Context, client: str | None, fmt: str) -> int:
     """Print the suppressions (JSON that ``suppressions import`` reads back, or CSV).
@@ -78,15 +88,7 @@ def suppressions_export(ctx: Context, client: str | None, fmt: str) -> int:
     Example:
       campaign-gitops suppressions export --client acme --format json > acme.json
     """
-    rows = _rows(ctx, client)
-    if fmt == "json":
-        echo_json({"suppressions": rows})
-        return 0
-    import csv
-
-    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    EXPORT_FORMATS[fmt](_rows(ctx, client))
     return 0
 
 
@@ -175,10 +177,19 @@ def suppressions_import(ctx: Context, file: Path, client: str | None,
 # ---------------------------------------------------------------- data requests
 
 
+def _forgot_text(done: supp.Forgotten) -> None:
+    click.echo(f"forgot {done.contact_hash}: {done.leads} lead(s), {done.messages} "
+               f"message(s), {done.replies} repl(ies) erased; {done.suppressions} hashed "
+               "suppression(s) kept")
+
+
+FORGET_FORMATS = {"text": _forgot_text, "json": echo_as_json}
+
+
 @click.command("forget")
 @click.argument("contact")
 @now_option()
-@format_option
+@format_option(FORGET_FORMATS)
 @pass_context
 def leads_forget(ctx: Context, contact: str, now_text: str | None, fmt: str) -> int:
     """Erase a person everywhere (lead, message bodies, replies); keep only a hashed
@@ -190,12 +201,7 @@ def leads_forget(ctx: Context, contact: str, now_text: str | None, fmt: str) -> 
     """
     with ctx.session() as session:
         done = supp.forget(session, contact, actor="cli", now=parse_now(now_text))
-    if fmt == "json":
-        echo_json(done.as_json())
-    else:
-        click.echo(f"forgot {done.contact_hash}: {done.leads} lead(s), {done.messages} "
-                   f"message(s), {done.replies} repl(ies) erased; {done.suppressions} hashed "
-                   "suppression(s) kept")
+    FORGET_FORMATS[fmt](done)
     return 0
 
 
@@ -216,10 +222,27 @@ def leads_export(ctx: Context, contact: str, now_text: str | None) -> int:
     return 0
 
 
+def _fetched_text(reports: list[Any], errors: list[str]) -> None:
+    for r in reports:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(r.kinds.items())) or "nothing new"
+        click.echo(f"{r.mailbox}: {r.seen} mail(s): recorded {r.recorded} ({kinds}), "
+                   f"{r.duplicates} recorded before, {r.unmatched} unmatched (left in "
+                   f"place), moved {r.moved}")
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+
+
+def _fetched_json(reports: list[Any], errors: list[str]) -> None:
+    echo_json({"mailboxes": [r.as_json() for r in reports], "errors": errors})
+
+
+FETCH_FORMATS = {"text": _fetched_text, "json": _fetched_json}
+
+
 @click.command("fetch")
 @click.option("--mailbox", help="Only this mailbox (a name under inbound.mailboxes).")
 @now_option("Record the mails as received at this time (ISO 8601); default: now.")
-@format_option
+@format_option(FETCH_FORMATS)
 @pass_context
 def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: str) -> int:
     """Read new mail from the inbound IMAP mailboxes once: classify (reply, out of office,
@@ -246,16 +269,7 @@ def replies_fetch(ctx: Context, mailbox: str | None, now_text: str | None, fmt: 
                 errors.append(exc.message)
     finally:
         db.dispose()
-    if fmt == "json":
-        echo_json({"mailboxes": [r.as_json() for r in reports], "errors": errors})
-    else:
-        for r in reports:
-            kinds = ", ".join(f"{n} {k}" for k, n in sorted(r.kinds.items())) or "nothing new"
-            click.echo(f"{r.mailbox}: {r.seen} mail(s): recorded {r.recorded} ({kinds}), "
-                       f"{r.duplicates} recorded before, {r.unmatched} unmatched (left in "
-                       f"place), moved {r.moved}")
-        for error in errors:
-            click.echo(f"error: {error}", err=True)
+    FETCH_FORMATS[fmt](reports, errors)
     if errors:
         return 1
     return 0

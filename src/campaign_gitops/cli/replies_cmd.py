@@ -10,19 +10,23 @@ import click
 
 from campaign_gitops.cli.common import (
     Context,
+    Listing,
     campaign_scope,
+    echo_as_json,
     echo_json,
     format_option,
-    listing,
+    newest_rows,
     page_options,
     parse_now,
     pass_context,
+    run_filter,
 )
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.runs.replies import KINDS as REPLY_KINDS
 from campaign_gitops.textsafe import printable
 
 REPLY_COLUMNS = ["id", "client", "campaign", "contact", "kind", "message_id", "received_at"]
+REPLIES = Listing("replies", REPLY_COLUMNS, "no replies")
 
 
 @click.group("replies", invoke_without_command=True)
@@ -31,7 +35,7 @@ REPLY_COLUMNS = ["id", "client", "campaign", "contact", "kind", "message_id", "r
 @click.option("--run", "run_ref", help="Only this run (id or client/campaign/run).")
 @click.option("--kind", type=click.Choice(REPLY_KINDS), help="Only this kind.")
 @page_options
-@format_option
+@format_option(REPLIES.formats)
 @click.pass_context
 def replies_group(click_ctx: click.Context, campaign: str | None, client: str | None,
                   run_ref: str | None, kind: str | None, limit: int, before: int | None,
@@ -46,16 +50,48 @@ def replies_group(click_ctx: click.Context, campaign: str | None, client: str | 
     """
     if click_ctx.invoked_subcommand is not None:
         return 0
-    from campaign_gitops.runs.queries import find_run
-    from campaign_gitops.state.listings import newest, replies_page
+    from campaign_gitops.state.listings import replies_page
 
     with click_ctx.ensure_object(Context).session() as session:
-        filters: dict[str, Any] = {**campaign_scope(session, campaign, client), "kind": kind,
-                   "run": find_run(session, run_ref) if run_ref else None}
-        rows, older = newest(lambda **page: replies_page(session, **filters, **page),
-                             limit=limit, before=before)
-    listing(rows, older, "replies", fmt, REPLY_COLUMNS, "no replies")
+        rows, older = newest_rows(session, replies_page, limit=limit, before=before,
+                                  **campaign_scope(session, campaign, client), kind=kind,
+                                  run=run_filter(session, run_ref))
+    REPLIES.formats[fmt](rows, older)
     return 0
+
+
+def _reply_text(result: Any) -> str:
+    parts = [f"reply {result.reply_id}: {result.kind} from {printable(result.contact)}"]
+    if result.lead_id is None:
+        parts.append("(no matching lead)")
+    if result.stopped:
+        parts.append(f"stopped {result.stopped} sequence(s)")
+    if result.suppressed:
+        parts.append(f"suppressed for {result.client}")
+    return ", ".join(parts)
+
+
+def _echo_reply(result: Any) -> None:
+    click.echo(_reply_text(result))
+
+
+ADD_FORMATS = {"text": _echo_reply, "json": echo_as_json}
+
+
+def _import_text(file: Path, results: list[Any], errors: list[Any]) -> None:
+    for error in errors:
+        click.echo(f"{file}:{error.line}: {printable(error.reason)}", err=True)
+    for result in results:
+        click.echo(_reply_text(result))
+    click.echo(f"recorded {len(results)} repl{'y' if len(results) == 1 else 'ies'}")
+
+
+def _import_json(file: Path, results: list[Any], errors: list[Any]) -> None:
+    echo_json({"replies": [r.as_json() for r in results],
+               "errors": [{"line": e.line, "reason": e.reason} for e in errors]})
+
+
+IMPORT_FORMATS = {"text": _import_text, "json": _import_json}
 
 
 @replies_group.command("add")
@@ -68,7 +104,7 @@ def replies_group(click_ctx: click.Context, campaign: str | None, client: str | 
 @click.option("--unmatched-ok", is_flag=True,
               help="Record it even when no lead has this contact (else: nothing recorded, "
                    "exit 1).")
-@format_option
+@format_option(ADD_FORMATS)
 @pass_context
 def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
                 body: str | None, in_reply_to: str | None, now_text: str | None,
@@ -92,10 +128,7 @@ def replies_add(ctx: Context, contact: str, kind: str, campaign: str | None,
                 + (f" in {campaign}" if campaign else "") + ": nothing recorded",
                 "check the address (leads import added the leads?), or pass --unmatched-ok "
                 "to record it anyway")
-    if fmt == "json":
-        echo_json(result.as_json())
-    else:
-        click.echo(_reply_text(result))
+    ADD_FORMATS[fmt](result)
     return 0
 
 
@@ -103,22 +136,11 @@ class UnmatchedReplyError(CampaignGitopsError):
     exit_code = 1
 
 
-def _reply_text(result: Any) -> str:
-    parts = [f"reply {result.reply_id}: {result.kind} from {printable(result.contact)}"]
-    if result.lead_id is None:
-        parts.append("(no matching lead)")
-    if result.stopped:
-        parts.append(f"stopped {result.stopped} sequence(s)")
-    if result.suppressed:
-        parts.append(f"suppressed for {result.client}")
-    return ", ".join(parts)
-
-
 @replies_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Record the good rows, report the rest.")
 @click.option("--now", "now_text", metavar="ISO", help="Received time for rows without one.")
-@format_option
+@format_option(IMPORT_FORMATS)
 @pass_context
 def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str | None,
                    fmt: str) -> int:
@@ -133,15 +155,7 @@ def replies_import(ctx: Context, file: Path, skip_invalid: bool, now_text: str |
     with ctx.session() as session:
         results, errors = import_replies(session, file, now=parse_now(now_text),
                                          skip_invalid=skip_invalid)
-    if fmt == "json":
-        echo_json({"replies": [r.as_json() for r in results],
-               "errors": [{"line": e.line, "reason": e.reason} for e in errors]})
-    else:
-        for error in errors:
-            click.echo(f"{file}:{error.line}: {printable(error.reason)}", err=True)
-        for result in results:
-            click.echo(_reply_text(result))
-        click.echo(f"recorded {len(results)} repl{'y' if len(results) == 1 else 'ies'}")
+    IMPORT_FORMATS[fmt](file, results, errors)
     if errors and not skip_invalid:
         return 1
     return 0

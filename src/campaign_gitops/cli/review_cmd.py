@@ -8,13 +8,20 @@ import click
 
 from campaign_gitops.cli.common import (
     Context,
-    echo_json,
+    Listing,
     format_option,
     now_option,
     parse_now,
     pass_context,
-    table,
+    results_formats,
+    unchanged_exit,
 )
+
+PENDING = Listing("pending", ["id", "client", "campaign", "run", "step", "channel",
+                              "recipient", "subject"], "nothing to review", paged=False)
+DECISION_FORMATS = results_formats(
+    "decisions", lambda r: f"message {r.message_id}: {r.status}"
+    + (f" ({r.reason})" if r.status == "unchanged" else ""))
 
 
 @click.group("review")
@@ -30,7 +37,7 @@ def review_group() -> None:
 
 @review_group.command("list")
 @click.option("--campaign", help="Only this campaign (name or client/name).")
-@format_option
+@format_option(PENDING.formats)
 @pass_context
 def review_list(ctx: Context, campaign: str | None, fmt: str) -> int:
     """Messages waiting for a decision.
@@ -44,11 +51,7 @@ def review_list(ctx: Context, campaign: str | None, fmt: str) -> int:
 
     with ctx.session(create=False) as session:
         rows = pending(session, campaign_ids(session, campaign) if campaign else None)
-    if fmt == "json":
-        echo_json({"pending": rows})
-    else:
-        table(rows, ["id", "client", "campaign", "run", "step", "channel", "recipient",
-                      "subject"], "nothing to review")
+    PENDING.formats[fmt](rows)
     return 0
 
 
@@ -56,7 +59,7 @@ def _decide_command(approve: bool) -> Callable[..., int]:
     @click.argument("ids", nargs=-1, required=True, type=int)
     @click.option("--reason", default="", help="Recorded with the decision.")
     @now_option()
-    @format_option
+    @format_option(DECISION_FORMATS)
     @pass_context
     def command(ctx: Context, ids: tuple[int, ...], reason: str, now_text: str | None,
                 fmt: str) -> int:
@@ -65,15 +68,8 @@ def _decide_command(approve: bool) -> Callable[..., int]:
         now = parse_now(now_text)
         with ctx.session() as session:
             results = decide(session, list(ids), approve=approve, now=now, reason=reason)
-        if fmt == "json":
-            echo_json({"decisions": [r.as_json() for r in results]})
-        else:
-            for r in results:
-                click.echo(f"message {r.message_id}: {r.status}"
-                           + (f" ({r.reason})" if r.status == "unchanged" else ""))
-        if any(r.status == "unchanged" for r in results):
-            return 1
-        return 0
+        DECISION_FORMATS[fmt](results)
+        return unchanged_exit(results)
 
     return command
 

@@ -10,12 +10,14 @@ import click
 
 from campaign_gitops.cli.common import (
     Context,
+    Listing,
     attention_lines,
     campaign_scope,
     echo_json,
     format_option,
-    listing,
+    newest_rows,
     now_option,
+    options,
     page_options,
     parse_now,
     pass_context,
@@ -35,16 +37,15 @@ def _series_cell(row: dict[str, Any]) -> str | None:
     return row.get("series")
 
 
-def _runs_filters(func: Any) -> Any:
-    for option in reversed((
-            click.option("--campaign", help="Only this campaign (name or client/name)."),
-            click.option("--client", help="Only this client."),
-            click.option("--status", type=click.Choice(RUN_STATUSES),
-                         help="Only this status."),
-            click.option("--series", help="Only the occurrences of this recurring series."),
-            page_options, format_option)):
-        func = option(func)
-    return func
+RUNS = Listing("runs", RUN_COLUMNS, "no runs",
+               cells=lambda row: {**row, "series": _series_cell(row)})
+
+_runs_filters = options(
+    click.option("--campaign", help="Only this campaign (name or client/name)."),
+    click.option("--client", help="Only this client."),
+    click.option("--status", type=click.Choice(RUN_STATUSES), help="Only this status."),
+    click.option("--series", help="Only the occurrences of this recurring series."),
+    page_options, format_option(RUNS.formats))
 
 
 @click.group("runs", invoke_without_command=True)
@@ -82,47 +83,19 @@ def runs_list(ctx: Context, campaign: str | None, client: str | None, status: st
     Example:
       campaign-gitops runs list --campaign cto-au-q1 --format json
     """
-    from campaign_gitops.state.listings import newest, runs_page
+    from campaign_gitops.state.listings import runs_page
 
     with ctx.session(create=False) as session:
-        filters: dict[str, Any] = {**campaign_scope(session, campaign, client), "status": status,
-                   "series": series}
-        rows, older = newest(lambda **page: runs_page(session, **filters, **page),
-                             limit=limit, before=before)
-    listing([{**r, "series": _series_cell(r)} if fmt != "json" else r for r in rows],
-             older, "runs", fmt, RUN_COLUMNS, "no runs")
+        rows, older = newest_rows(session, runs_page, limit=limit, before=before,
+                                  **campaign_scope(session, campaign, client), status=status,
+                                  series=series)
+    RUNS.formats[fmt](rows, older)
     return 0
 
 
-@runs_group.command("show")
-@click.argument("run")
-@format_option
-@now_option("When next_send is counted from (ISO 8601); default: the current time.")
-@pass_context
-def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> int:
-    """One run: revision, enrollments by state, messages by channel and status.
+def _show_text(data: dict[str, Any]) -> None:
+    from campaign_gitops.runs.forecasting import next_send_text
 
-    \b
-    Example:
-      campaign-gitops runs show acme/cto-au-q1/smoke-1
-      campaign-gitops runs show 2 --format json      # by the ID `runs list` shows
-    """
-    from campaign_gitops.runs.forecasting import next_send_of_run, next_send_text
-    from campaign_gitops.runs.policy import LEASE
-    from campaign_gitops.runs.queries import find_run, show_run
-    from campaign_gitops.runs.sender_use import run_sender_usage
-    from campaign_gitops.runs.settle import attention
-
-    with ctx.session(create=False) as session:
-        run_id = find_run(session, run)
-        data = show_run(session, run_id)
-        now = parse_now(now_text)
-        data["next_send"] = next_send_of_run(session, run_id, now)
-        data["attention"] = attention(session, now, lease=LEASE, run_ids=[run_id])
-        data["senders"] = [u.as_json() for u in run_sender_usage(session, run_id, now)]
-    if fmt == "json":
-        echo_json(data)
-        return 0
     click.echo(f"run {data['id']}: {data['client']}/{data['campaign']}/{data['name']} "
                f"({data['type']}) {data['status']}")
     if data["status_reason"]:
@@ -167,6 +140,38 @@ def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> int:
         for occurrence in data["occurrences"]:
             click.echo(f"    {occurrence['id']:<5} {occurrence['name']}  "
                        f"{occurrence['status']:<9} started {occurrence['started_at']}")
+
+
+SHOW_FORMATS = {"text": _show_text, "json": echo_json}
+
+
+@runs_group.command("show")
+@click.argument("run")
+@format_option(SHOW_FORMATS)
+@now_option("When next_send is counted from (ISO 8601); default: the current time.")
+@pass_context
+def runs_show(ctx: Context, run: str, fmt: str, now_text: str | None) -> int:
+    """One run: revision, enrollments by state, messages by channel and status.
+
+    \b
+    Example:
+      campaign-gitops runs show acme/cto-au-q1/smoke-1
+      campaign-gitops runs show 2 --format json      # by the ID `runs list` shows
+    """
+    from campaign_gitops.runs.forecasting import next_send_of_run
+    from campaign_gitops.runs.policy import LEASE
+    from campaign_gitops.runs.queries import find_run, show_run
+    from campaign_gitops.runs.sender_use import run_sender_usage
+    from campaign_gitops.runs.settle import attention
+
+    with ctx.session(create=False) as session:
+        run_id = find_run(session, run)
+        data = show_run(session, run_id)
+        now = parse_now(now_text)
+        data["next_send"] = next_send_of_run(session, run_id, now)
+        data["attention"] = attention(session, now, lease=LEASE, run_ids=[run_id])
+        data["senders"] = [u.as_json() for u in run_sender_usage(session, run_id, now)]
+    SHOW_FORMATS[fmt](data)
     return 0
 
 

@@ -12,7 +12,6 @@ campaign not applied yet; rates are shares of the leads contacted, 0-1)}], "send
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -21,6 +20,8 @@ import click
 from campaign_gitops.cli.common import (
     Context,
     attention_lines,
+    echo_json,
+    format_option,
     now_option,
     parse_now,
     pass_context,
@@ -59,11 +60,23 @@ def _halts(db: Any) -> dict[str, Any]:
     return {"global": halted, "clients": clients}
 
 
+def _status_text(data: dict[str, Any], note: str) -> None:
+    _print_table(data["campaigns"], data["halted"], note)
+    _print_senders(data["senders"])
+    attention_lines(data["attention"], indent="")
+
+
+def _status_json(data: dict[str, Any], note: str) -> None:
+    echo_json(data)
+
+
+FORMATS = {"text": _status_text, "json": _status_json}
+
+
 @click.command("status")
 @click.argument("campaign", required=False)
 @click.option("--client", help="Only this client's campaigns.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@format_option(FORMATS)
 @now_option("When today is, for the senders' use today and stuck messages (ISO 8601); "
             "default: the current time.")
 @pass_context
@@ -112,13 +125,8 @@ def status_command(ctx: Context, campaign: str | None, client: str | None, fmt: 
                      "active_runs": 0, "sync": "OutOfSync", "metrics": None})
     if campaign and not rows:
         raise CampaignGitopsError(f"no campaign {campaign!r}", "campaign-gitops status lists them")
-    if fmt == "json":
-        click.echo(json.dumps({"halted": halted, "attention": needs, "campaigns": rows,
-                               "senders": senders}, indent=2))
-        return 0
-    _print_table(rows, halted, note)
-    _print_senders(senders)
-    attention_lines(needs, indent="")
+    FORMATS[fmt]({"halted": halted, "attention": needs, "campaigns": rows,
+                  "senders": senders}, note)
     return 0
 
 

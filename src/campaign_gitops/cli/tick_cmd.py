@@ -10,11 +10,34 @@ import click
 from campaign_gitops.cli.common import (
     Context,
     attention_lines,
-    echo_json,
+    echo_as_json,
     format_option,
     parse_now,
     pass_context,
 )
+
+
+def _tick_text(result: Any, why: str = "") -> None:
+    if result.halted:
+        click.echo(f"tick {result.now.isoformat()}: nothing delivered, {result.halted}")
+        return
+    for started in result.started_runs:
+        click.echo(f"started {started}")
+    totals = result.as_json()["totals"]
+    summary = ", ".join(f"{n} {s}" for s, n in totals.items()) or "nothing due"
+    click.echo(f"tick {result.now.isoformat()}: {summary}" + (f": {why}" if why else ""))
+    for channel, counts in sorted(result.counts.items()):
+        click.echo(f"  {channel:<9} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    attention_lines(result.attention)
+
+
+def _tick_json(result: Any, why: str = "") -> None:
+    echo_as_json(result)
+
+
+FORMATS = {"text": _tick_text, "json": _tick_json}
 
 
 @click.command("tick")
@@ -22,7 +45,7 @@ from campaign_gitops.cli.common import (
               "(simulations, tests); default: now.")
 @click.option("--batch-size", type=click.IntRange(1, 10000), default=1000, show_default=True,
               help="Enrollments claimed per transaction.")
-@format_option
+@format_option(FORMATS)
 @pass_context
 def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) -> int:
     """Deliver every due sequence step inside the sending windows and limits.
@@ -42,10 +65,7 @@ def tick_command(ctx: Context, now_text: str | None, batch_size: int, fmt: str) 
         why = "" if result.as_json()["totals"] else _why_nothing(db, now, bool(now_text))
     finally:
         db.dispose()
-    if fmt == "json":
-        echo_json(result.as_json())
-        return 0
-    _tick_text(result, why)
+    FORMATS[fmt](result, why)
     return 0
 
 
@@ -66,22 +86,6 @@ def _why_nothing(db: Any, now: dt.datetime, simulated: bool) -> str:
     clock = (" (runs start on the real clock: a --now before that finds nothing)"
              if simulated else "")
     return f"the earliest due step is at {first.isoformat()} ({count} enrollment(s)){clock}"
-
-
-def _tick_text(result: Any, why: str = "") -> None:
-    if result.halted:
-        click.echo(f"tick {result.now.isoformat()}: nothing delivered, {result.halted}")
-        return
-    for started in result.started_runs:
-        click.echo(f"started {started}")
-    totals = result.as_json()["totals"]
-    summary = ", ".join(f"{n} {s}" for s, n in totals.items()) or "nothing due"
-    click.echo(f"tick {result.now.isoformat()}: {summary}" + (f": {why}" if why else ""))
-    for channel, counts in sorted(result.counts.items()):
-        click.echo(f"  {channel:<9} " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    for note in result.notes:
-        click.echo(f"  note: {note}")
-    attention_lines(result.attention)
 
 
 def register(group: click.Group) -> None:
