@@ -255,6 +255,12 @@ class Listing:
     def json(self, rows: list[dict[str, Any]], older: int | None = None) -> None:
         echo_json({self.key: rows, "next_before": older} if self.paged else {self.key: rows})
 
+    def options(self, *filters: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The listing's filter options, then ``--limit``/``--before`` (paged) and
+        ``--format``, as one decorator."""
+        paging = (page_options,) if self.paged else ()
+        return options(*filters, *paging, format_option(self.formats))
+
 
 # ---------------------------------------------------------------- listings' filters
 

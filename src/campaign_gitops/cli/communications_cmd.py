@@ -12,8 +12,6 @@ from campaign_gitops.cli.common import (
     format_option,
     newest_rows,
     now_option,
-    options,
-    page_options,
     parse_now,
     pass_context,
     results_formats,
@@ -30,13 +28,12 @@ COMMUNICATIONS = Listing("communications", MESSAGE_COLUMNS, "no communications")
 SETTLE_FORMATS = results_formats(
     "settled", lambda r: f"message {r.message_id}: {r.status} ({r.reason})")
 
-_communications_filters = options(
+_communications_filters = COMMUNICATIONS.options(
     click.option("--run", "run_ref", help="Only this run (id or client/campaign/run)."),
     click.option("--status", type=click.Choice(MESSAGE_STATUSES), help="Only this status."),
     click.option("--campaign", help="Only this campaign (name or client/name)."),
     click.option("--client", help="Only this client."),
-    click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel."),
-    page_options, format_option(COMMUNICATIONS.formats))
+    click.option("--channel", type=click.Choice(CHANNELS), help="Only this channel."))
 
 
 @click.group("communications", invoke_without_command=True)

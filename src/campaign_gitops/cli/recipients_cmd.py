@@ -52,8 +52,7 @@ def _rows(ctx: Context, client: str | None) -> list[dict[str, object]]:
 
 
 @suppressions_group.command("list")
-@click.option("--client", help="Only this client.")
-@format_option(SUPPRESSIONS.formats)
+@SUPPRESSIONS.options(click.option("--client", help="Only this client."))
 @pass_context
 def suppressions_list(ctx: Context, client: str | None = None, fmt: str = "text") -> int:
     """List suppressions, newest first.

@@ -16,7 +16,6 @@ from campaign_gitops.cli.common import (
     echo_json,
     format_option,
     newest_rows,
-    page_options,
     parse_now,
     pass_context,
     run_filter,
@@ -30,12 +29,11 @@ REPLIES = Listing("replies", REPLY_COLUMNS, "no replies")
 
 
 @click.group("replies", invoke_without_command=True)
-@click.option("--campaign", help="Only this campaign (name or client/name).")
-@click.option("--client", help="Only this client.")
-@click.option("--run", "run_ref", help="Only this run (id or client/campaign/run).")
-@click.option("--kind", type=click.Choice(REPLY_KINDS), help="Only this kind.")
-@page_options
-@format_option(REPLIES.formats)
+@REPLIES.options(
+    click.option("--campaign", help="Only this campaign (name or client/name)."),
+    click.option("--client", help="Only this client."),
+    click.option("--run", "run_ref", help="Only this run (id or client/campaign/run)."),
+    click.option("--kind", type=click.Choice(REPLY_KINDS), help="Only this kind."))
 @click.pass_context
 def replies_group(click_ctx: click.Context, campaign: str | None, client: str | None,
                   run_ref: str | None, kind: str | None, limit: int, before: int | None,

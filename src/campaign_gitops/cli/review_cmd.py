@@ -36,8 +36,8 @@ def review_group() -> None:
 
 
 @review_group.command("list")
-@click.option("--campaign", help="Only this campaign (name or client/name).")
-@format_option(PENDING.formats)
+@PENDING.options(
+    click.option("--campaign", help="Only this campaign (name or client/name)."))
 @pass_context
 def review_list(ctx: Context, campaign: str | None, fmt: str) -> int:
     """Messages waiting for a decision.

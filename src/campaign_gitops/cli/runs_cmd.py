@@ -17,8 +17,6 @@ from campaign_gitops.cli.common import (
     format_option,
     newest_rows,
     now_option,
-    options,
-    page_options,
     parse_now,
     pass_context,
 )
@@ -40,12 +38,11 @@ def _series_cell(row: dict[str, Any]) -> str | None:
 RUNS = Listing("runs", RUN_COLUMNS, "no runs",
                cells=lambda row: {**row, "series": _series_cell(row)})
 
-_runs_filters = options(
+_runs_filters = RUNS.options(
     click.option("--campaign", help="Only this campaign (name or client/name)."),
     click.option("--client", help="Only this client."),
     click.option("--status", type=click.Choice(RUN_STATUSES), help="Only this status."),
-    click.option("--series", help="Only the occurrences of this recurring series."),
-    page_options, format_option(RUNS.formats))
+    click.option("--series", help="Only the occurrences of this recurring series."))
 
 
 @click.group("runs", invoke_without_command=True)
