@@ -172,7 +172,8 @@ def build(workdir: Path, campaigns: int, enrollments: int,
     t = time.perf_counter()
     config = project_config(project)
     bundle, plan = plan_repo(project, db, config=config)
-    apply_plan(db, plan, bundle, project=project, actor="bench", config=config)
+    apply_plan(db, plan, bundle, project=project, actor="bench", config=config,
+               now=dt.datetime.now(dt.UTC))
     print(f"applied {len(plan.changes):,} changes in {time.perf_counter() - t:.0f} s",
           file=sys.stderr)
     t = time.perf_counter()

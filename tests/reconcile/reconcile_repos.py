@@ -3,6 +3,7 @@ and a database."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from campaign_gitops.config.project import Project
 from campaign_gitops.state.db import Database, open_database
 from tests.helpers import make_repo
+
+NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)  # the clock apply is given
 
 
 @pytest.fixture

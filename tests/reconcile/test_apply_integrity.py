@@ -35,7 +35,7 @@ def test_a_real_constraint_failure_is_an_error_not_a_concurrent_success(
             "CREATE UNIQUE INDEX test_uq_kind_name ON resources (kind, name)"))
     project = repo({**ACME, **BETA})
     bundle, plan = plan_repo(project, database)
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     goals = {"acme/Goal/book-demo", "beta/Goal/book-demo"}  # one wins (parallel on PG)
     assert not goals & set(result.skipped)
     [(resource, reason)] = result.errors

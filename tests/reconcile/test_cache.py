@@ -32,7 +32,7 @@ def test_plan_warms_lints_cache_and_lint_warms_plans(repo, database) -> None:
 def test_an_edit_after_a_cached_plan_is_planned_with_its_preflight(repo, database) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     assert actions(plan_repo(project, database)[1]) == []  # warm: both caches answer
     path = project.resources_dir / "acme/q1.yaml"
     original = path.read_text()
@@ -58,15 +58,15 @@ def test_cached_plan_keeps_file_hashes_of_the_files(repo, database) -> None:
 def test_create_restores_an_archived_row_in_place(repo, database) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     path = project.resources_dir / "acme/q1.yaml"
     text = path.read_text()
     path.unlink()
     bundle, plan = plan_repo(project, database, prune=True)
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     path.write_text(text)
     bundle, plan = plan_repo(project, database)
     assert [(a, k) for a, k, _ in actions(plan)] == [("create", "acme/Campaign/q1")]
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     assert result.ok and result.counts()["create"] == 1
     assert actions(plan_repo(project, database)[1]) == []

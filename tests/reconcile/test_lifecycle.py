@@ -43,7 +43,7 @@ def test_every_transition_through_plan_and_apply(repo, database, tmp_path, curre
                                                  desired) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
-    apply_plan(database, plan, bundle, project=project)
+    apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     with database.session() as s:  # put the campaign in `current`, outside the files
         s.execute(update(t.Campaign).values(status=current))
     _set_status(tmp_path, desired)
@@ -51,20 +51,20 @@ def test_every_transition_through_plan_and_apply(repo, database, tmp_path, curre
     [change] = plan.changes
     if (current, desired) in LEGAL:
         assert (change.action, change.from_, change.to) == ("transition", current, desired)
-        result = apply_plan(database, plan, bundle, project=project)
+        result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
         assert result.ok and _db_status(database) == desired
         assert plan_repo(project, database)[1].changes == ()
     else:
         assert (change.action, change.instead_of) == ("error", "transition")
         assert current in change.reason and desired in change.reason
-        result = apply_plan(database, plan, bundle, project=project)
+        result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
         assert not result.ok and _db_status(database) == current
 
 
 def test_illegal_transition_does_not_block_the_rest(repo, database, tmp_path) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
-    apply_plan(database, plan, bundle, project=project)
+    apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     with database.session() as s:
         s.execute(update(t.Campaign).values(status="completed"))
     _set_status(tmp_path, "active")
@@ -73,7 +73,7 @@ def test_illegal_transition_does_not_block_the_rest(repo, database, tmp_path) ->
     bundle, plan = plan_repo(project, database)
     assert [(c.action, c.key.name) for c in plan.changes] == [
         ("update", "book-demo"), ("error", "q1")]
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     assert result.counts()["update"] == 1 and len(result.errors) == 1
 
 
@@ -83,7 +83,7 @@ def test_new_active_campaign_is_created_then_activated(repo, database, tmp_path)
     bundle, plan = plan_repo(project, database)
     assert [(c.action, c.from_, c.to) for c in plan.changes][-1] == (
         "transition", "draft", "active")
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     with database.session() as s:
         campaign = s.scalars(select(t.Campaign)).one()
         assert campaign.status == "active" and campaign.activated_at is not None
@@ -96,7 +96,7 @@ def test_activation_checks_the_client(repo, database, tmp_path, subscription, cr
                                       allowed) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
-    apply_plan(database, plan, bundle, project=project)
+    apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     with database.session() as s:
         s.execute(update(t.Client).values(subscription=subscription, credits=credits))
     _set_status(tmp_path, "active")
@@ -116,7 +116,7 @@ def test_freeze_window_holds_activation_and_run_starts(repo, database, tmp_path)
                                                         duration="1d")])
     project = repo()
     bundle, plan = plan_repo(project, database)
-    apply_plan(database, plan, bundle, project=project)
+    apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     _set_status(tmp_path, "active")
     now = dt.datetime(2026, 12, 24, 12, tzinfo=dt.UTC)
     _, plan = plan_repo(project, database, now=now, config=config)

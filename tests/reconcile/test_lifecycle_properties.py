@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+import tests.reconcile.reconcile_repos as rr
 from campaign_gitops.config.project import Project
 from campaign_gitops.reconcile.lifecycle import TRANSITIONS, check_transition
 from campaign_gitops.reconcile.service import apply_plan, plan_repo
@@ -47,13 +48,13 @@ def test_plan_and_apply_follow_the_lifecycle(desired_statuses: list[str]) -> Non
         template = textwrap.dedent(ACME["acme/q1.yaml"]).lstrip()
         try:
             bundle, plan = plan_repo(project, database)
-            assert apply_plan(database, plan, bundle, project=project).ok
+            assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
             current = "draft"
             for desired in desired_statuses:
                 campaign.write_text(template.replace("status: draft", f"status: {desired}"))
                 bundle, plan = plan_repo(project, database)
                 legal = check_transition(current, desired) is None
-                result = apply_plan(database, plan, bundle, project=project)
+                result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
                 with database.session() as s:
                     now = s.scalar(select(t.Campaign.status))
                 if legal:

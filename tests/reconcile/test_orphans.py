@@ -25,7 +25,7 @@ OLD = """
 
 def applied(project, database, *, prune: bool = False):
     bundle, plan = plan_repo(project, database, prune=prune)
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     return plan, result
 
 

@@ -30,13 +30,13 @@ def test_first_plan_creates_in_dependency_order(repo, database) -> None:
 def test_apply_then_plan_is_empty(repo, database) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     assert result.ok, result.errors
     assert result.counts()["create"] == 7
     _, again = plan_repo(project, database)
     assert actions(again) == []
     assert again.base_serial == result.serial == 7
-    second = apply_plan(database, again, bundle, project=project)
+    second = apply_plan(database, again, bundle, project=project, now=rr.NOW)
     assert second.counts() == {"create": 0, "update": 0, "transition": 0, "run": 0,
                                "cancel": 0, "archive": 0}
 
@@ -44,7 +44,7 @@ def test_apply_then_plan_is_empty(repo, database) -> None:
 def test_reformatting_gives_an_empty_plan(repo, database, tmp_path) -> None:
     project = repo()
     bundle, plan = plan_repo(project, database)
-    apply_plan(database, plan, bundle, project=project)
+    apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     make_repo(tmp_path, {"acme/q1.yaml": """
         # the same campaign, keys reordered, quoted, commented, block style
         kind: "Campaign"

@@ -31,7 +31,7 @@ def test_runs_start_once_pinned_to_the_revision(repo, database) -> None:
     bundle, plan = plan_repo(project, database)
     assert [(c.action, c.to) for c in plan.changes if c.action in ("run", "transition")] == [
         ("transition", "active"), ("run", "smoke"), ("run", "launch"), ("run", "wave")]
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     assert result.ok, result.errors
     assert result.counts()["run"] == 3
     entry = next(e for e in bundle if e.key.name == "q1")
@@ -54,7 +54,7 @@ def test_runs_start_once_pinned_to_the_revision(repo, database) -> None:
 def test_a_new_run_declared_later_starts_alone(repo, database, tmp_path) -> None:
     project = repo(campaign(runs="          runs: [{name: smoke, type: test_run}]"))
     bundle, plan = plan_repo(project, database)
-    apply_plan(database, plan, bundle, project=project)
+    apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     make_repo(tmp_path, campaign(runs="""
           runs:
             - {name: smoke, type: test_run}
@@ -63,7 +63,7 @@ def test_a_new_run_declared_later_starts_alone(repo, database, tmp_path) -> None
         """))
     bundle, plan = plan_repo(project, database)
     assert [(c.action, c.to) for c in plan.changes] == [("update", None), ("run", "smoke-2")]
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     with database.session() as s:
         runs = {r.name: r.revision_id for r in s.scalars(select(t.CampaignRun))}
         revisions = dict(s.execute(select(t.CampaignRevision.revision,
@@ -78,7 +78,7 @@ def test_run_on_a_campaign_that_cannot_activate_is_an_error(repo, database) -> N
     bundle, plan = plan_repo(project, database)
     errors = [(c.instead_of, c.to) for c in plan.changes if c.action == "error"]
     assert errors == [("transition", "active"), ("run", "launch")]
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     assert not result.ok
     with database.session() as s:
         assert s.scalars(select(t.CampaignRun)).all() == []
@@ -98,7 +98,7 @@ def test_pausing_after_a_run_started_is_not_blocked_by_its_needs(repo, database,
                                                                   tmp_path) -> None:
     project = repo(campaign(runs="          runs: [{name: launch, type: run}]"))
     bundle, plan = plan_repo(project, database)
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     path = tmp_path / "campaigns/acme/q1.yaml"
     path.write_text(path.read_text().replace("status: active", "status: paused"))
     _, plan = plan_repo(project, database)
@@ -127,7 +127,7 @@ def test_callers_preflight_errors_are_rechecked_for_started_runs(repo, database,
 
     project = repo(campaign(runs="          runs: [{name: launch, type: run}]"))
     bundle, plan = plan_repo(project, database)
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     path = tmp_path / "campaigns/acme/q1.yaml"
     path.write_text(path.read_text().replace("status: active", "status: paused"))
     bundle = load_project_bundle(project)
@@ -151,7 +151,7 @@ def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, databa
     started are in flight and stay."""
     project = repo(campaign())
     bundle, plan = plan_repo(project, database)
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     make_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
     bundle, plan = plan_repo(project, database)
     runs = [c for c in plan.changes if c.action in ("run", "cancel")]
@@ -159,7 +159,7 @@ def test_a_waiting_run_whose_declaration_left_the_file_is_cancelled(repo, databa
         ("cancel", "wave", None, "no longer declared; scheduled, not started")]
     assert "▶ acme/Campaign/q1: cancel run wave (no longer declared; scheduled, not started)" \
         in render_text(plan)
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     assert result.ok and result.counts()["cancel"] == 1 and result.counts()["run"] == 0
     with database.session() as s:
         rows = {r.name: (r.status, r.status_reason) for r in s.scalars(select(t.CampaignRun))}
@@ -187,13 +187,13 @@ def test_a_cancel_finds_the_run_started_meanwhile_and_leaves_it(repo, database,
                                                                 tmp_path) -> None:
     project = repo(campaign())
     bundle, plan = plan_repo(project, database)
-    assert apply_plan(database, plan, bundle, project=project).ok
+    assert apply_plan(database, plan, bundle, project=project, now=rr.NOW).ok
     make_repo(tmp_path, campaign(runs="          runs: [{name: smoke, type: test_run}]"))
     bundle, plan = plan_repo(project, database)
     with database.session() as s:  # tick started it between plan and apply
         s.execute(update(t.CampaignRun).where(t.CampaignRun.name == "wave")
                   .values(status="running"))
-    result = apply_plan(database, plan, bundle, project=project)
+    result = apply_plan(database, plan, bundle, project=project, now=rr.NOW)
     assert result.ok and result.counts()["cancel"] == 0
     assert result.skipped == ["acme/Campaign/q1"]
     with database.session() as s:

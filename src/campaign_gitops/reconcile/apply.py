@@ -449,14 +449,15 @@ EXECUTORS: dict[Action, Execute] = {
 }
 
 
-def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
+def apply_changes(db: Database, plan: Plan, bundle: Bundle, *, now: dt.datetime,
                   config: ProjectConfig | None = None, git: GitInfo | None = None,
-                  actor: str = "cli", now: dt.datetime | None = None,
+                  actor: str = "cli",
                   on_change: Callable[[Change, str, str], None] | None = None,
                   guard: Callable[[Connection], None] | None = None,
                   delay: float = 0.0) -> ApplyResult:
     """Execute ``plan``: each change in its own transaction, in the plan's order.
 
+    ``now`` stamps every row and log entry (the caller's clock: time is an input).
     ``on_change(change, outcome, reason)`` is told each outcome (applied, skipped,
     error) so a caller can show progress; this module never prints. ``guard`` runs
     first in every change's transaction (the daemon's lease check); what it raises
@@ -464,7 +465,7 @@ def apply_changes(db: Database, plan: Plan, bundle: Bundle, *,
     change, serially (tests kill an apply in the middle).
     """
     work = _Apply(bundle, config or ProjectConfig(), git or git_info(bundle.root),
-                  now or dt.datetime.now(dt.UTC), actor, postgres=db.is_postgres,
+                  now, actor, postgres=db.is_postgres,
                   guard=guard)
     result = ApplyResult()
     workers = _workers(db, delay)

@@ -1,7 +1,7 @@
 """The one entry point the CLI, the daemon and the web UI share: plan a repo, apply a plan.
 
     bundle, plan = plan_repo(project, db, prune=False)
-    result = apply_plan(db, plan, bundle, project=project, actor="cli")
+    result = apply_plan(db, plan, bundle, project=project, now=now, actor="cli")
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def plan_repo(project: Project, db: Database, *, prune: bool = False,
 
 
 def apply_plan(db: Database, plan: Plan, bundle: Bundle, *, project: Project,
-               actor: str = "cli", now: dt.datetime | None = None,
+               now: dt.datetime, actor: str = "cli",
                config: ProjectConfig | None = None, on_change: Any = None,
                delay: float = 0.0) -> ApplyResult:
     """Execute ``plan`` (one transaction per change); see ``reconcile.apply``."""
