@@ -29,7 +29,8 @@ from campaign_gitops.config.loader import FileResult
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight.engine import run_preflight
-from campaign_gitops.reconcile.apply import GitInfo, apply_changes
+from campaign_gitops.reconcile.apply import apply_changes
+from campaign_gitops.reconcile.apply_steps import GitInfo
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff
 from campaign_gitops.reconcile.blockers import errors_by_resource, run_errors, unstarted_view
 from campaign_gitops.reconcile.events import EventLog
