@@ -9,8 +9,7 @@ import datetime as dt
 import itertools
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from campaign_gitops.config.cron import next_fire, prev_fire
 

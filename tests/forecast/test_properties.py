@@ -10,8 +10,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from campaign_gitops.reconcile.forecast import ALL_CONTACTS, Cohort, SimRun, simulate
 from campaign_gitops.runs.sequences import RunPlan

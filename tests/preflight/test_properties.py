@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from campaign_gitops.config.bundle import load_bundle
 from campaign_gitops.preflight.engine import RUN_ACTIONS, run_preflight

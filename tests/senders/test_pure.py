@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from campaign_gitops.config.models import Sender
 from campaign_gitops.runs.senders import (

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import ClientDefaults
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.state import kv
-from campaign_gitops.state import tables as t
+from campaign_gitops.state import kv, tables as t
 from campaign_gitops.state.db import open_database
 from campaign_gitops.state.operations import set_client, set_halt
 

@@ -16,8 +16,15 @@ from typing import Annotated, Any
 
 import anthropic
 from anthropic.types import MessageParam
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from pydantic import model_validator as _model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator as _model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from campaign_gitops.ai import prompts

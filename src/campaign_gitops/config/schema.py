@@ -23,8 +23,7 @@ from campaign_gitops.config.models import (
     SCHEMA_BASE,
     Resource,
 )
-from campaign_gitops.config.project_file import SCHEMA_FILE as PROJECT_SCHEMA_FILE
-from campaign_gitops.config.project_file import project_schema
+from campaign_gitops.config.project_file import SCHEMA_FILE as PROJECT_SCHEMA_FILE, project_schema
 from campaign_gitops.config.validate import describe, did_you_mean, fields_at, validate_model
 from campaign_gitops.findings import Finding, Severity
 

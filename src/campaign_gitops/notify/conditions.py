@@ -12,8 +12,7 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
-from campaign_gitops.state import kv
-from campaign_gitops.state import tables as t
+from campaign_gitops.state import kv, tables as t
 from campaign_gitops.state.db import Database
 
 CREDITS_LOW = 100  # a client at or below this many credits is told about (credits-low)

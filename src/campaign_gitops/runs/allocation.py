@@ -33,6 +33,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    column as sql_column,
     exists,
     func,
     literal_column,
@@ -41,7 +42,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session
 
 from campaign_gitops.state.db import rowcount

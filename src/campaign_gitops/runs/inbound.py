@@ -21,8 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign_gitops.config.project import MailboxConfig
-from campaign_gitops.inbound import suppressions as supp
-from campaign_gitops.inbound import webhook
+from campaign_gitops.inbound import suppressions as supp, webhook
 from campaign_gitops.inbound.classify import Verdict, classify
 from campaign_gitops.inbound.imap import FetchReport, process
 from campaign_gitops.inbound.tokens import Signer

@@ -23,8 +23,12 @@ from campaign_gitops.runs.compose import Outcome, Work, message_key, unsubscribe
 from campaign_gitops.runs.enrollments import advance_values
 from campaign_gitops.runs.gate import charge, load_budget
 from campaign_gitops.runs.send_gate import Verdict
-from campaign_gitops.runs.sender_use import Thread, reply_subject, threads
-from campaign_gitops.runs.sender_use import envelope as sender_envelope
+from campaign_gitops.runs.sender_use import (
+    Thread,
+    envelope as sender_envelope,
+    reply_subject,
+    threads,
+)
 from campaign_gitops.runs.senders import SenderBook
 from campaign_gitops.runs.sequences import RunPlan
 from campaign_gitops.runs.tick_state import TickState, apply_moves, hold, move

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from campaign_gitops.findings import CampaignGitopsError
-from campaign_gitops.state import kv
-from campaign_gitops.state import tables as t
+from campaign_gitops.state import kv, tables as t
 from campaign_gitops.state.queries import client_names
 
 if TYPE_CHECKING:

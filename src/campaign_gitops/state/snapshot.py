@@ -19,8 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaign_gitops.identity import Key
-from campaign_gitops.state import kv
-from campaign_gitops.state import tables as t
+from campaign_gitops.state import kv, tables as t
 
 
 @dataclass(frozen=True, slots=True)

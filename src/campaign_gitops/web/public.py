@@ -127,8 +127,7 @@ def recipients_router(db: Database, config: ProjectConfig | None, templates: Any
     ``monotonic`` (seconds) drives the rate limit."""
     from campaign_gitops.inbound import webhook
     from campaign_gitops.inbound.suppressions import suppress
-    from campaign_gitops.inbound.tokens import Signer as _Signer
-    from campaign_gitops.inbound.tokens import Unsubscribe
+    from campaign_gitops.inbound.tokens import Signer as _Signer, Unsubscribe
     from campaign_gitops.runs.inbound import handle_event
     from campaign_gitops.runs.replies import ReplyInput, add_reply, already_recorded
 
