@@ -224,7 +224,7 @@ def wait_for(check: object, timeout: float = 20.0) -> None:
 
 
 def test_a_webhook_on_one_replica_wakes_the_others_through_postgres(pg_url: str) -> None:
-    from campaign_gitops.reconcile.remote import PgWake
+    from campaign_gitops.reconcile.fetch_wake import PgWake
 
     heard_a: list[str] = []
     heard_b: list[str] = []

@@ -193,7 +193,7 @@ def run_daemon(ctx: Context, *, once: bool, interval: float, tick_interval: floa
         follower.report(first, time.monotonic(), time.time())  # the start-up fetch
     wake = None
     if follower is not None and leader.kind == "postgresql":
-        from campaign_gitops.reconcile.remote import PgWake
+        from campaign_gitops.reconcile.fetch_wake import PgWake
 
         wake = PgWake(url, follower.trigger, log=log)
     notifier = _notifier(config, db, log, health) if not once else None
