@@ -84,22 +84,6 @@ def definition(kind: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     return dict(spec)
 
 
-def _held_identities(bundle: Bundle) -> set[Key]:
-    """Identities named by documents of failed files, even when they did not validate."""
-    keys: set[Key] = set()
-    for name in bundle.failed_files:
-        result = bundle.files.get(name)
-        for doc in result.documents if result else ():
-            data = doc.data if isinstance(doc.data, dict) else {}
-            raw_meta = data.get("metadata")
-            meta = raw_meta if isinstance(raw_meta, dict) else {}
-            kind, rname = data.get("kind"), meta.get("name")
-            if isinstance(kind, str) and isinstance(rname, str):
-                client = meta.get("client") if kind != "Client" else rname
-                keys.add(Key(str(client or rname), kind, rname))
-    return keys
-
-
 def _frozen(options: PlanOptions) -> str | None:
     if options.now is None or not options.config.freeze_windows:
         return None
@@ -306,7 +290,7 @@ class _Planner:
     # -------------------------------------------------- orphans
 
     def orphans(self) -> list[Change]:
-        held = _held_identities(self.bundle)
+        held = self.bundle.invalid  # named by a document that does not load or validate
         failed = self.bundle.failed_files
         out: list[Change] = []
         for key, state in self.snapshot.resources.items():
