@@ -22,13 +22,18 @@ from campaign_gitops.reconcile.plan import PlanErrors, started_runs
 from campaign_gitops.state.snapshot import Snapshot
 
 
-def errors_by_resource(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
-    """The error findings that name a resource, by ``client/Kind/name``."""
+def findings_by_resource(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Findings by the resource they name (``client/Kind/name``, "" for none), in order:
+    plan's errors (``errors_by_resource``) and the UI's findings per resource."""
     by_resource: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
-        if finding.is_error and finding.resource:
-            by_resource[finding.resource].append(finding)
+        by_resource[finding.resource].append(finding)
     return by_resource
+
+
+def errors_by_resource(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """The error findings that name a resource, by ``client/Kind/name``."""
+    return findings_by_resource(f for f in findings if f.is_error and f.resource)
 
 
 def unstarted_view(bundle: Bundle, snapshot: Snapshot) -> Bundle:

@@ -50,10 +50,9 @@ class View:
 
 
 def _findings_by_resource(findings: list[Finding]) -> dict[str, tuple[dict[str, Any], ...]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for f in findings:
-        grouped.setdefault(f.resource, []).append(f.to_dict())
-    return {k: tuple(v) for k, v in grouped.items()}
+    from campaign_gitops.reconcile.blockers import findings_by_resource  # as preflight: lazily
+
+    return {k: tuple(f.to_dict() for f in v) for k, v in findings_by_resource(findings).items()}
 
 
 def _fingerprint_files(directory: Path) -> tuple[int, int, int]:
