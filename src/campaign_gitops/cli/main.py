@@ -43,6 +43,29 @@ COMMAND_MODULES: tuple[str, ...] = (
     "campaign_gitops.cli.pr_comment_cmd",
 )
 
+# Commands not defined in ``<name>_cmd``: where they are, so that running one imports
+# only its own module (scanning COMMAND_MODULES in order would import the AI SDK, about
+# 1.5 s, before ``apply`` or ``client``). tests/cli/test_command_homes.py keeps it whole.
+COMMAND_HOMES: dict[str, str] = {
+    "apply": "campaign_gitops.cli.plan_cmd",
+    "history": "campaign_gitops.cli.plan_cmd",
+    "export": "campaign_gitops.cli.plan_cmd",
+    "reconcile": "campaign_gitops.cli.daemon_cmd",
+    "client": "campaign_gitops.cli.admin_cmd",
+    "halt": "campaign_gitops.cli.admin_cmd",
+    "resume": "campaign_gitops.cli.admin_cmd",
+    "db": "campaign_gitops.cli.admin_cmd",
+    "suppressions": "campaign_gitops.cli.recipients_cmd",
+}
+
+
+def command_home(name: str) -> str | None:
+    """The module that defines command ``name`` (None: not a known command)."""
+    if name in COMMAND_HOMES:
+        return COMMAND_HOMES[name]
+    module = f"campaign_gitops.cli.{name.replace('-', '_')}_cmd"
+    return module if module in COMMAND_MODULES else None
+
 
 _LOADED: set[str] = set()
 
@@ -50,8 +73,9 @@ _LOADED: set[str] = set()
 class Group(click.Group):
     """Loads command modules lazily; turns CampaignGitopsError into one line and its exit code.
 
-    A command only imports the module that defines it (tried first: ``<name>_cmd``), so
-    ``lint`` does not pay for the AI SDK or the database; ``--help`` loads them all.
+    A command only imports the module that defines it (``command_home``: ``<name>_cmd``
+    or ``COMMAND_HOMES``), so ``lint`` does not pay for the AI SDK or the database, nor
+    ``apply`` for the AI SDK; ``--help`` loads them all.
     """
 
     def _load(self, module: str) -> None:
@@ -61,8 +85,8 @@ class Group(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
-            likely = [m for m in COMMAND_MODULES if m.endswith(f".{cmd_name}_cmd")]
-            for module in (*likely, *COMMAND_MODULES):
+            home = command_home(cmd_name)
+            for module in (home, *COMMAND_MODULES) if home else COMMAND_MODULES:
                 self._load(module)
                 if cmd_name in self.commands:
                     break
