@@ -127,6 +127,12 @@ def test_halt_and_resume(run) -> None:
         is False
     code, out = run("halt", "--client", "nobody")
     assert code == 2 and "no client 'nobody'" in out
+    # the clock is the caller's, like every command's --now
+    assert run("halt", "--now", "2026-12-01T09:00:00Z")[0] == 0
+    assert run("resume", "--now", "2026-12-01T09:05:00+11:00")[0] == 0
+    code, out = run("halt", "--now", "tomorrow")
+    assert code == 2 and "--now" in out
+    assert run("client", "set", "acme", "--credits", "5", "--now", "2026-12-01T09:00:00Z")[0] == 0
 
 
 def test_db_upgrade(run) -> None:

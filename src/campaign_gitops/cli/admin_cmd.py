@@ -5,12 +5,18 @@ log, so a saved plan made before it is stale); here they are parsed and reported
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, echo_json, format_option, pass_context
+from campaign_gitops.cli.common import (
+    Context,
+    echo_json,
+    format_option,
+    now_option,
+    parse_now,
+    pass_context,
+)
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.state.queries import client_rows
 
@@ -43,9 +49,10 @@ def _file_clients(ctx: Context) -> set[str]:
 @click.argument("client")
 @click.option("--subscription", type=click.Choice(SUBSCRIPTIONS))
 @click.option("--credits", type=click.IntRange(min=0))
+@now_option("Record the change at this time (ISO 8601); default: now.")
 @pass_context
 def client_set(ctx: Context, client: str, subscription: str | None,
-               credits: int | None) -> int:
+               credits: int | None, now_text: str | None) -> int:
     """Set CLIENT's subscription status and/or credits.
 
     \b
@@ -60,7 +67,7 @@ def client_set(ctx: Context, client: str, subscription: str | None,
     with ctx.session() as session:
         after = set_client(session, client, subscription=subscription, credits=credits,
                            defaults=defaults, file_clients=lambda: _file_clients(ctx),
-                           now=dt.datetime.now(dt.UTC))
+                           now=parse_now(now_text))
     click.echo(f"client {client}: subscription {after['subscription']}, "
                f"credits {after['credits']}")
     return 0
@@ -97,12 +104,13 @@ def client_list(ctx: Context, fmt: str) -> int:
     return 0
 
 
-def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None) -> str:
+def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None,
+              now_text: str | None) -> str:
     """Halt or resume (``state/operations.py``) and say what changed."""
     from campaign_gitops.state.operations import set_halt
 
     with ctx.session() as session:
-        set_halt(session, client, halted=halted, reason=reason, now=dt.datetime.now(dt.UTC))
+        set_halt(session, client, halted=halted, reason=reason, now=parse_now(now_text))
     what = "all delivery" if client is None else f"delivery for client {client}"
     return what + (" is halted" if halted else " resumed")
 
@@ -110,8 +118,10 @@ def _set_halt(ctx: Context, client: str | None, halted: bool, reason: str | None
 @click.command("halt")
 @click.option("--client", help="Only this client (default: everything).")
 @click.option("--reason", help="Shown in status and in the tick's report.")
+@now_option("Record the halt at this time (ISO 8601); default: now.")
 @pass_context
-def halt_command(ctx: Context, client: str | None, reason: str | None) -> int:
+def halt_command(ctx: Context, client: str | None, reason: str | None,
+                 now_text: str | None) -> int:
     """Emergency stop of all delivery (or one client's), whatever the files say.
 
     \b
@@ -119,14 +129,16 @@ def halt_command(ctx: Context, client: str | None, reason: str | None) -> int:
       campaign-gitops halt --reason "complaint from a recipient"
       campaign-gitops halt --client acme
     """
-    click.echo(_set_halt(ctx, client, True, reason) + " (campaign-gitops resume undoes it)")
+    done = _set_halt(ctx, client, True, reason, now_text)
+    click.echo(done + " (campaign-gitops resume undoes it)")
     return 0
 
 
 @click.command("resume")
 @click.option("--client", help="Only this client (default: the global halt).")
+@now_option("Record the resume at this time (ISO 8601); default: now.")
 @pass_context
-def resume_command(ctx: Context, client: str | None) -> int:
+def resume_command(ctx: Context, client: str | None, now_text: str | None) -> int:
     """Undo ``halt``: delivery continues within windows and limits (no burst).
 
     \b
@@ -134,7 +146,7 @@ def resume_command(ctx: Context, client: str | None) -> int:
       campaign-gitops resume
       campaign-gitops resume --client acme
     """
-    click.echo(_set_halt(ctx, client, False, None))
+    click.echo(_set_halt(ctx, client, False, None, now_text))
     return 0
 
 
