@@ -106,7 +106,7 @@ def parse_project_file(path: Path, root: Path) -> ProjectFile:
         return ProjectFile(path, name, None, doc, (_error(
             name, f"{CONFIG_FILE} must be a mapping", "see schemas/project.json",
             doc.line, doc.column),))
-    config, findings = validate_model(doc, ProjectConfig, project_schema())
+    config, findings = validate_model(doc, ProjectConfig, project_schema)
     return ProjectFile(path, name, config, doc, tuple(sorted(findings, key=Finding.sort_key)))
 
 

@@ -233,7 +233,8 @@ def validate_document(doc: Document) -> tuple[Resource | None, list[Finding]]:
                    else f"unsupported apiVersion {describe(got)}")
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("apiVersion",), value=True),
                               message, resource=resource, hint=f"use apiVersion: {API_VERSION}")]
-    model, findings = validate_model(doc, KIND_MODELS[kind], resource_schema(kind), resource)
+    schema = functools.partial(resource_schema, kind)
+    model, findings = validate_model(doc, KIND_MODELS[kind], schema, resource)
     findings = _explain_names(doc, findings) + _duplicate_runs(doc, data, resource)
     if model is None or findings:
         return None, findings

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -125,10 +126,15 @@ def error_finding(doc: Document, schema: dict[str, Any], error: Any,
     return Finding("SCHEMA", Severity.ERROR, location, message, resource=resource, hint=hint)
 
 
-def validate_model(doc: Document, model: type[M], schema: dict[str, Any],
+def validate_model(doc: Document, model: type[M], schema: Callable[[], dict[str, Any]],
                    resource: str = "") -> tuple[M | None, list[Finding]]:
-    """Validate a document's data into ``model``, or into findings that say why not."""
+    """Validate a document's data into ``model``, or into findings that say why not.
+
+    ``schema`` gives the model's JSON Schema (for "did you mean" hints); it is asked
+    for only when the document fails: generating it costs more than validating
+    hundreds of documents, and most runs have no failure."""
     try:
         return model.model_validate(doc.data), []
     except ValidationError as exc:
-        return None, [error_finding(doc, schema, err, resource) for err in exc.errors()]
+        generated = schema()
+        return None, [error_finding(doc, generated, err, resource) for err in exc.errors()]
