@@ -35,6 +35,7 @@ from campaign_gitops.config.yaml12 import (
     Position,
     Problem,
     nesting_bound,
+    plain_documents,
     too_deep,
 )
 from campaign_gitops.findings import Finding, Location, Severity
@@ -210,6 +211,13 @@ def parse_text(text: str, file: str, *, record_positions: bool = True,
                 _unreadable(result, text, _finding(
                     file, deep.line + 1, deep.column + 1,
                     f"nesting deeper than {MAX_DEPTH} levels", "flatten the structure"))
+                return result
+        if not record_positions:
+            plain = plain_documents(text)
+            if plain is not None:
+                result.documents = [Document(file, index, data, line, column,
+                                             None if lazy is not None else {}, sha256, lazy)
+                                    for index, data, line, column in plain]
                 return result
         loader = Composer(text)
     except yaml.MarkedYAMLError as exc:

@@ -301,3 +301,103 @@ def _first_too_deep(events: Iterable[yaml.Event]) -> yaml.Mark | None:
     return None
 
 
+
+
+# ---------------------------------------------------------------- the plain fast path
+
+try:  # libyaml's event parser without the composer (absent without the C extension)
+    from yaml._yaml import CParser as _EventParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _EventParser = None
+
+# Below this many characters a document cannot exceed MAX_NODES_PER_DOCUMENT without
+# aliases (each entry the builder counts takes at least one ':', '-', ',' or '?', and
+# each collection is an entry's value): the fast path need not count.
+PLAIN_PATH_CHARS = MAX_NODES_PER_DOCUMENT // 2
+
+_ScalarEvent = yaml.ScalarEvent
+_MappingEnd = yaml.MappingEndEvent
+_SequenceEnd = yaml.SequenceEndEvent
+_MappingStart = yaml.MappingStartEvent
+_SequenceStart = yaml.SequenceStartEvent
+_StreamEnd = yaml.StreamEndEvent
+
+
+class _Unusual(Exception):
+    """Something only the composer's path decides (an anchor, alias or tag, a duplicate
+    or non-scalar key, a NUL, deep nesting)."""
+
+
+def _event_scalar(event: Any) -> Any:
+    if event.anchor is not None or event.tag is not None:
+        raise _Unusual
+    if event.implicit[0]:
+        return _plain(event.value)
+    if "\x00" in event.value:
+        raise _Unusual
+    return event.value
+
+
+def _event_collection(event: Any, get: Any, depth: int) -> Any:
+    if event.anchor is not None or event.tag is not None or depth > MAX_DEPTH:
+        raise _Unusual
+    cls = event.__class__
+    if cls is _MappingStart:
+        mapping: dict[str, Any] = {}
+        while True:
+            key = get()
+            if key.__class__ is not _ScalarEvent:
+                if key.__class__ is _MappingEnd:
+                    return mapping
+                raise _Unusual
+            name = key.value
+            if key.anchor is not None or key.tag is not None or name in mapping \
+                    or "\x00" in name:
+                raise _Unusual
+            value = get()
+            mapping[name] = _event_scalar(value) if value.__class__ is _ScalarEvent \
+                else _event_collection(value, get, depth + 1)
+    if cls is _SequenceStart:
+        items: list[Any] = []
+        while True:
+            value = get()
+            if value.__class__ is _ScalarEvent:
+                items.append(_event_scalar(value))
+            elif value.__class__ is _SequenceEnd:
+                return items
+            else:
+                items.append(_event_collection(value, get, depth + 1))
+    raise _Unusual  # an alias
+
+
+def plain_documents(text: str) -> list[tuple[int, Any, int, int]] | None:
+    """(index, data, line, column) of each non-empty document of a text that is plain
+    data only, built straight from libyaml's events; None when the text has anything
+    else (or a syntax error), and then only ``Composer`` + ``Builder`` decide.
+
+    The same data and document starts as that path for every text it accepts, at
+    about 60 % of its cost (no node objects): the load of a file whose positions are
+    not wanted (lint and plan parse them again only for a finding). No positions.
+    """
+    if _EventParser is None or len(text) >= PLAIN_PATH_CHARS:
+        return None
+    parser = _EventParser(text)
+    get = parser.get_event
+    out: list[tuple[int, Any, int, int]] = []
+    index = 0
+    try:
+        get()  # the stream's start
+        while get().__class__ is not _StreamEnd:  # a document's start
+            root = get()
+            mark = root.start_mark
+            data = _event_scalar(root) if root.__class__ is _ScalarEvent \
+                else _event_collection(root, get, 0)
+            get()  # the document's end
+            if data is not None:  # an empty document is no resource
+                out.append((index, data, mark.line + 1, mark.column + 1))
+            index += 1
+    except (_Unusual, yaml.YAMLError, ScalarTooLong):
+        return None
+    finally:
+        parser.dispose()
+    return out
