@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from campaign_gitops.config.loader import discover, load_bytes, load_file, parse_text
+from campaign_gitops.config.loader import (
+    discover,
+    discover_sources,
+    load_bytes,
+    load_file,
+    parse_text,
+    relative_name,
+    sources,
+)
 from campaign_gitops.config.yaml12 import HAVE_C_PARSER, MAX_DEPTH, resolve_core_scalar
 
 
@@ -268,3 +276,29 @@ def test_integers_load_up_to_the_64_bit_range_and_beyond_are_findings() -> None:
         findings = load(text).findings
         assert [(f.rule, f.location.line, f.location.column) for f in findings] == [
             ("SCHEMA", 1, 4)], text
+
+
+@pytest.mark.parametrize("path", [
+    "campaigns/acme/q1.yaml", "campaigns/./acme/q1.yaml", "campaigns//acme/q1.yaml",
+    "campaigns/../campaigns/acme/q1.yaml", "campaigns/acme/.hidden.yaml", "q1.yaml",
+    "../elsewhere/q1.yaml", "campaigns/acme/", "campaigns/a.b/q1.yml",
+])
+@pytest.mark.parametrize("trailing", ["", "/"])
+def test_sources_name_every_path_as_relative_name_does(tmp_path: Path, path: str,
+                                                       trailing: str) -> None:
+    root = Path(str(tmp_path) + trailing)
+    for given in (f"{tmp_path}/{path}", path):
+        assert sources([given], root) == [(relative_name(given, root), given)]
+    listed = discover_sources([tmp_path / "campaigns"], root)
+    assert listed == [(relative_name(p, root), p) for _, p in listed]
+
+
+def test_discover_sources_names_the_files_of_discover(tmp_path: Path) -> None:
+    (tmp_path / "campaigns" / "acme").mkdir(parents=True)
+    (tmp_path / "campaigns" / "acme" / "q1.yaml").write_text("a: 1\n")
+    (tmp_path / "campaigns" / "top.yml").write_text("a: 1\n")
+    assert discover_sources([tmp_path / "campaigns"], tmp_path) == [
+        ("campaigns/acme/q1.yaml", str(tmp_path / "campaigns" / "acme" / "q1.yaml")),
+        ("campaigns/top.yml", str(tmp_path / "campaigns" / "top.yml"))]
+    assert discover_sources([tmp_path / "campaigns"], tmp_path / "campaigns")[0][0] \
+        == "acme/q1.yaml"

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from campaign_gitops.config.bundle import build_bundle
-from campaign_gitops.config.loader import discover, load_file
+from campaign_gitops.config.loader import discover_sources, load_file, sources
 from campaign_gitops.config.parse_cache import (
     SHARDS,
     ParseCache,
+    folder_prefix,
     folder_shard,
     load_files,
     shard_of,
@@ -34,7 +35,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def lint(repo: Path, cache: Path | None) -> list[tuple[str, str, int, int, str]]:
-    files = discover([repo / "campaigns"])
+    files = discover_sources([repo / "campaigns"], repo)
     results = load_files(files, repo, repo / "campaigns", cache)
     bundle = build_bundle(results, repo, repo / "campaigns")
     return [(f.rule, f.location.file, f.location.line, f.location.column, f.message)
@@ -54,11 +55,13 @@ def test_hits_give_the_same_findings_and_places(repo: Path) -> None:
 def test_a_hit_reads_no_yaml_and_locates_lazily(repo: Path) -> None:
     cache_dir = repo / ".cache"
     path = repo / "campaigns" / "acme" / "goals.yaml"
+    (source,) = sources([path], repo)
+    assert source == ("campaigns/acme/goals.yaml", str(path))
     first = ParseCache(cache_dir, "acme")
-    fresh = first.load(path, repo)
+    fresh = first.load(source, repo)
     first.save()
     second = ParseCache(cache_dir, "acme")
-    cached = second.load(path, repo)
+    cached = second.load(source, repo)
     assert [d.data for d in cached.documents] == [d.data for d in fresh.documents]
     assert all(d.recorded is None for d in cached.documents)
     assert cached.documents[1].locate(("spec", "outcome"), value=True) == \
@@ -105,13 +108,17 @@ def test_symlinks_are_never_cached(repo: Path, tmp_path_factory: pytest.TempPath
 
 
 def test_shards_hash_top_level_folders(repo: Path) -> None:
-    base = repo / "campaigns"
-    assert top_folder(base / "acme" / "x" / "y.yaml", base) == "acme"
-    assert top_folder(base / "top.yaml", base) == ""
-    assert top_folder(repo / "elsewhere.yaml", base) == ""
-    assert top_folder(repo / "campaigns-2" / "acme" / "y.yaml", base) == ""
-    assert shard_of(base / "acme" / "x" / "y.yaml", base) == folder_shard("acme")
-    assert shard_of(base / "top.yaml", base) == shard_of(repo / "elsewhere.yaml", base) == ""
+    prefix = folder_prefix(repo / "campaigns", repo)
+    assert prefix == "campaigns/"
+    assert folder_prefix(repo, repo) == ""
+    assert top_folder("campaigns/acme/x/y.yaml", prefix) == "acme"
+    assert top_folder("campaigns/top.yaml", prefix) == ""
+    assert top_folder("elsewhere.yaml", prefix) == ""
+    assert top_folder("campaigns-2/acme/y.yaml", prefix) == ""
+    assert top_folder("/outside/acme/y.yaml", prefix) == ""
+    assert top_folder("acme/y.yaml", "") == "acme"
+    assert shard_of("campaigns/acme/x/y.yaml", prefix) == folder_shard("acme")
+    assert shard_of("campaigns/top.yaml", prefix) == shard_of("elsewhere.yaml", prefix) == ""
     # A folder's shard is stable (not Python's salted hash) and one of SHARDS.
     assert folder_shard("acme") == f"{zlib.crc32(b'acme') % SHARDS:02d}"
     assert len({folder_shard(f"client-{i:04d}") for i in range(1250)}) == SHARDS

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_gitops.config.loader import discover
+from campaign_gitops.config.loader import discover_sources
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import client_cache
 from campaign_gitops.preflight.lint import load_checked
@@ -56,9 +56,9 @@ def by_client(repo: Path, cache_dir: Path) -> list[Finding] | None:
     """``check_by_client`` on the repo's bundle as it is now (None: not split)."""
     resources = repo / "campaigns"
     bundle, _ = load_checked(resources, repo, config=None, cache_dir=None)
-    return client_cache.check_by_client(bundle, discover([resources.absolute()]), repo,
-                                        resources, config=None, config_json=repr(None),
-                                        cache_dir=cache_dir)
+    files = discover_sources([resources.absolute()], repo)
+    return client_cache.check_by_client(bundle, files, repo, resources, config=None,
+                                        config_json=repr(None), cache_dir=cache_dir)
 
 
 def test_a_layout_that_does_not_split_is_checked_whole(repo: Path) -> None:

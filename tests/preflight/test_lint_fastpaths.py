@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from campaign_gitops.config.loader import Source, discover_sources
 from campaign_gitops.config.parse_cache import SHARDS, folder_shard
 from campaign_gitops.preflight import parallel
 from campaign_gitops.preflight.lint import lint
@@ -23,6 +24,14 @@ def repo(tmp_path: Path) -> Path:
     q1.write_text(q1.read_text().replace("goal: book-demo", "goal: book-demos"))
     (tmp_path / "campaigns" / "globex" / "broken.yaml").write_text("a: [\n")
     return tmp_path
+
+
+def all_files(repo: Path) -> list[Source]:
+    return discover_sources([repo / "campaigns"], repo)
+
+
+def named(name: str) -> Source:
+    return (f"campaigns/{name}", f"/repo/campaigns/{name}")
 
 
 def run(repo: Path, **kw):
@@ -41,8 +50,8 @@ def test_parallel_equals_one_process(repo: Path, monkeypatch: pytest.MonkeyPatch
     two = run(repo, workers=2)
     assert keys(two) == keys(one)
     assert (two.files, two.resources) == (one.files, one.resources)
-    outcome = parallel.lint_parallel(sorted((repo / "campaigns").rglob("*.yaml")), repo,
-                                     repo / "campaigns", action=None, config=None, workers=2)
+    outcome = parallel.lint_parallel(all_files(repo), repo, repo / "campaigns", action=None,
+                                     config=None, workers=2)
     assert outcome is not None  # the split really happened
 
 
@@ -52,7 +61,7 @@ def test_parallel_falls_back_when_the_layout_does_not_split(repo: Path,
     (repo / "campaigns" / "shared.yaml").write_text(
         "apiVersion: campaign-gitops/v1\nkind: Goal\nmetadata: {name: extra, client: acme}\n"
         "spec: {outcome: reply}\n")
-    files = sorted((repo / "campaigns").rglob("*.yaml"))
+    files = all_files(repo)
     assert parallel.lint_parallel(files, repo, repo / "campaigns", action=None, config=None,
                                   workers=2) is None
     monkeypatch.setattr(parallel, "MIN_FILES", 0)
@@ -62,7 +71,7 @@ def test_parallel_falls_back_when_the_layout_does_not_split(repo: Path,
 def test_a_resource_of_another_client_in_a_folder_falls_back(repo: Path) -> None:
     goal = repo / "campaigns" / "acme" / "goals.yaml"
     goal.write_text(goal.read_text().replace("client: acme", "client: globex", 1))
-    files = sorted((repo / "campaigns").rglob("*.yaml"))
+    files = all_files(repo)
     assert parallel.lint_parallel(files, repo, repo / "campaigns", action=None, config=None,
                                   workers=2) is None
     assert any("lives in the folder of client" in f.message
@@ -119,19 +128,21 @@ def test_a_corrupt_cache_is_ignored(repo: Path) -> None:
 
 
 def test_client_folders_are_packed_into_a_few_even_batches() -> None:
-    groups = {f"c{i:04d}": [Path(f"c{i:04d}/f{j}.yaml") for j in range(8)] for i in range(1250)}
-    groups["big"] = [Path(f"big/f{j}.yaml") for j in range(100)]
+    groups = {f"c{i:04d}": [named(f"c{i:04d}/f{j}.yaml") for j in range(8)]
+              for i in range(1250)}
+    groups["big"] = [named(f"big/f{j}.yaml") for j in range(100)]
     packed = parallel.batches(groups, 8)
     assert len(packed) == 8
     assert sorted(f for batch in packed for f in batch) == sorted(groups)
     sizes = [sum(len(p) for p in batch.values()) for batch in packed]
     assert max(sizes) - min(sizes) <= 100  # within one folder of each other
-    assert parallel.batches({"a": [Path("a/x.yaml")]}, 4) == [{"a": [Path("a/x.yaml")]}]
+    assert parallel.batches({"a": [named("a/x.yaml")]}, 4) == [{"a": [named("a/x.yaml")]}]
 
 
 def test_a_parse_cache_shard_lies_in_one_batch() -> None:
     # Workers write the shards of their batch: two batches never share one.
-    groups = {f"c{i:04d}": [Path(f"c{i:04d}/f{j}.yaml") for j in range(8)] for i in range(1250)}
+    groups = {f"c{i:04d}": [named(f"c{i:04d}/f{j}.yaml") for j in range(8)]
+              for i in range(1250)}
     owner: dict[str, int] = {}
     for n, batch in enumerate(parallel.batches(groups, 8)):
         for folder in batch:
@@ -155,6 +166,6 @@ def test_many_small_client_folders_lint_in_batches_as_in_one_process(
     one, two = run(tmp_path, workers=1), run(tmp_path, workers=2)
     assert len([f for f in one.findings if f.rule == "PF016"]) == 30
     assert keys(two) == keys(one)
-    files = sorted((tmp_path / "campaigns").rglob("*.yaml"))
+    files = all_files(tmp_path)
     assert parallel.lint_parallel(files, tmp_path, tmp_path / "campaigns", action=None,
                                   config=None, workers=2) is not None

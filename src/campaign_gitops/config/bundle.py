@@ -16,7 +16,7 @@ from campaign_gitops.config.loader import (
     MAX_FILE_BYTES,
     Document,
     FileResult,
-    discover,
+    discover_sources,
     load_file,
     relative_name,
 )
@@ -203,12 +203,12 @@ def load_bundle(resources_dir: Path, root: Path, paths: Iterable[Path] | None = 
     cache (``parse_cache.py``) instead of being parsed again. A Bundle is built in this
     process: its models cost more to send between processes than to build.
     """
-    files = discover(list(paths) if paths else [resources_dir])
+    files = discover_sources(list(paths) if paths else [resources_dir], root)
     if cache_dir is not None and max_bytes == MAX_FILE_BYTES:
         from campaign_gitops.config.parse_cache import load_files
 
         results = load_files(files, root, resources_dir, cache_dir)
     else:
-        results = [load_file(p, root, max_bytes=max_bytes, lazy_positions=True)
-                   for p in files]
+        results = [load_file(path, root, max_bytes=max_bytes, lazy_positions=True, name=name)
+                   for name, path in files]
     return build_bundle(results, root, resources_dir)

@@ -20,6 +20,7 @@ import os
 import stat
 import tempfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from campaign_gitops.config.loader import (
     Document,
     FileResult,
     LazyPositions,
+    Source,
     load_file,
     relative_name,
 )
@@ -69,18 +71,24 @@ def folder_shard(folder: str) -> str:
     return f"{zlib.crc32(folder.encode()) % SHARDS:02d}" if folder else ""
 
 
-def top_folder(path: Path, resources_dir: Path) -> str:
-    """The first folder of ``path`` under ``resources_dir`` ('' at the top or outside)."""
-    full, base = os.path.abspath(path), os.path.abspath(resources_dir)
-    if not full.startswith(base + os.sep if not base.endswith(os.sep) else base):
+def folder_prefix(resources_dir: Path, root: Path) -> str:
+    """The resources folder's repo-relative name and a '/' ('' when it is the root)."""
+    name = relative_name(resources_dir, root)
+    return "" if name == "." else name.rstrip("/") + "/"
+
+
+def top_folder(name: str, prefix: str) -> str:
+    """The first folder of a file's name under the resources folder (its ``folder_prefix``);
+    '' at the top or outside."""
+    if not name.startswith(prefix):
         return ""
-    head, sep, _ = full[len(base):].lstrip(os.sep).partition(os.sep)
+    head, sep, _ = name[len(prefix):].partition("/")
     return head if sep else ""
 
 
-def shard_of(path: Path, resources_dir: Path) -> str:
-    """The shard holding ``path``'s parsed data."""
-    return folder_shard(top_folder(path, resources_dir))
+def shard_of(name: str, prefix: str) -> str:
+    """The shard holding the parsed data of the file of this name."""
+    return folder_shard(top_folder(name, prefix))
 
 
 class ParseCache:
@@ -98,25 +106,25 @@ class ParseCache:
         except (OSError, ValueError, KeyError, TypeError):
             self.old = {}
 
-    def load(self, path: Path, root: Path) -> FileResult:
-        name = relative_name(path, root)
+    def load(self, source: Source, root: Path) -> FileResult:
+        name, path = source
         try:
             st = os.lstat(path)
         except OSError:
-            return load_file(path, root, lazy_positions=True)
+            return load_file(path, root, lazy_positions=True, name=name)
         if stat.S_ISLNK(st.st_mode):
-            return load_file(path, root, lazy_positions=True)
+            return load_file(path, root, lazy_positions=True, name=name)
         signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         entry = self.old.get(name)
         if entry is not None and entry[0] == signature:
             self.new[name] = entry
-            lazy = LazyPositions(None, name, str(path))
+            lazy = LazyPositions(None, name, path)
             sha = entry[1]
             return FileResult(name, sha, [Document(name, index, data, line, column, None, sha,
                                                    lazy)
                                           for index, line, column, data in entry[2]],
                               comments=[(line, column, text) for line, column, text in entry[3]])
-        result = load_file(path, root, lazy_positions=True)
+        result = load_file(path, root, lazy_positions=True, name=name)
         if not result.findings:
             self.new[name] = [signature, result.sha256,
                               [[d.index, d.line, d.column, d.data] for d in result.documents],
@@ -129,23 +137,24 @@ class ParseCache:
         write_cache_file(self.path, {"code": code_fingerprint(), "files": self.new})
 
 
-def load_files(files: list[Path], root: Path, resources_dir: Path,
+def load_files(files: Sequence[Source], root: Path, resources_dir: Path,
                cache_dir: Path | None) -> list[FileResult]:
     """Load every file, from the parse cache where unchanged; results in ``files`` order."""
     if cache_dir is None:
-        return [load_file(p, root, lazy_positions=True) for p in files]
+        return [load_file(path, root, lazy_positions=True, name=name) for name, path in files]
+    prefix = folder_prefix(resources_dir, root)
     shards: dict[str, ParseCache] = {}
     results = []
-    for path in files:
-        shard = shard_of(path, resources_dir)
+    for source in files:
+        shard = shard_of(source[0], prefix)
         cache = shards.get(shard)
         if cache is None:
             cache = shards[shard] = ParseCache(cache_dir, shard)
-        results.append(cache.load(path, root))
+        results.append(cache.load(source, root))
     for cache in shards.values():
         cache.save()
     return results
 
 
-__all__ = ["SHARDS", "ParseCache", "code_fingerprint", "folder_shard", "load_files",
-           "shard_of", "top_folder", "write_cache_file"]
+__all__ = ["SHARDS", "ParseCache", "code_fingerprint", "folder_prefix", "folder_shard",
+           "load_files", "shard_of", "top_folder", "write_cache_file"]

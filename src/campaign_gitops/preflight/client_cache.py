@@ -15,10 +15,11 @@ None: the caller preflights the whole bundle.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_gitops.config.loader import relative_name
+from campaign_gitops.config.loader import Source
 from campaign_gitops.config.parse_cache import write_cache_file
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import cache, parallel
@@ -46,7 +47,7 @@ def _cached(entry: Any, key: str) -> list[Finding] | None:
         return None
 
 
-def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir: Path, *,
+def check_by_client(bundle: Bundle, files: Sequence[Source], root: Path, resources_dir: Path, *,
                     config: Any, config_json: str, cache_dir: Path) -> list[Finding] | None:
     """The bundle's ``lint`` findings, unchanged client folders from the cache; None when
     the repo is not laid out in client folders.
@@ -58,14 +59,13 @@ def check_by_client(bundle: Bundle, files: list[Path], root: Path, resources_dir
     from campaign_gitops.config.bundle import build_bundle
     from campaign_gitops.preflight.engine import run_preflight
 
-    groups = parallel.client_groups(files, resources_dir)
+    groups = parallel.client_groups(files, resources_dir, root)
     if groups is None or len(groups) < 2:
         return None
     stored = _read(cache_dir)
-    names = {folder: [relative_name(p, root) for p in paths] for folder, paths in groups.items()}
-    keys = {folder: cache.result_key(zip(names[folder], map(str, paths), strict=True),
-                                     action=None, config_json=config_json)
-            for folder, paths in groups.items()}
+    names = {folder: [name for name, _ in sources] for folder, sources in groups.items()}
+    keys = {folder: cache.result_key(sources, action=None, config_json=config_json)
+            for folder, sources in groups.items()}
     found = {folder: _cached(stored.get(folder), keys[folder]) for folder in groups}
     missing = [folder for folder, hit in found.items() if hit is None]
     if len(missing) * 2 > len(groups):

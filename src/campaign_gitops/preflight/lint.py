@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_gitops.config.loader import discover, relative_name
+from campaign_gitops.config.loader import Source, discover_sources, relative_name
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import cache, parallel
 
@@ -39,8 +39,9 @@ def in_scope(file: str, scopes: Sequence[str]) -> bool:
     return any(s in ("", ".") or file == s or file.startswith(s + "/") for s in scopes)
 
 
-def lint_files(files: list[Path], root: Path, resources_dir: Path, *, action: str | None,
-               config: Any, cache_dir: Path | None = None) -> parallel.Outcome:
+def lint_files(files: Sequence[Source], root: Path, resources_dir: Path, *,
+               action: str | None, config: Any,
+               cache_dir: Path | None = None) -> parallel.Outcome:
     """All findings (load, schema, preflight) and documents per file, in one process."""
     from campaign_gitops.config.bundle import build_bundle
     from campaign_gitops.config.parse_cache import load_files
@@ -63,12 +64,11 @@ def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
          workers: int | None = None) -> LintResult:
     """Load, validate and preflight; findings in scope sorted by file, line, column, rule."""
     extra = [p.absolute() for p in paths]
-    files = discover([resources_dir.absolute(), *extra])
+    files = discover_sources([resources_dir.absolute(), *extra], root)
     key = ""
     outcome: parallel.Outcome | None = None
     if cache_dir is not None:
-        key = cache.result_key(((relative_name(p, root), str(p)) for p in files),
-                               action=action, config_json=_config_json(config))
+        key = cache.result_key(files, action=action, config_json=_config_json(config))
         outcome = cache.load(cache_dir, key)
     cached = outcome is not None
     if outcome is None:
@@ -90,7 +90,7 @@ def lint(resources_dir: Path, root: Path, paths: Sequence[Path] = (), *,
     return LintResult(tuple(kept), len(counts), sum(counts), cached)
 
 
-def _key(named: list[tuple[str, str]], config: Any) -> str:
+def _key(named: Sequence[Source], config: Any) -> str:
     return cache.result_key(named, action=None, config_json=_config_json(config))
 
 
@@ -109,15 +109,14 @@ def load_checked(resources_dir: Path, root: Path, *, config: Any,
     from campaign_gitops.preflight.client_cache import check_by_client
     from campaign_gitops.preflight.engine import run_preflight
 
-    files = discover([resources_dir.absolute()])
-    named = [(relative_name(p, root), str(p)) for p in files] if cache_dir is not None else []
-    key = _key(named, config) if cache_dir is not None else ""
+    files = discover_sources([resources_dir.absolute()], root)
+    key = _key(files, config) if cache_dir is not None else ""
     outcome = cache.load(cache_dir, key) if cache_dir is not None else None
     with parallel.no_gc():
         bundle = build_bundle(load_files(files, root, resources_dir, cache_dir), root,
                               resources_dir)  # what load_bundle does, files discovered once
         # The findings answer for the files as they were keyed: re-key after loading.
-        unchanged = cache_dir is not None and _key(named, config) == key
+        unchanged = cache_dir is not None and _key(files, config) == key
         if outcome is not None and unchanged:
             return bundle, outcome[0]
         findings = None

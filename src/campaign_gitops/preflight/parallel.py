@@ -21,12 +21,13 @@ import gc
 import multiprocessing
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_gitops.config.parse_cache import folder_shard
+from campaign_gitops.config.loader import Source
+from campaign_gitops.config.parse_cache import folder_prefix, folder_shard, top_folder
 from campaign_gitops.findings import CampaignGitopsError, Finding
 
 if TYPE_CHECKING:
@@ -43,16 +44,16 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def client_groups(files: list[Path], resources_dir: Path) -> dict[str, list[Path]] | None:
+def client_groups(files: Sequence[Source], resources_dir: Path,
+                  root: Path) -> dict[str, list[Source]] | None:
     """Files by their first folder under ``resources_dir``; None when one lies elsewhere."""
-    groups: dict[str, list[Path]] = defaultdict(list)
-    base = os.path.join(os.path.abspath(resources_dir), "")
-    for path in files:
-        full = os.path.abspath(path)
-        folder, sep, _ = full[len(base):].partition(os.sep)
-        if not full.startswith(base) or not sep or not folder:
+    groups: dict[str, list[Source]] = defaultdict(list)
+    prefix = folder_prefix(resources_dir, root)
+    for source in files:
+        folder = top_folder(source[0], prefix)
+        if not folder:
             return None
-        groups[folder].append(path)
+        groups[folder].append(source)
     return dict(groups)
 
 
@@ -84,16 +85,16 @@ def layout_holds(bundle: Bundle, folder_of: dict[str, str]) -> bool:
     return not folders
 
 
-def batches(groups: dict[str, list[Path]], count: int) -> list[dict[str, list[Path]]]:
+def batches(groups: dict[str, list[Source]], count: int) -> list[dict[str, list[Source]]]:
     """The folders packed into at most ``count`` batches of about equal file counts, the
     folders of one parse-cache shard always together (largest shard first, each into
     the lightest batch so far)."""
-    shards: dict[str, dict[str, list[Path]]] = defaultdict(dict)
+    shards: dict[str, dict[str, list[Source]]] = defaultdict(dict)
     for folder, paths in groups.items():
         shards[folder_shard(folder)][folder] = paths
     sized = sorted(((sum(map(len, folders.values())), shard, folders)
                     for shard, folders in shards.items()), key=lambda s: (-s[0], s[1]))
-    bins: list[tuple[int, dict[str, list[Path]]]] = [(0, {}) for _ in range(count)]
+    bins: list[tuple[int, dict[str, list[Source]]]] = [(0, {}) for _ in range(count)]
     for files, _, folders in sized:
         i = min(range(len(bins)), key=lambda j: bins[j][0])
         size, members = bins[i]
@@ -103,7 +104,7 @@ def batches(groups: dict[str, list[Path]], count: int) -> list[dict[str, list[Pa
         len(p) for p in m.values()))
 
 
-Task = tuple[dict[str, list[Path]], Path, Path, str | None, Any, Path | None]
+Task = tuple[dict[str, list[Source]], Path, Path, str | None, Any, Path | None]
 # The tasks of the current run, set before the workers fork: a forked worker reads its
 # task here by index instead of unpickling thousands of paths.
 _FORKED_TASKS: list[Task] = []
@@ -117,14 +118,12 @@ def lint_group(args: Task) -> Outcome | None:
     """A batch of client folders: their findings and documents per file, or None if one
     breaks the layout."""
     from campaign_gitops.config.bundle import build_bundle
-    from campaign_gitops.config.loader import relative_name
     from campaign_gitops.config.parse_cache import load_files
     from campaign_gitops.preflight.engine import run_preflight
 
     folders, root, resources_dir, action, config, cache_dir = args
-    files = [path for paths in folders.values() for path in paths]
-    folder_of = {relative_name(path, root): folder
-                 for folder, paths in folders.items() for path in paths}
+    files = [source for sources in folders.values() for source in sources]
+    folder_of = {name: folder for folder, sources in folders.items() for name, _ in sources}
     with no_gc():
         results = load_files(files, root, resources_dir, cache_dir)
         bundle = build_bundle(results, root, resources_dir)
@@ -134,10 +133,11 @@ def lint_group(args: Task) -> Outcome | None:
     return findings, {r.file: len(r.documents) for r in results}
 
 
-def lint_parallel(files: list[Path], root: Path, resources_dir: Path, *, action: str | None,
-                  config: Any, workers: int, cache_dir: Path | None = None) -> Outcome | None:
+def lint_parallel(files: Sequence[Source], root: Path, resources_dir: Path, *,
+                  action: str | None, config: Any, workers: int,
+                  cache_dir: Path | None = None) -> Outcome | None:
     """The outcome computed over ``workers`` processes, or None when it cannot be split."""
-    groups = client_groups(files, resources_dir)
+    groups = client_groups(files, resources_dir, root)
     if groups is None or len(groups) < 2:
         return None
     tasks: list[Task] = [(batch, root, resources_dir, action, config, cache_dir)
