@@ -351,12 +351,15 @@ def sources(paths: Iterable[Path | str], root: Path) -> list[Source]:
 
 def load_file(path: Path | str, root: Path, *, record_positions: bool = True,
               max_bytes: int = MAX_FILE_BYTES, lazy_positions: bool = False,
-              name: str | None = None) -> FileResult:
-    """Load one file; ``name``: its ``relative_name``, when the caller has it."""
+              name: str | None = None, link: bool | None = None) -> FileResult:
+    """Load one file; ``name``: its ``relative_name``, and ``link``: whether it is a
+    symlink, when the caller knows them."""
     if name is None:
         name = relative_name(path, root)
     try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
+        if link is None:
+            link = stat.S_ISLNK(os.lstat(path).st_mode)
+        if link:
             target = Path(path).resolve()
             try:
                 target.relative_to(Path(root).resolve())

@@ -55,7 +55,8 @@ def code_fingerprint() -> str:
 def write_cache_file(path: Path, data: Any) -> None:
     """Write ``data`` as compact JSON to ``path``, atomically (a temporary file in the
     same folder, renamed); best effort: a cache that cannot be written is no error."""
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"),
+                         check_circular=False)  # plain data from YAML: no cycles
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
@@ -124,7 +125,7 @@ class ParseCache:
                                                    lazy)
                                           for index, line, column, data in entry[2]],
                               comments=[(line, column, text) for line, column, text in entry[3]])
-        result = load_file(path, root, lazy_positions=True, name=name)
+        result = load_file(path, root, lazy_positions=True, name=name, link=False)
         if not result.findings:
             self.new[name] = [signature, result.sha256,
                               [[d.index, d.line, d.column, d.data] for d in result.documents],

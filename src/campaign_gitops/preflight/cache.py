@@ -31,13 +31,15 @@ def result_key(files: Iterable[tuple[str, str]], *, action: str | None,
     digest = hashlib.sha256()
     digest.update(json.dumps([FORMAT, __version__, code_fingerprint(), action,
                               config_json]).encode())
+    parts = []  # hashed at once: one update per file costs more than the stat
     for name, path in files:
         try:
             st = os.stat(path)
-            digest.update(f"\0{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
-                          f"{st.st_ino}".encode())
+            parts.append(f"\0{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
+                         f"{st.st_ino}")
         except OSError:
-            digest.update(f"\0{name}\0missing".encode())
+            parts.append(f"\0{name}\0missing")
+    digest.update("".join(parts).encode())
     return digest.hexdigest()
 
 
