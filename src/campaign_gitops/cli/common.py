@@ -113,6 +113,31 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 
+# Whether this process is the program (``main``), which ends when the command does;
+# not when a test runner invokes commands in its own long-lived process.
+_PROGRAM = {"standalone": False}
+
+
+def run_as_program() -> None:
+    _PROGRAM["standalone"] = True
+
+
+def skip_final_collection() -> None:
+    """Let the process end without the interpreter's last garbage collection.
+
+    At exit CPython walks every object still alive (modules, models, a large repo's
+    findings) to free memory the process hands back anyway: ~30 ms after a lint of
+    12,500 files. Freezing them first (``gc.freeze``) skips that walk; objects are still
+    released by reference counting as modules are torn down. For commands that hold no
+    connection or unflushed file at exit (lint), and only in the program itself.
+    """
+    if _PROGRAM["standalone"]:
+        import atexit
+        import gc
+
+        atexit.register(gc.freeze)
+
+
 APPLY_DELAY_ENV = "CAMPAIGN_GITOPS_TEST_APPLY_DELAY"
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import click
 
-from campaign_gitops.cli.common import Context, format_option, pass_context
+from campaign_gitops.cli.common import (
+    Context,
+    format_option,
+    pass_context,
+    skip_final_collection,
+)
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.config.project_file import ProjectConfigError
 from campaign_gitops.config.settings import Settings
@@ -124,6 +129,7 @@ def run_lint(ctx: Context, paths: tuple[str, ...], action: str | None, fmt: str,
 
         with open(summary_file, "a", encoding="utf-8") as fh:
             fh.write(step_summary(report))
+    skip_final_collection()
     if report.errors or (strict and report.warnings):
         return EXIT_FINDINGS
     return EXIT_CLEAN

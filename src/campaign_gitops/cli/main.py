@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from campaign_gitops import __version__
-from campaign_gitops.cli.common import Context
+from campaign_gitops.cli.common import Context, run_as_program
 from campaign_gitops.findings import CampaignGitopsError
 
 DEBUG_ENV = "CAMPAIGN_GITOPS_DEBUG"
@@ -219,6 +219,7 @@ def pipe_closed() -> NoReturn:
 
 
 def main() -> None:
+    run_as_program()
     try:
         try:
             cli.main(prog_name="campaign-gitops")
