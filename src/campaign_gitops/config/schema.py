@@ -212,8 +212,15 @@ def _duplicate_runs(doc: Document, data: dict[str, Any], resource: str) -> list[
 
 def validate_document(doc: Document) -> tuple[Resource | None, list[Finding]]:
     """Turn one document into its typed model, or into findings that say why not."""
+    model, findings = _validate(doc, "")
+    if findings:  # named only now: most documents have nothing to report
+        resource = _resource_name(doc.data)
+        findings = [dataclasses.replace(f, resource=resource) for f in findings]
+    return model, findings
+
+
+def _validate(doc: Document, resource: str) -> tuple[Resource | None, list[Finding]]:
     data = doc.data
-    resource = _resource_name(data)
     if not isinstance(data, dict):
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(), "a resource must be a "
                               "mapping with apiVersion, kind, metadata and spec",
