@@ -14,6 +14,7 @@ from campaign_gitops.config.loader import (
     load_bytes,
     load_file,
     parse_text,
+    read_to_end,
     relative_name,
     sources,
 )
@@ -302,3 +303,31 @@ def test_discover_sources_names_the_files_of_discover(tmp_path: Path) -> None:
         ("campaigns/top.yml", str(tmp_path / "campaigns" / "top.yml"))]
     assert discover_sources([tmp_path / "campaigns"], tmp_path / "campaigns")[0][0] \
         == "acme/q1.yaml"
+
+
+def test_a_file_is_read_to_its_end_even_when_it_grew() -> None:
+    read, write = os.pipe()  # fstat says 0 bytes; the data says otherwise
+    os.write(write, b"a: 1\nb: 2\n")
+    os.close(write)
+    try:
+        assert read_to_end(read, 0, 1000) == b"a: 1\nb: 2\n"
+    finally:
+        os.close(read)
+    read, write = os.pipe()
+    os.write(write, b"x" * 50)
+    os.close(write)
+    try:  # never more than one byte over the bound (load_bytes refuses it then)
+        assert read_to_end(read, 0, 20) == b"x" * 21
+    finally:
+        os.close(read)
+
+
+def test_a_file_of_exactly_its_size_is_read_once(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_bytes(b"a: 1\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert read_to_end(fd, 5, 1000) == b"a: 1\n"
+    finally:
+        os.close(fd)
+    assert load_file(path, tmp_path).documents[0].data == {"a": 1}

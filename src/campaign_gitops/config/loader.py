@@ -367,18 +367,39 @@ def load_file(path: Path | str, root: Path, *, record_positions: bool = True,
                 return FileResult(name, "", findings=[_finding(
                     name, 1, 1, f"symlink points outside the repository ({target})",
                     "copy the file into the repository instead of linking it")])
-        with open(path, "rb", buffering=0) as fh:  # one read: no buffer to allocate
-            size = os.fstat(fh.fileno()).st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # no file object
+        try:
+            size = os.fstat(fd).st_size
             if size > max_bytes:
                 return FileResult(name, "", findings=[_finding(
                     name, 1, 1, f"file is {size} bytes, over the limit of {max_bytes}",
                     "split it into smaller files")])
-            raw = fh.read()  # not read(max_bytes + 1): that allocates 1 MiB per file
+            raw = read_to_end(fd, size, max_bytes)
+        finally:
+            os.close(fd)
     except OSError as exc:
         return FileResult(name, "", findings=[_finding(
             name, 1, 1, f"cannot read file: {exc.strerror or exc}", "check its permissions")])
     return load_bytes(raw, name, record_positions=record_positions, max_bytes=max_bytes,
                       lazy_positions=lazy_positions)
+
+
+def read_to_end(fd: int, size: int, max_bytes: int) -> bytes:
+    """A file's bytes: one read of its size (not of ``max_bytes``: that allocates 1 MiB a
+    file), then more only if it grew meanwhile, up to one byte over ``max_bytes``
+    (``load_bytes`` refuses it then)."""
+    raw = os.read(fd, size + 1)
+    if len(raw) <= size:
+        return raw
+    chunks = [raw]
+    total = len(raw)
+    while total <= max_bytes:
+        more = os.read(fd, max_bytes + 1 - total)
+        if not more:
+            break
+        chunks.append(more)
+        total += len(more)
+    return b"".join(chunks)
 
 
 def _walk(folder: str, out: set[str]) -> None:
