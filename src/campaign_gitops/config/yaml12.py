@@ -310,9 +310,10 @@ try:  # libyaml's event parser without the composer (absent without the C extens
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _EventParser = None
 
-# Below this many characters a document cannot exceed MAX_NODES_PER_DOCUMENT without
-# aliases (each entry the builder counts takes at least one ':', '-', ',' or '?', and
-# each collection is an entry's value): the fast path need not count.
+# Below this many characters a text cannot exceed MAX_NODES_PER_DOCUMENT without aliases:
+# the builder counts collections plus entries (pairs and items); every entry takes at
+# least one character of the text and there is at most one collection more than there
+# are entries, so the count stays under 2 * len(text) + 1. The fast path need not count.
 PLAIN_PATH_CHARS = MAX_NODES_PER_DOCUMENT // 2
 
 _ScalarEvent = yaml.ScalarEvent
