@@ -8,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign_gitops.config.loader import (
-    discover,
-    discover_sources,
-    load_bytes,
-    load_file,
-    parse_text,
-    read_to_end,
-    relative_name,
-    sources,
-)
+from campaign_gitops.config.discovery import discover, discover_sources, relative_name, sources
+from campaign_gitops.config.loader import load_bytes, load_file, parse_text, read_to_end
 from campaign_gitops.config.yaml12 import HAVE_C_PARSER, MAX_DEPTH, resolve_core_scalar
 
 

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from campaign_gitops.cli.main import cli
 from campaign_gitops.config.bundle import build_bundle, load_bundle
-from campaign_gitops.config.loader import discover, load_bytes
+from campaign_gitops.config.discovery import discover
+from campaign_gitops.config.loader import load_bytes
 from campaign_gitops.preflight.engine import run_preflight
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "campaigns"

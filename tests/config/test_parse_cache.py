@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from campaign_gitops.config.bundle import build_bundle
-from campaign_gitops.config.loader import discover_sources, load_file, sources
+from campaign_gitops.config.discovery import discover_sources, sources
+from campaign_gitops.config.loader import load_file
 from campaign_gitops.config.parse_cache import (
     SHARDS,
     ParseCache,

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from campaign_gitops.config.loader import discover, load_bytes, parse_text
+from campaign_gitops.config.discovery import discover
+from campaign_gitops.config.loader import load_bytes, parse_text
 from campaign_gitops.config.yaml12 import MAX_DEPTH, PLAIN_PATH_CHARS, plain_documents
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "campaigns"

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from campaign_gitops.cli.main import cli
-from campaign_gitops.config.loader import discover, load_file
+from campaign_gitops.config.discovery import discover
+from campaign_gitops.config.loader import load_file
 from campaign_gitops.config.schema import all_schemas, render_schema
 
 REPO = Path(__file__).resolve().parents[2]

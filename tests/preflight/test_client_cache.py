@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_gitops.config.loader import discover_sources
+from campaign_gitops.config.discovery import discover_sources
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import client_cache
 from campaign_gitops.preflight.lint import load_checked

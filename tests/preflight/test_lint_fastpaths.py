@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_gitops.config.loader import Source, discover_sources
+from campaign_gitops.config.discovery import Source, discover_sources
 from campaign_gitops.config.parse_cache import SHARDS, folder_shard
 from campaign_gitops.preflight import parallel
 from campaign_gitops.preflight.lint import lint

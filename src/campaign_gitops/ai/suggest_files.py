@@ -23,7 +23,8 @@ import yaml
 from campaign_gitops.ai import prompts
 from campaign_gitops.ai.suggest import Suggestion, client_channels
 from campaign_gitops.config.bundle import Bundle, build_bundle
-from campaign_gitops.config.loader import discover, load_bytes, load_file, relative_name
+from campaign_gitops.config.discovery import discover, relative_name
+from campaign_gitops.config.loader import load_bytes, load_file
 from campaign_gitops.config.models import (
     ANNOTATION_REASONING,
     API_VERSION,

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from campaign_gitops.cli.common import Context, apply_delay, pass_context
-from campaign_gitops.config.loader import relative_name
+from campaign_gitops.config.discovery import relative_name
 from campaign_gitops.config.project import Project
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.reconcile.daemon import Options, Reconciler

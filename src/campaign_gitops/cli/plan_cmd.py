@@ -364,7 +364,7 @@ def export_command(ctx: Context, out: Path | None, force: bool) -> int:
     Example:
       campaign-gitops export --out adopted/   # then review and move them under campaigns/
     """
-    from campaign_gitops.config.loader import relative_name
+    from campaign_gitops.config.discovery import relative_name
     from campaign_gitops.reconcile.export import SCHEMA_FILE, export_files, write_files
 
     project = ctx.project

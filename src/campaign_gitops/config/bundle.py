@@ -12,14 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from campaign_gitops.config.loader import (
-    MAX_FILE_BYTES,
-    Document,
-    FileResult,
-    discover_sources,
-    load_file,
-    relative_name,
-)
+from campaign_gitops.config.discovery import discover_sources, relative_name
+from campaign_gitops.config.loader import MAX_FILE_BYTES, Document, FileResult, load_file
 from campaign_gitops.config.models import (
     CAMPAIGN_REFERENCES,
     ClientSpec,

@@ -1,12 +1,13 @@
-"""Loading resource files: discovery, reading, documents with positions, findings.
+"""Loading resource files: reading, documents with positions, findings.
 
 Every problem becomes a Finding (rule ``SCHEMA``), never an exception: syntax errors
 with the parser's position, what ``yaml12.Builder`` refuses (duplicate keys, tags
 that are not plain data, alias bombs, deep nesting), oversized files, bytes that are
 not UTF-8 and symlinks that leave the repository. YAML 1.2 itself (core scalars, the
 composer, the builder) is ``yaml12.py``; the identity of a document that does not
-load is recovered by ``recover.py``. Each file's comment candidates are kept for the
-secret scan (PF016).
+load is recovered by ``recover.py``; finding and naming the files is ``discovery.py``.
+Each file's comment candidates, and whether its text can hold a secret at all, are kept
+for the secret scan (PF016).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from campaign_gitops.config.discovery import relative_name
 from campaign_gitops.config.recover import (
     BrokenDocument,
     broken_from_node,
@@ -39,9 +41,9 @@ from campaign_gitops.config.yaml12 import (
     too_deep,
 )
 from campaign_gitops.findings import Finding, Location, Severity
+from campaign_gitops.secret_screen import holds_no_secret
 
 MAX_FILE_BYTES = 1024 * 1024
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def pointer(path: tuple[str | int, ...]) -> str:
@@ -123,7 +125,8 @@ class FileResult:
     """Everything one file yielded: its documents and the findings of loading it.
 
     ``broken``: the documents that did not load, by identity (for "does not load"
-    messages); ``comments``: the file's comment candidates (for the secret scan).
+    messages); ``comments``: the file's comment candidates and ``secret_free``: its text
+    can hold no secret (``secret_screen.holds_no_secret``), both for the secret scan.
     """
 
     file: str
@@ -132,6 +135,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     broken: list[BrokenDocument] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
+    secret_free: bool = False
 
     @property
     def failed(self) -> bool:
@@ -200,7 +204,8 @@ def parse_text(text: str, file: str, *, record_positions: bool = True,
     ``lazy_positions``: record no positions now; ``Document.positions`` parses the
     text again the first time a position is asked for (findings are rare).
     """
-    result = FileResult(file=file, sha256=sha256, comments=comments_of(text))
+    result = FileResult(file=file, sha256=sha256, comments=comments_of(text),
+                        secret_free=holds_no_secret(text))
     lazy = LazyPositions(text, file) if lazy_positions else None
     if lazy is not None:
         record_positions = False
@@ -316,39 +321,6 @@ def load_bytes(raw: bytes, file: str, *, record_positions: bool = True,
                       lazy_positions=lazy_positions)
 
 
-def relative_name(path: Path | str, root: Path) -> str:
-    """The repo-relative, slash-separated name of a path (absolute when outside the root)."""
-    full, base = os.path.abspath(path), os.path.abspath(root)
-    if full == base:
-        return "."
-    prefix = base if base.endswith(os.sep) else base + os.sep
-    if full.startswith(prefix):
-        return full[len(prefix):].replace(os.sep, "/")
-    return Path(full).as_posix()
-
-
-# A file as the loaders take it: its repo-relative name (``relative_name``) and its path.
-Source = tuple[str, str]
-
-
-def sources(paths: Iterable[Path | str], root: Path) -> list[Source]:
-    """(name, path) of each path, in order. Absolute, normalized paths (what ``discover``
-    lists) are named by cutting the root off, the answer of ``relative_name`` without
-    its cost (a repo of 12,500 files paid ~40 ms per pass for it)."""
-    base = os.path.abspath(root)
-    prefix = base if base.endswith("/") else base + "/"
-    cut = len(prefix) if os.sep == "/" else -1  # elsewhere: relative_name for each
-    out: list[Source] = []
-    for path in paths:
-        text = os.fspath(path)
-        if cut > 0 and text.startswith(prefix) and "//" not in text and "/." not in text \
-                and not text.endswith("/"):  # under the root, and normalized
-            out.append((text[cut:], text))
-        else:
-            out.append((relative_name(text, root), text))
-    return out
-
-
 def load_file(path: Path | str, root: Path, *, record_positions: bool = True,
               max_bytes: int = MAX_FILE_BYTES, lazy_positions: bool = False,
               name: str | None = None, link: bool | None = None) -> FileResult:
@@ -400,46 +372,6 @@ def read_to_end(fd: int, size: int, max_bytes: int) -> bytes:
         chunks.append(more)
         total += len(more)
     return b"".join(chunks)
-
-
-def _walk(folder: str, out: set[str]) -> None:
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        name = entry.name
-        if name.startswith("."):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            _walk(entry.path, out)
-        elif name.endswith(YAML_SUFFIXES):
-            out.add(entry.path)
-
-
-def discover(paths: Iterable[Path]) -> list[Path]:
-    """Every *.yaml / *.yml under the given files and folders, sorted, without duplicates.
-
-    Hidden files and folders are skipped; symlinked folders are not followed (a
-    symlinked file is listed, and the loader checks where it points).
-    """
-    return [Path(p) for p in discover_paths(paths)]
-
-
-def discover_paths(paths: Iterable[Path]) -> list[str]:
-    """``discover``'s files as normalized path strings (absolute for absolute ``paths``)."""
-    found: set[str] = set()
-    for base in paths:
-        if base.is_file() or (base.is_symlink() and not base.is_dir()):
-            found.add(os.path.normpath(str(base)))
-        elif base.is_dir():
-            _walk(os.path.normpath(str(base)), found)
-    return sorted(found)
-
-
-def discover_sources(paths: Iterable[Path], root: Path) -> list[Source]:
-    """``discover``'s files, each with its repo-relative name."""
-    return sources(discover_paths(paths), root)
 
 
 def iter_documents(results: Iterable[FileResult]) -> Iterator[Document]:

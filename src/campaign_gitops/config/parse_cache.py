@@ -25,16 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from campaign_gitops import __version__
-from campaign_gitops.config.loader import (
-    Document,
-    FileResult,
-    LazyPositions,
-    Source,
-    load_file,
-    relative_name,
-)
+from campaign_gitops.config.discovery import Source, relative_name
+from campaign_gitops.config.loader import Document, FileResult, LazyPositions, load_file
 
-FORMAT = 3  # 2: the comment candidates of each file; 3: SHARDS shards by folder hash
+FORMAT = 4  # 2: comment candidates; 3: SHARDS shards by folder hash; 4: secret_free
 SHARDS = 64
 
 
@@ -94,7 +88,7 @@ def shard_of(name: str, prefix: str) -> str:
 
 class ParseCache:
     """One shard: file name -> [signature, sha256, [[index, line, column, data], ...],
-    [[line, column, comment], ...]]."""
+    [[line, column, comment], ...], secret_free]."""
 
     def __init__(self, cache_dir: Path, shard: str) -> None:
         self.path = cache_dir / f"parse-{shard or 'top'}.json"
@@ -124,12 +118,13 @@ class ParseCache:
             return FileResult(name, sha, [Document(name, index, data, line, column, None, sha,
                                                    lazy)
                                           for index, line, column, data in entry[2]],
-                              comments=[(line, column, text) for line, column, text in entry[3]])
+                              comments=[(line, column, text) for line, column, text in entry[3]],
+                              secret_free=len(entry) > 4 and entry[4] is True)
         result = load_file(path, root, lazy_positions=True, name=name, link=False)
         if not result.findings:
             self.new[name] = [signature, result.sha256,
                               [[d.index, d.line, d.column, d.data] for d in result.documents],
-                              [list(c) for c in result.comments]]
+                              [list(c) for c in result.comments], result.secret_free]
         return result
 
     def save(self) -> None:

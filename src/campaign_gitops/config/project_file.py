@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from campaign_gitops.config.loader import Document, load_file, relative_name
+from campaign_gitops.config.discovery import relative_name
+from campaign_gitops.config.loader import Document, load_file
 from campaign_gitops.config.models import SCHEMA_BASE
 from campaign_gitops.config.project import CONFIG_FILE, ProjectConfig
 from campaign_gitops.config.validate import did_you_mean, validate_model

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from campaign_gitops.config.loader import relative_name
+from campaign_gitops.config.discovery import relative_name
 from campaign_gitops.config.project import ProjectConfig, find_root
 from campaign_gitops.config.project_file import ProjectFile, load_project_file
 from campaign_gitops.redact import redact_text, redact_url

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_gitops.config.loader import Source
+from campaign_gitops.config.discovery import Source
 from campaign_gitops.config.parse_cache import write_cache_file
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import cache, parallel

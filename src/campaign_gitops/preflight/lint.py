@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_gitops.config.loader import Source, discover_sources, relative_name
+from campaign_gitops.config.discovery import Source, discover_sources, relative_name
 from campaign_gitops.findings import Finding
 from campaign_gitops.preflight import cache, parallel
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign_gitops.config.loader import Source
+from campaign_gitops.config.discovery import Source
 from campaign_gitops.config.parse_cache import folder_prefix, folder_shard, top_folder
 from campaign_gitops.findings import CampaignGitopsError, Finding
 

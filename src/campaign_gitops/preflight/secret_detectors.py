@@ -10,7 +10,7 @@ detect-secrets 1.5 does not know yet are added as plugins of the same kind
 (``xapp-``), GitHub fine-grained tokens (``github_pat_``) and Google API keys (``AIza``).
 
 We do not run detect-secrets' file scanner: a linted repository has tens of thousands
-of scalars, so each string is first tested by ``could_hold_secret`` (one cheap regex)
+of scalars, so each string is first tested by ``could_hold_secret`` (``secret_screen.py``)
 and the plugins, imported on first use, run on the rare strings it lets through. Two
 things stay ours because they depend on what a campaign file is: the ``password: …``
 inside a text (detect-secrets' keyword plugin reads "Reset your password: click here"
@@ -24,28 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-# Everything a detector below can match contains one of these: a run of 23 or more
-# characters of the base64 alphabet (the shortest that can pass the 4.5-bit entropy
-# limit, and every token format of 24 characters or more: a PEM key's body, a JWT's
-# header, AIza…, xapp-…), a URL with credentials, or a shorter format (an AWS key id,
-# a Slack token). Tested with bytes.translate, ``in`` and a regex that starts with a
-# literal (a regex with a leading character class costs several times more on every
-# scalar of a repo).
-_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-"
-_RUNS = bytes(0x61 if i in _BASE64 else 0x20 for i in range(256))
-_LONG_RUN = b"a" * 23
-_AWS_KEY_ID = re.compile(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}")
-_USERINFO = re.compile(r"://[^\s/@]*@")
-
-
-def _keyword_in(lowered: str) -> bool:
-    """A word near which a secret is written (``password: …``, a key named ``apiKey``), as
-    they read lowercased ("key" covers apiKey, accessKey, privateKey; not "api" alone:
-    every document has an ``apiVersion``). Five ``in`` tests cost half of one
-    alternation regex on a document's text."""
-    return ("key" in lowered or "token" in lowered or "secret" in lowered
-            or "passw" in lowered or "pwd" in lowered)
-
+from campaign_gitops.secret_screen import could_hold_secret as could_hold_secret, detectable
 
 # "password: hunter2" inside a text; the value needs a digit or symbol ("Password: click
 # here" in an email body is no secret).
@@ -60,19 +39,6 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _JWT_TAIL = re.compile(r"[A-Za-z0-9_.+/=-]*")
 
 Hit = tuple[str, int, int]  # (what, offset, length)
-
-
-def _detectable(text: str) -> bool:
-    """Whether detect-secrets' detectors could find anything in ``text``."""
-    return (_LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_RUNS)
-            or "xox" in text or _AWS_KEY_ID.search(text) is not None
-            or ("://" in text and _USERINFO.search(text) is not None))
-
-
-def could_hold_secret(text: str) -> bool:
-    """Cheap test: False means nothing in ``text`` looks like a secret (no detector
-    can match, no word a secret is written beside)."""
-    return _detectable(text) or _keyword_in(text.lower())
 
 
 @functools.cache
@@ -199,7 +165,7 @@ def find_secrets(text: str) -> list[Hit]:
     none overlapping another."""
     hits: list[Hit] = [("password", m.start(1), len(m.group(1)))
                        for m in INLINE_PASSWORD.finditer(text)]
-    if _detectable(text):
+    if detectable(text):
         regex_plugins, base64, hexa, heuristic = _plugins()
         hits.extend(_regex_hits(text, regex_plugins))
         hits.extend(_entropy_hits(text, base64, hexa, heuristic,

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from campaign_gitops.config.loader import relative_name
+from campaign_gitops.config.discovery import relative_name
 from campaign_gitops.config.project import Project, ProjectConfig
 from campaign_gitops.findings import CampaignGitopsError
 from campaign_gitops.reconcile.backoff import DEFAULT_DELAYS, Backoff

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from campaign_gitops.config.loader import YAML_SUFFIXES
+from campaign_gitops.config.discovery import YAML_SUFFIXES
 from campaign_gitops.reconcile.daemon import Reconciler, ReconcileResult, describe_error
 from campaign_gitops.reconcile.debounce import Debouncer
 from campaign_gitops.reconcile.leader import FileLeader, PgLeader

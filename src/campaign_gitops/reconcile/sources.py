@@ -17,14 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from campaign_gitops.config.loader import (
-    YAML_SUFFIXES,
-    FileResult,
-    discover,
-    load_bytes,
-    load_file,
-    relative_name,
-)
+from campaign_gitops.config.discovery import YAML_SUFFIXES, discover, relative_name
+from campaign_gitops.config.loader import FileResult, load_bytes, load_file
 from campaign_gitops.findings import CampaignGitopsError
 
 

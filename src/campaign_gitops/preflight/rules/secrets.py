@@ -119,6 +119,9 @@ def secret_in_file(entry: Entry, ctx: RuleContext) -> Iterator[Hit]:
     credentials and placeholders (``{{unsubscribe_url}}``) are no secrets. Keep
     secrets in the environment; campaign-gitops.yaml names the variables
     (``passwordEnv``)."""
+    loaded = ctx.bundle.files.get(entry.file)
+    if loaded is not None and loaded.secret_free:  # its text can hold none (the loader saw)
+        return
     per_file: dict[str, dict[Key, list[Hit]]] = ctx.memo("PF016:comments", dict)
     in_comments = per_file.get(entry.file)
     if in_comments is None:
