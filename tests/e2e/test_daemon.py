@@ -112,8 +112,10 @@ class Daemon:
 def daemons() -> Iterator[list[Daemon]]:
     started: list[Daemon] = []
     yield started
-    for d in started:
+    for i, d in enumerate(started):
         d.kill()
+        # Shown by pytest only when the test failed: what the daemon said, last lines last.
+        print(f"--- daemon {i} log (last 80 lines) ---", *d.lines[-80:], sep="\n")
 
 
 def campaign(url: str, client: str, name: str) -> tuple[str | None, Any]:
@@ -397,6 +399,39 @@ def test_readyz_follows_the_database_through_a_proxy_we_cut(daemon_repo: Path, p
                         timeout=30)
         assert back["database"]["ok"] is True and d.event("database-reachable") is not None
         assert "pw-s3cret-42" not in "".join(d.lines)
+        assert d.stop() == 0
+    finally:
+        proxy.close()
+
+
+def test_an_edit_made_while_the_database_is_away_lands_when_it_is_back(
+        daemon_repo: Path, pg_url: str, daemons: list[Daemon]) -> None:
+    """The pass an edit starts fails while the database is away; a failed pass is retried
+    after the backoff's delay (1 s, 2 s, …), not at the next resync (300 s here)."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(pg_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432).start()
+    url = target.set(port=proxy.port).render_as_string(hide_password=False)
+    try:
+        d = Daemon(daemon_repo, url, "--lease-ttl", "60")  # stays leader through the cut
+        daemons.append(d)
+        wait_for("ready", lambda: d.ready()["http"] == 200, timeout=30)
+        failed = d.count("reconcile-failed")
+
+        proxy.cut()
+        edit(daemon_repo, "acme", "c0", "edited while away")
+        wait_for("the edit's pass to fail", lambda: d.count("reconcile-failed") > failed,
+                 timeout=30)
+        assert campaign(pg_url, "acme", "c0")[0] == "v1"
+        assert d.ready()["role"] == "leader"
+
+        proxy.restore()
+        wait_for("the edit in the database",
+                 described(pg_url, "acme", "c0", "edited while away"), timeout=30)
+        retry = next(r for r in d.records() if r.get("event") == "reconcile-failed")
+        assert retry["retry_in"].endswith("s")
+        wait_for("ready again", lambda: d.ready()["http"] == 200, timeout=30)
         assert d.stop() == 0
     finally:
         proxy.close()

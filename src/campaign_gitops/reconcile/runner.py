@@ -55,6 +55,7 @@ class Runner:
     stop: threading.Event = field(default_factory=threading.Event)
     events: queue.Queue[str] = field(default_factory=queue.Queue)
     failures: int = 0
+    failed_in_a_row: int = 0  # passes that failed as a whole, since the last one that did not
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     @property
@@ -140,14 +141,23 @@ class Runner:
                 if clock >= next_full:
                     debouncer.take()
                     with settled_heap():
-                        self._pass(None)
+                        done = self._pass(None)
                     self._message_metrics()
-                    next_full = time.monotonic() + o.interval
+                    next_full = time.monotonic() + (o.interval if done is not None
+                                                    else self._pass_retry_in())
                 elif debouncer.ready(clock):
-                    self._pass(debouncer.take())
-                elif self._retry_due(clock):
-                    self._pass(set())
+                    if self._pass(debouncer.take()) is None:  # its paths are lost: resync
+                        next_full = min(next_full, time.monotonic() + self._pass_retry_in())
+                elif self._retry_due(clock) and self._pass(set()) is None:
+                    next_full = min(next_full, time.monotonic() + self._pass_retry_in())
             self._wait(debouncer, is_leader, next_full, next_try)
+
+    def _pass_retry_in(self) -> float:
+        """After a pass that failed as a whole (the database away, git failing): a full
+        pass again after the backoff's delay for that many failures in a row (1 s, 2 s,
+        4 s, …), never later than the resync interval. The changes a failed pass took
+        are applied by it; nothing waits for the next interval."""
+        return min(self.options.interval, self.reconciler.backoff.delay(self.failed_in_a_row))
 
     def _wait(self, debouncer: Debouncer, is_leader: bool, next_full: float,
               next_try: float) -> None:
@@ -201,13 +211,17 @@ class Runner:
 
     def _pass(self, paths: set[str] | None) -> ReconcileResult | None:
         try:
-            return self.reconciler.reconcile_once(paths)
+            result = self.reconciler.reconcile_once(paths)
         except Exception as exc:  # the database is down, git failed: log, keep serving
             self.failures += 1
+            self.failed_in_a_row += 1
             self.reconciler.health.update(last_ok=False)
             self.reconciler.metrics.reconciles.labels("failed").inc()
-            self.log("reconcile-failed", describe_error(exc), level="error")
+            self.log("reconcile-failed", describe_error(exc), level="error",
+                     retry_in=f"{self._pass_retry_in():.0f}s")
             return None
+        self.failed_in_a_row = 0
+        return result
 
     def _took_lead(self) -> None:
         takeover = getattr(self.leader, "takeover", None)
