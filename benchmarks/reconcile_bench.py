@@ -181,6 +181,7 @@ class IncrementalPlanner:
 
 def bench_backend(backend: str, root: Path, files: list[Path]) -> dict[str, Any]:
     from campaign_gitops.config.project import Project
+    from campaign_gitops.reconcile.plan import Action
     from campaign_gitops.reconcile.service import apply_plan, plan_repo
     from campaign_gitops.state.db import open_database
 
@@ -195,18 +196,18 @@ def bench_backend(backend: str, root: Path, files: list[Path]) -> dict[str, Any]
             t_first, (bundle, plan, result) = timed(first)
             assert result.ok, result.errors[:3]
             t_noop, (_, noop) = timed(lambda: plan_repo(project, db))
-            assert not noop.has_changes, noop.summary
+            assert not noop.has_changes, noop.count()
             planner = IncrementalPlanner(project, db)
             path = files[len(files) // 2]
             path.write_text(path.read_text().replace("dailyLimit:", "dailyLimit: 7 #"))
             t_one, one = timed(lambda: planner.plan(path))
-            assert one.summary["update"] == 1, one.summary
+            assert one.count()[Action.UPDATE] == 1, one.count()
             t_full, full = timed(lambda: plan_repo(project, db)[1])
-            assert full.summary["update"] == 1, full.summary
+            assert full.count()[Action.UPDATE] == 1, full.count()
             path.write_text(path.read_text().replace("dailyLimit: 7 #", "dailyLimit:"))
         finally:
             db.dispose()
-    return {"backend": backend, "resources": len(bundle), "changes": sum(plan.summary.values()),
+    return {"backend": backend, "resources": len(bundle), "changes": sum(plan.count().values()),
             "first_apply": t_first, "noop_plan": t_noop, "one_change_plan": t_one,
             "one_change_full_plan": t_full}
 

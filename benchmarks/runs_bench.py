@@ -107,7 +107,8 @@ def _fill_pool_pg(db: Database, size: int, *, layout: str = "scattered") -> None
                             AS email_status,
                         ((g::bigint * 7919) % 100000) / 100000.0 AS enrichment_confidence,
                         false, now(), now()
-                    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g) AS file
+                    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint))
+                        AS g) AS file
                 {order}"""), {"first": first, "last": last})
         conn.execute(text("ANALYZE leads"))
 

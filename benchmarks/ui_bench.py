@@ -107,15 +107,20 @@ def bulk(db: Database, table: Any, rows: list[dict[str, Any]]) -> None:
 def fill_runs(db: Database, enrollments_per_run: int) -> int:
     """One run per campaign, its enrollments, 5 messages each, some replies."""
     with db.session() as session:
-        camps = session.execute(select(Resource.id, Resource.client).where(
+        named = session.execute(select(Resource.id, Resource.client, Resource.name).where(
             Resource.kind == "Campaign").order_by(Resource.id)).all()
         revs = dict(session.execute(select(CampaignRevision.resource_id,
                                            CampaignRevision.id)).all())
+    camps = [(cid, client) for cid, client, _ in named]
+    # A run's config as apply pins it (config/resolved.py), cut to what the pages read.
     runs = [{"campaign_id": cid, "name": "launch", "type": "run", "status": "running",
-             "revision_id": revs[cid], "config": {"steps": [
-                 {"channel": ch, "delayDays": 2 * k} for k, ch in enumerate(STEPS)]},
+             "revision_id": revs[cid], "config": {
+                 "campaign": {"client": client, "name": name,
+                              "spec": {"channel": STEPS[0], "dailyLimit": 50}},
+                 "schedule": None,
+                 "steps": [{"channel": ch, "delayDays": 2 * k} for k, ch in enumerate(STEPS)]},
              "config_hash": "0" * 64, "started_at": T0, "created_at": T0}
-            for cid, _client in camps]
+            for cid, client, name in named]
     bulk(db, CampaignRun.__table__, runs)
     with db.session() as session:
         run_of = dict(session.execute(select(CampaignRun.campaign_id, CampaignRun.id)).all())
