@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 def test_only_the_program_skips_it(monkeypatch: pytest.MonkeyPatch) -> None:
     registered: list[object] = []
     monkeypatch.setattr(atexit, "register", registered.append)
-    monkeypatch.setitem(common._PROGRAM, "standalone", False)
+    monkeypatch.setitem(common.PROGRAM, "standalone", False)
     common.skip_final_collection()
     assert registered == []  # a test runner's process goes on: nothing frozen
-    monkeypatch.setitem(common._PROGRAM, "standalone", True)
+    monkeypatch.setitem(common.PROGRAM, "standalone", True)
     common.skip_final_collection()
     import gc
 

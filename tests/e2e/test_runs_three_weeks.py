@@ -35,7 +35,7 @@ STEPS = [
 ]
 
 
-def _leads() -> list[dict[str, Any]]:
+def pool_rows() -> list[dict[str, Any]]:
     rows = []
     for i in range(200):
         over: dict[str, Any] = {"enrichment_confidence": f"{(i * 37) % 200 / 200:.3f}"}
@@ -57,7 +57,7 @@ SENDERS = [{"name": "Isla Moreno", "email": "isla@mail.acme.test", "dailyLimit":
            {"name": "Owen Park", "email": "owen@mail.acme.test", "dailyLimit": 10}]
 
 
-def _repo(root: Path, status: str = "active", senders: bool = False) -> Path:
+def build_repo(root: Path, status: str = "active", senders: bool = False) -> Path:
     docs = base_resources(
         campaign={"status": status, "dailyLimit": 40,
                   "runs": [{"name": "launch", "type": "run"}],
@@ -88,13 +88,13 @@ class Cli:
         return json.loads(self(*args, "--format", "json"))
 
 
-def _at(day: int, hour: int) -> str:
+def moment_at(day: int, hour: int) -> str:
     moment = dt.datetime.combine(START + dt.timedelta(days=day), dt.time(hour),
                                  tzinfo=dt.UTC)
     return moment.isoformat()
 
 
-def _per_day(messages: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def sent_per_day(messages: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     days: dict[str, Counter[str]] = defaultdict(Counter)
     for m in messages:
         if m["status"] == "sent":
@@ -106,12 +106,12 @@ def _per_day(messages: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 @pytest.mark.parametrize("senders", [False, True], ids=["fromAddress", "senders"])
 def test_three_weeks_of_a_campaign(db_url: str, tmp_path: Path, senders: bool,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _repo(tmp_path / "repo", senders=senders)
+    root = build_repo(tmp_path / "repo", senders=senders)
     monkeypatch.chdir(root)
     run = Cli(db_url)
     assert "imported 200 lead(s)" in run("leads", "import",
-                                         str(write_leads(tmp_path / "leads.csv", _leads())))
-    assert "runs started" in run("apply", "--auto-approve", "--now", _at(0, 7))
+                                         str(write_leads(tmp_path / "leads.csv", pool_rows())))
+    assert "runs started" in run("apply", "--auto-approve", "--now", moment_at(0, 7))
     ((launch,),) = [[r["id"] for r in run.json("runs")["runs"] if r["name"] == "launch"]]
     ticks: list[dict[str, Any]] = []
     chosen: list[int] = []
@@ -120,16 +120,16 @@ def test_three_weeks_of_a_campaign(db_url: str, tmp_path: Path, senders: bool,
             if (day, hour) == (1, 10):
                 chosen = _answer_three_leads(run, launch)
             if day == 7 and hour == 8:
-                _repo(root, "paused", senders)
-                run("apply", "--auto-approve", "--now", _at(day, hour))
+                build_repo(root, "paused", senders)
+                run("apply", "--auto-approve", "--now", moment_at(day, hour))
             if day == 9 and hour == 8:
-                _repo(root, "active", senders)
-                run("apply", "--auto-approve", "--now", _at(day, hour))
+                build_repo(root, "active", senders)
+                run("apply", "--auto-approve", "--now", moment_at(day, hour))
             if hour in (9, 15):
-                ticks.append(run.json("tick", "--now", _at(day, hour)))
+                ticks.append(run.json("tick", "--now", moment_at(day, hour)))
     messages = run.json("communications", "--run", str(launch), "--limit", "100000")[
         "communications"]
-    assert _per_day(messages) == EXPECTED_PER_DAY
+    assert sent_per_day(messages) == EXPECTED_PER_DAY
     _check_windows_and_limits(messages)
     _check_replies(run, messages, chosen)
     _check_credits_and_metrics(run, ticks, messages, launch)
@@ -158,7 +158,7 @@ def _check_senders(run: Cli, launch: int) -> None:
         per_day[(sender, sent_at.date().isoformat())] += 1
     assert max(per_day.values()) <= 10
     assert {sender for sender, _ in per_day} == {"isla@mail.acme.test", "owen@mail.acme.test"}
-    shown = run.json("runs", "show", str(launch), "--now", _at(17, 16))
+    shown = run.json("runs", "show", str(launch), "--now", moment_at(17, 16))
     assert sum(u["sent_today"] for u in shown["senders"]) == 9  # Dec 17: 9 emails
 
 
@@ -206,7 +206,7 @@ def _answer_three_leads(run: Cli, launch: int) -> list[int]:
     sent = [m for m in run.json("communications", "--run", str(launch), "--status", "sent")[
         "communications"] if m["channel"] == "email"]
     first = [m["recipient"] for m in sent[:3]]
-    now = _at(1, 10)
+    now = moment_at(1, 10)
     reply = run.json("replies", "add", "--contact", first[0].upper(), "--kind", "reply",
                      "--now", now)
     assert (reply["matched_by"], reply["stopped"], reply["suppressed"]) == ("contact", 1, False)
@@ -258,7 +258,7 @@ def _check_credits_and_metrics(run: Cli, ticks: list[dict[str, Any]],
     assert shown["enrollments"]["unsubscribed"] == 1
     assert sum(shown["enrollments"].values()) == 100  # the segment's limit
     # nothing delivered after the credits ran out, however often tick runs
-    after = run.json("tick", "--now", _at(22, 9))
+    after = run.json("tick", "--now", moment_at(22, 9))
     assert after["totals"].get("sent", 0) == 0
     from campaign_gitops.state.db import open_database
     from campaign_gitops.state.tables import Campaign

@@ -22,7 +22,7 @@ from campaign_gitops.reconcile.forecast import (
     simulate,
 )
 from campaign_gitops.runs.sequences import RunPlan
-from tests.e2e.test_runs_three_weeks import _at
+from tests.e2e.test_runs_three_weeks import moment_at
 from tests.forecast.forecast_helpers import forecast_per_day, three_week_repo
 
 NOW = dt.datetime(2026, 3, 2, 6, 30, tzinfo=dt.UTC)  # a Monday
@@ -145,7 +145,7 @@ def test_plan_forecasts_within_the_clients_senders(
         narrow: list[str] | None, cap: int) -> None:
     root, run = three_week_repo(db_url, tmp_path, monkeypatch)
     _with_senders(root, narrow)
-    (change,) = [c for c in run.json("plan", "--now", _at(0, 7))["changes"]
+    (change,) = [c for c in run.json("plan", "--now", moment_at(0, 7))["changes"]
                  if c["action"] == "run"]
     emails = [c.get("email", 0) for c in forecast_per_day(change["forecast"]).values()]
     # without senders the campaign's email share is 16 a day (40 x 40%)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_runs_three_weeks import CREDITS, _at, _per_day
+from tests.e2e.test_runs_three_weeks import CREDITS, moment_at, sent_per_day
 from tests.forecast.forecast_helpers import (
     apply_and_tick_three_weeks,
     forecast_per_day,
@@ -24,14 +24,14 @@ from tests.forecast.forecast_helpers import (
 def test_forecast_equals_three_weeks_of_ticks(db_url: str, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     _root, run = three_week_repo(db_url, tmp_path, monkeypatch)
-    plan = run.json("plan", "--now", _at(0, 7))
+    plan = run.json("plan", "--now", moment_at(0, 7))
     (change,) = [c for c in plan["changes"] if c["action"] == "run"]
     forecast = change["forecast"]
     assert forecast["audience"] == 100  # the segment's limit
     assert forecast["credits"] == CREDITS  # they run out
     assert any(w.startswith("credits run out on 2026-12-") for w in forecast["warnings"])
     messages = apply_and_tick_three_weeks(run)
-    sent = _per_day(messages)
+    sent = sent_per_day(messages)
     assert forecast_per_day(forecast) == sent
     first = min(m["sent_at"] for m in messages if m["status"] == "sent")
     last = max(m["sent_at"] for m in messages if m["status"] == "sent")

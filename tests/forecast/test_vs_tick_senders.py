@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_runs_three_weeks import _at, _per_day
+from tests.e2e.test_runs_three_weeks import moment_at, sent_per_day
 from tests.forecast.forecast_helpers import (
     apply_and_tick_three_weeks,
     forecast_per_day,
@@ -38,13 +38,13 @@ def test_forecast_equals_the_ticks_under_a_senders_cap(
         db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, run = three_week_repo(db_url, tmp_path, monkeypatch)
     _one_sender(root)
-    (change,) = [c for c in run.json("plan", "--now", _at(0, 7))["changes"]
+    (change,) = [c for c in run.json("plan", "--now", moment_at(0, 7))["changes"]
                  if c["action"] == "run"]
     forecast = change["forecast"]
     messages = apply_and_tick_three_weeks(run)
-    sent = _per_day(messages)
+    sent = sent_per_day(messages)
     assert max(d.get("email", 0) for d in sent.values()) == CAP  # the cap held them
     # the cap stretches the sequence past the three weeks ticked: those days compared
-    end = _at(21, 0)[:10]
+    end = moment_at(21, 0)[:10]
     assert {d: n for d, n in forecast_per_day(forecast).items() if d < end} == sent
     assert forecast["last_send"][:10] > end

@@ -31,9 +31,9 @@ from campaign_gitops.web.app import create_app
 from tests.inbound import mails
 from tests.inbound.recipients_world import HOOK_SECRET, KEY, NOW, config
 from tests.runs.runs_helpers import (
-    _doc,
     base_resources,
     lead_row,
+    mkdoc,
     start_runs,
     write_leads,
     write_repo,
@@ -66,7 +66,7 @@ def _world(root: Path):  # type: ignore[no-untyped-def]
     q2["metadata"]["name"] = "q2"
     q2["spec"]["reviewer"] = "desk"
     q2["spec"]["leadAllocationPct"] = 100
-    docs += [_doc("Reviewer", "desk", {"type": "human"}), q2]
+    docs += [mkdoc("Reviewer", "desk", {"type": "human"}), q2]
     write_repo(root / "repo", docs)
     start_runs(db, root / "repo", now=NOW)
     return db

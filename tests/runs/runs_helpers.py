@@ -33,7 +33,7 @@ LEAD_FIELDS = ("email", "phone", "linkedin_url", "first_name", "last_name", "tit
                "enrichment_confidence", "timezone")
 
 
-def _doc(kind: str, name: str, spec: dict[str, Any], client: str | None = "acme") -> dict:
+def mkdoc(kind: str, name: str, spec: dict[str, Any], client: str | None = "acme") -> dict:
     meta: dict[str, Any] = {"name": name}
     if client and kind != "Client":
         meta["client"] = client
@@ -64,29 +64,29 @@ def base_resources(campaign: dict[str, Any] | None = None,
     }
     spec.update(campaign or {})
     return [
-        _doc("Client", "acme", {"tier": "velocity", "timezone": "UTC", "resources": {
+        mkdoc("Client", "acme", {"tier": "velocity", "timezone": "UTC", "resources": {
             "emailDomain": "mail.acme.test", "phoneNumber": "+15550000000",
             "linkedinSeat": "seat@acme.test"}}, client=None),
-        _doc("Goal", "demo", {"outcome": "meeting", "description": "book a demo"}),
-        _doc("Segment", "ctos", segment or {"industries": ["software"], "titles": ["cto"]}),
-        _doc("Writer", "tpl", {"type": "template"}),
-        _doc("Reviewer", "rules", reviewer or {"type": "rules", "bannedPhrases": ["guarantee"]}),
-        _doc("Template", "intro", {"channel": "email", "subject": "Hi {{first_name | there}}",
+        mkdoc("Goal", "demo", {"outcome": "meeting", "description": "book a demo"}),
+        mkdoc("Segment", "ctos", segment or {"industries": ["software"], "titles": ["cto"]}),
+        mkdoc("Writer", "tpl", {"type": "template"}),
+        mkdoc("Reviewer", "rules", reviewer or {"type": "rules", "bannedPhrases": ["guarantee"]}),
+        mkdoc("Template", "intro", {"channel": "email", "subject": "Hi {{first_name | there}}",
                                    "body": "Hello {{first_name | there}} at {{company}}. "
                                            "Unsubscribe: {{unsubscribe_url}}"}),
-        _doc("Template", "value", {"channel": "email", "subject": "A case study",
+        mkdoc("Template", "value", {"channel": "email", "subject": "A case study",
                                    "body": "{{first_name | there}}, a case study. "
                                            "Unsubscribe: {{unsubscribe_url}}"}),
-        _doc("Template", "call", {"channel": "voice", "body": "Call script for {{first_name}}"}),
-        _doc("Template", "connect", {"channel": "linkedin", "body": "Let's connect, "
+        mkdoc("Template", "call", {"channel": "voice", "body": "Call script for {{first_name}}"}),
+        mkdoc("Template", "connect", {"channel": "linkedin", "body": "Let's connect, "
                                                                     "{{first_name | there}}"}),
-        _doc("Template", "bye", {"channel": "sms", "body": "Last note, {{first_name | there}}. "
+        mkdoc("Template", "bye", {"channel": "sms", "body": "Last note, {{first_name | there}}. "
                                                            "Reply STOP to opt out"}),
-        _doc("Sequence", "outbound", {"steps": steps}),
-        _doc("Schedule", "hours", schedule or {"timezone": "UTC",
+        mkdoc("Sequence", "outbound", {"steps": steps}),
+        mkdoc("Schedule", "hours", schedule or {"timezone": "UTC",
                                                "workHours": {"start": "09:00", "end": "17:00"},
                                                "dailyLimit": 50}),
-        _doc("Campaign", "q1", spec),
+        mkdoc("Campaign", "q1", spec),
     ]
 
 

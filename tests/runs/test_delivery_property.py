@@ -48,9 +48,9 @@ from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Campaign, Lead, Message, Resource
 from tests.runs.local_servers import Provider
 from tests.runs.runs_helpers import (
-    _doc,
     base_resources,
     lead_row,
+    mkdoc,
     start_runs,
     write_leads,
     write_repo,
@@ -81,7 +81,7 @@ def _build_world(url: str, root: Path) -> None:
     q2["metadata"]["name"] = "q2"
     q2["spec"]["reviewer"] = "desk"
     q2["spec"]["leadAllocationPct"] = 100
-    docs += [_doc("Reviewer", "desk", {"type": "human"}), q2]
+    docs += [mkdoc("Reviewer", "desk", {"type": "human"}), q2]
     start_runs(db, write_repo(root / "repo", docs), now=START)
     # the first step is out: q1's sent (the outbox, no file), q2's waiting for a reviewer
     tick(db, now=OPEN, config=ProjectConfig())

@@ -24,7 +24,7 @@ from campaign_gitops.runs.transport_smtp import DKIM_HEADERS
 from campaign_gitops.state.db import Database, open_database
 from campaign_gitops.state.tables import Enrollment, Message
 from tests.runs.local_servers import smtp_inbox
-from tests.runs.runs_helpers import _doc, base_resources, lead_row, start_runs, write_leads
+from tests.runs.runs_helpers import base_resources, lead_row, mkdoc, start_runs, write_leads
 
 from .test_smtp import dkim_key  # noqa: F401  (a fixture)
 
@@ -62,7 +62,7 @@ def with_senders(docs: list[dict[str, Any]], senders: list[dict[str, Any]],
 
 def globex(senders: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """A second client whose campaign takes the retail leads."""
-    docs = [_doc(d["kind"], d["metadata"]["name"], d["spec"], client="globex")
+    docs = [mkdoc(d["kind"], d["metadata"]["name"], d["spec"], client="globex")
             for d in base_resources(sequence=EMAIL_ONLY, segment={"industries": ["retail"]})]
     client = next(d for d in docs if d["kind"] == "Client")
     client["metadata"] = {"name": "globex"}
@@ -254,8 +254,8 @@ def test_sender_use_counts_across_campaigns(tmp_path: Path, db_url: str) -> None
     from campaign_gitops.runs.sender_use import sender_usage
 
     docs = with_senders(base_resources(sequence=EMAIL_ONLY), [{**ISLA, "dailyLimit": 3}])
-    second = [_doc("Campaign", "q2", {**next(d for d in docs if d["kind"] == "Campaign")[
-        "spec"], "segment": "retail"}), _doc("Segment", "retail", {"industries": ["retail"]})]
+    second = [mkdoc("Campaign", "q2", {**next(d for d in docs if d["kind"] == "Campaign")[
+        "spec"], "segment": "retail"}), mkdoc("Segment", "retail", {"industries": ["retail"]})]
     db = setup(tmp_path, db_url, docs + second, [
         lead_row(i, company_industry="software" if i % 2 else "retail") for i in range(6)])
     tick(db, now=MONDAY_9, config=OUTBOX)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from campaign_gitops.config.project import ProjectConfig
 from campaign_gitops.runs.tick import tick
 from campaign_gitops.state.tables import CampaignRun, Enrollment, Message
-from tests.runs.runs_helpers import _doc, base_resources, lead_row
+from tests.runs.runs_helpers import base_resources, lead_row, mkdoc
 
 from .test_tick import setup
 
@@ -56,8 +56,8 @@ def _docs(senders: list[dict[str, Any]], campaigns: list[dict[str, Any]]) -> lis
         narrow = [f"s{i}@mail.acme.test" for i in range(len(senders)) if c["narrow"][i]]
         if narrow:
             spec["senders"] = narrow
-        docs.append(_doc("Segment", f"seg{j}", {"industries": [f"industry{j}"]}))
-        docs.append(_doc("Campaign", f"c{j}", spec))
+        docs.append(mkdoc("Segment", f"seg{j}", {"industries": [f"industry{j}"]}))
+        docs.append(mkdoc("Campaign", f"c{j}", spec))
     return docs
 
 

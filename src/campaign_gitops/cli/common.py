@@ -115,11 +115,11 @@ pass_context = click.make_pass_decorator(Context)
 
 # Whether this process is the program (``main``), which ends when the command does;
 # not when a test runner invokes commands in its own long-lived process.
-_PROGRAM = {"standalone": False}
+PROGRAM = {"standalone": False}
 
 
 def run_as_program() -> None:
-    _PROGRAM["standalone"] = True
+    PROGRAM["standalone"] = True
 
 
 def skip_final_collection() -> None:
@@ -131,7 +131,7 @@ def skip_final_collection() -> None:
     released by reference counting as modules are torn down. For commands that hold no
     connection or unflushed file at exit (lint), and only in the program itself.
     """
-    if _PROGRAM["standalone"]:
+    if PROGRAM["standalone"]:
         import atexit
         import gc
 
