@@ -7,6 +7,7 @@ findings of PF016 are the same with the screen's answer as without it.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -15,10 +16,10 @@ from campaign_gitops.config.bundle import build_bundle
 from campaign_gitops.config.loader import FileResult, parse_text
 from campaign_gitops.preflight.engine import run_preflight
 from campaign_gitops.secret_screen import could_hold_secret, holds_no_secret
+from tests.helpers.repo import ACME
 
 ROOT = Path("/repo")
-CLIENT = ("apiVersion: campaign-gitops/v1\nkind: Client\nmetadata: {name: acme}\n"
-          "spec: {tier: ignition, timezone: UTC}\n")
+CLIENT = textwrap.dedent(ACME["acme/client.yaml"]).lstrip()  # the example repo's client
 FILE = "campaigns/acme/goal.yaml"
 
 
