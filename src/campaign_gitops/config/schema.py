@@ -183,7 +183,7 @@ def _free_name(name: str, taken: set[str]) -> str:
     return name  # pragma: no cover
 
 
-def _duplicate_runs(doc: Document, data: dict[str, Any], resource: str) -> list[Finding]:
+def _duplicate_runs(doc: Document, data: dict[str, Any]) -> list[Finding]:
     """A campaign's runs have distinct names: each later copy is reported at its name."""
     spec = data.get("spec")
     runs = spec.get("runs") if isinstance(spec, dict) else None
@@ -205,26 +205,25 @@ def _duplicate_runs(doc: Document, data: dict[str, Any], resource: str) -> list[
         out.append(Finding(
             "SCHEMA", Severity.ERROR, doc.locate(("spec", "runs", i, "name"), value=True),
             f"run name {name!r} is declared twice (first at line {there.line})",
-            resource=resource, related=(there,),
+            related=(there,),
             hint=f"a run starts once per name: give this one its own, e.g. {other!r}"))
     return out
 
 
 def validate_document(doc: Document) -> tuple[Resource | None, list[Finding]]:
     """Turn one document into its typed model, or into findings that say why not."""
-    model, findings = _validate(doc, "")
+    model, findings = _validate(doc)
     if findings:  # named only now: most documents have nothing to report
         resource = _resource_name(doc.data)
         findings = [dataclasses.replace(f, resource=resource) for f in findings]
     return model, findings
 
 
-def _validate(doc: Document, resource: str) -> tuple[Resource | None, list[Finding]]:
+def _validate(doc: Document) -> tuple[Resource | None, list[Finding]]:
     data = doc.data
     if not isinstance(data, dict):
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(), "a resource must be a "
-                              "mapping with apiVersion, kind, metadata and spec",
-                              resource=resource)]
+                              "mapping with apiVersion, kind, metadata and spec")]
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in KIND_MODELS:
         if kind is None:
@@ -233,25 +232,25 @@ def _validate(doc: Document, resource: str) -> tuple[Resource | None, list[Findi
             message = f"unknown kind {describe(kind)}"
             hint = did_you_mean(str(kind), list(KINDS)) or f"one of: {', '.join(KINDS)}"
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("kind",), value=True),
-                              message, resource=resource, hint=hint)]
+                              message, hint=hint)]
     if data.get("apiVersion") != API_VERSION:
         got = data.get("apiVersion")
         message = ("missing required field 'apiVersion'" if got is None
                    else f"unsupported apiVersion {describe(got)}")
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("apiVersion",), value=True),
-                              message, resource=resource, hint=f"use apiVersion: {API_VERSION}")]
+                              message, hint=f"use apiVersion: {API_VERSION}")]
     schema = functools.partial(resource_schema, kind)
-    model, findings = validate_model(doc, KIND_MODELS[kind], schema, resource)
-    findings = _explain_names(doc, findings) + _duplicate_runs(doc, data, resource)
+    model, findings = validate_model(doc, KIND_MODELS[kind], schema)
+    findings = _explain_names(doc, findings) + _duplicate_runs(doc, data)
     if model is None or findings:
         return None, findings
     if kind != "Client" and model.metadata.client is None:
         return None, [Finding("SCHEMA", Severity.ERROR, doc.locate(("metadata",)),
-                              "missing required field 'client' in metadata", resource=resource,
+                              "missing required field 'client' in metadata",
                               hint="name the client this resource belongs to")]
     if kind == "Client" and model.metadata.client not in (None, model.metadata.name):
         here = doc.locate(("metadata", "client"), value=True)
         return None, [Finding("SCHEMA", Severity.ERROR, here,
                               "a Client's metadata.client must be its own name or absent",
-                              resource=resource, hint="remove metadata.client")]
+                              hint="remove metadata.client")]
     return model, []

@@ -83,8 +83,7 @@ def _choices(error: dict[str, Any]) -> list[str]:
     return [part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip()]
 
 
-def error_finding(doc: Document, schema: dict[str, Any], error: Any,
-                  resource: str = "") -> Finding:
+def error_finding(doc: Document, schema: dict[str, Any], error: Any) -> Finding:
     """One pydantic error (``ValidationError.errors()`` item) as a SCHEMA finding."""
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     etype = error["type"]
@@ -123,11 +122,11 @@ def error_finding(doc: Document, schema: dict[str, Any], error: Any,
             message += f" (got {describe(error['input'])})"
         if etype == "literal_error" and isinstance(error.get("input"), str):
             hint = did_you_mean(error["input"], _choices(error))
-    return Finding("SCHEMA", Severity.ERROR, location, message, resource=resource, hint=hint)
+    return Finding("SCHEMA", Severity.ERROR, location, message, hint=hint)
 
 
-def validate_model(doc: Document, model: type[M], schema: Callable[[], dict[str, Any]],
-                   resource: str = "") -> tuple[M | None, list[Finding]]:
+def validate_model(doc: Document, model: type[M],
+                   schema: Callable[[], dict[str, Any]]) -> tuple[M | None, list[Finding]]:
     """Validate a document's data into ``model``, or into findings that say why not.
 
     ``schema`` gives the model's JSON Schema (for "did you mean" hints); it is asked
@@ -137,4 +136,4 @@ def validate_model(doc: Document, model: type[M], schema: Callable[[], dict[str,
         return model.model_validate(doc.data), []
     except ValidationError as exc:
         generated = schema()
-        return None, [error_finding(doc, generated, err, resource) for err in exc.errors()]
+        return None, [error_finding(doc, generated, err) for err in exc.errors()]

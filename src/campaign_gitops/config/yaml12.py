@@ -301,8 +301,6 @@ def _first_too_deep(events: Iterable[yaml.Event]) -> yaml.Mark | None:
     return None
 
 
-
-
 # ---------------------------------------------------------------- the plain fast path
 
 try:  # libyaml's event parser without the composer (absent without the C extension)

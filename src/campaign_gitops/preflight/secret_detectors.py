@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from campaign_gitops.secret_screen import could_hold_secret as could_hold_secret, detectable
+from campaign_gitops.secret_screen import detectable
 
 # "password: hunter2" inside a text; the value needs a digit or symbol ("Password: click
 # here" in an email body is no secret).
@@ -182,4 +182,4 @@ def mask(secret: str) -> str:
     return f"{secret[:min(6, len(secret) // 4)]}… ({len(secret)} characters)"
 
 
-__all__ = ["INLINE_PASSWORD", "could_hold_secret", "find_secrets", "mask"]
+__all__ = ["INLINE_PASSWORD", "find_secrets", "mask"]

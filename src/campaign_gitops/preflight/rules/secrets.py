@@ -14,7 +14,8 @@ from campaign_gitops.config.models import KINDS
 from campaign_gitops.findings import Location
 from campaign_gitops.preflight.context import RuleContext
 from campaign_gitops.preflight.registry import E, Hit, always, rule
-from campaign_gitops.preflight.secret_detectors import could_hold_secret, find_secrets, mask
+from campaign_gitops.preflight.secret_detectors import find_secrets, mask
+from campaign_gitops.secret_screen import could_hold_secret
 
 # Keys whose value is a secret; keys naming where a secret lives (passwordEnv) are fine.
 SECRET_KEY = re.compile(
